@@ -1,0 +1,383 @@
+"""The `flowctl` command: parse -> service -> render (a rich table or --json).
+
+Every module that costs start-up time (pendulum, jinja2, tinydb, textual) is
+imported inside the command that needs it, so `flowctl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from flowctl import __version__
+
+app = typer.Typer(
+    name="flowctl",
+    help=(
+        "Airflow-style workflows on your laptop: DAGs in Python files, a scheduler "
+        "that replaces cron, a terminal UI. No database or web server.\n\n"
+        "Start with `flowctl dags list`, then `flowctl run DAG`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+dags_app = typer.Typer(help="List, check and draw DAGs.", no_args_is_help=True)
+tasks_app = typer.Typer(help="Tasks of a DAG and their instances in a run.", no_args_is_help=True)
+runs_app = typer.Typer(help="DAG runs.", no_args_is_help=True)
+xcom_app = typer.Typer(help="Values tasks passed to each other (XCom).", no_args_is_help=True)
+app.add_typer(dags_app, name="dags")
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(runs_app, name="runs")
+app.add_typer(xcom_app, name="xcom")
+
+_options: dict[str, Any] = {}
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+DagArg = Annotated[str, typer.Argument(help="The DAG id (see `flowctl dags list`).", show_default=False)]
+RunArg = Annotated[str, typer.Argument(help="A run id, or the logical date of the run.", show_default=False)]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"flowctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    dags_folder: Annotated[str | None, typer.Option("--dags-folder", help="Folder of DAG files [env FLOWCTL_DAGS_FOLDER; default ./dags]", show_default=False)] = None,
+    home: Annotated[str | None, typer.Option("--home", help="State, logs and pid file [env FLOWCTL_HOME; default ./.flowctl]", show_default=False)] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Parallel task slots [env FLOWCTL_WORKERS; default: CPUs]", show_default=False)] = None,
+    executor: Annotated[str | None, typer.Option("--executor", help="local or dask [env FLOWCTL_EXECUTOR]", show_default=False)] = None,
+    dask_address: Annotated[str | None, typer.Option("--dask-address", help="Dask scheduler address [env FLOWCTL_DASK_ADDRESS]", show_default=False)] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Settings come from options, then FLOWCTL_* variables, then flowctl.toml
+    (here or in a parent folder), then defaults."""
+    _options.update(dags_folder=dags_folder, home=home, workers=workers, executor=executor,
+                    dask_address=dask_address, debug=debug)
+
+
+def _settings() -> Any:
+    from flowctl.config import load_settings
+
+    keys = ("dags_folder", "home", "workers", "executor", "dask_address")
+    return load_settings(**{k: _options.get(k) for k in keys})
+
+
+def _service() -> Any:
+    from flowctl.service import Service
+
+    return Service.from_settings(_settings())
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"flowctl: {message}\n")
+
+
+# -- run ---------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    dag_id: DagArg,
+    logical_date: Annotated[str | None, typer.Option("--logical-date", "-d", help="The run's logical date (default: now); ds and the data interval follow from it.", show_default=False)] = None,
+    conf: Annotated[str | None, typer.Option("--conf", "-c", help="JSON object for the run's conf, e.g. '{\"limit\": 10}'.", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a DAG now, in the foreground, with live progress. Exit 0 if the run succeeded."""
+    from flowctl.runs import run_in_foreground
+
+    service = _service()
+    spec = service.dag(dag_id)
+    conf_doc = service.parse_conf(conf)
+    when = service.parse_date(logical_date, spec.timezone) if logical_date else None
+    ok = run_in_foreground(service, spec, when, conf_doc, as_json=as_json)
+    raise typer.Exit(0 if ok else 1)
+
+
+# -- dags ----------------------------------------------------------------------
+
+
+@dags_app.command("list")
+def dags_list(as_json: JsonOpt = False) -> None:
+    """Every DAG in the DAG folder, with its schedule and next data interval."""
+    from flowctl.clock import iso, utcnow
+    from flowctl.render import console, local_time, print_json, table
+
+    service = _service()
+    bag = service.dagbag()
+    flags = service.store.dag_flags()
+    rows = []
+    now = utcnow()
+    for dag_id in sorted(bag.dags):
+        spec = bag.dags[dag_id]
+        nxt = _next_interval(service, spec, now)
+        rows.append({
+            "dag_id": dag_id, "fileloc": spec.fileloc, "schedule": spec.schedule_display,
+            "timezone": spec.timezone, "paused": bool(flags.get(dag_id, {}).get("paused", False)),
+            "catchup": spec.catchup, "tags": list(spec.tags), "tasks": list(spec.order),
+            "next_data_interval_start": iso(nxt[0]) if nxt else None,
+            "next_data_interval_end": iso(nxt[1]) if nxt else None,
+        })
+    if as_json:
+        print_json(rows)
+        return
+    out = console()
+    tz = service.settings.default_timezone
+    t = table("DAG", "schedule", "tasks", "paused", "next run (data interval start)", "tags", "file")
+    for r in rows:
+        t.add_row(r["dag_id"], r["schedule"] or "[dim]manual[/]", str(len(r["tasks"])),
+                  "[yellow]paused[/]" if r["paused"] else "no",
+                  local_time(r["next_data_interval_start"], tz, with_seconds=False),
+                  ", ".join(r["tags"]), _short_path(r["fileloc"]))
+    out.print(t)
+    if bag.errors:
+        out.print(f"[red]{len(bag.errors)} DAG file(s) failed to import[/]: see `flowctl dags errors`")
+    if not rows and not bag.errors:
+        out.print(f"No DAG files in {service.settings.dags_folder}.")
+
+
+def _next_interval(service: Any, spec: Any, now: Any) -> tuple[Any, Any] | None:
+    """The data interval of the next scheduled run after the latest one."""
+    if spec.schedule is None and spec.schedule_seconds is None:
+        return None
+    try:
+        tt = spec.timetable()
+        runs = [r for r in service.store.run_ids(spec.dag_id) if r.startswith(("scheduled__", "backfill__"))]
+        from datetime import datetime, timedelta
+
+        if runs:
+            last = max(datetime.fromisoformat(r.split("__", 1)[1]) for r in runs)
+            nxt = tt.next_intervals(after=last + timedelta(microseconds=1), n=1)
+        elif spec.catchup:
+            nxt = tt.next_intervals(n=1)
+        else:
+            latest = tt.latest_complete(now)
+            nxt = [latest] if latest else tt.next_intervals(n=1)
+        return (nxt[0].start, nxt[0].end) if nxt else None
+    except Exception:  # noqa: BLE001 - a listing never fails on one DAG's schedule
+        return None
+
+
+def _short_path(path: str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path
+
+
+@dags_app.command("errors")
+def dags_errors(as_json: JsonOpt = False) -> None:
+    """DAG files that failed to import, and why. Exit 1 when there are any."""
+    from flowctl.render import console, print_json
+
+    bag = _service().dagbag()
+    if as_json:
+        print_json([{"fileloc": e.fileloc, "error": e.error} for e in bag.errors])
+    else:
+        out = console()
+        if not bag.errors:
+            out.print("No import errors.")
+        for e in bag.errors:
+            out.print(f"[red]{_short_path(e.fileloc)}[/]: {e.error}")
+    raise typer.Exit(1 if bag.errors else 0)
+
+
+@dags_app.command("show")
+def dags_show(dag_id: DagArg) -> None:
+    """Draw a DAG's task graph in the terminal."""
+    from flowctl.render import console, graph_tree
+
+    console().print(graph_tree(_service().dag(dag_id)))
+
+
+# -- tasks ---------------------------------------------------------------------
+
+
+@tasks_app.command("list")
+def tasks_list(dag_id: DagArg, as_json: JsonOpt = False) -> None:
+    """The tasks of a DAG, upstream first."""
+    from flowctl.render import console, print_json, table
+
+    spec = _service().dag(dag_id)
+    rows = [{"task_id": t.task_id, "operator": t.operator, "upstream": list(t.upstream),
+             "downstream": list(t.downstream), "trigger_rule": t.trigger_rule, "retries": t.retries}
+            for t in (spec.tasks[tid] for tid in spec.order)]
+    if as_json:
+        print_json(rows)
+        return
+    t = table("task", "operator", "upstream", "trigger rule", "retries")
+    for r in rows:
+        t.add_row(r["task_id"], r["operator"], ", ".join(r["upstream"]) or "-", r["trigger_rule"], str(r["retries"]))
+    console().print(t)
+
+
+def ti_rows(tis: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"task_id": ti["task_id"], "state": ti.get("state") or "none", "try_number": ti.get("try_number") or 0,
+             "start_date": ti.get("start_date"), "end_date": ti.get("end_date"), "duration": ti.get("duration")}
+            for ti in tis]
+
+
+def print_ti_table(tis: list[dict[str, Any]], tz: str, title: str | None = None) -> None:
+    from flowctl.render import console, duration, local_time, state_text, table
+
+    t = table("task", "state", "try", "start", "end", "duration", title=title)
+    for ti in tis:
+        t.add_row(ti["task_id"], state_text(ti.get("state")), str(ti.get("try_number") or 0),
+                  local_time(ti.get("start_date"), tz), local_time(ti.get("end_date"), tz), duration(ti.get("duration")))
+    console().print(t)
+
+
+@tasks_app.command("states")
+def tasks_states(dag_id: DagArg, run_id: RunArg, as_json: JsonOpt = False) -> None:
+    """The task instances of one run, with states, tries and times."""
+    from flowctl.render import print_json
+
+    service = _service()
+    tz = _dag_tz(service, dag_id)
+    rid = service.resolve_run(dag_id, run_id, tz)
+    tis = service.task_states(dag_id, rid)
+    if as_json:
+        print_json(ti_rows(tis))
+        return
+    print_ti_table(tis, service.settings.default_timezone, title=f"{dag_id}  {rid}")
+
+
+def _dag_tz(service: Any, dag_id: str) -> str:
+    """The DAG's zone for reading dates; a DAG gone from the folder keeps its runs."""
+    spec = service.dagbag().dags.get(dag_id)
+    if spec is not None:
+        return spec.timezone
+    if not service.store.run_ids(dag_id):
+        service.dag(dag_id)  # raises NotFound naming it
+    return service.settings.default_timezone
+
+
+@tasks_app.command("test")
+def tasks_test(
+    dag_id: DagArg,
+    task_id: Annotated[str, typer.Argument(help="The task id.", show_default=False)],
+    logical_date: Annotated[str | None, typer.Option("--logical-date", "-d", help="Logical date for the templates (default: now).", show_default=False)] = None,
+) -> None:
+    """Run one task in this process and print its log. Writes no state."""
+    from flowctl.runs import test_task
+
+    service = _service()
+    spec = service.dag(dag_id)
+    if task_id not in spec.tasks:
+        from flowctl.errors import NotFound
+
+        raise NotFound(f"DAG {dag_id} has no task {task_id!r} (tasks: {', '.join(spec.order)})")
+    when = service.parse_date(logical_date, spec.timezone) if logical_date else None
+    raise typer.Exit(0 if test_task(service, spec, task_id, when) else 1)
+
+
+# -- runs, logs, xcom -------------------------------------------------------------
+
+
+@runs_app.command("list")
+def runs_list(
+    dag_id: Annotated[str | None, typer.Option("--dag", help="Only this DAG's runs.", show_default=False)] = None,
+    state: Annotated[str | None, typer.Option("--state", help="Only runs in this state (queued, running, success, failed).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """DAG runs, newest first."""
+    from flowctl.render import RUN_FIELDS, console, local_time, print_json, state_text, table
+
+    if state is not None and state not in ("queued", "running", "success", "failed"):
+        raise typer.BadParameter(f"{state!r} is not a run state (queued, running, success, failed)", param_hint="--state")
+    service = _service()
+    if dag_id is not None:
+        _dag_tz(service, dag_id)
+    runs = service.list_runs(dag_id, state)
+    if as_json:
+        print_json([{k: r.get(k) for k in RUN_FIELDS} for r in runs])
+        return
+    tz = service.settings.default_timezone
+    t = table("DAG", "run id", "state", "logical date", "started", "ended")
+    for r in runs:
+        t.add_row(r["dag_id"], r["run_id"], state_text(r.get("state")), local_time(r.get("logical_date"), tz),
+                  local_time(r.get("start_date"), tz), local_time(r.get("end_date"), tz))
+    console().print(t if runs else "No runs yet.")
+
+
+@app.command()
+def logs(
+    dag_id: DagArg,
+    run_id: RunArg,
+    task_id: Annotated[str, typer.Argument(help="The task id.", show_default=False)],
+    try_number: Annotated[int | None, typer.Option("--try", help="Which try (default: the latest).", show_default=False)] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing while the task runs.")] = False,
+) -> None:
+    """Print a task try's log."""
+    from flowctl.runs import print_log
+
+    service = _service()
+    rid = service.resolve_run(dag_id, run_id, _dag_tz(service, dag_id))
+    path = service.log_path(dag_id, rid, task_id, try_number)
+    print_log(service, dag_id, rid, task_id, path, follow)
+
+
+@xcom_app.command("list")
+def xcom_list(
+    dag_id: DagArg,
+    run_id: RunArg,
+    task_id: Annotated[str | None, typer.Option("--task", help="Only this task's values.", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """XCom values of a run."""
+    import json
+
+    from flowctl.render import console, print_json, table
+
+    service = _service()
+    rid = service.resolve_run(dag_id, run_id, _dag_tz(service, dag_id))
+    rows = [{"task_id": x["task_id"], "key": x["key"], "value": x["value"]} for x in service.xcoms(dag_id, rid, task_id)]
+    if as_json:
+        print_json(rows)
+        return
+    t = table("task", "key", "value")
+    for r in rows:
+        text = json.dumps(r["value"])
+        t.add_row(r["task_id"], r["key"], text if len(text) < 120 else text[:117] + "...")
+    console().print(t if rows else "No XCom values.")
+
+
+# -- entry point -------------------------------------------------------------------
+
+
+def main() -> None:
+    """Run the CLI: our errors are one line on stderr, never a traceback unless --debug.
+
+    Usage errors (unknown option, bad value) are Typer's: a short message and exit 2.
+    """
+    from flowctl.errors import FlowctlError
+
+    debug = "--debug" in sys.argv
+    try:
+        app()
+    except FlowctlError as exc:
+        if debug:
+            raise
+        _err(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001
+        if debug:
+            raise
+        _err(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Settings: command-line option > environment > flowctl.toml > default.
+
+`flowctl.toml` is looked for in the current directory and its parents;
+relative paths in it are relative to the file (contract section 1).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flowctl.errors import UsageError
+
+CONFIG_NAME = "flowctl.toml"
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    webhook: str | None = None
+    command: str | None = None
+    desktop: bool | None = None  #: None = where a notifier exists
+
+
+@dataclass(frozen=True)
+class Settings:
+    dags_folder: Path
+    home: Path
+    workers: int
+    default_timezone: str
+    dag_file_timeout: float
+    executor: str
+    dask_address: str | None
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    config_file: Path | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+
+def find_config_file(start: Path | None = None) -> Path | None:
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+
+
+def local_timezone() -> str:
+    """The machine's zone name (e.g. Europe/Amsterdam), UTC when it cannot be told."""
+    tz = os.environ.get("TZ")
+    if tz and "/" in tz:
+        return tz.lstrip(":")
+    try:
+        link = os.readlink("/etc/localtime")
+        if "zoneinfo/" in link:
+            return link.split("zoneinfo/", 1)[1]
+    except OSError:
+        pass
+    try:
+        name = Path("/etc/timezone").read_text().strip()
+        if name:
+            return name
+    except OSError:
+        pass
+    return "UTC"
+
+
+def load_settings(**options: Any) -> Settings:
+    """Resolve every setting; `options` are the command line's (None = not given)."""
+    env = os.environ
+    config_file = find_config_file()
+    toml: dict[str, Any] = _read_toml(config_file) if config_file else {}
+    base = config_file.parent if config_file else Path.cwd()
+
+    def pick(name: str, env_name: str | None, default: Any) -> tuple[Any, str]:
+        if options.get(name) is not None:
+            return options[name], "option"
+        if env_name and env.get(env_name):
+            return env[env_name], "env"
+        if name in toml:
+            return toml[name], "toml"
+        return default, "default"
+
+    def path(name: str, env_name: str, default: str) -> Path:
+        value, source = pick(name, env_name, default)
+        p = Path(os.path.expanduser(str(value)))
+        if not p.is_absolute():
+            p = (base if source == "toml" else Path.cwd()) / p
+        return p.resolve()
+
+    workers_raw, _ = pick("workers", "FLOWCTL_WORKERS", os.cpu_count() or 2)
+    timeout_raw, _ = pick("dag_file_timeout", "FLOWCTL_DAG_FILE_TIMEOUT", 30)
+    try:
+        workers = int(workers_raw)
+        timeout = float(timeout_raw)
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"workers must be a whole number and dag_file_timeout a number of seconds "
+            f"(got {workers_raw!r} and {timeout_raw!r})"
+        ) from None
+    if workers < 1:
+        raise UsageError(f"workers must be at least 1, not {workers}")
+    executor, _ = pick("executor", "FLOWCTL_EXECUTOR", "local")
+    if executor not in ("local", "dask"):
+        raise UsageError(f"executor must be 'local' or 'dask', not {executor!r}")
+    tz, _ = pick("default_timezone", "FLOWCTL_TIMEZONE", None)
+    tz = tz or local_timezone()
+    _check_zone(tz)
+    notify_toml = toml.get("notify", {}) if isinstance(toml.get("notify"), dict) else {}
+    desktop_raw = env.get("FLOWCTL_NOTIFY_DESKTOP", notify_toml.get("desktop"))
+    notify = NotifySettings(
+        webhook=env.get("FLOWCTL_NOTIFY_WEBHOOK") or notify_toml.get("webhook"),
+        command=env.get("FLOWCTL_NOTIFY_COMMAND") or notify_toml.get("command"),
+        desktop=None if desktop_raw is None else _truthy(desktop_raw),
+    )
+    dask_address, _ = pick("dask_address", "FLOWCTL_DASK_ADDRESS", None)
+    return Settings(
+        dags_folder=path("dags_folder", "FLOWCTL_DAGS_FOLDER", "dags"),
+        home=path("home", "FLOWCTL_HOME", ".flowctl"),
+        workers=workers,
+        default_timezone=tz,
+        dag_file_timeout=timeout,
+        executor=executor,
+        dask_address=dask_address,
+        notify=notify,
+        config_file=config_file,
+    )
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _check_zone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown time zone {name!r} (use an IANA name like Europe/Amsterdam)") from None

@@ -1,0 +1,301 @@
+"""The scheduler's decisions, as pure functions of (DAG specs, run views, now).
+
+Nothing here reads the clock, the store or the executor. The loop in
+`scheduler.py` builds `RunView`s from the store, calls these, and applies
+what they return; `flowctl explain` calls the same functions, so it can never
+disagree with the scheduler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flowctl.specs import DagSpec, TaskSpec
+from flowctl.states import ACTIVE, FINISHED, RunState, TaskState, run_state_of
+from flowctl.trigger_rules import Verdict, evaluate
+
+RunKey = tuple[str, str]  #: (dag_id, run_id)
+
+
+@dataclass
+class RunView:
+    """One run as the decisions see it: its document and its task instances."""
+
+    dag_id: str
+    run_id: str
+    run: dict[str, Any]
+    tis: dict[str, dict[str, Any]]
+    task_ids: tuple[str, ...] = ()  #: the tasks of the DAG version this run carries
+
+    @property
+    def key(self) -> RunKey:
+        return (self.dag_id, self.run_id)
+
+    def state_of(self, task_id: str) -> str:
+        return self.tis.get(task_id, {}).get("state", TaskState.NONE)
+
+
+@dataclass(frozen=True)
+class SetState:
+    """Move a task instance that is in `expected` to `to` (skip or upstream_failed)."""
+
+    key: RunKey
+    task_id: str
+    expected: str
+    to: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Start the next try of a task instance."""
+
+    key: RunKey
+    task_id: str
+    expected: str
+
+
+@dataclass(frozen=True)
+class SetRunState:
+    key: RunKey
+    to: str
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Why a task instance is not running yet (for `explain`)."""
+
+    key: RunKey
+    task_id: str
+    reason: str
+
+
+Action = SetState | Queue | SetRunState
+
+
+@dataclass
+class Limits:
+    workers: int
+    running_total: int = 0
+    running_by_dag: dict[str, int] = field(default_factory=dict)
+
+
+def _dt(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value)
+
+
+def active_counts(views: Iterable[RunView]) -> tuple[int, dict[str, int]]:
+    total = 0
+    by_dag: dict[str, int] = {}
+    for v in views:
+        n = sum(1 for ti in v.tis.values() if ti.get("state") in ACTIVE)
+        total += n
+        by_dag[v.dag_id] = by_dag.get(v.dag_id, 0) + n
+    return total, by_dag
+
+
+def task_verdicts(
+    spec: DagSpec, view: RunView, now: datetime, prev_states: Mapping[str, str] | None = None
+) -> tuple[list[SetState], list[tuple[str, str]], list[Waiting]]:
+    """For one run: the skips and upstream failures that follow from its states,
+    the tasks that may start (task id, the state they are in), and why the others wait.
+
+    Works in upstream-before-downstream order on a copy of the states, so a
+    failure cascades through a whole chain in one call.
+    """
+    states = {tid: view.state_of(tid) for tid in view.tis}
+    sets: list[SetState] = []
+    ready: list[tuple[str, str]] = []
+    waits: list[Waiting] = []
+    for tid in spec.order:
+        if tid not in view.tis:
+            continue
+        task = spec.tasks[tid]
+        state = states[tid]
+        if state == TaskState.UP_FOR_RETRY:
+            at = _dt(view.tis[tid].get("next_retry_at"))
+            if at is None or at <= now:
+                ready.append((tid, state))
+            else:
+                waits.append(Waiting(view.key, tid, f"up for retry: waiting until {at.isoformat()}"))
+            continue
+        if state == TaskState.UP_FOR_RESCHEDULE:
+            at = _dt(view.tis[tid].get("next_poke_at"))
+            if at is None or at <= now:
+                ready.append((tid, state))
+            else:
+                waits.append(Waiting(view.key, tid, f"sensor rescheduled: next poke at {at.isoformat()}"))
+            continue
+        if state not in (TaskState.NONE, TaskState.SCHEDULED):
+            continue
+        upstream = {u: states.get(u, TaskState.NONE) for u in task.upstream if u in states}
+        decision = evaluate(task.trigger_rule, upstream)
+        if decision.verdict == Verdict.RUN:
+            if task.depends_on_past and prev_states is not None:
+                prev = prev_states.get(tid)
+                if prev is not None and prev not in (TaskState.SUCCESS, TaskState.SKIPPED):
+                    waits.append(Waiting(view.key, tid, f"depends_on_past: the previous run's {tid} is {prev}"))
+                    continue
+            ready.append((tid, state))
+        elif decision.verdict == Verdict.WAIT:
+            waits.append(Waiting(view.key, tid, decision.reason))
+        else:
+            to = TaskState.SKIPPED if decision.verdict == Verdict.SKIP else TaskState.UPSTREAM_FAILED
+            sets.append(SetState(view.key, tid, state, to, decision.reason))
+            states[tid] = to
+    return sets, ready, waits
+
+
+def decide(
+    specs: Mapping[str, DagSpec],
+    views: Iterable[RunView],
+    now: datetime,
+    workers: int,
+    paused: frozenset[str] = frozenset(),
+    prev_states: Mapping[RunKey, Mapping[str, str]] | None = None,
+) -> tuple[list[Action], list[Waiting]]:
+    """Everything the scheduler should do now for these runs.
+
+    Ready tasks take free slots oldest run first, then by `priority_weight`,
+    within `workers` and each DAG's `max_active_tasks`.
+    """
+    views = list(views)
+    actions: list[Action] = []
+    waits: list[Waiting] = []
+    candidates: list[tuple[tuple[Any, ...], RunKey, str, str]] = []
+    final_states: dict[RunKey, dict[str, str]] = {}
+    for view in views:
+        spec = specs.get(view.dag_id)
+        if spec is None:
+            continue
+        sets, ready, why = task_verdicts(spec, view, now, (prev_states or {}).get(view.key))
+        actions.extend(sets)
+        waits.extend(why)
+        states = {tid: view.state_of(tid) for tid in view.tis}
+        for s in sets:
+            states[s.task_id] = s.to
+        final_states[view.key] = states
+        for tid, state in ready:
+            task = spec.tasks[tid]
+            order = (view.run.get("logical_date") or "", -task.priority_weight, spec.order.index(tid))
+            candidates.append((order, view.key, tid, state))
+    total, by_dag = active_counts(views)
+    candidates.sort(key=lambda c: c[0])
+    for _, key, tid, state in candidates:
+        spec = specs[key[0]]
+        if total >= workers:
+            waits.append(Waiting(key, tid, f"all {workers} worker slots are busy"))
+            continue
+        if by_dag.get(key[0], 0) >= spec.max_active_tasks:
+            waits.append(Waiting(key, tid, f"max_active_tasks ({spec.max_active_tasks}) reached for {key[0]}"))
+            continue
+        actions.append(Queue(key, tid, state))
+        total += 1
+        by_dag[key[0]] = by_dag.get(key[0], 0) + 1
+        final_states[key][tid] = TaskState.QUEUED
+    for view in views:
+        if view.dag_id not in specs and not view.tis:
+            continue
+        states = final_states.get(view.key, {tid: view.state_of(tid) for tid in view.tis})
+        new = run_state_of([TaskState(s) for s in states.values()])
+        if new != view.run.get("state"):
+            actions.append(SetRunState(view.key, new))
+    return actions, waits
+
+
+def outcome_of_try(
+    task: TaskSpec | None, ti: Mapping[str, Any], result: Mapping[str, Any] | None, now: datetime, seed: str = ""
+) -> dict[str, Any]:
+    """The task instance's new fields after a try ended: success, skipped,
+    up_for_retry (with when) or failed."""
+    from flowctl.retries import next_retry_at
+
+    state = (result or {}).get("state", "failed")
+    fields: dict[str, Any] = {"end_date": now.isoformat()}
+    if state in (TaskState.SUCCESS, TaskState.SKIPPED):
+        fields["state"] = state
+        return fields
+    if state == "reschedule":
+        fields["state"] = TaskState.UP_FOR_RESCHEDULE
+        fields["next_poke_at"] = (result or {}).get("next_poke_at")
+        return fields
+    try_number = int(ti.get("try_number", 1))
+    retries = task.retries if task is not None else 0
+    if try_number <= retries and not (result or {}).get("no_retry"):
+        at = next_retry_at(
+            now,
+            try_number,
+            task.retry_delay,
+            task.retry_exponential_backoff,
+            task.max_retry_delay,
+            seed=seed,
+        )
+        fields["state"] = TaskState.UP_FOR_RETRY
+        fields["next_retry_at"] = at.isoformat()
+    else:
+        fields["state"] = TaskState.FAILED
+    return fields
+
+
+def timed_out(task: TaskSpec | None, ti: Mapping[str, Any], now: datetime) -> bool:
+    if task is None or task.execution_timeout is None or ti.get("state") != TaskState.RUNNING:
+        return False
+    started = _dt(ti.get("start_date"))
+    return started is not None and now >= started + timedelta(seconds=task.execution_timeout)
+
+
+def next_wakeup(specs: Mapping[str, DagSpec], views: Iterable[RunView], now: datetime) -> datetime | None:
+    """The earliest time something becomes due in these runs: a retry, a poke, a timeout."""
+    times: list[datetime] = []
+    for view in views:
+        spec = specs.get(view.dag_id)
+        for tid, ti in view.tis.items():
+            state = ti.get("state")
+            if state == TaskState.UP_FOR_RETRY and ti.get("next_retry_at"):
+                times.append(_dt(ti["next_retry_at"]))
+            elif state == TaskState.UP_FOR_RESCHEDULE and ti.get("next_poke_at"):
+                times.append(_dt(ti["next_poke_at"]))
+            elif state == TaskState.RUNNING and spec is not None and tid in spec.tasks:
+                t = spec.tasks[tid].execution_timeout
+                started = _dt(ti.get("start_date"))
+                if t is not None and started is not None:
+                    times.append(started + timedelta(seconds=t))
+    times = [t for t in times if t is not None]
+    return min(times) if times else None
+
+
+def descendants(spec: DagSpec, task_ids: Iterable[str]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(task_ids)
+    while stack:
+        tid = stack.pop()
+        for down in spec.tasks[tid].downstream if tid in spec.tasks else ():
+            if down not in seen:
+                seen.add(down)
+                stack.append(down)
+    return seen
+
+
+def run_finished(state: str | None) -> bool:
+    return state in (RunState.SUCCESS, RunState.FAILED)
+
+
+__all__ = [
+    "FINISHED",
+    "Queue",
+    "RunView",
+    "SetRunState",
+    "SetState",
+    "Waiting",
+    "decide",
+    "descendants",
+    "next_wakeup",
+    "outcome_of_try",
+    "task_verdicts",
+    "timed_out",
+]

@@ -1,0 +1,298 @@
+"""The local executor: one fork server per DAG file, one forked process per try.
+
+    scheduler ──(socket, JSON lines)──> fork server (flowctl + the DAG file imported)
+                                          └─ fork ─> task process (own process group,
+                                                     stdout/stderr = the try's log file,
+                                                     result back through a pipe)
+
+Starting a try costs a fork of a warm process, not an interpreter start and
+an import of the DAG file. A try that segfaults or calls `os._exit` ends
+without a result; the fork server reports how it died and nothing else is
+touched. If the scheduler dies, its fork servers see the socket close and
+kill their tries, so a restarted scheduler finds them gone and runs them again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+from flowctl.executors.base import Event, Finished, Started
+
+_PRELOAD = ("pendulum", "jinja2", "tinydb", "flowctl.templating", "flowctl.runner", "flowctl.store")
+
+
+def describe_status(status: int) -> tuple[int, str]:
+    """(exit code or -signal, words) from a waitpid status."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return -sig, f"killed by {name}"
+    code = os.waitstatus_to_exitcode(status)
+    return code, f"exit code {code}"
+
+
+def _send(sock: socket.socket, message: dict[str, Any]) -> None:
+    sock.sendall(json.dumps(message).encode() + b"\n")
+
+
+class _LineReader:
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        self.buf.extend(data)
+        out = []
+        while True:
+            nl = self.buf.find(b"\n")
+            if nl < 0:
+                return out
+            line = bytes(self.buf[:nl])
+            del self.buf[: nl + 1]
+            if line:
+                out.append(json.loads(line))
+
+
+# -- the fork server process -------------------------------------------------------
+
+
+def _serve(fileloc: str, sock: socket.socket) -> None:
+    """The fork server's main loop. Never returns."""
+    from flowctl.runner import task_process_main
+
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    import importlib
+
+    for name in _PRELOAD:
+        importlib.import_module(name)
+    try:
+        from flowctl.loader import describe_exception, import_dag_file
+
+        dags = {d.dag_id: d for d in import_dag_file(fileloc)}
+    except BaseException as exc:  # noqa: BLE001
+        message, _ = describe_exception(exc, fileloc)
+        _send(sock, {"op": "import_failed", "error": message})
+        os._exit(0)
+    children: dict[int, tuple[str, int, bytearray]] = {}  # result fd -> (key, pid, data)
+    reader = _LineReader()
+    last_reap = time.monotonic()
+
+    def finish(fd: int) -> None:
+        key, pid, data = children.pop(fd)
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        code, how = describe_status(status)
+        result = None
+        if data:
+            try:
+                result = json.loads(data)
+            except ValueError:
+                result = None
+        _send(sock, {"op": "finished", "key": key, "result": result, "exit_code": code, "how": how})
+
+    while True:
+        fds = [sock.fileno(), *children]
+        ready, _, _ = select.select(fds, [], [], 1.0)
+        for fd in ready:
+            if fd == sock.fileno():
+                data = sock.recv(1 << 16)
+                if not data:  # the scheduler is gone: take the tries down with us
+                    for _, pid, _ in children.values():
+                        try:
+                            os.killpg(pid, signal.SIGKILL)
+                        except OSError:
+                            pass
+                    os._exit(0)
+                for msg in reader.feed(data):
+                    if msg["op"] == "run":
+                        read_fd, write_fd = os.pipe()
+                        pid = os.fork()
+                        if pid == 0:
+                            sock.close()
+                            os.close(read_fd)
+                            for other in children:
+                                os.close(other)
+                            task_process_main(dags, msg["payload"], write_fd)
+                        os.close(write_fd)
+                        try:
+                            os.setpgid(pid, pid)  # also done by the child: no race either way
+                        except OSError:
+                            pass
+                        children[read_fd] = (msg["key"], pid, bytearray())
+                        _send(sock, {"op": "started", "key": msg["key"], "pid": pid})
+            else:
+                chunk = os.read(fd, 1 << 16)
+                if chunk:
+                    children[fd][2].extend(chunk)
+                else:
+                    finish(fd)
+        now = time.monotonic()
+        if now - last_reap > 1.0:
+            # a try whose pipe stays open (a forked grandchild holds it) but that has exited
+            last_reap = now
+            for fd, (_key, pid, _data) in list(children.items()):
+                status = 0
+                try:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    done = pid
+                if done:
+                    os.close(fd)
+                    key, _, data = children.pop(fd)
+                    code, how = describe_status(status) if done == pid else (None, "exited")
+                    result = json.loads(data) if data else None
+                    _send(sock, {"op": "finished", "key": key, "result": result, "exit_code": code, "how": how})
+
+
+class ForkServer:
+    """The scheduler's handle on one fork server."""
+
+    def __init__(self, fileloc: str) -> None:
+        self.fileloc = fileloc
+        parent, child = socket.socketpair()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            parent.close()
+            try:
+                _serve(fileloc, child)
+            finally:
+                os._exit(1)
+        child.close()
+        self.pid = pid
+        self.sock = parent
+        self.reader = _LineReader()
+        self.keys: set[str] = set()
+        self.alive = True
+
+    def send(self, key: str, payload: dict[str, Any]) -> None:
+        _send(self.sock, {"op": "run", "key": key, "payload": payload})
+        self.keys.add(key)
+
+    def close(self) -> None:
+        if self.alive:
+            self.alive = False
+            self.sock.close()
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+
+
+class LocalExecutor:
+    """Runs tries in forked processes on this machine; the scheduler limits how many."""
+
+    name = "local"
+
+    def __init__(self) -> None:
+        self._servers: dict[str, ForkServer] = {}  # fileloc + content hash -> server
+        self._by_fd: dict[int, ForkServer] = {}
+        self._pids: dict[str, int] = {}
+        self._pending: set[str] = set()
+
+    def server_for(self, fileloc: str, version: str = "") -> ForkServer:
+        """The fork server for this file; a changed file gets a new one."""
+        ident = f"{fileloc}\0{version}"
+        server = self._servers.get(ident)
+        if server is None or not server.alive:
+            for old_ident, old in list(self._servers.items()):
+                if old.fileloc == fileloc and not old.keys:
+                    self._by_fd.pop(old.sock.fileno(), None)
+                    old.close()
+                    del self._servers[old_ident]
+            server = ForkServer(fileloc)
+            self._servers[ident] = server
+            self._by_fd[server.sock.fileno()] = server
+        return server
+
+    def submit(self, key: str, fileloc: str, payload: dict[str, Any], version: str = "") -> None:
+        self.server_for(fileloc, version).send(key, payload)
+        self._pending.add(key)
+
+    def running(self) -> int:
+        return len(self._pending)
+
+    def pid_of(self, key: str) -> int | None:
+        return self._pids.get(key)
+
+    def poll(self, timeout: float) -> list[Event]:
+        events: list[Event] = []
+        if not self._by_fd:
+            if timeout > 0:
+                time.sleep(timeout)
+            return events
+        ready, _, _ = select.select(list(self._by_fd), [], [], max(0.0, timeout))
+        host = socket.gethostname()
+        for fd in ready:
+            server = self._by_fd[fd]
+            data = server.sock.recv(1 << 16)
+            if not data:
+                events.extend(self._server_died(server, "the fork server exited"))
+                continue
+            for msg in server.reader.feed(data):
+                op = msg["op"]
+                if op == "started":
+                    self._pids[msg["key"]] = msg["pid"]
+                    events.append(Started(msg["key"], msg["pid"], host))
+                elif op == "finished":
+                    key = msg["key"]
+                    server.keys.discard(key)
+                    self._pending.discard(key)
+                    self._pids.pop(key, None)
+                    events.append(Finished(key, msg["result"], msg["exit_code"], msg["how"]))
+                elif op == "import_failed":
+                    events.extend(self._server_died(server, f"the DAG file failed to import: {msg['error']}"))
+        return events
+
+    def _server_died(self, server: ForkServer, why: str) -> list[Event]:
+        events: list[Event] = []
+        for key in sorted(server.keys):
+            self._pending.discard(key)
+            self._pids.pop(key, None)
+            events.append(Finished(key, {"state": "failed", "error": why, "xcom": {}}, None, why))
+        server.keys.clear()
+        self._by_fd.pop(server.sock.fileno(), None)
+        server.close()
+        return events
+
+    def kill(self, key: str, hard: bool = False) -> None:
+        pid = self._pids.get(key)
+        if pid is None:
+            return
+        try:
+            os.killpg(pid, signal.SIGKILL if hard else signal.SIGTERM)
+        except OSError:
+            pass
+
+    def shutdown(self, grace: float = 0.0) -> list[Event]:
+        """Wait up to `grace` s for running tries, kill the rest, stop the servers."""
+        events: list[Event] = []
+        deadline = time.monotonic() + grace
+        while self._pending and time.monotonic() < deadline:
+            events.extend(self.poll(min(0.2, max(0.0, deadline - time.monotonic()))))
+        if self._pending:
+            for key in list(self._pending):
+                self.kill(key, hard=True)
+            end = time.monotonic() + 5
+            while self._pending and time.monotonic() < end:
+                events.extend(self.poll(0.2))
+        for server in self._servers.values():
+            server.close()
+        self._servers.clear()
+        self._by_fd.clear()
+        return events

@@ -1,0 +1,95 @@
+"""Showing things to people: times in their zone, states in colour, tables,
+the task graph. JSON output is made elsewhere (`cli.py`) from the same documents."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+from flowctl.states import STATE_COLOURS
+
+RUN_FIELDS = ("dag_id", "run_id", "run_type", "state", "logical_date", "data_interval_start",
+              "data_interval_end", "start_date", "end_date", "conf")
+TI_FIELDS = ("task_id", "state", "try_number", "start_date", "end_date", "duration")
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def local_time(value: str | None, tz: str, with_seconds: bool = True) -> str:
+    """An ISO time from the store, shown in the user's zone."""
+    if not value:
+        return "-"
+    from zoneinfo import ZoneInfo
+
+    dt = datetime.fromisoformat(value).astimezone(ZoneInfo(tz))
+    return dt.strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def state_text(state: str | None) -> str:
+    state = state or "none"
+    return f"[{STATE_COLOURS.get(state, 'white')}]{state}[/]"
+
+
+def console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def table(*columns: str, title: str | None = None) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    t = Table(*columns, title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    return t
+
+
+def graph_tree(spec: Any) -> Any:
+    """The task graph as a tree from its roots; a task with several upstreams
+    is drawn in full once and referred to after that."""
+    from rich.tree import Tree
+
+    schedule = spec.schedule_display or "manual only"
+    root = Tree(f"[bold]{spec.dag_id}[/]  [dim]{schedule}, {len(spec.tasks)} tasks[/]")
+    shown: set[str] = set()
+
+    def label(tid: str) -> str:
+        task = spec.tasks[tid]
+        ups = f"  [dim]<- {', '.join(task.upstream)}[/]" if len(task.upstream) > 1 else ""
+        rule = f"  [yellow]{task.trigger_rule}[/]" if task.trigger_rule != "all_success" else ""
+        return f"{tid} [dim]({task.operator})[/]{rule}{ups}"
+
+    def add(node: Any, tid: str) -> None:
+        if tid in shown:
+            node.add(f"[dim]{tid} (shown above)[/]")
+            return
+        shown.add(tid)
+        child = node.add(label(tid))
+        for down in spec.tasks[tid].downstream:
+            add(child, down)
+
+    roots = [t for t in spec.order if not spec.tasks[t].upstream]
+    groups: dict[str, Any] = {}
+    for tid in roots:
+        group = spec.tasks[tid].group_id
+        parent = root
+        if group:
+            parent = groups.setdefault(group, root.add(f"[cyan]group {group}[/]"))
+        add(parent, tid)
+    return root

@@ -1,0 +1,395 @@
+"""The scheduler loop: read the store, decide, commit, submit, sleep until
+something can happen. The one place that applies `decisions.py`.
+
+One loop serves three commands: `flowctl run` (one run it owns),
+`flowctl backfill` (the runs it creates) and `flowctl scheduler` (every
+active run whose owner is gone, plus the scheduled runs it creates). Each
+tick is one locked, atomic commit; a try is submitted only after the commit
+that queued it, so nothing runs that the store does not know about.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flowctl.clock import Clock, SystemClock
+from flowctl.decisions import Queue, RunKey, RunView, SetRunState, SetState, decide, descendants, next_wakeup, outcome_of_try, timed_out
+from flowctl.executors.base import Event, Finished, Started
+from flowctl.specs import DagSpec
+from flowctl.states import ACTIVE, RUN_FINISHED, TaskState
+from flowctl.store import Store, owner_alive, owner_identity
+
+KEY_SEP = "\x1f"
+TERM_GRACE = 5.0  #: seconds between SIGTERM and SIGKILL for a timed-out try
+MAX_SLEEP = 0.5  #: the longest nap, so commands (clear, mark, trigger) are seen quickly
+
+
+def try_key(dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+    return KEY_SEP.join((dag_id, run_id, task_id, str(try_number)))
+
+
+def parse_key(key: str) -> tuple[str, str, str, int]:
+    dag_id, run_id, task_id, n = key.split(KEY_SEP)
+    return dag_id, run_id, task_id, int(n)
+
+
+@dataclass
+class _Pending:
+    """Field updates for one run, each guarded by the state the decision saw."""
+
+    tis: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
+    run_expected: str | None = None
+    xcom: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class Loop:
+    """Carries runs out. `keys` None means scheduler mode: every active run
+    that has no live owner besides this process."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        executor: Any,
+        specs: Callable[[], dict[str, DagSpec]],
+        workers: int,
+        clock: Clock | None = None,
+        keys: set[RunKey] | None = None,
+        owner: dict[str, Any] | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.specs = specs
+        self.workers = workers
+        self.clock = clock or SystemClock()
+        self.keys = keys
+        self.owner = owner or owner_identity()
+        self.on_event = on_event or (lambda kind, info: None)
+        self.stopping = False
+        self.submitted: dict[str, RunKey] = {}  # try key -> run
+        self._timeouts: dict[str, float] = {}  # try key -> monotonic time of SIGTERM
+        self._prev_success: dict[RunKey, dict[str, Any] | None] = {}
+        self.views: dict[RunKey, RunView] = {}
+        self._last_heartbeat = 0.0
+
+    # -- one tick ------------------------------------------------------------
+
+    def in_scope(self) -> list[RunKey]:
+        if self.keys is not None:
+            return sorted(self.keys)
+        return self.store.active_runs()
+
+    def read_views(self) -> dict[RunKey, RunView]:
+        views: dict[RunKey, RunView] = {}
+        for key in self.in_scope():
+            data = self.store.read_run(*key)
+            if data is None:
+                continue
+            run = data.run
+            if self.keys is None and not self._may_carry(run):
+                continue
+            tis = {tid: dict(doc) for tid, doc in data.task_instances.items()}
+            views[key] = RunView(key[0], key[1], dict(run), tis, tuple(tis))
+        return views
+
+    def _may_carry(self, run: dict[str, Any]) -> bool:
+        owner = run.get("owner")
+        if not owner or _same_owner(owner, self.owner):
+            return True
+        return not owner_alive(owner)
+
+    def step(self, events: list[Event]) -> float:
+        """Record `events`, decide, commit, submit. Returns seconds to sleep."""
+        now = self.clock.now()
+        specs = self.specs()
+        views = self.read_views()
+        pending: dict[RunKey, _Pending] = {}
+        for event in events:
+            self._record(event, views, specs, now, pending)
+        self._adopt(views, pending)
+        self._kill_stale_and_late(views, specs, now)
+        actions, _waits = ([], []) if self.stopping else decide(specs, views.values(), now, self.workers)
+        if self.stopping:
+            actions = [a for a in decide(specs, views.values(), now, 0)[0] if not isinstance(a, Queue)]
+        submissions = self._apply(actions, views, specs, now, pending)
+        self._heartbeat(views, pending)
+        accepted = self._commit(pending)
+        for key, fileloc, version, payload in submissions:
+            if (payload["dag_id"], payload["run_id"]) in accepted.get(payload["task_id"], set()):
+                self.executor.submit(key, fileloc, payload, version)
+                self.submitted[key] = (payload["dag_id"], payload["run_id"])
+        self.views = views
+        for key, ch in pending.items():
+            if ch.run.get("state") in RUN_FINISHED:
+                self.on_event("run_finished", {"dag_id": key[0], "run_id": key[1], "state": ch.run["state"]})
+        wake = next_wakeup(specs, views.values(), now)
+        sleep = MAX_SLEEP if wake is None else max(0.0, min(MAX_SLEEP, (wake - now).total_seconds()))
+        if self._timeouts:
+            sleep = min(sleep, 0.2)
+        return sleep
+
+    # -- events -------------------------------------------------------------
+
+    def _record(self, event: Event, views: dict[RunKey, RunView], specs: dict[str, DagSpec], now: datetime, pending: dict[RunKey, _Pending]) -> None:
+        dag_id, run_id, task_id, n = parse_key(event.key)
+        view = views.get((dag_id, run_id))
+        if view is None:
+            return
+        ti = view.tis.get(task_id)
+        if ti is None or ti.get("try_number") != n or ti.get("state") not in ACTIVE:
+            return  # cleared or marked meanwhile: this try's news is stale
+        ch = pending.setdefault(view.key, _Pending())
+        if isinstance(event, Started):
+            fields = {"state": TaskState.RUNNING, "pid": event.pid, "hostname": event.hostname, "start_date": now.isoformat()}
+            self._update_ti(view, ch, task_id, fields)
+            self.on_event("task_started", {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": n})
+            return
+        assert isinstance(event, Finished)
+        self.submitted.pop(event.key, None)
+        spec = specs.get(dag_id)
+        task = spec.tasks.get(task_id) if spec else None
+        result = dict(event.result or {})
+        if event.key in self._timeouts:
+            self._timeouts.pop(event.key)
+            limit = task.execution_timeout if task else None
+            result = {"state": "failed", "error": f"timed out after {limit:g} s (execution_timeout); the process group was terminated"}
+            self._append_log(dag_id, run_id, task_id, n, result["error"])
+        elif event.result is None:
+            result = {"state": "failed", "error": f"the task process ended without a result ({event.how})"}
+            self._append_log(dag_id, run_id, task_id, n, result["error"])
+        seed = f"{dag_id}#{task_id}#{view.run.get('logical_date')}"
+        fields = outcome_of_try(task, ti, result, now, seed=seed)
+        started = ti.get("start_date") or ti.get("queued_at")
+        duration = (now - datetime.fromisoformat(started)).total_seconds() if started else None
+        fields.update(duration=duration, exit_code=event.exit_code, error=result.get("error"))
+        if fields["state"] == TaskState.SUCCESS:
+            fields["success_fingerprint"] = ti.get("fingerprint")
+            ch.xcom[task_id] = result.get("xcom") or {}
+        history = list(ti.get("tries") or [])
+        history.append({
+            "try_number": n, "state": fields["state"], "start_date": ti.get("start_date"),
+            "end_date": fields["end_date"], "duration": duration, "exit_code": event.exit_code,
+            "error": result.get("error"), "fingerprint": ti.get("fingerprint"),
+        })
+        fields["tries"] = history
+        self._update_ti(view, ch, task_id, fields)
+        if fields["state"] == TaskState.SUCCESS and result.get("skip_downstream") and spec is not None:
+            skip = set(result["skip_downstream"])
+            if result.get("skip_all_below"):
+                skip |= descendants(spec, skip)
+            for down in sorted(skip):
+                if view.state_of(down) in (TaskState.NONE, TaskState.SCHEDULED):
+                    self._update_ti(view, ch, down, {"state": TaskState.SKIPPED, "end_date": now.isoformat(), "skipped_by": task_id})
+        self.on_event("task_finished", {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": n, **fields})
+
+    def _append_log(self, dag_id: str, run_id: str, task_id: str, n: int, message: str) -> None:
+        path = self.store.log_path(dag_id, run_id, task_id, n)
+        try:
+            from flowctl.store import private_dir
+
+            private_dir(path.parent)
+            with open(path, "a") as f:
+                f.write(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] flowctl: {message}\n")
+        except OSError:
+            pass
+
+    def _update_ti(self, view: RunView, ch: _Pending, task_id: str, fields: dict[str, Any]) -> None:
+        ti = view.tis.setdefault(task_id, {"task_id": task_id, "state": TaskState.NONE, "try_number": 0})
+        if task_id not in ch.tis:
+            ch.tis[task_id] = (ti.get("state", TaskState.NONE), ti.get("try_number", 0), {})
+        ch.tis[task_id][2].update(fields)
+        ti.update(fields)
+
+    # -- adoption, stale tries, timeouts ------------------------------------------
+
+    def _adopt(self, views: dict[RunKey, RunView], pending: dict[RunKey, _Pending]) -> None:
+        """Take runs with no live owner; their queued or running tries died with
+        it, so they go back to be run again (the try number goes on)."""
+        for key, view in views.items():
+            owner = view.run.get("owner")
+            if owner and _same_owner(owner, self.owner):
+                continue
+            ch = pending.setdefault(key, _Pending())
+            ch.run["owner"] = self.owner
+            ch.run_expected = view.run.get("state")
+            view.run["owner"] = self.owner
+            for tid, ti in list(view.tis.items()):
+                if ti.get("state") in ACTIVE:
+                    n = ti.get("try_number", 0)
+                    why = "interrupted: the process that ran this try is gone; it will run again"
+                    self._append_log(key[0], key[1], tid, n, why)
+                    history = list(ti.get("tries") or [])
+                    history.append({"try_number": n, "state": "interrupted", "start_date": ti.get("start_date"), "end_date": None, "error": why})
+                    self._update_ti(view, ch, tid, {"state": TaskState.NONE, "tries": history, "error": why})
+
+    def _kill_stale_and_late(self, views: dict[RunKey, RunView], specs: dict[str, DagSpec], now: datetime) -> None:
+        mono = self.clock.monotonic() if hasattr(self.clock, "monotonic") else time.monotonic()
+        for key, run_key in list(self.submitted.items()):
+            dag_id, run_id, task_id, n = parse_key(key)
+            view = views.get(run_key)
+            ti = view.tis.get(task_id) if view else None
+            if ti is None or ti.get("try_number") != n or ti.get("state") not in ACTIVE:
+                self.executor.kill(key, hard=True)  # cleared or marked while it ran
+                continue
+            spec = specs.get(dag_id)
+            task = spec.tasks.get(task_id) if spec else None
+            if key in self._timeouts:
+                if time.monotonic() - self._timeouts[key] > TERM_GRACE:
+                    self.executor.kill(key, hard=True)
+            elif timed_out(task, ti, now):
+                self._timeouts[key] = time.monotonic()
+                self._append_log(dag_id, run_id, task_id, n, f"execution_timeout of {task.execution_timeout:g} s reached: terminating the process group")
+                self.executor.kill(key)
+        del mono
+
+    def _heartbeat(self, views: dict[RunKey, RunView], pending: dict[RunKey, _Pending]) -> None:
+        if time.monotonic() - self._last_heartbeat < 10.0:
+            return
+        self._last_heartbeat = time.monotonic()
+        stamp = self.clock.now().isoformat()
+        for key, view in views.items():
+            if view.run.get("state") not in RUN_FINISHED:
+                ch = pending.setdefault(key, _Pending())
+                ch.run["heartbeat"] = stamp
+                ch.run_expected = ch.run_expected or view.run.get("state")
+
+    # -- decisions -> changes ---------------------------------------------------
+
+    def _apply(self, actions: list[Any], views: dict[RunKey, RunView], specs: dict[str, DagSpec], now: datetime, pending: dict[RunKey, _Pending]) -> list[tuple[str, str, str, dict[str, Any]]]:
+        submissions = []
+        for action in actions:
+            view = views[action.key]
+            ch = pending.setdefault(action.key, _Pending())
+            if isinstance(action, SetState):
+                self._update_ti(view, ch, action.task_id, {"state": action.to, "end_date": now.isoformat(), "reason": action.reason})
+            elif isinstance(action, Queue):
+                spec = specs[view.dag_id]
+                ti = view.tis[action.task_id]
+                n = int(ti.get("try_number", 0)) + 1
+                fields = {
+                    "state": TaskState.QUEUED, "try_number": n, "queued_at": now.isoformat(),
+                    "start_date": None, "end_date": None, "duration": None, "exit_code": None,
+                    "pid": None, "error": None, "next_retry_at": None,
+                    "fingerprint": spec.tasks[action.task_id].fingerprint,
+                }
+                self._update_ti(view, ch, action.task_id, fields)
+                key = try_key(view.dag_id, view.run_id, action.task_id, n)
+                submissions.append((key, spec.fileloc, spec.fingerprint, self._payload(spec, view, action.task_id, n)))
+            elif isinstance(action, SetRunState):
+                if ch.run_expected is None:
+                    ch.run_expected = view.run.get("state")
+                ch.run["state"] = action.to
+                if action.to == "running" and not view.run.get("start_date"):
+                    ch.run["start_date"] = now.isoformat()
+                if action.to in RUN_FINISHED:
+                    ch.run["end_date"] = now.isoformat()
+                else:
+                    ch.run["end_date"] = None
+                view.run.update(ch.run)
+        return submissions
+
+    def _payload(self, spec: DagSpec, view: RunView, task_id: str, n: int) -> dict[str, Any]:
+        run = view.run
+        return {
+            "dag_id": view.dag_id, "run_id": view.run_id, "task_id": task_id, "try_number": n,
+            "fileloc": spec.fileloc, "home": str(self.store.home), "timezone": spec.timezone,
+            "log_path": str(self.store.log_path(view.dag_id, view.run_id, task_id, n)),
+            "run": {k: run.get(k) for k in ("run_id", "run_type", "logical_date", "data_interval_start", "data_interval_end", "conf")},
+            "prev_success": self._previous_success(view),
+        }
+
+    def _previous_success(self, view: RunView) -> dict[str, Any] | None:
+        if view.key not in self._prev_success:
+            from flowctl.service import previous_run
+
+            prev = previous_run(self.store, view.dag_id, view.run.get("logical_date"), state="success")
+            self._prev_success[view.key] = (
+                {"data_interval_start": prev.get("data_interval_start"), "data_interval_end": prev.get("data_interval_end")}
+                if prev else None
+            )
+        return self._prev_success[view.key]
+
+    # -- commit -------------------------------------------------------------
+
+    def _commit(self, pending: dict[RunKey, _Pending]) -> dict[str, set[RunKey]]:
+        """Write the changes; a change whose guard fails (the user cleared or
+        marked the task since we read it) is dropped. Returns the queued tries
+        that went in, by task id."""
+        accepted: dict[str, set[RunKey]] = {}
+        if not any(ch.tis or ch.run or ch.xcom for ch in pending.values()):
+            return accepted
+        with self.store.transaction() as tx:
+            for key, ch in pending.items():
+                rf = tx.run(*key)
+                if rf is None:
+                    continue
+                for tid, (state, n, fields) in ch.tis.items():
+                    cur = rf.ti(tid) or {"state": TaskState.NONE, "try_number": 0}
+                    if cur.get("state", TaskState.NONE) != state or cur.get("try_number", 0) != n:
+                        continue
+                    rf.put_ti(tid, **fields)
+                    if fields.get("state") == TaskState.QUEUED:
+                        accepted.setdefault(tid, set()).add(key)
+                    if tid in ch.xcom:
+                        rf.clear_xcom(tid)
+                        for xkey, value in ch.xcom[tid].items():
+                            rf.set_xcom(tid, xkey, value)
+                if ch.run:
+                    if ch.run_expected is None or rf.run.get("state") == ch.run_expected:
+                        rf.update_run(**ch.run)
+        return accepted
+
+    # -- driving it -----------------------------------------------------------
+
+    def finished(self) -> bool:
+        if self.keys is None or self.submitted:
+            return False
+        for key in self.keys:
+            data = self.store.read_run(*key)
+            if data is not None and data.run.get("state") not in RUN_FINISHED:
+                return False
+        return True
+
+    def run_until_done(self, on_tick: Callable[[], None] | None = None) -> None:
+        """Carry out `keys` until every run has finished. Ctrl-C once: start
+        nothing new and let running tries finish; twice: kill them."""
+        events: list[Event] = []
+        interrupts = 0
+
+        def handler(signum: int, frame: Any) -> None:
+            nonlocal interrupts
+            interrupts += 1
+            self.stopping = True
+            if interrupts > 1:
+                for key in list(self.submitted):
+                    self.executor.kill(key, hard=True)
+
+        old_int = signal.signal(signal.SIGINT, handler)
+        old_term = signal.signal(signal.SIGTERM, handler)
+        try:
+            while True:
+                sleep = self.step(events)
+                if on_tick:
+                    on_tick()
+                if self.finished() or (self.stopping and not self.submitted):
+                    break
+                events = self.executor.poll(sleep)
+        finally:
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _same_owner(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.get("pid") == b.get("pid") and a.get("started") == b.get("started") and a.get("hostname") == b.get("hostname")
+
+
+def log_dir(home: Path, dag_id: str, run_id: str) -> Path:
+    return home / "logs" / dag_id / run_id

@@ -1,0 +1,239 @@
+"""What the CLI and the TUI do to the state: load DAGs, create runs, list
+runs, task instances and XCom. Front ends parse and render; this decides.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flowctl.config import Settings
+from flowctl.errors import NotFound, UsageError
+from flowctl.loader import DagBag, Loader
+from flowctl.specs import DagSpec
+from flowctl.states import TaskState
+from flowctl.store import Store, owner_identity
+
+
+@dataclass
+class Service:
+    settings: Settings
+    store: Store
+    _bag: DagBag | None = None
+    _loader: Loader | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Service:
+        return cls(settings=settings, store=Store(settings.home))
+
+    # -- DAGs ---------------------------------------------------------------
+
+    @property
+    def loader(self) -> Loader:
+        if self._loader is None:
+            self._loader = Loader(
+                self.settings.dags_folder,
+                self.settings.home / "cache" / "dagbag.json",
+                self.settings.default_timezone,
+                self.settings.dag_file_timeout,
+            )
+            from flowctl.store import private_dir
+
+            private_dir(self.settings.home / "cache")
+        return self._loader
+
+    def dagbag(self, reload: bool = False) -> DagBag:
+        if self._bag is None or reload:
+            self._bag = self.loader.load()
+        return self._bag
+
+    def dag(self, dag_id: str) -> DagSpec:
+        bag = self.dagbag()
+        spec = bag.dags.get(dag_id)
+        if spec is None:
+            broken = [e for e in bag.errors if Path(e.fileloc).stem == dag_id]
+            hint = f"; {broken[0].fileloc} failed to import: {broken[0].error}" if broken else ""
+            known = ", ".join(sorted(bag.dags)) or "none"
+            raise NotFound(f"no DAG named {dag_id!r} in {self.settings.dags_folder} (DAGs: {known}){hint}")
+        return spec
+
+    # -- dates and conf -------------------------------------------------------
+
+    @staticmethod
+    def parse_date(text: str, tz: str) -> datetime:
+        """`2026-01-01`, `2026-01-01T06:00` or with an offset; without an offset
+        in the DAG's zone (contract section 3)."""
+        import pendulum
+
+        try:
+            value = pendulum.parse(text, tz=tz, strict=False)
+        except (ValueError, pendulum.parsing.exceptions.ParserError):
+            value = None
+        if not isinstance(value, pendulum.DateTime):
+            if isinstance(value, pendulum.Date):
+                return pendulum.datetime(value.year, value.month, value.day, tz=tz)
+            raise UsageError(f"not a date: {text!r} (use 2026-01-01, 2026-01-01T06:00 or with an offset)")
+        return value
+
+    @staticmethod
+    def parse_conf(text: str | None) -> dict[str, Any]:
+        if text is None:
+            return {}
+        try:
+            conf = json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"--conf is not valid JSON: {exc}") from None
+        if not isinstance(conf, dict):
+            raise UsageError("--conf must be a JSON object, like '{\"limit\": 10}'")
+        return conf
+
+    # -- runs -----------------------------------------------------------------
+
+    def manual_interval(self, spec: DagSpec, logical_date: datetime | None, now: datetime) -> tuple[datetime, datetime, datetime]:
+        """(logical date, interval start, interval end) of a manual run: the
+        schedule's interval holding the logical date (now when not given)."""
+        import pendulum
+
+        when = pendulum.instance(logical_date or now).in_timezone(spec.timezone)
+        try:
+            interval = spec.timetable().interval_for(when)
+            return when, interval.start, interval.end
+        except (ValueError, AttributeError):
+            return when, when, when
+
+    def create_run(
+        self,
+        spec: DagSpec,
+        *,
+        run_type: str,
+        logical_date: datetime,
+        interval: tuple[datetime, datetime],
+        conf: dict[str, Any] | None = None,
+        owner: dict[str, Any] | None = None,
+        now: datetime,
+    ) -> str:
+        """Create a run with every task of the current DAG version in state none."""
+        from flowctl.clock import iso
+
+        run_id = f"{run_type}__{iso(logical_date)}"
+        with self.store.transaction() as tx:
+            if run_type in ("scheduled", "backfill"):
+                for other in ("scheduled", "backfill"):
+                    if tx.run(spec.dag_id, f"{other}__{iso(logical_date)}") is not None:
+                        raise UsageError(f"{spec.dag_id} already has a run for {iso(logical_date)}")
+            elif tx.run(spec.dag_id, run_id) is not None:
+                raise UsageError(f"run {run_id} of {spec.dag_id} already exists; pick another --logical-date")
+            rf = tx.run(spec.dag_id, run_id, create=True)
+            assert rf is not None
+            rf.update_run(
+                dag_id=spec.dag_id, run_id=run_id, run_type=run_type, state="queued",
+                logical_date=iso(logical_date), data_interval_start=iso(interval[0]),
+                data_interval_end=iso(interval[1]), start_date=None, end_date=None,
+                conf=conf or {}, owner=owner, heartbeat=now.isoformat(), queued_at=now.isoformat(),
+                timezone=spec.timezone,
+            )
+            for tid in spec.order:
+                task = spec.tasks[tid]
+                rf.put_ti(tid, state=TaskState.NONE, try_number=0, operator=task.operator,
+                          max_tries=task.retries + 1, start_date=None, end_date=None,
+                          duration=None, exit_code=None, pid=None, hostname=None, tries=[])
+            rf.set_dag_version(spec.version_doc())
+        return run_id
+
+    def resolve_run(self, dag_id: str, run: str, tz: str) -> str:
+        """A run id, or a logical date that names exactly one run."""
+        ids = self.store.run_ids(dag_id)
+        if run in ids:
+            return run
+        try:
+            when = self.parse_date(run, tz)
+        except UsageError:
+            raise NotFound(f"{dag_id} has no run {run!r} (see `flowctl runs list --dag {dag_id}`)") from None
+        from flowctl.clock import iso
+
+        stamp = iso(when)
+        matches = [r for r in ids if r.split("__", 1)[-1] == stamp]
+        if not matches:
+            raise NotFound(f"{dag_id} has no run with logical date {stamp}")
+        if len(matches) > 1:
+            raise UsageError(f"several runs of {dag_id} have logical date {stamp}: {', '.join(matches)}; give a run id")
+        return matches[0]
+
+    def run_doc(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        data = self.store.read_run(dag_id, run_id)
+        if data is None:
+            raise NotFound(f"{dag_id} has no run {run_id!r}")
+        return data.run
+
+    def list_runs(self, dag_id: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+        """Runs, newest logical date first."""
+        dag_ids = [dag_id] if dag_id else self.store.dag_ids_with_runs()
+        runs = []
+        for d in dag_ids:
+            for run_id in self.store.run_ids(d):
+                data = self.store.read_run(d, run_id)
+                if data is None:
+                    continue
+                if state and data.run.get("state") != state:
+                    continue
+                runs.append(data.run)
+        runs.sort(key=lambda r: (r.get("logical_date") or "", r.get("run_id")), reverse=True)
+        return runs
+
+    def task_states(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The run's task instances in the order of the DAG version it ran under,
+        including tasks since removed from the file."""
+        data = self.store.read_run(dag_id, run_id)
+        if data is None:
+            raise NotFound(f"{dag_id} has no run {run_id!r}")
+        order = data.dag_version.get("order") or list(data.task_instances)
+        tis = data.task_instances
+        return [tis[t] for t in order if t in tis] + [tis[t] for t in tis if t not in order]
+
+    def xcoms(self, dag_id: str, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
+        data = self.store.read_run(dag_id, run_id)
+        if data is None:
+            raise NotFound(f"{dag_id} has no run {run_id!r}")
+        return [x for x in data.xcoms if task_id is None or x["task_id"] == task_id]
+
+    def log_path(self, dag_id: str, run_id: str, task_id: str, try_number: int | None) -> Path:
+        tis = {t["task_id"]: t for t in self.task_states(dag_id, run_id)}
+        ti = tis.get(task_id)
+        if ti is None:
+            raise NotFound(f"run {run_id} of {dag_id} has no task {task_id!r}")
+        latest = int(ti.get("try_number") or 0)
+        n = try_number or latest
+        if n < 1:
+            raise NotFound(f"{dag_id}.{task_id} has not run yet in {run_id} (state {ti.get('state')})")
+        if n > latest:
+            raise NotFound(f"{dag_id}.{task_id} in {run_id} has {latest} tr{'y' if latest == 1 else 'ies'}, not {n}")
+        return self.store.log_path(dag_id, run_id, task_id, n)
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self.dag(dag_id)
+        with self.store.transaction() as tx:
+            tx.set_dag_flags(dag_id, paused=paused)
+
+    def new_owner(self) -> dict[str, Any]:
+        return owner_identity()
+
+
+def previous_run(store: Store, dag_id: str, logical_date: str | None, state: str | None = None) -> dict[str, Any] | None:
+    """The latest run of the DAG before `logical_date` (in `state` if given)."""
+    if logical_date is None:
+        return None
+    candidates = []
+    for run_id in store.run_ids(dag_id):
+        stamp = run_id.split("__", 1)[-1]
+        if stamp < logical_date:
+            candidates.append((stamp, run_id))
+    for _, run_id in sorted(candidates, reverse=True):
+        data = store.read_run(dag_id, run_id)
+        if data is None:
+            continue
+        if state is None or data.run.get("state") == state:
+            return data.run
+    return None

@@ -1,0 +1,211 @@
+"""DagSpec and TaskSpec: a DAG as plain data. The loader makes them in a child
+process from the user's DAG objects; the scheduler, the CLI and the store use
+only these, so no user code runs outside a task or loader process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flowctl.models import DAG
+    from flowctl.operators import BaseOperator
+    from flowctl.timetables import Timetable
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    task_id: str
+    operator: str
+    upstream: tuple[str, ...]
+    downstream: tuple[str, ...]
+    trigger_rule: str = "all_success"
+    retries: int = 0
+    retry_delay: float = 300.0
+    retry_exponential_backoff: bool = False
+    max_retry_delay: float | None = None
+    execution_timeout: float | None = None
+    depends_on_past: bool = False
+    priority_weight: int = 1
+    pool: str | None = None
+    fingerprint: str = ""
+    group_id: str | None = None
+    sensor_mode: str | None = None  #: "poke" or "reschedule" for sensors
+    poke_interval: float | None = None
+    has_callbacks: bool = False
+
+    @classmethod
+    def from_operator(cls, op: BaseOperator) -> TaskSpec:
+        def seconds(td: timedelta | None) -> float | None:
+            return None if td is None else td.total_seconds()
+
+        return cls(
+            task_id=op.task_id,
+            operator=op.operator_name,
+            upstream=tuple(sorted(op.upstream_task_ids)),
+            downstream=tuple(sorted(op.downstream_task_ids)),
+            trigger_rule=op.trigger_rule,
+            retries=op.retries,
+            retry_delay=op.retry_delay.total_seconds(),
+            retry_exponential_backoff=op.retry_exponential_backoff,
+            max_retry_delay=seconds(op.max_retry_delay),
+            execution_timeout=seconds(op.execution_timeout),
+            depends_on_past=op.depends_on_past,
+            priority_weight=op.priority_weight,
+            pool=op.pool,
+            fingerprint=op.fingerprint(),
+            group_id=op.group_id,
+            sensor_mode=getattr(op, "mode", None),
+            poke_interval=seconds(getattr(op, "poke_interval_td", None)),
+            has_callbacks=any(
+                (op.on_failure_callback, op.on_success_callback, op.on_retry_callback)
+            ),
+        )
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> TaskSpec:
+        doc = dict(doc)
+        doc["upstream"] = tuple(doc.get("upstream", ()))
+        doc["downstream"] = tuple(doc.get("downstream", ()))
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+
+@dataclass(frozen=True)
+class DagSpec:
+    dag_id: str
+    fileloc: str
+    schedule: str | None  #: cron string or preset; None for manual only
+    schedule_seconds: float | None  #: set instead when the schedule is a timedelta
+    start_date: str | None  #: ISO 8601 with offset
+    end_date: str | None
+    timezone: str
+    catchup: bool
+    max_active_runs: int
+    max_active_tasks: int
+    tags: tuple[str, ...]
+    params: dict[str, Any]
+    tasks: dict[str, TaskSpec]
+    order: tuple[str, ...]  #: task ids, upstream before downstream
+    description: str | None = None
+    has_dag_callbacks: bool = False
+    fingerprint: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # -- conversion ---------------------------------------------------------
+
+    @classmethod
+    def from_dag(cls, dag: DAG, fileloc: str, default_tz: str) -> DagSpec:
+        import hashlib
+
+        import pendulum
+
+        def aware(value: datetime | None) -> pendulum.DateTime | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                return pendulum.instance(value, tz=default_tz)
+            return pendulum.instance(value)
+
+        start, end = aware(dag.start_date), aware(dag.end_date)
+        tz = _zone_name(start) if start is not None else default_tz
+        order = tuple(dag.topological_order())
+        tasks = {tid: TaskSpec.from_operator(dag.tasks[tid]) for tid in order}
+        schedule = dag.schedule
+        fp = hashlib.sha256(
+            "".join(f"{t.task_id}:{t.fingerprint}:{','.join(t.downstream)};" for t in tasks.values()).encode()
+        ).hexdigest()[:16]
+        return cls(
+            dag_id=dag.dag_id,
+            fileloc=fileloc,
+            schedule=schedule if isinstance(schedule, str) else None,
+            schedule_seconds=schedule.total_seconds() if isinstance(schedule, timedelta) else None,
+            start_date=start.isoformat() if start else None,
+            end_date=end.isoformat() if end else None,
+            timezone=tz,
+            catchup=bool(dag.catchup),
+            max_active_runs=int(dag.max_active_runs),
+            max_active_tasks=int(dag.max_active_tasks),
+            tags=tuple(dag.tags),
+            params=_jsonable(dag.params),
+            tasks=tasks,
+            order=order,
+            description=dag.description or (dag.doc_md.strip().splitlines()[0] if dag.doc_md else None),
+            has_dag_callbacks=bool(dag.on_failure_callback or dag.on_success_callback),
+            fingerprint=fp,
+        )
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["tasks"] = {tid: asdict(t) for tid, t in self.tasks.items()}
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> DagSpec:
+        doc = dict(doc)
+        doc["tasks"] = {tid: TaskSpec.from_doc(t) for tid, t in doc["tasks"].items()}
+        doc["order"] = tuple(doc["order"])
+        doc["tags"] = tuple(doc.get("tags", ()))
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+    # -- derived ------------------------------------------------------------
+
+    @property
+    def schedule_display(self) -> str | None:
+        if self.schedule_seconds is not None:
+            return str(timedelta(seconds=self.schedule_seconds))
+        return self.schedule
+
+    def timetable(self) -> Timetable:
+        import pendulum
+
+        from flowctl.timetables import make_timetable
+
+        schedule: str | timedelta | None = self.schedule
+        if self.schedule_seconds is not None:
+            schedule = timedelta(seconds=self.schedule_seconds)
+        start = pendulum.parse(self.start_date).in_timezone(self.timezone) if self.start_date else None
+        end = pendulum.parse(self.end_date).in_timezone(self.timezone) if self.end_date else None
+        return make_timetable(schedule, start, end, default_tz=self.timezone)
+
+    def version_doc(self) -> dict[str, Any]:
+        """What a run records about the DAG it ran under (contract section 4)."""
+        return {
+            "fingerprint": self.fingerprint,
+            "tasks": {
+                tid: {
+                    "operator": t.operator,
+                    "upstream": list(t.upstream),
+                    "fingerprint": t.fingerprint,
+                    "trigger_rule": t.trigger_rule,
+                }
+                for tid, t in self.tasks.items()
+            },
+            "order": list(self.order),
+        }
+
+
+def _zone_name(dt: Any) -> str:
+    tz = dt.tzinfo
+    name = getattr(tz, "name", None) or getattr(tz, "key", None)
+    if name:
+        return str(name)
+    offset = dt.utcoffset()
+    if not offset:
+        return "UTC"
+    total = int(offset.total_seconds() // 60)
+    sign = "+" if total >= 0 else "-"
+    return f"{sign}{abs(total) // 60:02d}:{abs(total) % 60:02d}"
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,486 @@
+"""The state store: runs, task instances, XCom and DAG flags in TinyDB files.
+
+Layout under `<home>/state/`:
+
+    index.json                 DAG flags (paused) and the set of active runs
+    runs/<dag_id>/<run_id>.json one file per run: the run, its task instances,
+                               its XCom and the DAG version it ran under
+    .lock                      held by the one writer
+    seq                        bumped on every commit, so readers can tell a change
+
+Why this shape:
+- A commit rewrites only the files it touched, so it costs the same with 100
+  or 100,000 task instances of history (TinyDB's own JSONStorage rewrites one
+  big file in place: torn by a crash, and slower as history grows).
+- Every write goes to a new file that is fsynced and `os.replace`d over the old
+  one, so a reader (no lock needed) or a crash only ever sees whole files.
+- One writer at a time under a file lock that dies with its process.
+- A file that does not parse, or has an unknown schema, raises `StoreCorrupt`
+  naming it, and is never overwritten.
+
+A commit that touches several files orders its writes so that a crash
+between them loses nothing: a new run is added to the index before its file
+is written; a finished run leaves the index after its file is written. The
+index is a hint that `flowctl doctor` can rebuild from the run files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+
+from flowctl.errors import StoreCorrupt
+
+SCHEMA_VERSION = 1
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+
+
+def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Write `data` to a new file beside `path` and rename it over `path`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` and any missing parents readable by the user only (0700)."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=_DIR_MODE)
+        except FileExistsError:
+            pass
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class FileCache:
+    """Parsed files keyed by (inode, mtime, size): each replace makes a new
+    inode, so an unchanged stamp means unchanged content."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+
+    def read(self, path: Path) -> dict[str, Any] | None:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            self._entries.pop(path, None)
+            return None
+        stamp = _stamp(st)
+        hit = self._entries.get(path)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        data = parse_state_file(path)
+        self._entries[path] = (stamp, data)
+        return data
+
+    def put(self, path: Path, data: dict[str, Any]) -> None:
+        try:
+            self._entries[path] = (_stamp(path.stat()), data)
+        except FileNotFoundError:
+            self._entries.pop(path, None)
+
+    def forget(self, path: Path) -> None:
+        self._entries.pop(path, None)
+
+
+def parse_state_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StoreCorrupt(
+            f"state file {path} is damaged ({exc}); it was left as it is - "
+            f"move it aside and run `flowctl doctor`"
+        ) from None
+    if not isinstance(data, dict):
+        raise StoreCorrupt(f"state file {path} is damaged (not a JSON object); it was left as it is")
+    schema = data.get("_meta", {}).get("1", {}).get("schema")
+    if schema != SCHEMA_VERSION:
+        raise StoreCorrupt(
+            f"state file {path} has schema version {schema!r}; this flowctl reads "
+            f"version {SCHEMA_VERSION}"
+        )
+    return data
+
+
+class BufferedStorage(Storage):
+    """A TinyDB storage that reads once and writes nothing until `flush()`,
+    which replaces the file atomically. One per file per transaction."""
+
+    def __init__(self, path: Path, data: dict[str, Any] | None, kind: str) -> None:
+        self.path = path
+        self.data = data if data is not None else {"_meta": {"1": {"schema": SCHEMA_VERSION, "kind": kind}}}
+        self.dirty = data is None
+
+    def read(self) -> dict[str, Any]:
+        return self.data
+
+    def write(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.dirty = True
+
+    def flush(self) -> None:
+        if self.dirty:
+            private_dir(self.path.parent)
+            atomic_write(self.path, json.dumps(self.data, separators=(",", ":")).encode())
+            self.dirty = False
+
+
+def _open_db(path: Path, data: dict[str, Any] | None, kind: str) -> TinyDB:
+    return TinyDB(path, storage=lambda p: BufferedStorage(Path(p), data, kind))
+
+
+def owner_identity() -> dict[str, Any]:
+    """This process, as a run owner: pid plus its start time, so a reused pid
+    is not mistaken for it."""
+    return {"pid": os.getpid(), "started": process_start_time(os.getpid()), "hostname": socket.gethostname()}
+
+
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of `pid` (Linux clock ticks), or None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode()
+        return raw.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def owner_alive(owner: dict[str, Any] | None) -> bool:
+    if not owner:
+        return False
+    if owner.get("hostname") not in (None, socket.gethostname()):
+        return True  # another machine's process: we cannot tell, so leave it be
+    pid = owner.get("pid")
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    started = owner.get("started")
+    return started is None or process_start_time(pid) in (None, started)
+
+
+class Store:
+    """The one place that remembers. Readers take no lock; writers use `transaction()`."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.root = home / "state"
+        self.runs_dir = self.root / "runs"
+        self.index_path = self.root / "index.json"
+        self.seq_path = self.root / "seq"
+        self.cache = FileCache()
+        self._lock = None
+
+    # -- paths --------------------------------------------------------------
+
+    def ensure(self) -> None:
+        private_dir(self.runs_dir)
+
+    def run_path(self, dag_id: str, run_id: str) -> Path:
+        return self.runs_dir / dag_id / f"{run_id}.json"
+
+    def log_path(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> Path:
+        return self.home / "logs" / dag_id / run_id / task_id / f"{try_number}.log"
+
+    # -- reading (no lock) -----------------------------------------------------
+
+    def read_index(self) -> dict[str, Any]:
+        data = self.cache.read(self.index_path)
+        return data or {}
+
+    def dag_flags(self) -> dict[str, dict[str, Any]]:
+        return dict(self.read_index().get("dags", {}))
+
+    def is_paused(self, dag_id: str) -> bool:
+        return bool(self.dag_flags().get(dag_id, {}).get("paused", False))
+
+    def active_runs(self) -> list[tuple[str, str]]:
+        return [(d["dag_id"], d["run_id"]) for d in self.read_index().get("active", {}).values()]
+
+    def run_ids(self, dag_id: str) -> list[str]:
+        folder = self.runs_dir / dag_id
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return []
+        return sorted(n[:-5] for n in names if n.endswith(".json") and not n.startswith("."))
+
+    def dag_ids_with_runs(self) -> list[str]:
+        try:
+            return sorted(n for n in os.listdir(self.runs_dir) if not n.startswith("."))
+        except FileNotFoundError:
+            return []
+
+    def read_run(self, dag_id: str, run_id: str) -> RunData | None:
+        data = self.cache.read(self.run_path(dag_id, run_id))
+        return RunData(data) if data is not None else None
+
+    def seq(self) -> int:
+        try:
+            return int(self.seq_path.read_text() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    # -- writing ------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, timeout: float = 30.0) -> Iterator[Transaction]:
+        """Hold the writer lock; on a clean exit, write every touched file."""
+        from filelock import FileLock, Timeout
+
+        self.ensure()
+        if self._lock is None:
+            self._lock = FileLock(str(self.root / ".lock"), mode=_FILE_MODE)
+        try:
+            self._lock.acquire(timeout=timeout)
+        except Timeout:
+            raise StoreCorrupt(
+                f"another flowctl process has held the state lock for {timeout:g} s ({self.root / '.lock'})"
+            ) from None
+        tx = Transaction(self)
+        try:
+            yield tx
+            tx.commit()
+        except BaseException:
+            tx.discard()
+            raise
+        finally:
+            self._lock.release()
+
+
+class RunData:
+    """A read-only view of one run file."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    @property
+    def run(self) -> dict[str, Any]:
+        return next(iter(self.data.get("run", {}).values()), {})
+
+    @property
+    def task_instances(self) -> dict[str, dict[str, Any]]:
+        return {doc["task_id"]: doc for doc in self.data.get("task_instances", {}).values()}
+
+    @property
+    def xcoms(self) -> list[dict[str, Any]]:
+        return list(self.data.get("xcom", {}).values())
+
+    @property
+    def dag_version(self) -> dict[str, Any]:
+        return next(iter(self.data.get("dag_version", {}).values()), {})
+
+
+class RunFile:
+    """One run's TinyDB inside a transaction, with the lookups the scheduler needs."""
+
+    def __init__(self, db: TinyDB, storage: BufferedStorage, created: bool) -> None:
+        self.db = db
+        self.storage = storage
+        self.created = created
+        self._ti_ids = {doc["task_id"]: doc.doc_id for doc in db.table("task_instances").all()}
+
+    @property
+    def run(self) -> dict[str, Any]:
+        docs = self.db.table("run").all()
+        return dict(docs[0]) if docs else {}
+
+    def update_run(self, **fields: Any) -> None:
+        table = self.db.table("run")
+        if table.all():
+            table.update(fields, doc_ids=[1])
+        else:
+            table.insert(fields)
+
+    def ti(self, task_id: str) -> dict[str, Any] | None:
+        doc_id = self._ti_ids.get(task_id)
+        if doc_id is None:
+            return None
+        doc = self.db.table("task_instances").get(doc_id=doc_id)
+        return dict(doc) if doc is not None else None
+
+    def tis(self) -> dict[str, dict[str, Any]]:
+        return {doc["task_id"]: dict(doc) for doc in self.db.table("task_instances").all()}
+
+    def put_ti(self, task_id: str, **fields: Any) -> None:
+        table = self.db.table("task_instances")
+        doc_id = self._ti_ids.get(task_id)
+        if doc_id is None:
+            self._ti_ids[task_id] = table.insert({"task_id": task_id, **fields})
+        else:
+            table.update(fields, doc_ids=[doc_id])
+
+    def transition(self, task_id: str, from_: set[str] | frozenset[str], **fields: Any) -> bool:
+        """Update a task instance only if its state is one of `from_`; a stale
+        decision (the user cleared or marked it meanwhile) is refused."""
+        current = self.ti(task_id)
+        state = current.get("state", "none") if current else "none"
+        if state not in from_:
+            return False
+        self.put_ti(task_id, **fields)
+        return True
+
+    def set_xcom(self, task_id: str, key: str, value: Any) -> None:
+        from tinydb import Query
+
+        q = Query()
+        table = self.db.table("xcom")
+        table.upsert({"task_id": task_id, "key": key, "value": value}, (q.task_id == task_id) & (q.key == key))
+
+    def clear_xcom(self, task_id: str) -> None:
+        from tinydb import Query
+
+        self.db.table("xcom").remove(Query().task_id == task_id)
+
+    def set_dag_version(self, version: dict[str, Any]) -> None:
+        table = self.db.table("dag_version")
+        table.truncate()
+        table.insert(version)
+
+
+class Transaction:
+    """The files touched under the writer lock, written in a crash-safe order."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._runs: dict[tuple[str, str], RunFile] = {}
+        self._index: TinyDB | None = None
+        self._index_storage: BufferedStorage | None = None
+        self._active_before: set[str] = set()
+
+    # -- the index ----------------------------------------------------------
+
+    def _index_db(self) -> TinyDB:
+        if self._index is None:
+            data = self.store.cache.read(self.store.index_path)
+            data = json.loads(json.dumps(data)) if data is not None else None
+            storage_box: list[BufferedStorage] = []
+
+            def make(p: str) -> BufferedStorage:
+                s = BufferedStorage(Path(p), data, "index")
+                storage_box.append(s)
+                return s
+
+            self._index = TinyDB(self.store.index_path, storage=make)
+            self._index_storage = storage_box[0]
+            self._active_before = set(self._index_storage.data.get("active", {}))
+        return self._index
+
+    def set_dag_flags(self, dag_id: str, **flags: Any) -> None:
+        from tinydb import Query
+
+        table = self._index_db().table("dags")
+        q = Query()
+        existing = table.get(q.dag_id == dag_id)
+        if existing is None:
+            table.insert({"dag_id": dag_id, **flags})
+        else:
+            table.update(flags, doc_ids=[existing.doc_id])
+
+    def _set_active(self, dag_id: str, run_id: str, active: bool) -> None:
+        from tinydb import Query
+
+        table = self._index_db().table("active")
+        q = Query()
+        existing = table.get((q.dag_id == dag_id) & (q.run_id == run_id))
+        if active and existing is None:
+            table.insert({"dag_id": dag_id, "run_id": run_id})
+        elif not active and existing is not None:
+            table.remove(doc_ids=[existing.doc_id])
+
+    # -- runs ---------------------------------------------------------------
+
+    def run(self, dag_id: str, run_id: str, *, create: bool = False) -> RunFile | None:
+        """The run's file, read fresh under the lock; None if it does not exist
+        (unless `create`)."""
+        key = (dag_id, run_id)
+        if key in self._runs:
+            return self._runs[key]
+        path = self.store.run_path(dag_id, run_id)
+        data = self.store.cache.read(path)
+        if data is None and not create:
+            return None
+        # work on a private copy: a failed commit must not leave the cache changed
+        data = json.loads(json.dumps(data)) if data is not None else None
+        storage = BufferedStorage(path, data, "run")
+        db = TinyDB(path, storage=lambda p: storage)
+        rf = RunFile(db, storage, created=data is None)
+        self._runs[key] = rf
+        return rf
+
+    # -- commit -------------------------------------------------------------
+
+    def commit(self) -> None:
+        for (dag_id, run_id), rf in self._runs.items():
+            state = rf.run.get("state")
+            self._set_active(dag_id, run_id, state in ("queued", "running"))
+        index = self._index_storage
+        active_after = set(index.data.get("active", {})) if index else set()
+        grows = index is not None and index.dirty and not (active_after <= self._active_before)
+        # 1. a run that became active is in the index before its file exists
+        if index is not None and grows:
+            self._flush_index(final=False)
+        # 2. the run files
+        for rf in self._runs.values():
+            if rf.storage.dirty:
+                rf.storage.flush()
+            self.store.cache.put(rf.storage.path, rf.storage.data)
+        # 3. a run that finished leaves the index after its file was written
+        if index is not None and index.dirty:
+            self._flush_index(final=True)
+        if any(True for _ in self._runs) or index is not None:
+            atomic_write(self.store.seq_path, str(self.store.seq() + 1).encode(), fsync=False)
+
+    def _flush_index(self, final: bool) -> None:
+        assert self._index_storage is not None
+        if not final:
+            # union of before and after: nothing active may be missing mid-commit
+            data = json.loads(json.dumps(self._index_storage.data))
+            active = data.setdefault("active", {})
+            before = self.store.cache.read(self.store.index_path) or {}
+            for k, v in before.get("active", {}).items():
+                active.setdefault(k, v)
+            atomic_write(self.store.index_path, json.dumps(data, separators=(",", ":")).encode())
+            return
+        self._index_storage.flush()
+        self.store.cache.put(self.store.index_path, self._index_storage.data)
+
+    def discard(self) -> None:
+        for rf in self._runs.values():
+            self.store.cache.forget(rf.storage.path)
+        self.store.cache.forget(self.store.index_path)
