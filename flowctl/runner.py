@@ -146,7 +146,7 @@ def execute_task(dag: Any, payload: dict[str, Any], home: str | None) -> dict[st
         if isinstance(exc, SystemExit) and exc.code in (0, None):
             result["state"] = "success"
         else:
-            traceback.print_exc(file=sys.stdout)
+            print_user_traceback(exc)
             result["error"] = _error_text(exc)
             log_line(f"failed: {result['error']}")
     finally:
@@ -158,6 +158,16 @@ def execute_task(dag: Any, payload: dict[str, Any], home: str | None) -> dict[st
             result["skip_all_below"] = ti._skip_all_below
         log_line(f"success in {time.perf_counter() - started:.3f} s")
     return result
+
+
+def print_user_traceback(exc: BaseException) -> None:
+    """The traceback from the task's own code on: flowctl's frames above it are noise."""
+    here = str(Path(__file__).parent)
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(here) and tb.tb_next is not None:
+        tb = tb.tb_next
+    sys.stdout.write("".join(traceback.format_exception(type(exc), exc, tb)))
+    sys.stdout.flush()
 
 
 def _error_text(exc: BaseException) -> str:

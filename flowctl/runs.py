@@ -151,13 +151,18 @@ def test_task(service: Any, spec: DagSpec, task_id: str, when: Any) -> bool:
     logical, start, end = service.manual_interval(spec, when, now)
     dags = {d.dag_id: d for d in import_dag_file(spec.fileloc)}
     run_id = f"test__{iso(logical)}"
+    home = None
+    existing = [r for r in service.store.run_ids(spec.dag_id) if r.split("__", 1)[-1] == iso(logical)]
+    if existing:  # upstream values come from that run's XCom, read-only
+        run_id, home = existing[0], str(service.store.home)
+        sys.stdout.write(f"XCom of upstream tasks is read from run {run_id}\n")
     payload = {
         "dag_id": spec.dag_id, "run_id": run_id, "task_id": task_id, "try_number": 1,
         "timezone": spec.timezone, "fileloc": spec.fileloc,
         "run": {"run_id": run_id, "run_type": "test", "logical_date": iso(logical),
                 "data_interval_start": iso(start), "data_interval_end": iso(end), "conf": {}},
     }
-    result = execute_task(dags[spec.dag_id], payload, None)
+    result = execute_task(dags[spec.dag_id], payload, home)
     if result["xcom"]:
         import json
 

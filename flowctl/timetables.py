@@ -18,9 +18,11 @@ Cron schedules tick in the wall clock of ``start_date``'s zone. The DST rules
     "30 1 * * *"  America/New_York, fall 2026-11-01 (02:00 -> 01:00):
         10-31 01:30-04:00, 11-01 01:30-05:00, 11-02 01:30-05:00
         (01:30 happens twice; the tick is at the second, standard-time one)
-    "0 * * * *"   America/New_York, same night: the hour field is "*",
-        so both 01:00s tick and every absolute hour is covered once:
-        00:00-04:00, 01:00-04:00, 01:00-05:00, 02:00-05:00
+    "0 * * * *"   America/New_York, same night: the hour field is "*"
+        (or "*/1", "0-23"), so both 01:00s tick and every absolute hour
+        is covered once: 00:00-04:00, 01:00-04:00, 01:00-05:00, 02:00-05:00
+    "0 * * * *"   Europe/Amsterdam, spring: 01:00+01:00, 03:00+02:00 (02:00
+        moves forward onto 03:00, and one tick is kept)
     "0 0 * * *"   stays at local midnight on both sides of every change.
 
 croniter gets these wrong on aware datetimes (a gap tick lands on the whole
@@ -30,6 +32,13 @@ field), so croniter only ever sees naive wall-clock times here, and
 
 ``timedelta`` schedules step in absolute time instead: ``timedelta(days=1)``
 from Amsterdam midnight lands on 01:00 local after the spring change.
+
+Results are pendulum DateTimes in the schedule's zone. Compare them by
+instant (``.in_timezone("UTC")``, ``.timestamp()``) around a fall-back:
+Python compares two datetimes that share a tzinfo by wall clock and ignores
+``fold``, so New York's 01:00-04:00 and 01:00-05:00 compare equal. Arguments
+are read by instant, so any aware datetime works; a naive one is read in the
+schedule's zone.
 """
 
 from __future__ import annotations
@@ -290,8 +299,8 @@ class _PeriodicTimetable(Timetable):
         if self._first is None:
             return None
         now = self._in(now)
-        from_ = self._last_tick(now)
-        for _, end in self._intervals(self._first if from_ is None else from_):
+        from_ = self._first if now < self._first else self._last_tick(now) or self._first
+        for _, end in self._intervals(from_):
             if end > now:
                 return self._out(end)
         return None
@@ -473,11 +482,15 @@ def make_timetable(
 
 def _check_cron(schedule: str, expr: str) -> None:
     """Refuse what croniter would take but a 5-field cron is not, and crons that never fire."""
-    if len(expr.split()) != 5:
+    fields = expr.split()
+    if len(fields) != 5:
         raise ValueError(
             f"invalid schedule {schedule!r}: a cron string has 5 fields "
             "(minute hour day-of-month month day-of-week)"
         )
+    if any(token.upper() == "R" for field in fields for token in re.split(r"[,/-]", field)):
+        # croniter's "R" picks a new random value on every parse.
+        raise ValueError(f"invalid schedule {schedule!r}: random 'R' fields are not supported")
     try:
         croniter(expr, dt.datetime(2000, 1, 1)).get_next(dt.datetime)
     except CroniterBadDateError:

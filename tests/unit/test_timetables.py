@@ -243,6 +243,12 @@ def test_naive_start_date_is_read_in_the_default_zone():
     assert bounds(tt.next_intervals(n=1)) == ["2026-01-01T00:00+05:30", "2026-01-02T00:00+05:30"]
 
 
+def test_naive_arguments_are_read_in_the_schedule_zone():
+    tt = make_timetable("@daily", at("2026-01-01", AMS))
+    assert iso(tt.next_due(dt.datetime(2026, 1, 5, 0, 30))) == "2026-01-06T00:00+01:00"
+    assert tt.is_aligned(dt.datetime(2026, 1, 5))
+
+
 def test_results_are_pendulum_datetimes_in_the_schedule_zone():
     tt = make_timetable("@daily", dt.datetime(2026, 1, 1, tzinfo=ZoneInfo(AMS)))
     interval = tt.next_intervals(n=1)[0]
@@ -386,6 +392,13 @@ def test_no_interval_starts_after_end_date(schedule, start, end, expected):
                 "2026-11-01T03:00-05:00",
             ],
             id="ny-fall-hourly-ticks-in-both-hours",
+        ),
+        pytest.param(
+            "0 */1 * * *",
+            at("2026-11-01T00:30", NY),
+            2,
+            ["2026-11-01T01:00-04:00", "2026-11-01T01:00-05:00", "2026-11-01T02:00-05:00"],
+            id="ny-fall-star-slash-one-hour-field-is-every-hour",
         ),
         pytest.param(
             "30 * * * *",
@@ -852,9 +865,13 @@ def test_latest_complete_of_a_sparse_schedule_far_from_now():
             ["2026-01-02T00:00+00:00", "2026-01-02T00:00+00:00"],
             id="once-inside",
         ),
-        pytest.param("@once", at("2026-01-05"), None, "2026-01-01", "2026-01-03", [], id="once-outside"),
+        pytest.param(
+            "@once", at("2026-01-05"), None, "2026-01-01", "2026-01-03", [], id="once-outside"
+        ),
         pytest.param(None, at("2026-01-01"), None, "2026-01-01", "2026-02-01", [], id="none"),
-        pytest.param("@daily", at("2026-01-01"), None, "2026-01-05", "2026-01-04", [], id="empty-range"),
+        pytest.param(
+            "@daily", at("2026-01-01"), None, "2026-01-05", "2026-01-04", [], id="empty-range"
+        ),
     ],
 )
 def test_intervals_between(schedule, start, end, first, last, expected):
@@ -874,6 +891,7 @@ def test_intervals_between(schedule, start, end, first, last, expected):
         pytest.param("0 0 * * * *", id="six-fields"),
         pytest.param("@fortnightly", id="unknown-preset"),
         pytest.param("0 0 30 2 *", id="never-fires"),
+        pytest.param("R 6 * * *", id="random-field"),
         pytest.param(dt.timedelta(0), id="zero-timedelta"),
         pytest.param(dt.timedelta(hours=-1), id="negative-timedelta"),
         pytest.param(42, id="wrong-type"),

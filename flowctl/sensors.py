@@ -1,0 +1,305 @@
+"""Sensors: tasks that wait for something to become true.
+
+A sensor's `poke(context)` answers "is it there yet?". In `poke` mode the
+task keeps its worker slot and pokes every `poke_interval` until the answer
+is yes or `timeout` has passed. In `reschedule` mode each try pokes once and,
+when the answer is no, raises `Reschedule`: the slot is freed and the
+scheduler runs the task again at `Reschedule.next_poke_at`.
+
+Timeout is measured from the *first* poke of the task instance, across
+reschedules. In reschedule mode that time comes from the scheduler, through
+`context["ti"].first_poke_at`:
+
+- `ti.first_poke_at` missing or None: this is the first poke; the first poke
+  time is now. The `Reschedule` raised carries it as `first_poke_at`.
+- otherwise: an ISO 8601 string (with an offset; a naive one is read as UTC)
+  or a number of epoch seconds; the time the instance first poked.
+
+So the scheduler side stores `Reschedule.first_poke_at` on the task instance
+the first time it sees one (keeping the first value it stored), and passes it
+back as `ti.first_poke_at` on every later poke of the same try. It forgets it
+when a new try starts (retry or clear), so a new try gets a fresh timeout.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flowctl.errors import DagDefinitionError, TaskFailed, TaskSkipped
+from flowctl.operators import (
+    BaseOperator,
+    _as_timedelta,
+    _source_of,
+    call_with_context,
+    xcom_args_in,
+)
+
+MODES = ("poke", "reschedule")
+DEFAULT_POKE_INTERVAL = timedelta(seconds=60)
+DEFAULT_TIMEOUT = timedelta(days=7)
+
+
+class Reschedule(Exception):
+    """Raised by a sensor in reschedule mode whose poke said "not yet".
+
+    `next_poke_at`: when to poke again (ISO 8601, UTC).
+    `first_poke_at`: when this task instance first poked (ISO 8601, UTC); the
+    scheduler stores it and hands it back as `ti.first_poke_at`.
+    """
+
+    def __init__(self, next_poke_at: str, first_poke_at: str | None = None) -> None:
+        super().__init__(f"rescheduled: next poke at {next_poke_at}")
+        self.next_poke_at = next_poke_at
+        self.first_poke_at = first_poke_at
+
+
+class SensorTimeout(TaskFailed):
+    """A sensor's timeout passed before its condition came true (a `TaskFailed`)."""
+
+
+def sensor_verdict(
+    first_poke_at: float, now: float, poked_true: bool, timeout: float, soft_fail: bool
+) -> str:
+    """What a sensor does after one poke; times are epoch seconds.
+
+    "done" when the poke said yes; else, once `timeout` seconds have passed
+    since the first poke (at the boundary included), "timeout_skip" with
+    `soft_fail` and "timeout_fail" without; else "wait".
+    """
+    if poked_true:
+        return "done"
+    if now - first_poke_at >= timeout:
+        return "timeout_skip" if soft_fail else "timeout_fail"
+    return "wait"
+
+
+def _seconds_text(seconds: float) -> str:
+    return f"{seconds:g} s"
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def _epoch_of(value: Any) -> float | None:
+    """An epoch-seconds float from an ISO string, a number or a datetime."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"first_poke_at must be a time, not {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        value = datetime.fromisoformat(text)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.timestamp()
+    raise TypeError(f"first_poke_at must be an ISO 8601 string or epoch seconds, not {value!r}")
+
+
+class BaseSensorOperator(BaseOperator):
+    """Waits until `poke(context)` returns True.
+
+    `poke_interval` and `timeout` are seconds or timedeltas (defaults 60 s and
+    7 days); `soft_fail=True` ends a timed-out sensor as skipped instead of
+    failed; `mode` is "poke" (hold the worker slot, sleep between pokes) or
+    "reschedule" (one poke per try; free the slot between pokes).
+
+    Timeout counts from the first poke of the task instance; in reschedule
+    mode the first poke time is `context["ti"].first_poke_at` when that
+    attribute exists and is not None (ISO 8601 string or epoch seconds,
+    provided by the scheduler), otherwise now. See the module docstring.
+    """
+
+    ui_color = "khaki1"
+
+    def __init__(
+        self,
+        task_id: str,
+        poke_interval: float | timedelta = DEFAULT_POKE_INTERVAL,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        soft_fail: bool = False,
+        mode: str = "poke",
+        **kwargs: Any,
+    ) -> None:
+        if mode not in MODES:
+            raise DagDefinitionError(
+                f"task {task_id!r}: sensor mode must be 'poke' or 'reschedule', not {mode!r}"
+            )
+        interval = _as_timedelta(poke_interval, f"task {task_id!r}: poke_interval")
+        limit = _as_timedelta(timeout, f"task {task_id!r}: timeout")
+        if interval is None or interval < timedelta(0):
+            raise DagDefinitionError(
+                f"task {task_id!r}: poke_interval must be zero or more seconds, not {poke_interval!r}"
+            )
+        if limit is None or limit < timedelta(0):
+            raise DagDefinitionError(
+                f"task {task_id!r}: timeout must be zero or more seconds, not {timeout!r}"
+            )
+        self.mode = mode
+        self.poke_interval_td: timedelta = interval
+        self.poke_interval: float = interval.total_seconds()
+        self.timeout_td: timedelta = limit
+        self.timeout: float = limit.total_seconds()
+        self.soft_fail = bool(soft_fail)
+        super().__init__(task_id=task_id, **kwargs)
+
+    def poke(self, context: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def _timed_out(self, verdict: str) -> BaseException:
+        message = f"sensor timed out after {_seconds_text(self.timeout)}"
+        if verdict == "timeout_skip":
+            return TaskSkipped(f"{message} (soft_fail)")
+        return SensorTimeout(message)
+
+    def execute(self, context: dict[str, Any]) -> None:
+        if self.mode == "reschedule":
+            self._execute_reschedule(context)
+        else:
+            self._execute_poke(context)
+
+    def _execute_poke(self, context: dict[str, Any]) -> None:
+        first = time.time()
+        number = 0
+        while True:
+            number += 1
+            poked = bool(self.poke(context))
+            now = time.time()
+            verdict = sensor_verdict(first, now, poked, self.timeout, self.soft_fail)
+            if verdict == "done":
+                print(f"poke {number}: condition met", flush=True)
+                return None
+            if verdict != "wait":
+                print(f"poke {number}: not yet; timed out", flush=True)
+                raise self._timed_out(verdict)
+            # Never sleep past the deadline: the last poke happens at the timeout.
+            pause = max(0.0, min(self.poke_interval, first + self.timeout - now))
+            print(f"poke {number}: not yet; next in {_seconds_text(pause)}", flush=True)
+            time.sleep(pause)
+
+    def _execute_reschedule(self, context: dict[str, Any]) -> None:
+        ti = context.get("ti")
+        stored = getattr(ti, "first_poke_at", None)
+        poked = bool(self.poke(context))
+        now = time.time()
+        try:
+            first = _epoch_of(stored)
+        except (TypeError, ValueError) as exc:
+            raise TaskFailed(f"ti.first_poke_at is not a time: {exc}") from None
+        if first is None:
+            first = now
+        verdict = sensor_verdict(first, now, poked, self.timeout, self.soft_fail)
+        if verdict == "done":
+            print("poke: condition met", flush=True)
+            return None
+        if verdict != "wait":
+            print(f"poke: not yet; timed out (first poke at {_iso(first)})", flush=True)
+            raise self._timed_out(verdict)
+        next_at = min(now + self.poke_interval, first + self.timeout)
+        print(
+            f"poke: not yet; rescheduled, next in {_seconds_text(next_at - now)} "
+            f"(at {_iso(next_at)})",
+            flush=True,
+        )
+        raise Reschedule(next_poke_at=_iso(next_at), first_poke_at=_iso(first))
+
+
+class PythonSensor(BaseSensorOperator):
+    """Done when `python_callable(*op_args, **op_kwargs)` returns a truthy value;
+    the callable receives context values for its parameters of the same names."""
+
+    template_fields = ("op_args", "op_kwargs")
+
+    def __init__(
+        self,
+        task_id: str,
+        python_callable: Callable[..., Any],
+        op_args: list[Any] | None = None,
+        op_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not callable(python_callable):
+            raise DagDefinitionError(f"task {task_id!r}: python_callable must be callable")
+        self.python_callable = python_callable
+        self.op_args = list(op_args or [])
+        self.op_kwargs = dict(op_kwargs or {})
+        super().__init__(task_id=task_id, **kwargs)
+        for ref in xcom_args_in([self.op_args, self.op_kwargs]):
+            ref.operator.set_downstream(self)
+
+    def code_text(self) -> str:
+        return _source_of(self.python_callable)
+
+    def poke(self, context: dict[str, Any]) -> bool:
+        return bool(call_with_context(self.python_callable, self.op_args, self.op_kwargs, context))
+
+
+class FileSensor(BaseSensorOperator):
+    """Done when `filepath` exists. Glob patterns (`*`, `?`, `[...]`, `**`) are
+    allowed; `~` is expanded; a relative path is relative to the task's working
+    directory. As in Airflow, a directory counts only once it holds a file
+    (directly or in a subdirectory)."""
+
+    template_fields = ("filepath",)
+
+    def __init__(self, task_id: str, filepath: str | os.PathLike[str], **kwargs: Any) -> None:
+        if not isinstance(filepath, str | os.PathLike) or not str(filepath).strip():
+            raise DagDefinitionError(f"task {task_id!r}: filepath must be a non-empty path")
+        self.filepath = str(filepath)
+        self._filepath_template = self.filepath
+        super().__init__(task_id=task_id, **kwargs)
+
+    def code_text(self) -> str:
+        return self._filepath_template
+
+    def poke(self, context: dict[str, Any]) -> bool:
+        pattern = os.path.expanduser(str(self.filepath))
+        print(f"looking for {pattern}", flush=True)
+        for match in glob.iglob(pattern, recursive=True):
+            if os.path.isfile(match):
+                return True
+            if os.path.isdir(match):
+                for _root, _dirs, files in os.walk(match):
+                    if files:
+                        return True
+        return False
+
+
+class TimeDeltaSensor(BaseSensorOperator):
+    """Done once `data_interval_end + delta` has passed (Airflow's semantics:
+    wait `delta` after the end of the run's data interval)."""
+
+    def __init__(self, task_id: str, delta: timedelta | float, **kwargs: Any) -> None:
+        converted = _as_timedelta(delta, f"task {task_id!r}: delta")
+        if converted is None:
+            raise DagDefinitionError(f"task {task_id!r}: delta must be a timedelta")
+        self.delta = converted
+        super().__init__(task_id=task_id, **kwargs)
+
+    def code_text(self) -> str:
+        return str(self.delta)
+
+    def target_time(self, context: dict[str, Any]) -> datetime:
+        end = context.get("data_interval_end") or context.get("logical_date")
+        if end is None:
+            raise TaskFailed("TimeDeltaSensor needs data_interval_end in the context")
+        if isinstance(end, str):
+            end = datetime.fromisoformat(end)
+        if end.tzinfo is None:
+            end = end.replace(tzinfo=UTC)
+        return end + self.delta
+
+    def poke(self, context: dict[str, Any]) -> bool:
+        target = self.target_time(context)
+        print(f"waiting until {target.isoformat()}", flush=True)
+        return datetime.now(UTC) >= target
