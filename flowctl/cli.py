@@ -34,7 +34,12 @@ xcom_app = typer.Typer(help="Values tasks passed to each other (XCom).", no_args
 app.add_typer(dags_app, name="dags")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(runs_app, name="runs")
+scheduler_app = typer.Typer(
+    help="The scheduler: creates runs when their data interval has passed and carries them out.",
+    invoke_without_command=True,
+)
 app.add_typer(xcom_app, name="xcom")
+app.add_typer(scheduler_app, name="scheduler")
 
 _options: dict[str, Any] = {}
 
@@ -349,6 +354,224 @@ def xcom_list(
         text = json.dumps(r["value"])
         t.add_row(r["task_id"], r["key"], text if len(text) < 120 else text[:117] + "...")
     console().print(t if rows else "No XCom values.")
+
+
+# -- scheduling ------------------------------------------------------------------
+
+
+@scheduler_app.callback(invoke_without_command=True)
+def scheduler(
+    ctx: typer.Context,
+    daemon: Annotated[bool, typer.Option("--daemon", help="Detach; log to scheduler.log in the home folder.")] = False,
+    until_idle: Annotated[bool, typer.Option("--until-idle", help="Create what is due, carry out all pending work, exit.")] = False,
+    grace: Annotated[float, typer.Option("--grace", help="Seconds running tasks get to finish on stop.")] = 30.0,
+) -> None:
+    """Run the scheduler (foreground unless --daemon). Ctrl-C or SIGTERM stops it
+    gracefully: nothing new starts, running tasks get --grace seconds."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from flowctl import daemon as d
+    from flowctl.schedule import serve
+
+    service = _service()
+    home = service.settings.home
+    if daemon and until_idle:
+        raise typer.BadParameter("--daemon and --until-idle do not go together", param_hint="--daemon")
+    if daemon:
+        if d.is_running(home):
+            d.acquire(home)  # raises, naming the running scheduler
+        pid = d.daemonize(home)
+        if pid is not None:
+            print(f"scheduler started (pid {pid}); log: {d.log_path(home)}")
+            raise typer.Exit(0)
+    try:
+        lock = d.acquire(home)
+    except Exception as exc:
+        d.report_ready(str(exc))
+        raise
+    d.report_ready()
+    notify = _notifier(service.settings)
+    try:
+        code = serve(service, until_idle=until_idle, log=_logger(), grace=grace, notify=notify)
+    finally:
+        lock.release()
+    raise typer.Exit(code)
+
+
+def _logger() -> Any:
+    import time as _time
+
+    def log(message: str) -> None:
+        stamp = _time.strftime("%Y-%m-%d %H:%M:%S")
+        for line in message.splitlines():
+            sys.stdout.write(f"[{stamp}] {line}\n")
+        sys.stdout.flush()
+
+    return log
+
+
+def _notifier(settings: Any) -> Any:
+    def send(event: dict[str, Any]) -> None:
+        from flowctl.notify import notify
+
+        notify(settings.notify, event, log=_logger())
+
+    return send
+
+
+@scheduler_app.command("status")
+def scheduler_status(as_json: JsonOpt = False) -> None:
+    """Is a scheduler running for this home? Its pid, start and last heartbeat."""
+    from flowctl.daemon import status
+    from flowctl.render import local_time, print_json
+
+    settings = _settings()
+    doc = status(settings.home)
+    if as_json:
+        print_json({k: doc[k] for k in ("running", "pid", "started_at", "heartbeat")})
+        return
+    tz = settings.default_timezone
+    if doc["running"]:
+        print(f"running: pid {doc['pid']}, started {local_time(doc['started_at'], tz)}, "
+              f"heartbeat {local_time(doc['heartbeat'], tz)}; log: {doc['log']}")
+    else:
+        last = f" (last heartbeat {local_time(doc['heartbeat'], tz)})" if doc.get("heartbeat") else ""
+        print(f"not running{last}; start it with `flowctl scheduler --daemon`")
+
+
+@scheduler_app.command("stop")
+def scheduler_stop(
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for it to exit.")] = 60.0,
+) -> None:
+    """Stop the running scheduler gracefully (SIGTERM) and wait for it to exit."""
+    from flowctl.daemon import stop
+
+    pid = stop(_settings().home, timeout)
+    print("no scheduler is running" if pid is None else f"scheduler (pid {pid}) stopped")
+
+
+@scheduler_app.command("install")
+def scheduler_install(
+    print_only: Annotated[bool, typer.Option("--print", help="Show the service file; change nothing.")] = False,
+) -> None:
+    """Start the scheduler at login and restart it if it dies: a systemd user unit
+    on Linux, a launchd agent on macOS."""
+    from flowctl.daemon import install, service_file
+
+    settings = _settings()
+    if print_only:
+        path, text = service_file(settings)
+        print(f"# {path}")
+        print(text, end="")
+        return
+    path, commands = install(settings)
+    print(f"wrote {path}")
+    print("start it now and at every login with:")
+    for c in commands:
+        print(f"  {c}")
+
+
+@scheduler_app.command("uninstall")
+def scheduler_uninstall() -> None:
+    """Remove the login service written by `scheduler install`."""
+    from flowctl.daemon import uninstall
+
+    path, hints = uninstall(_settings())
+    if path is None:
+        print("no login service is installed")
+        return
+    print(f"removed {path}")
+    for h in hints:
+        print(f"  also run: {h}")
+
+
+@app.command()
+def trigger(
+    dag_id: DagArg,
+    logical_date: Annotated[str | None, typer.Option("--logical-date", "-d", help="The run's logical date (default: now).", show_default=False)] = None,
+    conf: Annotated[str | None, typer.Option("--conf", "-c", help="JSON object for the run's conf.", show_default=False)] = None,
+) -> None:
+    """Queue a manual run for the scheduler; prints its run id."""
+    from flowctl.daemon import is_running
+
+    service = _service()
+    spec = service.dag(dag_id)
+    conf_doc = service.parse_conf(conf)
+    when = service.parse_date(logical_date, spec.timezone) if logical_date else None
+    run_id = service.trigger(dag_id, conf_doc, when)
+    print(run_id)
+    if not is_running(service.settings.home):
+        _err("no scheduler is running: start one with `flowctl scheduler --daemon` "
+             "(or `flowctl scheduler --until-idle`) to carry this run out")
+
+
+@app.command()
+def pause(dag_id: DagArg) -> None:
+    """Stop creating scheduled runs for a DAG (manual runs and backfills still work)."""
+    _service().set_paused(dag_id, True)
+    print(f"{dag_id} paused")
+
+
+@app.command()
+def unpause(dag_id: DagArg) -> None:
+    """Resume scheduled runs for a DAG."""
+    _service().set_paused(dag_id, False)
+    print(f"{dag_id} unpaused")
+
+
+@dags_app.command("next")
+def dags_next(
+    dag_id: DagArg,
+    after: Annotated[str | None, typer.Option("--after", help="First interval starting at or after this date (default: start_date).", show_default=False)] = None,
+    n: Annotated[int, typer.Option("-n", help="How many intervals.", min=1)] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """The next data intervals of a DAG's schedule."""
+    from flowctl.clock import iso
+    from flowctl.render import console, print_json, table
+
+    service = _service()
+    spec = service.dag(dag_id)
+    when = service.parse_date(after, spec.timezone) if after else None
+    rows = [{"logical_date": iso(i.start), "data_interval_start": iso(i.start), "data_interval_end": iso(i.end)}
+            for i in service.next_intervals(dag_id, when, n)]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console().print(f"{dag_id} has no more scheduled intervals ({spec.schedule_display or 'manual only'}).")
+        return
+    t = table("logical date = data interval start", "data interval end",
+              title=f"{dag_id}  {spec.schedule_display}  (times in {spec.timezone})")
+    for i in service.next_intervals(dag_id, when, n):
+        t.add_row(i.start.strftime("%Y-%m-%d %H:%M %z"), i.end.strftime("%Y-%m-%d %H:%M %z"))
+    console().print(t)
+
+
+@app.command()
+def explain(
+    dag_id: DagArg,
+    run_id: RunArg,
+    task_id: Annotated[str | None, typer.Argument(help="Only this task.", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Why each task instance of a run is in its state, or is not running yet."""
+    from flowctl.render import console, print_json, state_text, table
+
+    service = _service()
+    rid = service.resolve_run(dag_id, run_id, _dag_tz(service, dag_id))
+    doc = service.explain(dag_id, rid, task_id)
+    if as_json:
+        print_json(doc)
+        return
+    out = console()
+    out.print(f"[bold]{dag_id}[/] {rid}: {state_text(doc['run_state'])}")
+    for note in doc["notes"]:
+        out.print(f"  [yellow]![/] {note}")
+    t = table("task", "state", "try", "why")
+    for r in doc["tasks"]:
+        t.add_row(r["task_id"], state_text(r["state"]), str(r["try_number"]), r["reason"])
+    out.print(t)
 
 
 # -- entry point -------------------------------------------------------------------

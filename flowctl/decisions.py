@@ -299,3 +299,47 @@ __all__ = [
     "task_verdicts",
     "timed_out",
 ]
+
+
+@dataclass(frozen=True)
+class DueRuns:
+    """What the schedule asks for one DAG now."""
+
+    create: list[Any]  #: DataIntervals to create runs for, oldest first
+    skipped: list[Any]  #: complete intervals the catchup=False rule passes over
+    deferred: int  #: due but held back by max_active_runs
+
+
+def due_runs(
+    spec: DagSpec,
+    timetable: Any,
+    existing: set[str],
+    last_scheduled: datetime | None,
+    active_runs: int,
+    now: datetime,
+    want_skipped: bool = False,
+) -> DueRuns:
+    """The scheduled runs to create for one DAG (contract section 3).
+
+    `existing`: logical dates (UTC ISO) that already have a scheduled or
+    backfill run. `last_scheduled`: the latest scheduled run's logical date.
+    catchup=True: every complete interval after it; catchup=False: only the
+    latest complete one. At most `max_active_runs - active_runs` are created,
+    oldest first; the rest wait for a later tick.
+    """
+    from flowctl.clock import iso
+
+    skipped: list[Any] = []
+    if spec.catchup:
+        candidates = timetable.complete_intervals(now, after=last_scheduled)
+    else:
+        latest = timetable.latest_complete(now)
+        candidates = [latest] if latest is not None else []
+        if last_scheduled is not None and latest is not None:
+            candidates = [latest] if latest.start.timestamp() > last_scheduled.timestamp() else []
+            if want_skipped:
+                skipped = [i for i in timetable.complete_intervals(now, after=last_scheduled)
+                           if i.start.timestamp() != latest.start.timestamp()][:1000]
+    candidates = [i for i in candidates if iso(i.start) not in existing]
+    room = max(0, spec.max_active_runs - active_runs)
+    return DueRuns(candidates[:room], skipped, max(0, len(candidates) - room))

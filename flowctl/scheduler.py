@@ -19,7 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from flowctl.clock import Clock, SystemClock
-from flowctl.decisions import Queue, RunKey, RunView, SetRunState, SetState, decide, descendants, next_wakeup, outcome_of_try, timed_out
+from flowctl.decisions import (
+    Queue,
+    RunKey,
+    RunView,
+    SetRunState,
+    SetState,
+    decide,
+    descendants,
+    next_wakeup,
+    outcome_of_try,
+    timed_out,
+)
 from flowctl.executors.base import Event, Finished, Started
 from flowctl.specs import DagSpec
 from flowctl.states import ACTIVE, RUN_FINISHED, TaskState
@@ -79,6 +90,12 @@ class Loop:
         self._prev_success: dict[RunKey, dict[str, Any] | None] = {}
         self.views: dict[RunKey, RunView] = {}
         self._last_heartbeat = 0.0
+        self._interrupted: set[str] = set()
+
+    def interrupt(self, key: str) -> None:
+        """Kill a try because we are stopping; it will run again (not a failure)."""
+        self._interrupted.add(key)
+        self.executor.kill(key, hard=True)
 
     # -- one tick ------------------------------------------------------------
 
@@ -116,9 +133,10 @@ class Loop:
             self._record(event, views, specs, now, pending)
         self._adopt(views, pending)
         self._kill_stale_and_late(views, specs, now)
-        actions, _waits = ([], []) if self.stopping else decide(specs, views.values(), now, self.workers)
+        prev = self._prev_states(specs, views)
+        actions, _waits = decide(specs, views.values(), now, 0 if self.stopping else self.workers, prev_states=prev)
         if self.stopping:
-            actions = [a for a in decide(specs, views.values(), now, 0)[0] if not isinstance(a, Queue)]
+            actions = [a for a in actions if not isinstance(a, Queue)]
         submissions = self._apply(actions, views, specs, now, pending)
         self._heartbeat(views, pending)
         accepted = self._commit(pending)
@@ -157,6 +175,14 @@ class Loop:
         spec = specs.get(dag_id)
         task = spec.tasks.get(task_id) if spec else None
         result = dict(event.result or {})
+        if event.key in self._interrupted:
+            self._interrupted.discard(event.key)
+            why = "interrupted: flowctl was stopped while this try ran; it will run again"
+            self._append_log(dag_id, run_id, task_id, n, why)
+            history = list(ti.get("tries") or [])
+            history.append({"try_number": n, "state": "interrupted", "start_date": ti.get("start_date"), "end_date": now.isoformat(), "error": why})
+            self._update_ti(view, ch, task_id, {"state": TaskState.NONE, "tries": history, "error": why})
+            return
         if event.key in self._timeouts:
             self._timeouts.pop(event.key)
             limit = task.execution_timeout if task else None
@@ -296,6 +322,18 @@ class Loop:
                 view.run.update(ch.run)
         return submissions
 
+    def _prev_states(self, specs: dict[str, DagSpec], views: dict[RunKey, RunView]) -> dict[RunKey, dict[str, str]]:
+        from flowctl.service import previous_states
+
+        out = {}
+        for key, view in views.items():
+            spec = specs.get(view.dag_id)
+            if spec is not None:
+                states = previous_states(self.store, spec, view.run)
+                if states is not None:
+                    out[key] = states
+        return out
+
     def _payload(self, spec: DagSpec, view: RunView, task_id: str, n: int) -> dict[str, Any]:
         run = view.run
         return {
@@ -370,7 +408,7 @@ class Loop:
             self.stopping = True
             if interrupts > 1:
                 for key in list(self.submitted):
-                    self.executor.kill(key, hard=True)
+                    self.interrupt(key)
 
         old_int = signal.signal(signal.SIGINT, handler)
         old_term = signal.signal(signal.SIGTERM, handler)

@@ -116,32 +116,9 @@ class Service:
         now: datetime,
     ) -> str:
         """Create a run with every task of the current DAG version in state none."""
-        from flowctl.clock import iso
-
-        run_id = f"{run_type}__{iso(logical_date)}"
         with self.store.transaction() as tx:
-            if run_type in ("scheduled", "backfill"):
-                for other in ("scheduled", "backfill"):
-                    if tx.run(spec.dag_id, f"{other}__{iso(logical_date)}") is not None:
-                        raise UsageError(f"{spec.dag_id} already has a run for {iso(logical_date)}")
-            elif tx.run(spec.dag_id, run_id) is not None:
-                raise UsageError(f"run {run_id} of {spec.dag_id} already exists; pick another --logical-date")
-            rf = tx.run(spec.dag_id, run_id, create=True)
-            assert rf is not None
-            rf.update_run(
-                dag_id=spec.dag_id, run_id=run_id, run_type=run_type, state="queued",
-                logical_date=iso(logical_date), data_interval_start=iso(interval[0]),
-                data_interval_end=iso(interval[1]), start_date=None, end_date=None,
-                conf=conf or {}, owner=owner, heartbeat=now.isoformat(), queued_at=now.isoformat(),
-                timezone=spec.timezone,
-            )
-            for tid in spec.order:
-                task = spec.tasks[tid]
-                rf.put_ti(tid, state=TaskState.NONE, try_number=0, operator=task.operator,
-                          max_tries=task.retries + 1, start_date=None, end_date=None,
-                          duration=None, exit_code=None, pid=None, hostname=None, tries=[])
-            rf.set_dag_version(spec.version_doc())
-        return run_id
+            return new_run(tx, spec, run_type=run_type, logical_date=logical_date,
+                           interval=interval, conf=conf, owner=owner, now=now)
 
     def resolve_run(self, dag_id: str, run: str, tz: str) -> str:
         """A run id, or a logical date that names exactly one run."""
@@ -219,6 +196,157 @@ class Service:
 
     def new_owner(self) -> dict[str, Any]:
         return owner_identity()
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: datetime | None = None,
+                now: datetime | None = None) -> str:
+        """Queue a manual run for the scheduler (no owner until one adopts it)."""
+        from flowctl.clock import utcnow
+
+        spec = self.dag(dag_id)
+        now = now or utcnow()
+        logical, start, end = self.manual_interval(spec, logical_date, now)
+        return self.create_run(spec, run_type="manual", logical_date=logical, interval=(start, end),
+                               conf=conf, owner=None, now=now)
+
+    def next_intervals(self, dag_id: str, after: datetime | None, n: int) -> list[Any]:
+        spec = self.dag(dag_id)
+        if spec.schedule is None and spec.schedule_seconds is None:
+            return []
+        return spec.timetable().next_intervals(after=after, n=n)
+
+
+    def explain(self, dag_id: str, run_id: str, task_id: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+        """Why each task instance is in its state or not running yet, from the
+        same decision functions the scheduler uses."""
+        from flowctl.clock import utcnow
+        from flowctl.daemon import is_running
+        from flowctl.decisions import RunView, active_counts, decide
+        from flowctl.store import owner_alive
+
+        now = now or utcnow()
+        data = self.store.read_run(dag_id, run_id)
+        if data is None:
+            raise NotFound(f"{dag_id} has no run {run_id!r}")
+        spec = self.dagbag().dags.get(dag_id)
+        run = data.run
+        tis = data.task_instances
+        if task_id is not None and task_id not in tis:
+            raise NotFound(f"run {run_id} of {dag_id} has no task {task_id!r}")
+        notes: list[str] = []
+        if spec is None:
+            notes.append(f"DAG {dag_id} is no longer in the DAG folder: its runs cannot go on")
+        if self.store.is_paused(dag_id):
+            notes.append(f"{dag_id} is paused: no new scheduled runs (this run still goes on)")
+        active = run.get("state") in ("queued", "running")
+        owner = run.get("owner")
+        if active and not owner_alive(owner) and not is_running(self.settings.home):
+            notes.append("no process is carrying this run out: start `flowctl scheduler` "
+                         "(or `flowctl scheduler --until-idle`)")
+        waits: dict[str, str] = {}
+        if spec is not None and active:
+            views = []
+            for d, r in self.store.active_runs():
+                other = self.store.read_run(d, r)
+                if other is not None and (d, r) != (dag_id, run_id):
+                    views.append(RunView(d, r, other.run, dict(other.task_instances)))
+            views.append(RunView(dag_id, run_id, run, dict(tis)))
+            before = previous_states(self.store, spec, run)
+            prev = {(dag_id, run_id): before} if before is not None else None
+            specs = self.dagbag().dags
+            _, why = decide({v.dag_id: specs[v.dag_id] for v in views if v.dag_id in specs},
+                            views, now, self.settings.workers, prev_states=prev)
+            for w in why:
+                if w.key == (dag_id, run_id):
+                    waits.setdefault(w.task_id, w.reason)
+            total, _ = active_counts(views)
+            if total >= self.settings.workers:
+                notes.append(f"all {self.settings.workers} worker slots are busy")
+        rows = []
+        for tid, ti in tis.items():
+            if task_id is not None and tid != task_id:
+                continue
+            rows.append({"task_id": tid, "state": ti.get("state", "none"), "try_number": ti.get("try_number", 0),
+                         "reason": _reason(ti, waits.get(tid), spec, tid)})
+        order = data.dag_version.get("order") or list(tis)
+        rows.sort(key=lambda r: order.index(r["task_id"]) if r["task_id"] in order else len(order))
+        return {"dag_id": dag_id, "run_id": run_id, "run_state": run.get("state"), "notes": notes, "tasks": rows}
+
+
+def _reason(ti: dict[str, Any], wait: str | None, spec: DagSpec | None, tid: str) -> str:
+    state = ti.get("state", "none")
+    n = ti.get("try_number", 0)
+    if state == "success":
+        return f"succeeded on try {n}"
+    if state == "failed":
+        return f"failed on try {n}: {ti.get('error') or 'see its log'}"
+    if state == "upstream_failed":
+        return ti.get("reason") or "an upstream task failed"
+    if state == "skipped":
+        if ti.get("skipped_by"):
+            return f"skipped by {ti['skipped_by']}"
+        return ti.get("reason") or ti.get("error") or "skipped"
+    if state == "running":
+        return f"running try {n} since {ti.get('start_date')} (pid {ti.get('pid')})"
+    if state == "queued":
+        return f"try {n} handed to the executor at {ti.get('queued_at')}"
+    if state == "up_for_retry":
+        return wait or f"try {n} failed ({ti.get('error')}); retry at {ti.get('next_retry_at')}"
+    if state == "up_for_reschedule":
+        return wait or f"sensor waits; next poke at {ti.get('next_poke_at')}"
+    if spec is not None and tid not in spec.tasks:
+        return "this task is no longer in the DAG file"
+    return wait or "ready: will start on the next scheduler tick"
+
+
+def new_run(
+    tx: Any,
+    spec: DagSpec,
+    *,
+    run_type: str,
+    logical_date: datetime,
+    interval: tuple[datetime, datetime],
+    conf: dict[str, Any] | None = None,
+    owner: dict[str, Any] | None = None,
+    now: datetime,
+) -> str:
+    """Add a run inside a transaction; at most one scheduled or backfill run
+    per DAG and logical date (contract section 4)."""
+    from flowctl.clock import iso
+
+    run_id = f"{run_type}__{iso(logical_date)}"
+    if run_type in ("scheduled", "backfill"):
+        for other in ("scheduled", "backfill"):
+            if tx.run(spec.dag_id, f"{other}__{iso(logical_date)}") is not None:
+                raise UsageError(f"{spec.dag_id} already has a run for {iso(logical_date)}")
+    elif tx.run(spec.dag_id, run_id) is not None:
+        raise UsageError(f"run {run_id} of {spec.dag_id} already exists; pick another --logical-date")
+    rf = tx.run(spec.dag_id, run_id, create=True)
+    rf.update_run(
+        dag_id=spec.dag_id, run_id=run_id, run_type=run_type, state="queued",
+        logical_date=iso(logical_date), data_interval_start=iso(interval[0]),
+        data_interval_end=iso(interval[1]), start_date=None, end_date=None,
+        conf=conf or {}, owner=owner, heartbeat=now.isoformat(), queued_at=now.isoformat(),
+        timezone=spec.timezone,
+    )
+    for tid in spec.order:
+        task = spec.tasks[tid]
+        rf.put_ti(tid, state=TaskState.NONE, try_number=0, operator=task.operator,
+                  max_tries=task.retries + 1, start_date=None, end_date=None,
+                  duration=None, exit_code=None, pid=None, hostname=None, tries=[])
+    rf.set_dag_version(spec.version_doc())
+    return run_id
+
+
+def previous_states(store: Store, spec: DagSpec, run: dict[str, Any]) -> dict[str, str] | None:
+    """The task states of the run before this one, for depends_on_past
+    (None when no task of the DAG depends on the past)."""
+    if not any(t.depends_on_past for t in spec.tasks.values()):
+        return None
+    prev = previous_run(store, spec.dag_id, run.get("logical_date"))
+    if prev is None:
+        return {}
+    data = store.read_run(spec.dag_id, prev["run_id"])
+    return {tid: ti.get("state", "none") for tid, ti in (data.task_instances if data else {}).items()}
 
 
 def previous_run(store: Store, dag_id: str, logical_date: str | None, state: str | None = None) -> dict[str, Any] | None:

@@ -167,8 +167,9 @@ class DagSpec:
         schedule: str | timedelta | None = self.schedule
         if self.schedule_seconds is not None:
             schedule = timedelta(seconds=self.schedule_seconds)
-        start = pendulum.parse(self.start_date).in_timezone(self.timezone) if self.start_date else None
-        end = pendulum.parse(self.end_date).in_timezone(self.timezone) if self.end_date else None
+        tz = zone(self.timezone)
+        start = pendulum.parse(self.start_date).in_timezone(tz) if self.start_date else None
+        end = pendulum.parse(self.end_date).in_timezone(tz) if self.end_date else None
         return make_timetable(schedule, start, end, default_tz=self.timezone)
 
     def version_doc(self) -> dict[str, Any]:
@@ -186,6 +187,17 @@ class DagSpec:
             },
             "order": list(self.order),
         }
+
+
+def zone(name: str) -> Any:
+    """A pendulum zone from an IANA name or a fixed offset like +02:00."""
+    import pendulum
+
+    if name[:1] in "+-":
+        sign = 1 if name[0] == "+" else -1
+        hours, minutes = name[1:].split(":")
+        return pendulum.FixedTimezone(sign * (int(hours) * 3600 + int(minutes) * 60))
+    return pendulum.timezone(name)
 
 
 def _zone_name(dt: Any) -> str:

@@ -32,10 +32,16 @@ def iso(when: dt.datetime) -> str:
     return when.isoformat(timespec="minutes")
 
 
+def utc(when: dt.datetime) -> pendulum.DateTime:
+    """Compare by instant: Python compares two datetimes that share a tzinfo by
+    wall clock, ignoring fold, so 01:00-04:00 == 01:00-05:00 in New York."""
+    return pendulum.instance(when).in_timezone("UTC")
+
+
 def bounds(intervals: list[DataInterval]) -> list[str]:
     """The interval starts and the last end: n contiguous intervals as n + 1 dates."""
     for a, b in zip(intervals, intervals[1:], strict=False):
-        assert a.end == b.start, f"gap between {a} and {b}"
+        assert utc(a.end) == utc(b.start), f"gap between {a} and {b}"
     if not intervals:
         return []
     return [iso(iv.start) for iv in intervals] + [iso(intervals[-1].end)]
@@ -1027,12 +1033,6 @@ def oracle_intervals(expr: str, start: pendulum.DateTime, until: dt.datetime, en
 PROPERTY_SETTINGS = settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-
-
-def utc(when: dt.datetime) -> pendulum.DateTime:
-    """Compare by instant: Python compares two datetimes that share a tzinfo by
-    wall clock, ignoring fold, so 01:00-04:00 == 01:00-05:00 in New York."""
-    return pendulum.instance(when).in_timezone("UTC")
 
 
 def pairs(intervals: list[DataInterval]) -> list[tuple[pendulum.DateTime, pendulum.DateTime]]:

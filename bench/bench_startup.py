@@ -1,0 +1,78 @@
+"""Start-up cost of the `flowctl` command.
+
+1. `flowctl --help` wall time: median of 15 runs after 2 warm-ups (target <= 0.25 s).
+2. `python -X importtime -c "import flowctl.cli"`: which heavy modules the CLI
+   module pulls in at import (textual, jinja2, pendulum, tinydb, croniter and
+   filelock must not be among them), and the slowest imports.
+
+Run: /work/main/.venv/bin/python bench/bench_startup.py
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HEAVY = ("textual", "jinja2", "pendulum", "tinydb", "croniter", "filelock")
+RUNS, WARMUPS = 15, 2
+TARGET_S = 0.25
+
+
+def flowctl_exe() -> str:
+    exe = Path(sys.executable).with_name("flowctl")
+    return str(exe) if exe.exists() else shutil.which("flowctl") or "flowctl"
+
+
+def main() -> None:
+    home = tempfile.mkdtemp(prefix="flowctl-bench-home-")
+    dags = tempfile.mkdtemp(prefix="flowctl-bench-dags-")
+    env = {**os.environ, "FLOWCTL_HOME": home, "FLOWCTL_DAGS_FOLDER": dags, "FLOWCTL_WORKERS": "2"}
+    cmd = [flowctl_exe(), "--help"]
+    try:
+        times = []
+        for i in range(WARMUPS + RUNS):
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, capture_output=True, cwd=dags)
+            elapsed = time.perf_counter() - t0
+            if proc.returncode != 0:
+                sys.exit(f"{' '.join(cmd)} failed: {proc.stderr.decode()}")
+            if i >= WARMUPS:
+                times.append(elapsed)
+        med = statistics.median(times)
+        print(f"flowctl --help wall time: median {med:.3f} s over {RUNS} runs "
+              f"(min {min(times):.3f}, max {max(times):.3f}); target <= {TARGET_S} s: "
+              f"{'met' if med <= TARGET_S else 'MISSED'}")
+
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import flowctl.cli"],
+                              env=env, capture_output=True, text=True, cwd=dags)
+        if proc.returncode != 0:
+            sys.exit(proc.stderr)
+        rows = []  # (cumulative us, module)
+        for line in proc.stderr.splitlines():
+            if not line.startswith("import time:") or "cumulative" in line:
+                continue
+            _, self_us, cum_us, name = (part.strip() for part in line.split("|", 3)[0:1][0].split(":", 1)[1:] + line.split("|")[1:])
+            rows.append((int(cum_us), int(self_us), name.strip()))
+        modules = {name for _, _, name in rows}
+        imported = sorted(h for h in HEAVY if any(m == h or m.startswith(h + ".") for m in modules))
+        total = next((cum for cum, _, name in rows if name == "flowctl.cli"), None)
+        print(f"import flowctl.cli: {total / 1000:.1f} ms cumulative, {len(modules)} modules"
+              if total is not None else "import flowctl.cli: not found in -X importtime output")
+        print(f"heavy modules imported by `import flowctl.cli`: {', '.join(imported) if imported else 'none'} "
+              f"(checked: {', '.join(HEAVY)})")
+        top = sorted((r for r in rows if r[2].count(".") == 0), reverse=True)[:8]
+        print("slowest top-level imports (cumulative ms): "
+              + ", ".join(f"{name} {cum / 1000:.1f}" for cum, _, name in top))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(dags, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""Running the scheduler as a daemon: one per home, guarded by a lock; status,
+stop, and a login service (systemd user unit or launchd agent).
+
+The lock (`<home>/scheduler.lock`) is held for the scheduler's whole life
+and dies with it, so a stale pid file is never trusted: "running" means the
+lock is held, and the pid file only says by whom.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from flowctl.errors import FlowctlError
+
+
+def _lock(home: Path) -> Any:
+    from filelock import FileLock
+
+    return FileLock(str(home / "scheduler.lock"), mode=0o600)
+
+
+def pid_path(home: Path) -> Path:
+    return home / "scheduler.pid"
+
+
+def log_path(home: Path) -> Path:
+    return home / "scheduler.log"
+
+
+def acquire(home: Path) -> Any:
+    """Take the scheduler lock or explain who holds it."""
+    from filelock import Timeout
+
+    from flowctl.store import private_dir
+
+    private_dir(home)
+    lock = _lock(home)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        info = read_pid(home)
+        who = f" (pid {info['pid']})" if info.get("pid") else ""
+        raise FlowctlError(f"a scheduler is already running for {home}{who}; `flowctl scheduler stop` stops it") from None
+    from flowctl.store import atomic_write
+
+    atomic_write(pid_path(home), json.dumps({"pid": os.getpid()}).encode(), fsync=False)
+    return lock
+
+
+def read_pid(home: Path) -> dict[str, Any]:
+    try:
+        return json.loads(pid_path(home).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def is_running(home: Path) -> bool:
+    from filelock import Timeout
+
+    if not (home / "scheduler.lock").exists():
+        return False
+    lock = _lock(home)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def status(home: Path) -> dict[str, Any]:
+    """`running`, `pid`, `started_at`, `heartbeat` (contract section 5)."""
+    from flowctl.schedule import StatusFile
+
+    doc = StatusFile(home).read()
+    running = is_running(home)
+    return {
+        "running": running,
+        "pid": (read_pid(home).get("pid") or doc.get("pid")) if running else None,
+        "started_at": doc.get("started_at") if running else None,
+        "heartbeat": doc.get("heartbeat"),
+        "log": str(log_path(home)),
+    }
+
+
+def stop(home: Path, timeout: float = 60.0) -> int | None:
+    """SIGTERM the scheduler and wait until it has let go of its lock."""
+    if not is_running(home):
+        return None
+    pid = read_pid(home).get("pid")
+    if not pid:
+        raise FlowctlError("a scheduler holds the lock but its pid file is missing; stop it by hand")
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return pid
+    deadline = time.monotonic() + timeout
+    while is_running(home):
+        if time.monotonic() > deadline:
+            raise FlowctlError(f"the scheduler (pid {pid}) did not stop within {timeout:g} s")
+        time.sleep(0.1)
+    return pid
+
+
+def daemonize(home: Path) -> int | None:
+    """Detach (double fork, new session, output to the log). Returns the
+    daemon's pid in the parent, None in the daemon."""
+    from flowctl.store import private_dir
+
+    private_dir(home)
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid > 0:
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as r:
+            answer = r.read().decode()
+        os.waitpid(pid, 0)
+        if not answer.startswith("ok "):
+            raise FlowctlError(answer.strip() or "the scheduler daemon failed to start; see its log")
+        return int(answer.split()[1])
+    os.close(read_fd)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    os.umask(0o077)
+    log = os.open(log_path(home), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    os.close(devnull)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    _ready_fd[0] = write_fd
+    return None
+
+
+_ready_fd: list[int | None] = [None]
+
+
+def report_ready(error: str | None = None) -> None:
+    """Tell the waiting parent the daemon is up (or why it is not)."""
+    fd = _ready_fd[0]
+    if fd is None:
+        return
+    _ready_fd[0] = None
+    os.write(fd, (f"error {error}" if error else f"ok {os.getpid()}").encode())
+    os.close(fd)
+
+
+# -- login service -------------------------------------------------------------------
+
+UNIT_NAME = "flowctl-scheduler.service"
+AGENT_LABEL = "dev.flowctl.scheduler"
+
+
+def _command(settings: Any) -> list[str]:
+    return [sys.executable, "-m", "flowctl", "--home", str(settings.home),
+            "--dags-folder", str(settings.dags_folder), "scheduler"]
+
+
+def service_file(settings: Any) -> tuple[Path, str]:
+    """The unit (Linux) or agent (macOS) that runs the scheduler at login and
+    restarts it if it dies. It runs in the foreground: the service manager
+    is the daemon keeper."""
+    cmd = _command(settings)
+    workdir = settings.config_file.parent if settings.config_file else Path.cwd()
+    if sys.platform == "darwin":
+        path = Path.home() / "Library" / "LaunchAgents" / f"{AGENT_LABEL}.plist"
+        args = "\n".join(f"    <string>{a}</string>" for a in cmd)
+        text = f"""<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+  <key>Label</key><string>{AGENT_LABEL}</string>
+  <key>ProgramArguments</key>
+  <array>
+{args}
+  </array>
+  <key>WorkingDirectory</key><string>{workdir}</string>
+  <key>RunAtLoad</key><true/>
+  <key>KeepAlive</key><true/>
+  <key>StandardOutPath</key><string>{log_path(settings.home)}</string>
+  <key>StandardErrorPath</key><string>{log_path(settings.home)}</string>
+</dict>
+</plist>
+"""
+        return path, text
+    config = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    path = config / "systemd" / "user" / UNIT_NAME
+    text = f"""[Unit]
+Description=flowctl scheduler ({settings.home})
+After=default.target
+
+[Service]
+Type=simple
+WorkingDirectory={workdir}
+ExecStart={shlex.join(cmd)}
+Restart=on-failure
+RestartSec=5
+KillSignal=SIGTERM
+TimeoutStopSec=60
+
+[Install]
+WantedBy=default.target
+"""
+    return path, text
+
+
+def install(settings: Any) -> tuple[Path, list[str]]:
+    """Write the service file; returns it and the commands that start it."""
+    path, text = service_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    if sys.platform == "darwin":
+        return path, [f"launchctl load -w {path}"]
+    return path, ["systemctl --user daemon-reload", f"systemctl --user enable --now {UNIT_NAME}"]
+
+
+def uninstall(settings: Any) -> tuple[Path | None, list[str]]:
+    path, _ = service_file(settings)
+    if not path.exists():
+        return None, []
+    if sys.platform == "darwin":
+        hints = [f"launchctl unload -w {path}"]
+    else:
+        hints = [f"systemctl --user disable --now {UNIT_NAME}"]
+    path.unlink()
+    return path, hints

@@ -1,0 +1,278 @@
+"""The scheduler process: create the runs that are due, carry out every run
+without a live owner, notice sleep and downtime, stop gracefully.
+
+`flowctl scheduler` (foreground or --daemon) and `--until-idle` both run
+`serve()`. The clock is read only here and in the loop it drives.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flowctl.clock import Clock, SystemClock, iso
+from flowctl.decisions import due_runs
+from flowctl.scheduler import Loop
+from flowctl.specs import DagSpec
+from flowctl.store import atomic_write, owner_identity
+
+WAKE_THRESHOLD = 60.0  #: seconds of wall-clock jump (beyond elapsed time) that mean "the machine slept"
+
+
+def human_span(seconds: float) -> str:
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    if hours or days:
+        parts.append(f"{hours}h")
+    parts.append(f"{minutes}m" if (hours or days) else f"{minutes}m{secs:02d}s")
+    return "".join(parts)
+
+
+class RunCreator:
+    """Creates due scheduled runs, remembering per DAG when to look again."""
+
+    def __init__(self, service: Any, owner: dict[str, Any]) -> None:
+        self.service = service
+        self.store = service.store
+        self.owner = owner
+        self._next_check: dict[str, tuple[str, datetime | None]] = {}  # dag -> (version, when)
+        self._flags_seq = -1
+
+    def tick(self, specs: dict[str, DagSpec], now: datetime, want_summary: bool = False) -> list[dict[str, Any]]:
+        """Create what is due; return per-DAG reports (for the wake summary)."""
+        from flowctl.service import new_run
+
+        flags = self.store.dag_flags()
+        seq = self.store.seq()
+        if seq != self._flags_seq:
+            self._flags_seq = seq
+            self._next_check.clear()  # something changed: a pause, a run finished
+        reports = []
+        plans = []
+        for dag_id, spec in sorted(specs.items()):
+            if spec.schedule is None and spec.schedule_seconds is None:
+                continue
+            if flags.get(dag_id, {}).get("paused"):
+                continue
+            version, when = self._next_check.get(dag_id, ("", None))
+            if not want_summary and version == spec.fingerprint + (spec.schedule or "") and when is not None and now < when:
+                continue
+            try:
+                tt = spec.timetable()
+            except ValueError as exc:
+                reports.append({"dag_id": dag_id, "error": str(exc)})
+                continue
+            existing, last = self._existing(dag_id)
+            active = sum(1 for d, _ in self.store.active_runs() if d == dag_id)
+            due = due_runs(spec, tt, existing, last, active, now, want_skipped=want_summary)
+            nxt = tt.next_due(now)
+            self._next_check[dag_id] = (spec.fingerprint + (spec.schedule or ""), nxt if not due.deferred else now)
+            if due.create or due.skipped:
+                plans.append((spec, due))
+        if not plans:
+            return reports
+        with self.store.transaction() as tx:
+            for spec, due in plans:
+                created = []
+                for interval in due.create:
+                    created.append(new_run(tx, spec, run_type="scheduled", logical_date=interval.start,
+                                           interval=(interval.start, interval.end), owner=self.owner, now=now))
+                reports.append({"dag_id": spec.dag_id, "created": created,
+                                "skipped": [iso(i.start) for i in due.skipped], "deferred": due.deferred})
+        return reports
+
+    def _existing(self, dag_id: str) -> tuple[set[str], datetime | None]:
+        existing: set[str] = set()
+        last: datetime | None = None
+        for run_id in self.store.run_ids(dag_id):
+            kind, _, stamp = run_id.partition("__")
+            if kind in ("scheduled", "backfill"):
+                existing.add(stamp)
+                if kind == "scheduled":
+                    when = datetime.fromisoformat(stamp)
+                    last = when if last is None or when > last else last
+        return existing, last
+
+
+class StatusFile:
+    """`<home>/scheduler.json`: pid, start and heartbeat, for `scheduler status`
+    and for noticing downtime at the next start."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / "scheduler.json"
+
+    def read(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def write(self, doc: dict[str, Any]) -> None:
+        atomic_write(self.path, json.dumps(doc).encode(), fsync=False)
+
+
+def serve(
+    service: Any,
+    *,
+    until_idle: bool = False,
+    clock: Clock | None = None,
+    log: Callable[[str], None] = print,
+    grace: float = 30.0,
+    notify: Callable[[dict[str, Any]], None] | None = None,
+) -> int:
+    """The scheduler's life. Returns the exit code."""
+    from flowctl.executors.local import LocalExecutor
+
+    clock = clock or SystemClock()
+    settings = service.settings
+    store = service.store
+    store.ensure()
+    owner = owner_identity()
+    status = StatusFile(settings.home)
+    previous = status.read()
+    started = clock.now()
+    status.write({"pid": owner["pid"], "started_at": iso(started), "heartbeat": iso(started)})
+    t0 = time.monotonic()
+
+    def event_line(kind: str, info: dict[str, Any]) -> None:
+        elapsed = time.monotonic() - t0
+        name = f"{info.get('dag_id')}.{info.get('task_id')}"
+        if kind == "task_started":
+            log(f"{elapsed:9.2f}s -> {name} {info['run_id']} try {info['try_number']}")
+        elif kind == "task_finished":
+            extra = f": {info['error']}" if info.get("error") else ""
+            log(f"{elapsed:9.2f}s    {name} {info['run_id']} {info['state']}{extra}")
+        elif kind == "run_finished":
+            log(f"{elapsed:9.2f}s == {info['dag_id']} {info['run_id']} {info['state']}")
+
+    last_load = 0.0
+
+    def specs() -> dict[str, DagSpec]:
+        nonlocal last_load
+        if time.monotonic() - last_load >= 1.0:
+            bag = service.dagbag(reload=True)
+            last_load = time.monotonic()
+            for err in bag.errors:
+                if err.fileloc not in seen_errors or seen_errors[err.fileloc] != err.error:
+                    log(f"import error: {err.fileloc}: {err.error}")
+            seen_errors.clear()
+            seen_errors.update({e.fileloc: e.error for e in bag.errors})
+        return service.dagbag().dags
+
+    seen_errors: dict[str, str] = {}
+    executor = LocalExecutor()
+    loop = Loop(store=store, executor=executor, specs=specs, workers=settings.workers, clock=clock,
+                keys=None, owner=owner, on_event=event_line)
+    creator = RunCreator(service, owner)
+    stop = {"requested": False}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop["requested"]:
+            for key in list(loop.submitted):
+                loop.interrupt(key)
+        stop["requested"] = True
+        loop.stopping = True
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    log(f"scheduler started: pid {owner['pid']}, DAGs from {settings.dags_folder}, {settings.workers} worker slots")
+    down_since = previous.get("heartbeat") if previous else None
+    wall_prev, mono_prev = clock.now(), clock.monotonic()
+    events: list[Any] = []
+    stop_deadline = None
+    try:
+        while True:
+            now = clock.now()
+            mono = clock.monotonic()
+            gap = (now - wall_prev).total_seconds() - (mono - mono_prev)
+            wake_note = None
+            if down_since is not None:
+                down = (now - datetime.fromisoformat(down_since)).total_seconds()
+                if down > WAKE_THRESHOLD:
+                    wake_note = f"was down for {human_span(down)} (since {down_since})"
+                down_since = None
+            elif gap > WAKE_THRESHOLD:
+                wake_note = f"the machine slept for {human_span(gap)}"
+            wall_prev, mono_prev = now, mono
+            if not stop["requested"]:
+                reports = creator.tick(specs(), now, want_summary=wake_note is not None)
+                for r in reports:
+                    if r.get("error"):
+                        log(f"schedule error: {r['dag_id']}: {r['error']}")
+                    elif r["created"] and not wake_note:
+                        log(f"created {', '.join(r['created'])} for {r['dag_id']}")
+                if wake_note:
+                    summary = wake_summary(wake_note, reports)
+                    log(summary)
+                    if notify is not None:
+                        notify({"event": "scheduler_woke", "dag_id": None, "run_id": None, "task_id": None,
+                                "try_number": None, "logical_date": None, "error": None, "log": None,
+                                "message": summary})
+            sleep = loop.step(events)
+            status.write({"pid": owner["pid"], "started_at": iso(started), "heartbeat": iso(clock.now())})
+            if stop["requested"]:
+                if stop_deadline is None:
+                    stop_deadline = time.monotonic() + grace
+                    if loop.submitted:
+                        log(f"stopping: waiting up to {grace:g} s for {len(loop.submitted)} running task(s)")
+                if not loop.submitted:
+                    break
+                if time.monotonic() > stop_deadline:
+                    for key in list(loop.submitted):
+                        if key not in loop._interrupted:
+                            loop.interrupt(key)
+            elif until_idle and not loop.submitted and not _has_work(loop):
+                break
+            events = executor.poll(sleep)
+    finally:
+        executor.shutdown(grace=0)
+        for s, h in old.items():
+            signal.signal(s, h)
+        final = status.read()
+        final["stopped_at"] = iso(clock.now())
+        status.write(final)
+        log("scheduler stopped")
+    return 0
+
+
+def _has_work(loop: Loop) -> bool:
+    """Any run this scheduler may carry out that has not finished."""
+    return any(v.run.get("state") in ("queued", "running") for v in loop.read_views().values())
+
+
+def wake_summary(note: str, reports: list[dict[str, Any]]) -> str:
+    """One block: how long, what was missed, what was created, what the rule skipped."""
+    lines = [f"catch-up: {note}."]
+    for r in reports:
+        if r.get("error"):
+            continue
+        created, skipped = r.get("created", []), r.get("skipped", [])
+        if not created and not skipped:
+            continue
+        missed = len(created) + len(skipped)
+        parts = [f"{missed} interval(s) missed"]
+        if created:
+            parts.append(f"created {', '.join(created)}")
+        if skipped:
+            shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+            parts.append(f"skipped by catchup=False: {shown}")
+        if r.get("deferred"):
+            parts.append(f"{r['deferred']} more wait for max_active_runs")
+        lines.append(f"  {r['dag_id']}: " + "; ".join(parts))
+    if len(lines) == 1:
+        lines.append("  nothing was missed")
+    return "\n".join(lines)
+
+
+def seconds_until(when: datetime | None, now: datetime) -> float | None:
+    return None if when is None else max(0.0, (when - now).total_seconds())
+
+
+__all__ = ["RunCreator", "StatusFile", "serve", "timedelta", "wake_summary"]
