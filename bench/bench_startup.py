@@ -29,6 +29,26 @@ def flowctl_exe() -> str:
     return str(exe) if exe.exists() else shutil.which("flowctl") or "flowctl"
 
 
+def import_rows(code: str, env: dict[str, str], cwd: str) -> list[tuple[int, int, str]]:
+    """(cumulative us, self us, module) for each import `python -X importtime -c code` makes."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
+                          env=env, capture_output=True, text=True, cwd=cwd)
+    if proc.returncode != 0:
+        sys.exit(proc.stderr)
+    rows = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        self_us, cum_us, name = line[len("import time:"):].split("|")
+        rows.append((int(cum_us), int(self_us), name.strip()))
+    return rows
+
+
+def heavy_in(rows: list[tuple[int, int, str]]) -> list[str]:
+    modules = {name for _, _, name in rows}
+    return sorted(h for h in HEAVY if any(m == h or m.startswith(h + ".") for m in modules))
+
+
 def main() -> None:
     home = tempfile.mkdtemp(prefix="flowctl-bench-home-")
     dags = tempfile.mkdtemp(prefix="flowctl-bench-dags-")
@@ -49,26 +69,22 @@ def main() -> None:
               f"(min {min(times):.3f}, max {max(times):.3f}); target <= {TARGET_S} s: "
               f"{'met' if med <= TARGET_S else 'MISSED'}")
 
-        proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import flowctl.cli"],
-                              env=env, capture_output=True, text=True, cwd=dags)
-        if proc.returncode != 0:
-            sys.exit(proc.stderr)
-        rows = []  # (cumulative us, module)
-        for line in proc.stderr.splitlines():
-            if not line.startswith("import time:") or "cumulative" in line:
-                continue
-            _, self_us, cum_us, name = (part.strip() for part in line.split("|", 3)[0:1][0].split(":", 1)[1:] + line.split("|")[1:])
-            rows.append((int(cum_us), int(self_us), name.strip()))
-        modules = {name for _, _, name in rows}
-        imported = sorted(h for h in HEAVY if any(m == h or m.startswith(h + ".") for m in modules))
+        rows = import_rows("import flowctl.cli", env, dags)
+        imported = heavy_in(rows)
         total = next((cum for cum, _, name in rows if name == "flowctl.cli"), None)
-        print(f"import flowctl.cli: {total / 1000:.1f} ms cumulative, {len(modules)} modules"
+        print(f"import flowctl.cli: {total / 1000:.1f} ms cumulative, {len(rows)} modules"
               if total is not None else "import flowctl.cli: not found in -X importtime output")
         print(f"heavy modules imported by `import flowctl.cli`: {', '.join(imported) if imported else 'none'} "
               f"(checked: {', '.join(HEAVY)})")
         top = sorted((r for r in rows if r[2].count(".") == 0), reverse=True)[:8]
         print("slowest top-level imports (cumulative ms): "
               + ", ".join(f"{name} {cum / 1000:.1f}" for cum, _, name in top))
+        # and the whole `--help` path (Typer renders help with rich)
+        rows = import_rows("import sys; sys.argv = ['flowctl', '--help']\n"
+                           "from flowctl.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass",
+                           env, dags)
+        imported = heavy_in(rows)
+        print(f"heavy modules imported while running `flowctl --help`: {', '.join(imported) if imported else 'none'}")
     finally:
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(dags, ignore_errors=True)

@@ -202,6 +202,9 @@ def decide(
         if view.dag_id not in specs and not view.tis:
             continue
         states = final_states.get(view.key, {tid: view.state_of(tid) for tid in view.tis})
+        spec = specs.get(view.dag_id)
+        if spec is not None:  # a task gone from the file cannot hold its run open
+            states = {t: s for t, s in states.items() if t in spec.tasks or s in FINISHED}
         new = run_state_of([TaskState(s) for s in states.values()])
         if new != view.run.get("state"):
             actions.append(SetRunState(view.key, new))

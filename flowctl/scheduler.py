@@ -58,6 +58,7 @@ class _Pending:
     run: dict[str, Any] = field(default_factory=dict)
     run_expected: str | None = None
     xcom: dict[str, dict[str, Any]] = field(default_factory=dict)
+    owner: dict[str, Any] | None = None  #: the run's owner when we read it; the commit checks it
 
 
 class Loop:
@@ -164,7 +165,7 @@ class Loop:
         ti = view.tis.get(task_id)
         if ti is None or ti.get("try_number") != n or ti.get("state") not in ACTIVE:
             return  # cleared or marked meanwhile: this try's news is stale
-        ch = pending.setdefault(view.key, _Pending())
+        ch = self._pending(views[view.key] if view.key in views else None, pending, view.key)
         if isinstance(event, Started):
             fields = {"state": TaskState.RUNNING, "pid": event.pid, "hostname": event.hostname, "start_date": now.isoformat()}
             self._update_ti(view, ch, task_id, fields)
@@ -227,6 +228,12 @@ class Loop:
         except OSError:
             pass
 
+    @staticmethod
+    def _pending(view: RunView | None, pending: dict[RunKey, _Pending], key: RunKey) -> _Pending:
+        if key not in pending:
+            pending[key] = _Pending(owner=view.run.get("owner") if view is not None else None)
+        return pending[key]
+
     def _update_ti(self, view: RunView, ch: _Pending, task_id: str, fields: dict[str, Any]) -> None:
         ti = view.tis.setdefault(task_id, {"task_id": task_id, "state": TaskState.NONE, "try_number": 0})
         if task_id not in ch.tis:
@@ -243,7 +250,7 @@ class Loop:
             owner = view.run.get("owner")
             if owner and _same_owner(owner, self.owner):
                 continue
-            ch = pending.setdefault(key, _Pending())
+            ch = self._pending(views[key] if key in views else None, pending, key)
             ch.run["owner"] = self.owner
             ch.run_expected = view.run.get("state")
             view.run["owner"] = self.owner
@@ -283,7 +290,7 @@ class Loop:
         stamp = self.clock.now().isoformat()
         for key, view in views.items():
             if view.run.get("state") not in RUN_FINISHED:
-                ch = pending.setdefault(key, _Pending())
+                ch = self._pending(views[key] if key in views else None, pending, key)
                 ch.run["heartbeat"] = stamp
                 ch.run_expected = ch.run_expected or view.run.get("state")
 
@@ -293,7 +300,7 @@ class Loop:
         submissions = []
         for action in actions:
             view = views[action.key]
-            ch = pending.setdefault(action.key, _Pending())
+            ch = self._pending(views[action.key] if action.key in views else None, pending, action.key)
             if isinstance(action, SetState):
                 self._update_ti(view, ch, action.task_id, {"state": action.to, "end_date": now.isoformat(), "reason": action.reason})
             elif isinstance(action, Queue):
@@ -367,8 +374,8 @@ class Loop:
         with self.store.transaction() as tx:
             for key, ch in pending.items():
                 rf = tx.run(*key)
-                if rf is None:
-                    continue
+                if rf is None or rf.run.get("owner") != ch.owner:
+                    continue  # gone, or another process took it since we read it
                 for tid, (state, n, fields) in ch.tis.items():
                     cur = rf.ti(tid) or {"state": TaskState.NONE, "try_number": 0}
                     if cur.get("state", TaskState.NONE) != state or cur.get("try_number", 0) != n:

@@ -197,6 +197,61 @@ class Service:
     def new_owner(self) -> dict[str, Any]:
         return owner_identity()
 
+    # -- clear and mark ---------------------------------------------------------
+
+    def select_runs(self, dag_id: str, run_id: str | None = None, start: datetime | None = None,
+                    end: datetime | None = None) -> list[str]:
+        """Run ids of the DAG: one run, the runs whose logical date is in [start, end], or all."""
+        from flowctl.clock import iso
+
+        ids = self.store.run_ids(dag_id)
+        if run_id is not None:
+            return [self.resolve_run(dag_id, run_id, self._tz(dag_id))]
+        lo = iso(start) if start else None
+        hi = iso(end) if end else None
+        out = []
+        for rid in ids:
+            stamp = rid.split("__", 1)[-1]
+            if (lo is None or stamp >= lo) and (hi is None or stamp <= hi):
+                out.append(rid)
+        return sorted(out, key=lambda r: r.split("__", 1)[-1])
+
+    def _tz(self, dag_id: str) -> str:
+        spec = self.dagbag().dags.get(dag_id)
+        return spec.timezone if spec else self.settings.default_timezone
+
+    def plan_clear(self, dag_id: str, *, run_id: str | None = None, start: datetime | None = None,
+                   end: datetime | None = None, task_regex: str | None = None, upstream: bool = False,
+                   downstream: bool = False, only_failed: bool = False, changed: bool = False) -> list[dict[str, Any]]:
+        """The task instances a clear would reset, each with why it is in the set."""
+        from flowctl.clearing import plan_clear
+
+        spec = self.dagbag().dags.get(dag_id)
+        if spec is None and not self.store.run_ids(dag_id):
+            self.dag(dag_id)  # raises NotFound
+        runs = self.select_runs(dag_id, run_id, start, end)
+        return plan_clear(self.store, spec, dag_id, runs, task_regex=task_regex, upstream=upstream,
+                          downstream=downstream, only_failed=only_failed, changed=changed)
+
+    def clear(self, plan: list[dict[str, Any]]) -> int:
+        """Reset the planned task instances (their try count goes on) and put
+        their runs back to queued, on the current DAG version."""
+        from flowctl.clearing import apply_clear
+
+        if not plan:
+            return 0
+        dag_id = plan[0]["dag_id"]
+        return apply_clear(self.store, self.dagbag().dags.get(dag_id), plan)
+
+    def mark(self, dag_id: str, run_id: str, task_id: str, state: str, downstream: bool = False) -> list[str]:
+        """Set a task instance's state (and its descendants' with `downstream`)."""
+        from flowctl.clearing import apply_mark
+
+        if state not in ("success", "failed", "skipped"):
+            raise UsageError(f"--state must be success, failed or skipped, not {state!r}")
+        rid = self.resolve_run(dag_id, run_id, self._tz(dag_id))
+        return apply_mark(self.store, self.dagbag().dags.get(dag_id), dag_id, rid, task_id, state, downstream)
+
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: datetime | None = None,
                 now: datetime | None = None) -> str:
         """Queue a manual run for the scheduler (no owner until one adopts it)."""

@@ -124,7 +124,9 @@ def parse_state_file(path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise StoreCorrupt(f"state file {path} is damaged (not a JSON object); it was left as it is")
-    schema = data.get("_meta", {}).get("1", {}).get("schema")
+    meta = data.get("_meta")
+    entry = meta.get("1") if isinstance(meta, dict) else None
+    schema = entry.get("schema") if isinstance(entry, dict) else None
     if schema != SCHEMA_VERSION:
         raise StoreCorrupt(
             f"state file {path} has schema version {schema!r}; this flowctl reads "
@@ -224,7 +226,7 @@ class Store:
         return data or {}
 
     def dag_flags(self) -> dict[str, dict[str, Any]]:
-        return dict(self.read_index().get("dags", {}))
+        return {d["dag_id"]: d for d in self.read_index().get("dags", {}).values()}
 
     def is_paused(self, dag_id: str) -> bool:
         return bool(self.dag_flags().get(dag_id, {}).get("paused", False))
@@ -281,6 +283,11 @@ class Store:
             raise
         finally:
             self._lock.release()
+
+
+def _active_pairs(index_data: dict[str, Any]) -> set[tuple[str, str]]:
+    """The active runs of an index, by name (TinyDB may reuse a removed doc id)."""
+    return {(d["dag_id"], d["run_id"]) for d in index_data.get("active", {}).values()}
 
 
 class RunData:
@@ -398,7 +405,7 @@ class Transaction:
 
             self._index = TinyDB(self.store.index_path, storage=make)
             self._index_storage = storage_box[0]
-            self._active_before = set(self._index_storage.data.get("active", {}))
+            self._active_before = _active_pairs(self._index_storage.data)
         return self._index
 
     def set_dag_flags(self, dag_id: str, **flags: Any) -> None:
@@ -450,7 +457,7 @@ class Transaction:
             state = rf.run.get("state")
             self._set_active(dag_id, run_id, state in ("queued", "running"))
         index = self._index_storage
-        active_after = set(index.data.get("active", {})) if index else set()
+        active_after = _active_pairs(index.data) if index else set()
         grows = index is not None and index.dirty and not (active_after <= self._active_before)
         # 1. a run that became active is in the index before its file exists
         if index is not None and grows:
@@ -471,10 +478,9 @@ class Transaction:
         if not final:
             # union of before and after: nothing active may be missing mid-commit
             data = json.loads(json.dumps(self._index_storage.data))
-            active = data.setdefault("active", {})
             before = self.store.cache.read(self.store.index_path) or {}
-            for k, v in before.get("active", {}).items():
-                active.setdefault(k, v)
+            union = sorted(_active_pairs(data) | _active_pairs(before))
+            data["active"] = {str(i): {"dag_id": d, "run_id": r} for i, (d, r) in enumerate(union, 1)}
             atomic_write(self.store.index_path, json.dumps(data, separators=(",", ":")).encode())
             return
         self._index_storage.flush()

@@ -1,0 +1,189 @@
+"""Clearing and marking task instances: choosing the set, healing what a
+failure left behind, and writing it in one commit.
+
+A clear resets task instances to no state so the scheduler runs them again;
+their try count goes on and earlier tries' logs stay. Their `upstream_failed`
+and failure-skipped descendants are reset with them, so a fixed upstream is
+followed by its downstream without clearing each one (Airflow makes you
+clear those by hand).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flowctl.errors import NotFound, UsageError
+from flowctl.specs import DagSpec
+from flowctl.states import FINISHED, TaskState, run_state_of
+from flowctl.store import Store
+
+
+def _edges(spec: DagSpec | None, version: dict[str, Any]) -> dict[str, set[str]]:
+    """task -> upstream ids: the current DAG's, else the run's recorded version."""
+    if spec is not None:
+        return {tid: set(t.upstream) for tid, t in spec.tasks.items()}
+    return {tid: set(t.get("upstream", [])) for tid, t in version.get("tasks", {}).items()}
+
+
+def _closure(start: set[str], step: dict[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(start)
+    while stack:
+        for nxt in step.get(stack.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
+def _downstream_map(up: dict[str, set[str]]) -> dict[str, set[str]]:
+    down: dict[str, set[str]] = {t: set() for t in up}
+    for tid, ups in up.items():
+        for u in ups:
+            down.setdefault(u, set()).add(tid)
+    return down
+
+
+def failure_leftovers(tis: dict[str, dict[str, Any]], down: dict[str, set[str]], roots: set[str]) -> set[str]:
+    """Descendants of `roots` that a failure (not a branch) left upstream_failed or skipped."""
+    out = set()
+    for tid in _closure(roots, down):
+        ti = tis.get(tid, {})
+        state = ti.get("state")
+        if state == TaskState.UPSTREAM_FAILED or (state == TaskState.SKIPPED and not ti.get("skipped_by")):
+            out.add(tid)
+    return out
+
+
+def plan_clear(
+    store: Store, spec: DagSpec | None, dag_id: str, run_ids: list[str], *, task_regex: str | None,
+    upstream: bool, downstream: bool, only_failed: bool, changed: bool,
+) -> list[dict[str, Any]]:
+    try:
+        pattern = re.compile(task_regex) if task_regex else None
+    except re.error as exc:
+        raise UsageError(f"--task is not a valid regular expression: {exc}") from None
+    plan: list[dict[str, Any]] = []
+    for run_id in run_ids:
+        data = store.read_run(dag_id, run_id)
+        if data is None:
+            continue
+        tis = data.task_instances
+        up = _edges(spec, data.dag_version)
+        down = _downstream_map(up)
+        why: dict[str, str] = {}
+        for tid, ti in tis.items():
+            if pattern is not None and not pattern.search(tid):
+                continue
+            state = ti.get("state", "none")
+            if only_failed and state not in (TaskState.FAILED, TaskState.UPSTREAM_FAILED):
+                continue
+            if changed:
+                current = spec.tasks[tid].fingerprint if spec is not None and tid in spec.tasks else None
+                ran_with = ti.get("success_fingerprint")
+                if current is None or ran_with is None or ran_with == current:
+                    continue
+                why[tid] = "its code changed since it last succeeded"
+            else:
+                why[tid] = "matches" if pattern is not None else "selected"
+        chosen = set(why)
+        if upstream:
+            for tid in _closure(chosen, up) - chosen:
+                why[tid] = "upstream of a selected task"
+        if downstream:
+            for tid in _closure(chosen, down) - chosen:
+                why.setdefault(tid, "downstream of a selected task")
+        for tid in failure_leftovers(tis, down, set(why)) - set(why):
+            why[tid] = f"{tis[tid].get('state')} because of a cleared upstream"
+        order = data.dag_version.get("order") or list(tis)
+        for tid in sorted(why, key=lambda t: order.index(t) if t in order else len(order)):
+            if tid not in tis:
+                continue
+            ti = tis[tid]
+            plan.append({"dag_id": dag_id, "run_id": run_id, "task_id": tid, "state": ti.get("state", "none"),
+                         "try_number": ti.get("try_number", 0), "why": why[tid]})
+    return plan
+
+
+def version_changes(spec: DagSpec | None, version: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(tasks added, tasks removed) between a run's recorded DAG version and the current one."""
+    if spec is None:
+        return [], []
+    old = set(version.get("tasks", {}))
+    new = set(spec.tasks)
+    return sorted(new - old), sorted(old - new)
+
+
+def reset_fields() -> dict[str, Any]:
+    return {"state": TaskState.NONE, "next_retry_at": None, "next_poke_at": None, "first_poke_at": None,
+            "end_date": None, "queued_at": None, "reason": None, "skipped_by": None, "error": None}
+
+
+def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]]) -> int:
+    """Reset the planned instances in one commit; their runs go back to queued
+    and take the current DAG version (new tasks are added, removed ones keep
+    their history)."""
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for item in plan:
+        by_run.setdefault(item["run_id"], []).append(item)
+    dag_id = plan[0]["dag_id"]
+    count = 0
+    with store.transaction() as tx:
+        for run_id, items in by_run.items():
+            rf = tx.run(dag_id, run_id)
+            if rf is None:
+                continue
+            for item in items:
+                ti = rf.ti(item["task_id"])
+                if ti is None:
+                    continue
+                rf.put_ti(item["task_id"], **reset_fields())
+                count += 1
+            if spec is not None:
+                for tid in spec.order:
+                    if rf.ti(tid) is None:
+                        task = spec.tasks[tid]
+                        rf.put_ti(tid, state=TaskState.NONE, try_number=0, operator=task.operator,
+                                  max_tries=task.retries + 1, tries=[])
+                rf.set_dag_version(spec.version_doc())
+            rf.update_run(state="queued", end_date=None)
+    return count
+
+
+def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, task_id: str,
+               state: str, downstream: bool) -> list[str]:
+    """Set the state; marking success heals the failure leftovers below it."""
+    with store.transaction() as tx:
+        rf = tx.run(dag_id, run_id)
+        if rf is None:
+            raise NotFound(f"{dag_id} has no run {run_id!r}")
+        tis = rf.tis()
+        if task_id not in tis:
+            raise NotFound(f"run {run_id} of {dag_id} has no task {task_id!r}")
+        version = rf.db.table("dag_version").all()
+        up = _edges(spec, version[0] if version else {})
+        down = _downstream_map(up)
+        targets = [task_id] + (sorted(_closure({task_id}, down) & set(tis)) if downstream else [])
+        changed = []
+        for tid in targets:
+            if tis[tid].get("state") != state:
+                rf.put_ti(tid, state=state, marked=True, next_retry_at=None, reason=f"marked {state} by hand")
+                tis[tid]["state"] = state
+                changed.append(tid)
+        if state == TaskState.SUCCESS:
+            for tid in failure_leftovers(tis, down, set(targets)) - set(targets):
+                rf.put_ti(tid, **reset_fields())
+                tis[tid]["state"] = TaskState.NONE
+                changed.append(tid)
+        states = [TaskState(t.get("state", "none")) for t in tis.values()]
+        new_state = run_state_of(states)
+        if new_state in ("queued", "running"):
+            new_state = "queued" if not any(s not in (TaskState.NONE,) and s not in FINISHED for s in states) else "running"
+        ended = None
+        if new_state in ("success", "failed"):
+            from flowctl.clock import utcnow
+
+            ended = rf.run.get("end_date") or utcnow().isoformat()
+        rf.update_run(state=str(new_state), end_date=ended)
+    return changed
