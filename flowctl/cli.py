@@ -574,6 +574,170 @@ def explain(
     out.print(t)
 
 
+# -- backfill, clear, mark ----------------------------------------------------------
+
+
+@app.command()
+def backfill(
+    dag_id: DagArg,
+    start: Annotated[str, typer.Option("--start", "-s", help="First logical date (in the DAG's zone unless it has an offset).", show_default=False)],
+    end: Annotated[str, typer.Option("--end", "-e", help="Last logical date, included.", show_default=False)],
+    reprocess: Annotated[str, typer.Option("--reprocess", help="none: leave intervals that have a run; failed: re-run failed runs; completed: re-run all.")] = "none",
+    max_active_runs: Annotated[int | None, typer.Option("--max-active-runs", min=1, help="Runs at once (default: the DAG's max_active_runs).", show_default=False)] = None,
+    run_backwards: Annotated[bool, typer.Option("--run-backwards", help="Newest interval first.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would happen to each interval; change nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a DAG over past data intervals, in the foreground with a progress bar.
+    Exit 0 if every run it carried out succeeded. Ctrl-C stops; run it again to resume."""
+    from flowctl.backfill import carry_out, plan_backfill
+    from flowctl.render import console, local_time, print_json, state_text, table
+
+    service = _service()
+    spec = service.dag(dag_id)
+    first = service.parse_date(start, spec.timezone)
+    last = service.parse_date(end, spec.timezone)
+    plan = plan_backfill(service, spec, first, last, reprocess, run_backwards)
+    tz = service.settings.default_timezone
+    if dry_run:
+        if as_json:
+            print_json({"dag_id": dag_id, "dry_run": True, "intervals": [p.to_doc() for p in plan]})
+            return
+        t = table("logical date", "action", "run", "why", title=f"backfill plan for {dag_id} (dry run: nothing changes)")
+        for p in plan:
+            colour = {"create": "green", "reprocess": "yellow", "resume": "cyan"}.get(p.action, "dim")
+            t.add_row(local_time(iso_of(p.logical_date), spec.timezone, with_seconds=False), f"[{colour}]{p.action}[/]", p.run_id, p.why)
+        console().print(t)
+        console().print(f"{sum(p.action != 'skip' for p in plan)} of {len(plan)} interval(s) would run.")
+        return
+    if not plan:
+        bounds = f"; the DAG's intervals start at {spec.start_date}" + (f" and end by {spec.end_date}" if spec.end_date else "")
+        _err(f"no data interval of {dag_id} has a logical date between {first.isoformat()} and {last.isoformat()}{bounds}")
+        raise typer.Exit(0)
+    results = carry_out(service, spec, plan, max_active_runs or spec.max_active_runs, quiet=as_json)
+    failed = [r for r, st in results.items() if st != "success"]
+    if as_json:
+        rows = []
+        for p in plan:
+            doc = p.to_doc()
+            doc["state"] = results.get(p.run_id, p.state)
+            rows.append(doc)
+        print_json({"dag_id": dag_id, "succeeded": not failed, "runs": rows})
+    else:
+        out = console()
+        skipped = [p for p in plan if p.action == "skip"]
+        if failed:
+            out.print(f"[red]{len(failed)} of {len(results)} run(s) did not succeed[/]:")
+            for r in failed:
+                out.print(f"  {r}: {state_text(results[r])}  (see `flowctl tasks states {dag_id} '{r}'`)")
+        else:
+            out.print(f"[green]{len(results)} run(s) succeeded[/].")
+        if skipped:
+            out.print(f"{len(skipped)} interval(s) skipped because a run exists; --reprocess failed|completed re-runs them.")
+        del tz
+    raise typer.Exit(1 if failed else 0)
+
+
+def iso_of(dt: Any) -> str:
+    from flowctl.clock import iso
+
+    return iso(dt) or ""
+
+
+@app.command()
+def clear(
+    dag_id: DagArg,
+    run: Annotated[str | None, typer.Option("--run", help="Only this run (a run id or logical date).", show_default=False)] = None,
+    start: Annotated[str | None, typer.Option("--start", help="Runs with a logical date at or after this.", show_default=False)] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Runs with a logical date at or before this.", show_default=False)] = None,
+    task: Annotated[str | None, typer.Option("--task", "-t", help="Task ids matching this regular expression.", show_default=False)] = None,
+    upstream: Annotated[bool, typer.Option("--upstream", help="Also the tasks they depend on.")] = False,
+    downstream: Annotated[bool, typer.Option("--downstream", help="Also the tasks that depend on them.")] = False,
+    only_failed: Annotated[bool, typer.Option("--only-failed", help="Only failed and upstream_failed instances.")] = False,
+    changed: Annotated[bool, typer.Option("--changed", help="Only instances whose task code changed since they last succeeded.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the set; change nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reset task instances so they run again (their try count goes on) and put
+    their runs back to queued. Upstream_failed tasks below them are reset too.
+    A scheduler (`flowctl scheduler`, daemon or --until-idle) runs them."""
+    from flowctl.render import console, print_json, state_text, table
+
+    service = _service()
+    tz = _dag_tz(service, dag_id)
+    first = service.parse_date(start, tz) if start else None
+    last = service.parse_date(end, tz) if end else None
+    plan = service.plan_clear(dag_id, run_id=run, start=first, end=last, task_regex=task, upstream=upstream,
+                              downstream=downstream, only_failed=only_failed, changed=changed)
+    notes = _version_notes(service, dag_id, plan)
+    if as_json and (dry_run or not plan):
+        print_json({"dag_id": dag_id, "dry_run": dry_run, "cleared": 0, "task_instances": plan, "notes": notes})
+        return
+    out = console(stderr=as_json)
+    if not plan:
+        out.print("Nothing matches: no task instance would be cleared.")
+        return
+    t = table("run", "task", "state", "try", "why", title=f"{len(plan)} task instance(s) of {dag_id}")
+    for p in plan:
+        t.add_row(p["run_id"], p["task_id"], state_text(p["state"]), str(p["try_number"]), p["why"])
+    out.print(t)
+    for n in notes:
+        out.print(f"[yellow]note:[/] {n}")
+    if dry_run:
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            from flowctl.errors import UsageError
+
+            raise UsageError("clear changes history: confirm on a terminal or pass --yes")
+        if not typer.confirm(f"Clear these {len(plan)} task instance(s)?", default=False):
+            _err("nothing cleared")
+            raise typer.Exit(1)
+    count = service.clear(plan)
+    if as_json:
+        print_json({"dag_id": dag_id, "dry_run": False, "cleared": count, "task_instances": plan, "notes": notes})
+    else:
+        out.print(f"Cleared {count} task instance(s).")
+    _hint_scheduler(service)
+
+
+def _version_notes(service: Any, dag_id: str, plan: list[dict[str, Any]]) -> list[str]:
+    from flowctl.clearing import version_changes
+
+    spec = service.dagbag().dags.get(dag_id)
+    notes = []
+    for run_id in sorted({p["run_id"] for p in plan}):
+        data = service.store.read_run(dag_id, run_id)
+        added, removed = version_changes(spec, data.dag_version if data else {})
+        if added or removed:
+            parts = ([f"added {', '.join(added)}"] if added else []) + ([f"removed {', '.join(removed)}"] if removed else [])
+            notes.append(f"{run_id} ran under an older version of the DAG ({'; '.join(parts)}); it re-runs with the current one")
+    return notes
+
+
+def _hint_scheduler(service: Any) -> None:
+    from flowctl.daemon import is_running
+
+    if not is_running(service.settings.home):
+        _err("no scheduler is running: `flowctl scheduler --until-idle` (or --daemon) runs the cleared tasks")
+
+
+@tasks_app.command("mark")
+def tasks_mark(
+    dag_id: DagArg,
+    run_id: RunArg,
+    task_id: Annotated[str, typer.Argument(help="The task id.", show_default=False)],
+    state: Annotated[str, typer.Option("--state", help="success, failed or skipped.", show_default=False)],
+    downstream: Annotated[bool, typer.Option("--downstream", help="Also every task below it.")] = False,
+) -> None:
+    """Set a task instance's state by hand. Marking success lets the tasks below
+    it run (their upstream_failed is healed); the run's state follows."""
+    service = _service()
+    changed = service.mark(dag_id, run_id, task_id, state, downstream)
+    print(f"marked {len(changed)} task instance(s): {', '.join(changed) or 'already in that state'}")
+
+
 # -- entry point -------------------------------------------------------------------
 
 

@@ -1,0 +1,22 @@
+"""The terminal UI (`flowctl tui`): live monitoring and control.
+
+Layout: `views.py` turns store state into rows and cells (pure, tested
+without Textual); `data.py` reads that state in worker threads; `app.py`
+holds `FlowctlApp(service, clock)` and `run_tui(service)`; `screens/` and
+`widgets/` render; `flowctl.tcss` lays it out. Nothing here is imported by
+the CLI until `flowctl tui` runs, so other commands never load Textual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["FlowctlApp", "run_tui"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from flowctl.tui import app
+
+        return getattr(app, name)
+    raise AttributeError(name)
