@@ -129,8 +129,12 @@ def carry_out(service: Any, spec: DagSpec, plan: list[PlanItem], max_active_runs
     owner = owner_identity()
     todo = [p for p in plan if p.action != "skip"]
     executor = LocalExecutor()
+    from flowctl.notify import send_detached, wait_for_notices
+
+    notify_settings = service.settings.notify
     loop = Loop(store=store, executor=executor, specs=lambda: {spec.dag_id: spec},
-                workers=service.settings.workers, keys=set(), owner=owner)
+                workers=service.settings.workers, keys=set(), owner=owner,
+                notifier=lambda event: send_detached(notify_settings, event))
     active: set[str] = set()
     results: dict[str, str] = {}
     progress = BackfillProgress(len(todo), enabled=not quiet, live=sys.stdout.isatty())
@@ -177,14 +181,15 @@ def carry_out(service: Any, spec: DagSpec, plan: list[PlanItem], max_active_runs
                     progress.run_done(run_id, state, len(results))
             running = sum(1 for v in loop.views.values() for ti in v.tis.values() if ti.get("state") == "running")
             progress.update(len(results), running, sum(1 for s in results.values() if s == "failed"))
-            if not active and (not todo or stopping["now"]) and not loop.submitted:
+            if not active and (not todo or stopping["now"]) and not loop.submitted and not loop.callbacks:
                 break
-            if stopping["now"] and not loop.submitted:
+            if stopping["now"] and not loop.submitted and not loop.callbacks:
                 break
             events = executor.poll(sleep)
     finally:
         executor.shutdown(grace=0)
         progress.stop()
+        wait_for_notices()
         for s, h in old.items():
             signal.signal(s, h)
     for run_id in active:

@@ -412,9 +412,9 @@ def _logger() -> Any:
 
 def _notifier(settings: Any) -> Any:
     def send(event: dict[str, Any]) -> None:
-        from flowctl.notify import notify
+        from flowctl.notify import send_detached
 
-        notify(settings.notify, event, log=_logger())
+        send_detached(settings.notify, event)
 
     return send
 

@@ -371,3 +371,53 @@ def show_desktop(message: str, explicit: bool = False) -> None:
     if done.returncode != 0:
         err = _one_line(done.stderr.decode(errors="replace").strip()) if done.stderr else ""
         raise ChannelError(f"{os.path.basename(argv[0])} exit code {done.returncode}" + (f": {err}" if err else ""))
+
+
+def any_channel(settings: NotifySettings) -> bool:
+    return bool(settings.webhook or settings.command or settings.desktop is not False)
+
+
+def send_detached(settings: NotifySettings, event: Mapping[str, Any]) -> None:
+    """`notify()` in a child interpreter: the scheduler neither waits for a slow
+    channel nor runs threads beside its fork servers. The child inherits stderr,
+    so a dead channel is logged where the scheduler logs."""
+    import json as _json
+    import sys
+
+    if not any_channel(settings):
+        return
+    doc = {"settings": {"webhook": settings.webhook, "command": settings.command, "desktop": settings.desktop},
+           "event": dict(event)}
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "flowctl.notify"], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, start_new_session=True)
+        assert proc.stdin is not None
+        proc.stdin.write(_json.dumps(doc, default=str).encode())
+        proc.stdin.close()
+        _children.append(proc)
+        _children[:] = [p for p in _children if p.poll() is None]
+    except OSError as exc:
+        print_to_stderr(f"notify: could not start the notifier: {exc}")
+
+
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def wait_for_notices(timeout: float = 60.0) -> None:
+    """Let notices still being sent finish before a short-lived command exits."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    for proc in list(_children):
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+
+
+if __name__ == "__main__":
+    import json as _json
+    import sys
+
+    _doc = _json.loads(sys.stdin.read())
+    notify(NotifySettings(**_doc["settings"]), _doc["event"])

@@ -35,6 +35,7 @@ class TaskInstanceHandle:
         self._skip: list[str] = []
         self._skip_all_below = False
         self._xcom_cache: dict[tuple[str, str], Any] | None = None
+        self.first_poke_at = payload.get("first_poke_at")
 
     def xcom_push(self, key: str, value: Any) -> None:
         _check_json(value, f"xcom_push({key!r})")
@@ -141,8 +142,15 @@ def execute_task(dag: Any, payload: dict[str, Any], home: str | None) -> dict[st
         log_line(f"skipped: {exc}")
     except TaskFailed as exc:
         result["error"] = str(exc)
+        if type(exc).__name__ == "SensorTimeout":
+            result["no_retry"] = True  # as Airflow: a sensor that timed out is not retried
         log_line(f"failed: {exc}")
     except BaseException as exc:  # noqa: BLE001 - task code may raise anything
+        if type(exc).__name__ == "Reschedule":
+            result.update(state="reschedule", next_poke_at=exc.next_poke_at, first_poke_at=exc.first_poke_at)
+            log_line(f"not yet: next poke at {exc.next_poke_at} (the worker slot is freed meanwhile)")
+            set_current_context(None)
+            return result
         if isinstance(exc, SystemExit) and exc.code in (0, None):
             result["state"] = "success"
         else:
@@ -179,6 +187,39 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def run_callback(dag: Any, payload: dict[str, Any], home: str | None) -> dict[str, Any]:
+    """Call a task or DAG callback once, with the context (and the error for
+    failures). A callback that raises is logged and changes nothing."""
+    from flowctl.context import set_current_context
+    from flowctl.templating import build_context
+
+    name = payload["callback"]
+    task_id = payload.get("task_id")
+    task = dag.get_task(task_id) if task_id and task_id in dag.tasks else None
+    owner = task if task is not None else dag
+    fn = getattr(owner, name, None)
+    if fn is None:
+        return {"state": "success"}
+    ti = TaskInstanceHandle({**payload, "task_id": task_id or ""}, home)
+    context = build_context(dag=dag, task=task, ti=ti, run=payload["run"], timezone=payload["timezone"],
+                            prev_success=payload.get("prev_success"))
+    if payload.get("error"):
+        context["exception"] = TaskFailed(payload["error"])
+    context["reason"] = payload.get("reason")
+    set_current_context(context)
+    log_line(f"calling {name} of {'task ' + task_id if task is not None else 'DAG ' + dag.dag_id}")
+    try:
+        for f in fn if isinstance(fn, list | tuple) else [fn]:
+            f(context)
+    except BaseException as exc:  # noqa: BLE001
+        print_user_traceback(exc)
+        log_line(f"{name} raised {_error_text(exc)}; the state is unchanged")
+        return {"state": "failed", "error": _error_text(exc)}
+    finally:
+        set_current_context(None)
+    return {"state": "success"}
+
+
 def task_process_main(dags: dict[str, Any], payload: dict[str, Any], result_fd: int) -> None:
     """The body of a forked task process. Never returns."""
     code = 0
@@ -198,7 +239,9 @@ def task_process_main(dags: dict[str, Any], payload: dict[str, Any], result_fd: 
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
         dag = dags.get(payload["dag_id"])
-        if dag is None:
+        if dag is not None and payload.get("callback"):
+            result = run_callback(dag, payload, payload.get("home"))
+        elif dag is None:
             result = {"state": "failed", "error": f"DAG {payload['dag_id']!r} is no longer in {payload['fileloc']}", "xcom": {}}
         elif payload["task_id"] not in dag.tasks:
             result = {"state": "failed", "error": f"task {payload['task_id']!r} is no longer in DAG {payload['dag_id']!r}", "xcom": {}}

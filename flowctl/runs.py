@@ -106,14 +106,18 @@ def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, An
     if not as_json and progress.live is None:
         sys.stdout.write(f"{spec.dag_id} {run_id}: {len(spec.tasks)} tasks, {service.settings.workers} worker slots\n")
     executor = LocalExecutor()
+    from flowctl.notify import send_detached, wait_for_notices
+
+    settings = service.settings
     loop = Loop(store=store, executor=executor, specs=lambda: {spec.dag_id: spec},
-                workers=service.settings.workers, keys={(spec.dag_id, run_id)}, owner=owner,
-                on_event=progress.event)
+                workers=settings.workers, keys={(spec.dag_id, run_id)}, owner=owner,
+                on_event=progress.event, notifier=lambda event: send_detached(settings.notify, event))
     try:
         loop.run_until_done(on_tick=progress.refresh)
     finally:
         executor.shutdown(grace=0)
         progress.stop()
+        wait_for_notices()
     run = store.read_run(spec.dag_id, run_id)
     doc = run.run if run else {}
     tis = service.task_states(spec.dag_id, run_id)

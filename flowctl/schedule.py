@@ -169,8 +169,11 @@ def serve(
 
     seen_errors: dict[str, str] = {}
     executor = LocalExecutor()
+    from flowctl.notify import send_detached
+
     loop = Loop(store=store, executor=executor, specs=specs, workers=settings.workers, clock=clock,
-                keys=None, owner=owner, on_event=event_line)
+                keys=None, owner=owner, on_event=event_line,
+                notifier=lambda event: send_detached(settings.notify, event))
     creator = RunCreator(service, owner)
     stop = {"requested": False}
 
@@ -222,17 +225,20 @@ def serve(
                     stop_deadline = time.monotonic() + grace
                     if loop.submitted:
                         log(f"stopping: waiting up to {grace:g} s for {len(loop.submitted)} running task(s)")
-                if not loop.submitted:
+                if not loop.submitted and not loop.callbacks:
                     break
                 if time.monotonic() > stop_deadline:
                     for key in list(loop.submitted):
                         if key not in loop._interrupted:
                             loop.interrupt(key)
-            elif until_idle and not loop.submitted and not _has_work(loop):
+            elif until_idle and not loop.submitted and not loop.callbacks and not _has_work(loop):
                 break
             events = executor.poll(sleep)
     finally:
+        from flowctl.notify import wait_for_notices
+
         executor.shutdown(grace=0)
+        wait_for_notices(timeout=30)
         for s, h in old.items():
             signal.signal(s, h)
         final = status.read()

@@ -37,6 +37,7 @@ from flowctl.states import ACTIVE, RUN_FINISHED, TaskState
 from flowctl.store import Store, owner_alive, owner_identity
 
 KEY_SEP = "\x1f"
+CALLBACK_PREFIX = "cb"
 TERM_GRACE = 5.0  #: seconds between SIGTERM and SIGKILL for a timed-out try
 MAX_SLEEP = 0.5  #: the longest nap, so commands (clear, mark, trigger) are seen quickly
 
@@ -76,6 +77,7 @@ class Loop:
         keys: set[RunKey] | None = None,
         owner: dict[str, Any] | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        notifier: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -92,6 +94,9 @@ class Loop:
         self.views: dict[RunKey, RunView] = {}
         self._last_heartbeat = 0.0
         self._interrupted: set[str] = set()
+        self.notifier = notifier
+        self.callbacks: set[str] = set()  # callback jobs still running
+        self._followups: list[tuple[str, RunKey, str | None, int, dict[str, Any]]] = []
 
     def interrupt(self, key: str) -> None:
         """Kill a try because we are stopping; it will run again (not a failure)."""
@@ -146,6 +151,7 @@ class Loop:
                 self.executor.submit(key, fileloc, payload, version)
                 self.submitted[key] = (payload["dag_id"], payload["run_id"])
         self.views = views
+        self._dispatch_followups(views, specs)
         for key, ch in pending.items():
             if ch.run.get("state") in RUN_FINISHED:
                 self.on_event("run_finished", {"dag_id": key[0], "run_id": key[1], "state": ch.run["state"]})
@@ -158,6 +164,10 @@ class Loop:
     # -- events -------------------------------------------------------------
 
     def _record(self, event: Event, views: dict[RunKey, RunView], specs: dict[str, DagSpec], now: datetime, pending: dict[RunKey, _Pending]) -> None:
+        if event.key.startswith(CALLBACK_PREFIX + KEY_SEP):
+            if isinstance(event, Finished):
+                self.callbacks.discard(event.key)
+            return
         dag_id, run_id, task_id, n = parse_key(event.key)
         view = views.get((dag_id, run_id))
         if view is None:
@@ -194,6 +204,11 @@ class Loop:
             self._append_log(dag_id, run_id, task_id, n, result["error"])
         seed = f"{dag_id}#{task_id}#{view.run.get('logical_date')}"
         fields = outcome_of_try(task, ti, result, now, seed=seed)
+        if fields["state"] == TaskState.UP_FOR_RESCHEDULE:  # a sensor between pokes keeps its try
+            fields["first_poke_at"] = ti.get("first_poke_at") or result.get("first_poke_at")
+            fields["pid"] = None
+            self._update_ti(view, ch, task_id, fields)
+            return
         started = ti.get("start_date") or ti.get("queued_at")
         duration = (now - datetime.fromisoformat(started)).total_seconds() if started else None
         fields.update(duration=duration, exit_code=event.exit_code, error=result.get("error"))
@@ -216,6 +231,16 @@ class Loop:
                 if view.state_of(down) in (TaskState.NONE, TaskState.SCHEDULED):
                     self._update_ti(view, ch, down, {"state": TaskState.SKIPPED, "end_date": now.isoformat(), "skipped_by": task_id})
         self.on_event("task_finished", {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": n, **fields})
+        state = fields["state"]
+        if task is not None and task.has_callbacks:
+            name = {"success": "on_success_callback", "up_for_retry": "on_retry_callback",
+                    "failed": "on_failure_callback"}.get(state)
+            if name:
+                self._followups.append((name, view.key, task_id, n, {"error": result.get("error")}))
+        if state == TaskState.FAILED and self.notifier is not None:
+            self._followups.append(("notify", view.key, task_id, n, {
+                "event": "task_failed", "error": result.get("error"),
+                "log": str(self.store.log_path(dag_id, run_id, task_id, n))}))
 
     def _append_log(self, dag_id: str, run_id: str, task_id: str, n: int, message: str) -> None:
         path = self.store.log_path(dag_id, run_id, task_id, n)
@@ -306,13 +331,17 @@ class Loop:
             elif isinstance(action, Queue):
                 spec = specs[view.dag_id]
                 ti = view.tis[action.task_id]
-                n = int(ti.get("try_number", 0)) + 1
+                poke_again = action.expected == TaskState.UP_FOR_RESCHEDULE
+                n = int(ti.get("try_number", 0)) + (0 if poke_again and ti.get("try_number") else 1)
                 fields = {
                     "state": TaskState.QUEUED, "try_number": n, "queued_at": now.isoformat(),
                     "start_date": None, "end_date": None, "duration": None, "exit_code": None,
                     "pid": None, "error": None, "next_retry_at": None,
                     "fingerprint": spec.tasks[action.task_id].fingerprint,
+                    "next_poke_at": None,
                 }
+                if not poke_again:
+                    fields["first_poke_at"] = None
                 self._update_ti(view, ch, action.task_id, fields)
                 key = try_key(view.dag_id, view.run_id, action.task_id, n)
                 submissions.append((key, spec.fileloc, spec.fingerprint, self._payload(spec, view, action.task_id, n)))
@@ -324,6 +353,15 @@ class Loop:
                     ch.run["start_date"] = now.isoformat()
                 if action.to in RUN_FINISHED:
                     ch.run["end_date"] = now.isoformat()
+                    spec = specs.get(view.dag_id)
+                    if spec is not None and spec.has_dag_callbacks:
+                        name = "on_success_callback" if action.to == "success" else "on_failure_callback"
+                        self._followups.append((name, action.key, None, 0, {"reason": f"run {action.to}"}))
+                    if action.to == "failed" and self.notifier is not None:
+                        failed = sorted(t for t, ti in view.tis.items() if ti.get("state") == TaskState.FAILED)
+                        self._followups.append(("notify", action.key, None, 0, {
+                            "event": "run_failed",
+                            "error": f"failed task(s): {', '.join(failed)}" if failed else "upstream failures"}))
                 else:
                     ch.run["end_date"] = None
                 view.run.update(ch.run)
@@ -349,6 +387,7 @@ class Loop:
             "log_path": str(self.store.log_path(view.dag_id, view.run_id, task_id, n)),
             "run": {k: run.get(k) for k in ("run_id", "run_type", "logical_date", "data_interval_start", "data_interval_end", "conf")},
             "prev_success": self._previous_success(view),
+            "first_poke_at": view.tis.get(task_id, {}).get("first_poke_at"),
         }
 
     def _previous_success(self, view: RunView) -> dict[str, Any] | None:
@@ -361,6 +400,35 @@ class Loop:
                 if prev else None
             )
         return self._prev_success[view.key]
+
+    def _dispatch_followups(self, views: dict[RunKey, RunView], specs: dict[str, DagSpec]) -> None:
+        """Callbacks and notices for what this tick committed, each exactly once."""
+        followups, self._followups = self._followups, []
+        for name, run_key, task_id, n, extra in followups:
+            view = views.get(run_key)
+            spec = specs.get(run_key[0])
+            if view is None:
+                continue
+            if name == "notify":
+                self.notifier({
+                    "event": extra["event"], "dag_id": run_key[0], "run_id": run_key[1], "task_id": task_id,
+                    "try_number": n or None, "logical_date": view.run.get("logical_date"),
+                    "error": extra.get("error"), "log": extra.get("log"),
+                })
+                continue
+            if spec is None:
+                continue
+            key = KEY_SEP.join((CALLBACK_PREFIX, run_key[0], run_key[1], task_id or "", str(n), name))
+            if task_id is not None:
+                log = self.store.log_path(run_key[0], run_key[1], task_id, n)
+                payload = self._payload(spec, view, task_id, n)
+            else:
+                log = self.store.home / "logs" / run_key[0] / run_key[1] / "dag_callbacks.log"
+                payload = self._payload(spec, view, spec.order[0] if spec.order else "", 0)
+                payload["task_id"] = None
+            payload.update(callback=name, log_path=str(log), error=extra.get("error"), reason=extra.get("reason"))
+            self.executor.submit(key, spec.fileloc, payload, spec.fingerprint)
+            self.callbacks.add(key)
 
     # -- commit -------------------------------------------------------------
 
@@ -395,7 +463,7 @@ class Loop:
     # -- driving it -----------------------------------------------------------
 
     def finished(self) -> bool:
-        if self.keys is None or self.submitted:
+        if self.keys is None or self.submitted or self.callbacks:
             return False
         for key in self.keys:
             data = self.store.read_run(*key)
@@ -424,7 +492,7 @@ class Loop:
                 sleep = self.step(events)
                 if on_tick:
                     on_tick()
-                if self.finished() or (self.stopping and not self.submitted):
+                if self.finished() or (self.stopping and not self.submitted and not self.callbacks):
                     break
                 events = self.executor.poll(sleep)
         finally:

@@ -1,0 +1,185 @@
+"""Reading what the TUI shows, off the UI thread: snapshots of the store and
+task logs.
+
+Everything here blocks (files, the scheduler's lock, DAG imports) and runs
+in worker threads. The store's file cache makes a re-read of an unchanged
+run file a `stat`, so a refresh after one commit parses only what changed;
+the app asks for one only when `store.seq()` moved.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flowctl.tui.views import GRID_RUNS, MAIN_RUNS, RunInfo, Snapshot, newest_run_ids
+
+TAIL_BYTES = 200_000
+"""A log opens at its last 200 KB; earlier bytes are skipped, not read."""
+FOLLOW_CHUNK = 1_000_000
+
+
+class SnapshotLoader:
+    """Builds `Snapshot`s for one service; keeps the DAG bag and the next-run
+    times between refreshes. One refresh at a time (the app makes sure)."""
+
+    def __init__(self, service: Any, dag_reload_interval: float = 5.0) -> None:
+        self.service = service
+        self.dag_reload_interval = dag_reload_interval
+        self._bag_loaded_at: float | None = None
+        self._next_cache: dict[str, tuple[Any, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def dags_due(self) -> bool:
+        return self._bag_loaded_at is None or time.monotonic() - self._bag_loaded_at >= self.dag_reload_interval
+
+    def load(self, now: datetime, *, detail: Iterable[str] = (), reload_dags: bool = False,
+             with_scheduler: bool = True, previous: Snapshot | None = None) -> Snapshot:
+        with self._lock:
+            return self._load(now, set(detail), reload_dags, with_scheduler, previous)
+
+    def _load(self, now: datetime, detail: set[str], reload_dags: bool, with_scheduler: bool,
+              previous: Snapshot | None) -> Snapshot:
+        service = self.service
+        store = service.store
+        seq = store.seq()
+        if reload_dags or self._bag_loaded_at is None:
+            bag = service.dagbag(reload=self._bag_loaded_at is not None or reload_dags)
+            self._bag_loaded_at = time.monotonic()
+        else:
+            bag = service.dagbag()
+        dag_ids = sorted(set(bag.dags) | set(store.dag_ids_with_runs()))
+        active: dict[str, set[str]] = {}
+        for d, r in store.active_runs():
+            active.setdefault(d, set()).add(r)
+        runs: dict[str, tuple[RunInfo, ...]] = {}
+        counts: dict[str, int] = {}
+        next_runs: dict[str, str | None] = {}
+        for dag_id in dag_ids:
+            ids = store.run_ids(dag_id)
+            counts[dag_id] = len(ids)
+            n = GRID_RUNS if dag_id in detail else MAIN_RUNS
+            wanted = newest_run_ids(ids, n)
+            extra = sorted(active.get(dag_id, set()) - set(wanted))
+            infos = []
+            for run_id in [*wanted, *extra]:
+                info = read_run_info(store, dag_id, run_id)
+                if info is not None:
+                    infos.append(info)
+            runs[dag_id] = tuple(infos)
+            spec = bag.dags.get(dag_id)
+            if spec is not None:
+                next_runs[dag_id] = self._next_run(spec, ids, now)
+        scheduler: dict[str, Any] = dict(previous.scheduler) if previous is not None else {}
+        if with_scheduler or not scheduler:
+            scheduler = scheduler_status(service.settings.home)
+        return Snapshot(
+            seq=seq, now=now, tz=service.settings.default_timezone, dags=dict(bag.dags),
+            errors=tuple(bag.errors), flags=store.dag_flags(), runs=runs, run_counts=counts,
+            next_runs=next_runs, scheduler=scheduler, dags_folder=str(service.settings.dags_folder),
+        )
+
+    def _next_run(self, spec: Any, run_ids: list[str], now: datetime) -> str | None:
+        scheduled = [r for r in run_ids if r.startswith(("scheduled__", "backfill__"))]
+        last = max((r.split("__", 1)[1] for r in scheduled), default=None)
+        key = (spec.fingerprint, spec.schedule, spec.schedule_seconds, spec.start_date, spec.catchup, last,
+               None if last or spec.catchup else now.replace(minute=0, second=0, microsecond=0))
+        hit = self._next_cache.get(spec.dag_id)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        value = next_run(spec, last, now)
+        self._next_cache[spec.dag_id] = (key, value)
+        return value
+
+
+def next_run(spec: Any, last_scheduled: str | None, now: datetime) -> str | None:
+    """The logical date of the DAG's next scheduled run (as `flowctl dags list`)."""
+    if spec.schedule is None and spec.schedule_seconds is None:
+        return None
+    try:
+        tt = spec.timetable()
+        if last_scheduled:
+            nxt = tt.next_intervals(after=datetime.fromisoformat(last_scheduled) + timedelta(microseconds=1), n=1)
+        elif spec.catchup:
+            nxt = tt.next_intervals(n=1)
+        else:
+            latest = tt.latest_complete(now)
+            nxt = [latest] if latest else tt.next_intervals(n=1)
+        return nxt[0].start.isoformat() if nxt else None
+    except Exception:  # noqa: BLE001 - one DAG's odd schedule must not break the screen
+        return None
+
+
+def read_run_info(store: Any, dag_id: str, run_id: str) -> RunInfo | None:
+    data = store.read_run(dag_id, run_id)
+    if data is None:
+        return None
+    version = data.dag_version
+    tis = data.task_instances
+    order = version.get("order") or list(tis)
+    ordered = [tis[t] for t in order if t in tis] + [tis[t] for t in tis if t not in order]
+    return RunInfo(dag_id, run_id, data.run, tuple(ordered), version)
+
+
+def scheduler_status(home: Path) -> dict[str, Any]:
+    from flowctl.daemon import status
+
+    try:
+        return status(home)
+    except Exception as exc:  # noqa: BLE001 - the header says so instead of crashing
+        return {"running": False, "error": str(exc)}
+
+
+# -- logs ------------------------------------------------------------------------------
+
+
+def read_tail(path: Path, max_bytes: int = TAIL_BYTES) -> tuple[str, int, int]:
+    """(text, end offset, bytes skipped): the last `max_bytes` of the log, from
+    the first whole line; the earlier part is never read."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            start = max(0, size - max_bytes)
+            f.seek(start)
+            raw = f.read(size - start)
+    except FileNotFoundError:
+        return "", 0, 0
+    if start > 0:
+        cut = raw.find(b"\n")
+        if cut >= 0:
+            start += cut + 1
+            raw = raw[cut + 1:]
+    return raw.decode("utf-8", "replace"), start + len(raw), start
+
+
+def read_from(path: Path, offset: int, max_bytes: int = FOLLOW_CHUNK) -> tuple[str, int]:
+    """What was appended to the log since `offset` (for following a running task)."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < offset:  # replaced or truncated: start again
+                offset = 0
+            if size == offset:
+                return "", offset
+            f.seek(offset)
+            raw = f.read(min(size - offset, max_bytes))
+    except FileNotFoundError:
+        return "", offset
+    # hand out whole lines (a half-written line, or UTF-8 character, waits for
+    # the next read) unless the chunk has no line end at all
+    cut = raw.rfind(b"\n")
+    if cut >= 0:
+        raw = raw[: cut + 1]
+    return raw.decode("utf-8", "replace"), offset + len(raw)
+
+
+def dag_source(spec: Any) -> str:
+    try:
+        return Path(spec.fileloc).read_text()
+    except OSError as exc:
+        return f"# cannot read {spec.fileloc}: {exc}"

@@ -1,0 +1,805 @@
+"""What the TUI shows, as plain data: store state in, rows, cells and lines out.
+
+Pure functions of a `Snapshot` (what `data.py` read from the store) and the
+time: no Textual, no I/O, so every rule here is a unit test. A "line" is a
+list of `(text, style)` segments; widgets turn them into Rich `Text`.
+
+States are shown as a letter (or word) *and* a colour, so they read on a
+monochrome terminal and to colour-blind users: see `STATE_LETTERS`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flowctl.states import STATE_COLOURS
+
+Seg = tuple[str, str]
+Line = list[Seg]
+
+#: One letter per state, the same in the tree, the DAG table, the grid, graph and gantt.
+STATE_LETTERS: dict[str, str] = {
+    "none": "-",
+    "scheduled": "C",
+    "queued": "Q",
+    "running": "R",
+    "success": "S",
+    "failed": "F",
+    "up_for_retry": "Y",
+    "upstream_failed": "U",
+    "skipped": "K",
+    "up_for_reschedule": "W",
+}
+
+MAIN_RUNS = 10
+"""Runs per DAG read for the main screen (the tree and the counts)."""
+LAST_RUNS = 5
+"""Runs per DAG shown as coloured letters in the DAG table."""
+GRID_RUNS = 25
+"""Runs read for an open DAG screen (the grid's columns)."""
+
+
+# -- states ---------------------------------------------------------------------------
+
+
+def state_letter(state: str | None) -> str:
+    return STATE_LETTERS.get(state or "none", "?")
+
+
+def state_style(state: str | None, bold: bool = True) -> str:
+    colour = STATE_COLOURS.get(state or "none", "white")
+    return f"bold {colour}" if bold else colour
+
+
+def state_cell(state: str | None) -> Seg:
+    """A grid cell: the state's letter in its colour."""
+    return (state_letter(state), state_style(state))
+
+
+def state_word(state: str | None) -> Seg:
+    return (state or "none", state_style(state, bold=False))
+
+
+def legend() -> Line:
+    """`S success  F failed ...`: the key to the letters."""
+    line: Line = []
+    for state, letter in STATE_LETTERS.items():
+        line += [(letter, state_style(state)), (f" {state}  ", "dim")]
+    return line
+
+
+_GROUP_PRIORITY = ("failed", "upstream_failed", "up_for_retry", "running", "queued",
+                   "up_for_reschedule", "scheduled", "none")
+
+
+def aggregate_state(states: Iterable[str]) -> str:
+    """One state for a task group in a run: the most urgent of its members'."""
+    found = set(states)
+    if not found:
+        return "none"
+    for state in _GROUP_PRIORITY:
+        if state in found:
+            return state
+    return "success" if "success" in found else "skipped"
+
+
+# -- time ----------------------------------------------------------------------------
+
+
+def to_local(value: str | datetime | None, tz: str) -> datetime | None:
+    if not value:
+        return None
+    from zoneinfo import ZoneInfo
+
+    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return dt.astimezone(ZoneInfo(tz))
+
+
+def fmt_time(value: str | datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    dt = to_local(value, tz)
+    return dt.strftime(fmt) if dt else "-"
+
+
+def short_time(value: str | datetime | None, tz: str) -> str:
+    return fmt_time(value, tz, "%m-%d %H:%M")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def fmt_ago(value: str | datetime | None, now: datetime) -> str:
+    dt = parse_time(value) if isinstance(value, str) else value
+    if dt is None:
+        return "never"
+    secs = (now - dt).total_seconds()
+    if secs < 0:
+        return "just now"
+    if secs < 90:
+        return f"{secs:.0f}s ago"
+    if secs < 90 * 60:
+        return f"{secs / 60:.0f}m ago"
+    if secs < 36 * 3600:
+        return f"{secs / 3600:.0f}h ago"
+    return f"{secs / 86400:.0f}d ago"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    from flowctl.render import duration
+
+    return duration(seconds)
+
+
+# -- the snapshot ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run as read from its file: the run, its task instances in the
+    order of the DAG version it ran under, and that version."""
+
+    dag_id: str
+    run_id: str
+    run: Mapping[str, Any]
+    tis: tuple[Mapping[str, Any], ...]
+    version: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        return str(self.run.get("state") or "queued")
+
+    @property
+    def logical_date(self) -> str | None:
+        return self.run.get("logical_date") or logical_stamp(self.run_id)
+
+    @property
+    def run_type(self) -> str:
+        return str(self.run.get("run_type") or self.run_id.split("__", 1)[0])
+
+    def ti(self, task_id: str) -> Mapping[str, Any] | None:
+        for ti in self.tis:
+            if ti.get("task_id") == task_id:
+                return ti
+        return None
+
+    def upstream(self) -> dict[str, tuple[str, ...]]:
+        """task -> its upstream ids, as this run's DAG version had them."""
+        tasks = self.version.get("tasks") or {}
+        return {tid: tuple(t.get("upstream", ())) for tid, t in tasks.items()}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the screens show, read at one store version (`seq`)."""
+
+    seq: int
+    now: datetime
+    tz: str
+    dags: Mapping[str, Any]  #: dag_id -> DagSpec
+    errors: tuple[Any, ...] = ()  #: ImportErrorRecord
+    flags: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    runs: Mapping[str, tuple[RunInfo, ...]] = field(default_factory=dict)  #: newest first
+    run_counts: Mapping[str, int] = field(default_factory=dict)
+    next_runs: Mapping[str, str | None] = field(default_factory=dict)
+    scheduler: Mapping[str, Any] = field(default_factory=dict)
+    dags_folder: str = ""
+
+    def paused(self, dag_id: str) -> bool:
+        return bool(self.flags.get(dag_id, {}).get("paused", False))
+
+    def run(self, dag_id: str, run_id: str) -> RunInfo | None:
+        for info in self.runs.get(dag_id, ()):
+            if info.run_id == run_id:
+                return info
+        return None
+
+    def dag_ids(self) -> list[str]:
+        """Every DAG in the folder, and DAGs with runs whose file is gone."""
+        return sorted(set(self.dags) | set(self.runs))
+
+
+def logical_stamp(run_id: str) -> str:
+    """The UTC ISO logical date inside a run id (`manual__2026-01-01T00:00:00+00:00`)."""
+    return run_id.split("__", 1)[-1]
+
+
+def newest_run_ids(run_ids: Iterable[str], n: int) -> list[str]:
+    """The `n` newest run ids by logical date, newest first, without reading files.
+
+    Run ids end in a UTC ISO time, so their text order is time order."""
+    return sorted(run_ids, key=lambda r: (logical_stamp(r), r), reverse=True)[:n]
+
+
+# -- filtering and grouping ---------------------------------------------------------
+
+
+def matches(spec: Any, dag_id: str, text: str) -> bool:
+    """Every word of the filter appears in the DAG id, a tag or the file name."""
+    words = text.lower().split()
+    if not words:
+        return True
+    hay = [dag_id.lower()]
+    if spec is not None:
+        hay += [t.lower() for t in spec.tags]
+        hay.append(os.path.basename(spec.fileloc).lower())
+    return all(any(w in h for h in hay) for w in words)
+
+
+def groups_of(spec: Any, dags_folder: str, group_by: str) -> list[str]:
+    """The tree groups a DAG sits in: its folder (relative to the DAG folder),
+    or each of its tags."""
+    if spec is None:
+        return ["(not in the DAG folder)"]
+    if group_by == "tag":
+        return list(spec.tags) or ["(no tag)"]
+    folder = os.path.dirname(spec.fileloc)
+    try:
+        rel = os.path.relpath(folder, dags_folder) if dags_folder else folder
+    except ValueError:
+        rel = folder
+    return ["/" if rel == "." else rel + "/"]
+
+
+# -- the DAG table --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DagRow:
+    dag_id: str
+    schedule: str
+    paused: bool
+    last_runs: tuple[tuple[str, str], ...]  #: (run_id, state), oldest to newest
+    next_run: str
+    running: int
+    failed: int
+    tags: tuple[str, ...] = ()
+    broken: bool = False  #: runs exist but the DAG is not in the folder
+
+
+DAG_COLUMNS = ("DAG", "schedule", "paused", "last runs", "next run", "run", "fail")
+
+
+def dag_rows(snap: Snapshot, text: str = "") -> list[DagRow]:
+    rows = []
+    for dag_id in snap.dag_ids():
+        spec = snap.dags.get(dag_id)
+        if not matches(spec, dag_id, text):
+            continue
+        runs = snap.runs.get(dag_id, ())
+        recent = runs[:MAIN_RUNS]
+        running = sum(1 for r in runs if r.state in ("queued", "running")
+                      for ti in r.tis if ti.get("state") in ("running", "queued"))
+        failed = sum(1 for r in recent for ti in r.tis if ti.get("state") == "failed")
+        schedule = (spec.schedule_display or "manual") if spec is not None else "?"
+        nxt = snap.next_runs.get(dag_id)
+        rows.append(DagRow(
+            dag_id=dag_id,
+            schedule=schedule,
+            paused=snap.paused(dag_id),
+            last_runs=tuple((r.run_id, r.state) for r in reversed(runs[:LAST_RUNS])),
+            next_run=short_time(nxt, snap.tz) if nxt else "-",
+            running=running,
+            failed=failed,
+            tags=tuple(spec.tags) if spec is not None else (),
+            broken=spec is None,
+        ))
+    return rows
+
+
+def dag_cells(row: DagRow) -> list[Line]:
+    """The DAG table's cells, one line each, in `DAG_COLUMNS` order."""
+    runs: Line = []
+    for _, state in row.last_runs:
+        runs.append(state_cell(state))
+    runs = [("-", "dim")] if not runs else _spaced(runs)
+    return [
+        [(row.dag_id, "bold red" if row.broken else "bold")],
+        [(row.schedule, "dim" if row.schedule == "manual" else "")],
+        [("paused", "bold yellow")] if row.paused else [("no", "dim")],
+        runs,
+        [(row.next_run, "yellow dim" if row.paused and row.next_run != "-" else "")],
+        [(str(row.running), state_style("running"))] if row.running else [("0", "dim")],
+        [(str(row.failed), state_style("failed"))] if row.failed else [("0", "dim")],
+    ]
+
+
+def _spaced(segs: Line) -> Line:
+    out: Line = []
+    for i, seg in enumerate(segs):
+        if i:
+            out.append((" ", ""))
+        out.append(seg)
+    return out
+
+
+# -- the tree ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Node:
+    key: str
+    label: tuple[Seg, ...]
+    kind: str  #: group, dag, run or ti
+    dag_id: str | None = None
+    run_id: str | None = None
+    task_id: str | None = None
+    children: tuple[Node, ...] = ()
+
+
+TREE_RUNS = MAIN_RUNS
+
+
+def tree_nodes(snap: Snapshot, group_by: str = "folder", text: str = "") -> list[Node]:
+    """Groups -> DAGs -> their recent runs -> task instances."""
+    grouped: dict[str, list[str]] = {}
+    for dag_id in snap.dag_ids():
+        spec = snap.dags.get(dag_id)
+        if not matches(spec, dag_id, text):
+            continue
+        for g in groups_of(spec, snap.dags_folder, group_by):
+            grouped.setdefault(g, []).append(dag_id)
+    out = []
+    for group in sorted(grouped):
+        dags = tuple(_dag_node(snap, group, d) for d in grouped[group])
+        n = len(dags)
+        label = ((group, "bold cyan"), (f"  {n} DAG{'s' if n != 1 else ''}", "dim"))
+        out.append(Node(key=f"g:{group}", label=label, kind="group", children=dags))
+    return out
+
+
+def _dag_node(snap: Snapshot, group: str, dag_id: str) -> Node:
+    runs = snap.runs.get(dag_id, ())[:TREE_RUNS]
+    label: Line = [(dag_id, "bold")]
+    if snap.paused(dag_id):
+        label.append(("  paused", "yellow"))
+    if runs:
+        label.append(("  ", ""))
+        label += [state_cell(r.state) for r in reversed(runs[:LAST_RUNS])]
+    children = tuple(_run_node(snap, group, r) for r in runs)
+    return Node(key=f"d:{group}:{dag_id}", label=tuple(label), kind="dag", dag_id=dag_id, children=children)
+
+
+def _run_node(snap: Snapshot, group: str, info: RunInfo) -> Node:
+    label = (state_cell(info.state), (" " + short_time(info.logical_date, snap.tz), ""),
+             (f" {info.run_type}", "dim"), ("  ", ""), state_word(info.state))
+    prefix = f"{group}:{info.dag_id}:{info.run_id}"
+    kids = tuple(
+        Node(key=f"t:{prefix}:{ti.get('task_id')}", kind="ti", dag_id=info.dag_id, run_id=info.run_id,
+             task_id=str(ti.get("task_id")), label=_ti_label(ti))
+        for ti in info.tis
+    )
+    return Node(key=f"r:{prefix}", label=label, kind="run", dag_id=info.dag_id, run_id=info.run_id, children=kids)
+
+
+def _ti_label(ti: Mapping[str, Any]) -> tuple[Seg, ...]:
+    state = ti.get("state") or "none"
+    tries = int(ti.get("try_number") or 0)
+    segs: list[Seg] = [state_cell(state), (f" {ti.get('task_id')}", ""), ("  ", ""), state_word(state)]
+    if tries > 1:
+        segs.append((f"  try {tries}", "dim"))
+    return tuple(segs)
+
+
+# -- the grid -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GridRun:
+    run_id: str
+    state: str
+    day: str  #: MM-DD of the logical date, in the user's zone
+    time: str  #: HH:MM
+    run_type: str
+
+
+@dataclass(frozen=True)
+class GridRow:
+    key: str  #: the task id, or "group:<id>"
+    label: str
+    kind: str  #: task, group or run
+    task_id: str | None = None
+    removed: bool = False  #: no longer in the DAG file
+
+
+@dataclass(frozen=True)
+class GridModel:
+    runs: tuple[GridRun, ...]  #: oldest to newest, left to right
+    rows: tuple[GridRow, ...]
+    cells: Mapping[tuple[str, str], tuple[str, int]]  #: (row key, run id) -> (state, try)
+
+    def cell(self, row_key: str, run_id: str) -> tuple[str, int] | None:
+        return self.cells.get((row_key, run_id))
+
+
+RUN_ROW = "__run__"
+
+
+def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str) -> GridModel:
+    """Runs as columns (oldest left), tasks as rows (the DAG's order, then
+    tasks only past runs had), a first row of run states, and a row per task
+    group showing its members' most urgent state."""
+    cols = tuple(GridRun(r.run_id, r.state, fmt_time(r.logical_date, tz, "%m-%d"),
+                         fmt_time(r.logical_date, tz, "%H:%M"), r.run_type) for r in reversed(runs))
+    order: list[str] = list(spec.order) if spec is not None else []
+    known = set(order)
+    removed: list[str] = []
+    for r in runs:
+        for tid in (r.version.get("order") or [ti.get("task_id") for ti in r.tis]):
+            if tid not in known:
+                known.add(tid)
+                removed.append(tid)
+    groups: dict[str, str | None] = {}
+    for tid in order:
+        groups[tid] = spec.tasks[tid].group_id if spec is not None else None
+    rows: list[GridRow] = [GridRow(RUN_ROW, "run", "run")]
+    seen_groups: set[str] = set()
+    for tid in order:
+        group = groups.get(tid)
+        if group is None:
+            rows.append(GridRow(tid, tid, "task", tid))
+            continue
+        if group in seen_groups:
+            continue
+        seen_groups.add(group)
+        rows.append(GridRow(f"group:{group}", f"▾ {group}", "group"))
+        for member in order:
+            if groups.get(member) == group:
+                short = member[len(group) + 1:] if member.startswith(group + ".") else member
+                rows.append(GridRow(member, f"  {short}", "task", member))
+    for tid in removed:
+        rows.append(GridRow(tid, f"{tid} (removed)", "task", tid, removed=True))
+    cells: dict[tuple[str, str], tuple[str, int]] = {}
+    for r in runs:
+        cells[(RUN_ROW, r.run_id)] = (r.state, 0)
+        by_group: dict[str, list[str]] = {}
+        for ti in r.tis:
+            tid = str(ti.get("task_id"))
+            state = str(ti.get("state") or "none")
+            cells[(tid, r.run_id)] = (state, int(ti.get("try_number") or 0))
+            if groups.get(tid):
+                by_group.setdefault(str(groups[tid]), []).append(state)
+        for group, states in by_group.items():
+            cells[(f"group:{group}", r.run_id)] = (aggregate_state(states), 0)
+    return GridModel(cols, tuple(rows), cells)
+
+
+# -- task instance details ----------------------------------------------------------------
+
+
+def ti_detail_lines(info: RunInfo, task_id: str, spec: Any, reason: str | None,
+                    notes: Sequence[str], tz: str, now: datetime) -> list[Line]:
+    """State, tries, start, end, duration, operator and why (as `flowctl explain` says)."""
+    ti = info.ti(task_id) or {}
+    state = str(ti.get("state") or "none")
+    tries = int(ti.get("try_number") or 0)
+    max_tries = ti.get("max_tries")
+    start, end = ti.get("start_date"), ti.get("end_date")
+    if ti.get("duration") is not None:
+        took = fmt_duration(float(ti["duration"]))
+    elif start and state == "running":
+        took = fmt_duration((now - datetime.fromisoformat(start)).total_seconds()) + " so far"
+    else:
+        took = "-"
+    operator = ti.get("operator") or (spec.tasks[task_id].operator if spec is not None and task_id in spec.tasks else "-")
+    label = "dim"
+    lines: list[Line] = [
+        [("task      ", label), (f"{info.dag_id}.{task_id}", "bold"), ("  run ", label), (info.run_id, "")],
+        [("state     ", label), state_cell(state), (" ", ""), state_word(state),
+         ("   try ", label), (f"{tries}" + (f" of {max_tries}" if max_tries else ""), "")],
+        [("start     ", label), (fmt_time(start, tz), ""), ("   end ", label), (fmt_time(end, tz), ""),
+         ("   took ", label), (took, "")],
+        [("operator  ", label), (str(operator), "")],
+        [("why       ", label), (reason or "…", "italic" if reason is None else "")],
+    ]
+    for note in notes:
+        lines.append([("note      ", label), (note, "yellow")])
+    return lines
+
+
+def run_detail_line(info: RunInfo, tz: str) -> Line:
+    run = info.run
+    started = run.get("start_date")
+    ended = run.get("end_date")
+    took = "-"
+    if started and ended:
+        took = fmt_duration((datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds())
+    line: Line = [("run ", "dim"), (info.run_id, "bold"), ("  ", ""), state_cell(info.state), (" ", ""),
+                  state_word(info.state), ("  logical ", "dim"), (fmt_time(info.logical_date, tz), ""),
+                  ("  took ", "dim"), (took, "")]
+    if run.get("conf"):
+        import json
+
+        line += [("  conf ", "dim"), (json.dumps(run["conf"])[:60], "")]
+    return line
+
+
+# -- affected sets for the confirmations -------------------------------------------------------
+
+
+def plan_lines(plan: Sequence[Mapping[str, Any]], tz: str, limit: int = 200) -> list[Line]:
+    """A clear plan, one task instance per line: what resets and why."""
+    lines: list[Line] = []
+    for item in plan[:limit]:
+        state = str(item.get("state") or "none")
+        lines.append([state_cell(state), (f" {item['task_id']}", "bold"),
+                      (f"  {short_time(logical_stamp(str(item['run_id'])), tz)}", ""),
+                      (f"  {state}", state_style(state, bold=False)), (f"  try {item.get('try_number', 0)}", "dim"),
+                      (f"  {item.get('why', '')}", "dim italic")])
+    if len(plan) > limit:
+        lines.append([(f"... and {len(plan) - limit} more", "dim")])
+    return lines
+
+
+def downstream_of(upstream: Mapping[str, Iterable[str]], task_id: str) -> list[str]:
+    """Every task below `task_id` (its downstream closure), in no particular order."""
+    down: dict[str, set[str]] = {}
+    for tid, ups in upstream.items():
+        for u in ups:
+            down.setdefault(u, set()).add(tid)
+    seen: set[str] = set()
+    stack = [task_id]
+    while stack:
+        for nxt in down.get(stack.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return sorted(seen)
+
+
+def mark_targets(info: RunInfo, upstream: Mapping[str, Iterable[str]], task_id: str,
+                 downstream: bool) -> list[tuple[str, str]]:
+    """(task id, current state) of what a mark would set: the task, and with
+    `downstream` its descendants, in the run's task order."""
+    chosen = {task_id, *(downstream_of(upstream, task_id) if downstream else ())}
+    return [(str(ti["task_id"]), str(ti.get("state") or "none")) for ti in info.tis if ti.get("task_id") in chosen]
+
+
+# -- the graph -------------------------------------------------------------------------------
+
+_N, _E, _S, _W = 1, 2, 4, 8
+_GLYPHS = {
+    _E | _W: "─", _N | _S: "│", _E: "─", _W: "─", _N: "│", _S: "│",
+    _E | _S: "┌", _W | _S: "┐", _N | _E: "└", _N | _W: "┘",
+    _N | _E | _S: "├", _N | _W | _S: "┤", _E | _W | _S: "┬", _E | _W | _N: "┴",
+    _N | _E | _S | _W: "┼",
+}
+EDGE_STYLE = "grey50"
+
+
+def levels_of(order: Sequence[str], upstream: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    """A task's level: 0 for a root, else one more than its deepest upstream."""
+    level: dict[str, int] = {}
+
+    def visit(tid: str, path: frozenset[str]) -> int:
+        if tid in level:
+            return level[tid]
+        ups = [u for u in upstream.get(tid, ()) if u in upstream and u not in path]
+        level[tid] = 0 if not ups else 1 + max(visit(u, path | {tid}) for u in ups)
+        return level[tid]
+
+    for tid in order:
+        visit(tid, frozenset())
+    return level
+
+
+def graph_lines(order: Sequence[str], upstream: Mapping[str, Sequence[str]],
+                states: Mapping[str, str]) -> list[Line]:
+    """The tasks laid out left to right by dependency level, with edges.
+
+    Each task is `[L] task_id` in its state's colour. An edge that skips
+    levels runs through the levels between; between two columns each source
+    has its own vertical lane, so lines cross (┼) instead of merging."""
+    order = [t for t in order if t in upstream] + [t for t in upstream if t not in order]
+    if not order:
+        return [[("(no tasks)", "dim")]]
+    level = levels_of(order, upstream)
+    depth = max(level.values()) + 1
+    # nodes per level, with dummies for long edges: ("t", id) or ("d", (src, dst, lvl))
+    layers: list[list[Any]] = [[] for _ in range(depth)]
+    succ: dict[Any, list[Any]] = {}
+    pred: dict[Any, list[Any]] = {}
+    for tid in order:
+        layers[level[tid]].append(("t", tid))
+    for tid in order:
+        for u in upstream.get(tid, ()):
+            if u not in level:
+                continue
+            prev: Any = ("t", u)
+            for lv in range(level[u] + 1, level[tid]):
+                dummy = ("d", (u, tid, lv))
+                layers[lv].append(dummy)
+                succ.setdefault(prev, []).append(dummy)
+                pred.setdefault(dummy, []).append(prev)
+                prev = dummy
+            succ.setdefault(prev, []).append(("t", tid))
+            pred.setdefault(("t", tid), []).append(prev)
+    # order within levels by the mean row of predecessors; rows two apart
+    row: dict[Any, int] = {}
+    for i, node in enumerate(layers[0]):
+        row[node] = 2 * i
+    for lv in range(1, depth):
+        def bary(node: Any) -> float:
+            ps = [row[p] for p in pred.get(node, ()) if p in row]
+            return sum(ps) / len(ps) if ps else 0.0
+        ranked = sorted(enumerate(layers[lv]), key=lambda p: (bary(p[1]), p[0]))
+        layers[lv] = [n for _, n in ranked]
+        last = -2
+        for node in layers[lv]:
+            want = int(round(bary(node) / 2)) * 2
+            row[node] = max(last + 2, want)
+            last = row[node]
+    height = max(row.values()) + 1
+
+    def label(node: Any) -> str:
+        return f"[{state_letter(states.get(node[1]))}] {node[1]}" if node[0] == "t" else ""
+
+    widths = [max([len(label(n)) for n in layer] + [1]) for layer in layers]
+    lanes = [[n for n in layers[lv] if succ.get(n)] for lv in range(depth)]
+    gaps = [3 + 2 * len(lanes[lv]) for lv in range(depth)]
+    xs: list[int] = []
+    x = 0
+    for lv in range(depth):
+        xs.append(x)
+        x += widths[lv] + (gaps[lv] if lv < depth - 1 else 0)
+    total = x
+    bits = [[0] * total for _ in range(height)]
+    text: list[list[Seg | None]] = [[None] * total for _ in range(height)]
+
+    def hline(y: int, x0: int, x1: int) -> None:
+        for xx in range(min(x0, x1), max(x0, x1) + 1):
+            if xx > min(x0, x1):
+                bits[y][xx] |= _W
+            if xx < max(x0, x1):
+                bits[y][xx] |= _E
+
+    def vline(x0: int, y0: int, y1: int) -> None:
+        for yy in range(min(y0, y1), max(y0, y1) + 1):
+            if yy > min(y0, y1):
+                bits[yy][x0] |= _N
+            if yy < max(y0, y1):
+                bits[yy][x0] |= _S
+
+    for lv in range(depth):
+        for node in layers[lv]:
+            y, x0 = row[node], xs[lv]
+            if node[0] == "t":
+                name = label(node)
+                style = state_style(states.get(node[1]))
+                for i, ch in enumerate(name):
+                    text[y][x0 + i] = (ch, style)
+            else:
+                hline(y, x0, x0 + widths[lv] - 1)
+        if lv == depth - 1:
+            continue
+        start = xs[lv] + widths[lv]
+        for k, node in enumerate(lanes[lv]):
+            lane = start + 1 + 2 * k
+            y0 = row[node]
+            x_from = xs[lv] + (len(label(node)) if node[0] == "t" else widths[lv] - 1)
+            hline(y0, x_from, lane)
+            targets = succ[node]
+            for t in targets:
+                y1 = row[t]
+                vline(lane, y0, y1)
+                end = xs[lv + 1] - (1 if t[0] == "t" else 0)
+                hline(y1, lane, end)
+                if t[0] == "t":
+                    text[y1][xs[lv + 1] - 1] = ("▶", EDGE_STYLE)
+    lines: list[Line] = []
+    for y in range(height):
+        segs: Line = []
+        for xx in range(total):
+            cell = text[y][xx]
+            if cell is None:
+                b = bits[y][xx]
+                cell = (_GLYPHS.get(b, " "), EDGE_STYLE) if b else (" ", "")
+            if segs and segs[-1][1] == cell[1]:
+                segs[-1] = (segs[-1][0] + cell[0], cell[1])
+            else:
+                segs.append(cell)
+        while segs and not segs[-1][0].strip():
+            segs.pop()
+        lines.append(segs)
+    return lines
+
+
+# -- the gantt chart ---------------------------------------------------------------------------
+
+
+def gantt_lines(info: RunInfo, now: datetime, tz: str, width: int) -> list[Line]:
+    """The run's task instances as bars on one time axis: earlier tries ▒,
+    the latest █, a running one up to now."""
+    spans: list[tuple[str, str, list[tuple[datetime, datetime, bool]], str]] = []
+    t0: datetime | None = None
+    t1: datetime | None = None
+    for ti in info.tis:
+        tid = str(ti.get("task_id"))
+        state = str(ti.get("state") or "none")
+        bars: list[tuple[datetime, datetime, bool]] = []
+        current = int(ti.get("try_number") or 0)
+        for tr in ti.get("tries") or []:
+            s, e = parse_time(tr.get("start_date")), parse_time(tr.get("end_date"))
+            if s and e:
+                latest = state not in ("none", "scheduled", "queued", "running") and tr.get("try_number") == current
+                bars.append((s, e, latest))
+        s = parse_time(ti.get("start_date"))
+        if state == "running" and s is not None:
+            bars.append((s, max(now, s), True))
+        took = fmt_duration(float(ti["duration"])) if ti.get("duration") is not None else (
+            fmt_duration((bars[-1][1] - bars[-1][0]).total_seconds()) if bars and state == "running" else "")
+        for b in bars:
+            t0 = b[0] if t0 is None or b[0] < t0 else t0
+            t1 = b[1] if t1 is None or b[1] > t1 else t1
+        spans.append((tid, state, bars, took))
+    name_w = min(28, max([len(s[0]) for s in spans] + [4])) + 2
+    took_w = 11
+    bar_w = max(10, width - name_w - took_w - 1)
+    if t0 is None or t1 is None:
+        return [[("no task of this run has started yet", "dim")]] + [
+            [state_cell(st), (f" {tid}", "")] for tid, st, _, _ in spans]
+    span = max((t1 - t0).total_seconds(), 1e-6)
+    left = fmt_time(t0, tz, "%H:%M:%S")
+    right = fmt_time(t1, tz, "%H:%M:%S")
+    axis_pad = max(1, bar_w - len(left) - len(right))
+    lines: list[Line] = [
+        [(" " * name_w, ""), (left + " " * axis_pad + right, "dim"),
+         (f" {fmt_duration(span)}".rjust(took_w), "dim")],
+        [(" " * name_w, ""), ("├" + "─" * (bar_w - 2) + "┤", EDGE_STYLE)],
+    ]
+    for tid, state, bars, took in spans:
+        cells = [" "] * bar_w
+        styles = [""] * bar_w
+        for s, e, latest in bars:
+            a = int((s - t0).total_seconds() / span * bar_w)
+            b = math.ceil((e - t0).total_seconds() / span * bar_w)
+            a = min(max(a, 0), bar_w - 1)
+            b = min(max(b, a + 1), bar_w)
+            for i in range(a, b):
+                cells[i] = "█" if latest else "▒"
+                styles[i] = state_style(state, bold=False) if latest else state_style("up_for_retry", bold=False)
+        segs: Line = [state_cell(state), (" " + tid[: name_w - 3].ljust(name_w - 2), "")]
+        for ch, st in zip(cells, styles, strict=True):
+            if segs and segs[-1][1] == st and len(segs) > 2:
+                segs[-1] = (segs[-1][0] + ch, st)
+            else:
+                segs.append((ch, st))
+        segs.append(((took or state).rjust(took_w), "dim"))
+        lines.append(segs)
+    return lines
+
+
+# -- the header ----------------------------------------------------------------------------------
+
+
+def status_line(scheduler: Mapping[str, Any], now: datetime, tz: str, n_dags: int,
+                n_errors: int, where: str = "") -> Line:
+    """`flowctl │ scheduler ● running (pid 12, heartbeat 2s ago) │ 3 DAGs │ time`."""
+    line: Line = [(" flowctl ", "bold"), ("│ ", "dim")]
+    if scheduler.get("running"):
+        line += [("scheduler ", ""), ("● running", "bold green"),
+                 (f" pid {scheduler.get('pid')}, heartbeat {fmt_ago(scheduler.get('heartbeat'), now)}", "")]
+    elif scheduler:
+        line += [("scheduler ", ""), ("○ not running", "bold yellow"), (" (S starts one)", "dim")]
+    else:
+        line += [("scheduler …", "dim")]
+    line += [(" │ ", "dim"), (f"{n_dags} DAG{'s' if n_dags != 1 else ''}", "")]
+    if n_errors:
+        line += [(" │ ", "dim"), (f"{n_errors} import error{'s' if n_errors != 1 else ''}", "bold red")]
+    if where:
+        line += [(" │ ", "dim"), (where, "bold")]
+    line += [(" │ ", "dim"), (fmt_time(now, tz, "%Y-%m-%d %H:%M:%S"), ""), (f" {tz}", "dim")]
+    return line
+
+
+def error_banner(errors: Sequence[Any]) -> str:
+    if not errors:
+        return ""
+    n = len(errors)
+    first = os.path.basename(errors[0].fileloc)
+    more = f" and {n - 1} more" if n > 1 else ""
+    return f"⚠ {n} DAG file{'s' if n != 1 else ''} failed to import ({first}{more}): press e to read"

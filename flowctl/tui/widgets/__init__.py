@@ -1,0 +1,1 @@
+"""Widgets that render `views` rows; they read nothing themselves."""
