@@ -100,7 +100,8 @@ def active_counts(views: Iterable[RunView]) -> tuple[int, dict[str, int]]:
 
 
 def task_verdicts(
-    spec: DagSpec, view: RunView, now: datetime, prev_states: Mapping[str, str] | None = None
+    spec: DagSpec, view: RunView, now: datetime, prev_states: Mapping[str, str] | None = None,
+    explain: bool = True,
 ) -> tuple[list[SetState], list[tuple[str, str]], list[Waiting]]:
     """For one run: the skips and upstream failures that follow from its states,
     the tasks that may start (task id, the state they are in), and why the others wait.
@@ -134,6 +135,14 @@ def task_verdicts(
         if state not in (TaskState.NONE, TaskState.SCHEDULED):
             continue
         upstream = {u: states.get(u, TaskState.NONE) for u in task.upstream if u in states}
+        if task.trigger_rule == "all_success" and not explain:
+            # the common case, decided without building a reason
+            if all(st == TaskState.SUCCESS for st in upstream.values()):
+                if not (task.depends_on_past and prev_states is not None):
+                    ready.append((tid, state))
+                    continue
+            elif not any(st in FINISHED for st in upstream.values()):
+                continue
         decision = evaluate(task.trigger_rule, upstream)
         if decision.verdict == Verdict.RUN:
             if task.depends_on_past and prev_states is not None:
@@ -143,7 +152,8 @@ def task_verdicts(
                     continue
             ready.append((tid, state))
         elif decision.verdict == Verdict.WAIT:
-            waits.append(Waiting(view.key, tid, decision.reason))
+            if explain:
+                waits.append(Waiting(view.key, tid, decision.reason))
         else:
             to = TaskState.SKIPPED if decision.verdict == Verdict.SKIP else TaskState.UPSTREAM_FAILED
             sets.append(SetState(view.key, tid, state, to, decision.reason))
@@ -158,6 +168,7 @@ def decide(
     workers: int,
     paused: frozenset[str] = frozenset(),
     prev_states: Mapping[RunKey, Mapping[str, str]] | None = None,
+    explain: bool = True,
 ) -> tuple[list[Action], list[Waiting]]:
     """Everything the scheduler should do now for these runs.
 
@@ -173,7 +184,8 @@ def decide(
         spec = specs.get(view.dag_id)
         if spec is None:
             continue
-        sets, ready, why = task_verdicts(spec, view, now, (prev_states or {}).get(view.key))
+        sets, ready, why = task_verdicts(spec, view, now, (prev_states or {}).get(view.key), explain)
+        position = spec.position
         actions.extend(sets)
         waits.extend(why)
         states = {tid: view.state_of(tid) for tid in view.tis}
@@ -182,17 +194,20 @@ def decide(
         final_states[view.key] = states
         for tid, state in ready:
             task = spec.tasks[tid]
-            order = (view.run.get("logical_date") or "", -task.priority_weight, spec.order.index(tid))
+            order = (view.run.get("logical_date") or "", -task.priority_weight, position[tid])
             candidates.append((order, view.key, tid, state))
     total, by_dag = active_counts(views)
     candidates.sort(key=lambda c: c[0])
     for _, key, tid, state in candidates:
         spec = specs[key[0]]
         if total >= workers:
+            if not explain:
+                break
             waits.append(Waiting(key, tid, f"all {workers} worker slots are busy"))
             continue
         if by_dag.get(key[0], 0) >= spec.max_active_tasks:
-            waits.append(Waiting(key, tid, f"max_active_tasks ({spec.max_active_tasks}) reached for {key[0]}"))
+            if explain:
+                waits.append(Waiting(key, tid, f"max_active_tasks ({spec.max_active_tasks}) reached for {key[0]}"))
             continue
         actions.append(Queue(key, tid, state))
         total += 1

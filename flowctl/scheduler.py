@@ -10,6 +10,7 @@ that queued it, so nothing runs that the store does not know about.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -34,12 +35,13 @@ from flowctl.decisions import (
 from flowctl.executors.base import Event, Finished, Started
 from flowctl.specs import DagSpec
 from flowctl.states import ACTIVE, RUN_FINISHED, TaskState
-from flowctl.store import Store, owner_alive, owner_identity
+from flowctl.store import Store, owner_alive, owner_identity, process_start_time
 
 KEY_SEP = "\x1f"
 CALLBACK_PREFIX = "cb"
 TERM_GRACE = 5.0  #: seconds between SIGTERM and SIGKILL for a timed-out try
 MAX_SLEEP = 0.5  #: the longest nap, so commands (clear, mark, trigger) are seen quickly
+START_DEFER = 0.05  #: a try's "running" waits this long for its result, so a short task costs one commit
 
 
 def try_key(dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
@@ -94,6 +96,7 @@ class Loop:
         self.views: dict[RunKey, RunView] = {}
         self._last_heartbeat = 0.0
         self._interrupted: set[str] = set()
+        self._starts: dict[str, tuple[Started, datetime, float]] = {}  # not yet committed
         self.notifier = notifier
         self.callbacks: set[str] = set()  # callback jobs still running
         self._followups: list[tuple[str, RunKey, str | None, int, dict[str, Any]]] = []
@@ -136,15 +139,30 @@ class Loop:
         views = self.read_views()
         pending: dict[RunKey, _Pending] = {}
         for event in events:
-            self._record(event, views, specs, now, pending)
+            if isinstance(event, Started) and not event.key.startswith(CALLBACK_PREFIX + KEY_SEP):
+                self._starts[event.key] = (event, now, time.monotonic())
+        fresh = {e.key for e in events if isinstance(e, Started)}
+        replay = [e for e, _, _ in self._starts.values()]
+        for event in replay + [e for e in events if not (isinstance(e, Started) and e.key in self._starts)]:
+            at = self._starts[event.key][1] if event.key in self._starts else now
+            self._record(event, views, specs, at, pending, announce=not isinstance(event, Started) or event.key in fresh)
         self._adopt(views, pending)
         self._kill_stale_and_late(views, specs, now)
         prev = self._prev_states(specs, views)
-        actions, _waits = decide(specs, views.values(), now, 0 if self.stopping else self.workers, prev_states=prev)
+        actions, _waits = decide(specs, views.values(), now, 0 if self.stopping else self.workers,
+                                 prev_states=prev, explain=False)
         if self.stopping:
             actions = [a for a in actions if not isinstance(a, Queue)]
         submissions = self._apply(actions, views, specs, now, pending)
         self._heartbeat(views, pending)
+        oldest = min((t for _, _, t in self._starts.values()), default=None)
+        finishing = any(isinstance(e, Finished) for e in events)
+        if oldest is not None and not submissions and not finishing \
+                and time.monotonic() - oldest < START_DEFER and self._only_starts(pending):
+            # nothing else to write: let the start ride along with the try's result
+            self.views = views
+            return max(0.0, START_DEFER - (time.monotonic() - oldest))
+        self._starts.clear()
         accepted = self._commit(pending)
         for key, fileloc, version, payload in submissions:
             if (payload["dag_id"], payload["run_id"]) in accepted.get(payload["task_id"], set()):
@@ -163,7 +181,8 @@ class Loop:
 
     # -- events -------------------------------------------------------------
 
-    def _record(self, event: Event, views: dict[RunKey, RunView], specs: dict[str, DagSpec], now: datetime, pending: dict[RunKey, _Pending]) -> None:
+    def _record(self, event: Event, views: dict[RunKey, RunView], specs: dict[str, DagSpec], now: datetime,
+                pending: dict[RunKey, _Pending], announce: bool = True) -> None:
         if event.key.startswith(CALLBACK_PREFIX + KEY_SEP):
             if isinstance(event, Finished):
                 self.callbacks.discard(event.key)
@@ -177,9 +196,11 @@ class Loop:
             return  # cleared or marked meanwhile: this try's news is stale
         ch = self._pending(views[view.key] if view.key in views else None, pending, view.key)
         if isinstance(event, Started):
-            fields = {"state": TaskState.RUNNING, "pid": event.pid, "hostname": event.hostname, "start_date": now.isoformat()}
+            fields = {"state": TaskState.RUNNING, "pid": event.pid, "pid_started": process_start_time(event.pid),
+                      "hostname": event.hostname, "start_date": now.isoformat()}
             self._update_ti(view, ch, task_id, fields)
-            self.on_event("task_started", {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": n})
+            if announce:
+                self.on_event("task_started", {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": n})
             return
         assert isinstance(event, Finished)
         self.submitted.pop(event.key, None)
@@ -253,6 +274,15 @@ class Loop:
         except OSError:
             pass
 
+    def _only_starts(self, pending: dict[RunKey, _Pending]) -> bool:
+        """Whether the tick's changes are just deferred "running" marks."""
+        started: dict[RunKey, set[str]] = {}
+        for key in self._starts:
+            dag_id, run_id, task_id, _ = parse_key(key)
+            started.setdefault((dag_id, run_id), set()).add(task_id)
+        return all(not ch.run and not ch.xcom and set(ch.tis) <= started.get(key, set())
+                   for key, ch in pending.items())
+
     @staticmethod
     def _pending(view: RunView | None, pending: dict[RunKey, _Pending], key: RunKey) -> _Pending:
         if key not in pending:
@@ -281,6 +311,7 @@ class Loop:
             view.run["owner"] = self.owner
             for tid, ti in list(view.tis.items()):
                 if ti.get("state") in ACTIVE:
+                    _kill_leftover(ti)
                     n = ti.get("try_number", 0)
                     why = "interrupted: the process that ran this try is gone; it will run again"
                     self._append_log(key[0], key[1], tid, n, why)
@@ -498,6 +529,19 @@ class Loop:
         finally:
             signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, old_term)
+
+
+def _kill_leftover(ti: dict[str, Any]) -> None:
+    """A try of a dead owner that still runs (its fork server was killed with
+    it) is stopped before the try runs again; the recorded start time makes
+    sure a reused pid is never hit."""
+    pid, started = ti.get("pid"), ti.get("pid_started")
+    if not pid or started is None or process_start_time(pid) != started:
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def _same_owner(a: dict[str, Any], b: dict[str, Any]) -> bool:

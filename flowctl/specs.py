@@ -154,6 +154,15 @@ class DagSpec:
     # -- derived ------------------------------------------------------------
 
     @property
+    def position(self) -> dict[str, int]:
+        """Task id -> its place in `order` (cached: asked for on every tick)."""
+        cached = self.extra.get("_position")
+        if cached is None:
+            cached = {tid: i for i, tid in enumerate(self.order)}
+            self.extra["_position"] = cached
+        return cached
+
+    @property
     def schedule_display(self) -> str | None:
         if self.schedule_seconds is not None:
             return str(timedelta(seconds=self.schedule_seconds))

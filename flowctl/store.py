@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
@@ -43,6 +44,9 @@ from flowctl.errors import StoreCorrupt
 SCHEMA_VERSION = 1
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
+
+
+_sync = getattr(os, "fdatasync", os.fsync)  # the data and its size; enough before a rename
 
 
 def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
@@ -55,7 +59,7 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
             written = os.write(fd, view)
             view = view[written:]
         if fsync:
-            os.fsync(fd)
+            _sync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
@@ -116,7 +120,7 @@ def parse_state_file(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise
     try:
-        data = json.loads(raw)
+        data = orjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise StoreCorrupt(
             f"state file {path} is damaged ({exc}); it was left as it is - "
@@ -154,7 +158,7 @@ class BufferedStorage(Storage):
     def flush(self) -> None:
         if self.dirty:
             private_dir(self.path.parent)
-            atomic_write(self.path, json.dumps(self.data, separators=(",", ":")).encode())
+            atomic_write(self.path, orjson.dumps(self.data))
             self.dirty = False
 
 
@@ -285,6 +289,10 @@ class Store:
             self._lock.release()
 
 
+def _copy_tables(data: dict[str, Any]) -> dict[str, Any]:
+    return {name: {k: dict(doc) for k, doc in table.items()} for name, table in data.items()}
+
+
 def _active_pairs(index_data: dict[str, Any]) -> set[tuple[str, str]]:
     """The active runs of an index, by name (TinyDB may reuse a removed doc id)."""
     return {(d["dag_id"], d["run_id"]) for d in index_data.get("active", {}).values()}
@@ -314,43 +322,54 @@ class RunData:
 
 
 class RunFile:
-    """One run's TinyDB inside a transaction, with the lookups the scheduler needs."""
+    """One run's TinyDB inside a transaction, with the lookups the scheduler needs.
+
+    Task instances are addressed by task id straight in the storage's document
+    table (TinyDB's own update rebuilds the whole table per call, which made a
+    tick cost grow with the square of a run's size); the file format is TinyDB's.
+    """
 
     def __init__(self, db: TinyDB, storage: BufferedStorage, created: bool) -> None:
         self.db = db
         self.storage = storage
         self.created = created
-        self._ti_ids = {doc["task_id"]: doc.doc_id for doc in db.table("task_instances").all()}
+        table = storage.data.setdefault("task_instances", {})
+        self._ti_ids = {doc["task_id"]: key for key, doc in table.items()}
+        self._next_ti = max((int(k) for k in table), default=0) + 1
+
+    @property
+    def _tis(self) -> dict[str, dict[str, Any]]:
+        return self.storage.data.setdefault("task_instances", {})
 
     @property
     def run(self) -> dict[str, Any]:
-        docs = self.db.table("run").all()
-        return dict(docs[0]) if docs else {}
+        docs = self.storage.data.get("run", {})
+        return dict(next(iter(docs.values()))) if docs else {}
 
     def update_run(self, **fields: Any) -> None:
-        table = self.db.table("run")
-        if table.all():
-            table.update(fields, doc_ids=[1])
+        table = self.storage.data.setdefault("run", {})
+        if table:
+            next(iter(table.values())).update(fields)
         else:
-            table.insert(fields)
+            table["1"] = dict(fields)
+        self.storage.dirty = True
 
     def ti(self, task_id: str) -> dict[str, Any] | None:
-        doc_id = self._ti_ids.get(task_id)
-        if doc_id is None:
-            return None
-        doc = self.db.table("task_instances").get(doc_id=doc_id)
-        return dict(doc) if doc is not None else None
+        key = self._ti_ids.get(task_id)
+        return dict(self._tis[key]) if key is not None else None
 
     def tis(self) -> dict[str, dict[str, Any]]:
-        return {doc["task_id"]: dict(doc) for doc in self.db.table("task_instances").all()}
+        return {doc["task_id"]: dict(doc) for doc in self._tis.values()}
 
     def put_ti(self, task_id: str, **fields: Any) -> None:
-        table = self.db.table("task_instances")
-        doc_id = self._ti_ids.get(task_id)
-        if doc_id is None:
-            self._ti_ids[task_id] = table.insert({"task_id": task_id, **fields})
-        else:
-            table.update(fields, doc_ids=[doc_id])
+        key = self._ti_ids.get(task_id)
+        if key is None:
+            key = str(self._next_ti)
+            self._next_ti += 1
+            self._ti_ids[task_id] = key
+            self._tis[key] = {"task_id": task_id}
+        self._tis[key].update(fields)
+        self.storage.dirty = True
 
     def transition(self, task_id: str, from_: set[str] | frozenset[str], **fields: Any) -> bool:
         """Update a task instance only if its state is one of `from_`; a stale
@@ -443,7 +462,8 @@ class Transaction:
         if data is None and not create:
             return None
         # work on a private copy: a failed commit must not leave the cache changed
-        data = json.loads(json.dumps(data)) if data is not None else None
+        # (documents are copied; values inside them are replaced, never mutated)
+        data = _copy_tables(data) if data is not None else None
         storage = BufferedStorage(path, data, "run")
         db = TinyDB(path, storage=lambda p: storage)
         rf = RunFile(db, storage, created=data is None)
@@ -481,7 +501,7 @@ class Transaction:
             before = self.store.cache.read(self.store.index_path) or {}
             union = sorted(_active_pairs(data) | _active_pairs(before))
             data["active"] = {str(i): {"dag_id": d, "run_id": r} for i, (d, r) in enumerate(union, 1)}
-            atomic_write(self.store.index_path, json.dumps(data, separators=(",", ":")).encode())
+            atomic_write(self.store.index_path, orjson.dumps(data))
             return
         self._index_storage.flush()
         self.store.cache.put(self.store.index_path, self._index_storage.data)

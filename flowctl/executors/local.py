@@ -161,6 +161,8 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
 class ForkServer:
     """The scheduler's handle on one fork server."""
 
+    _open: set[socket.socket] = set()  # every server's socket in this process
+
     def __init__(self, fileloc: str) -> None:
         self.fileloc = fileloc
         parent, child = socket.socketpair()
@@ -168,7 +170,10 @@ class ForkServer:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
+            os.setpgid(0, 0)  # outlive a kill of the scheduler's group, to take our tries down
             parent.close()
+            for other in list(ForkServer._open):  # else a sibling never sees its socket close
+                other.close()
             try:
                 _serve(fileloc, child)
             finally:
@@ -176,6 +181,7 @@ class ForkServer:
         child.close()
         self.pid = pid
         self.sock = parent
+        ForkServer._open.add(parent)
         self.reader = _LineReader()
         self.keys: set[str] = set()
         self.alive = True
@@ -184,10 +190,12 @@ class ForkServer:
         _send(self.sock, {"op": "run", "key": key, "payload": payload})
         self.keys.add(key)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         if self.alive:
             self.alive = False
+            ForkServer._open.discard(self.sock)
             self.sock.close()
+        if wait:
             try:
                 os.waitpid(self.pid, 0)
             except ChildProcessError:
@@ -291,6 +299,8 @@ class LocalExecutor:
             end = time.monotonic() + 5
             while self._pending and time.monotonic() < end:
                 events.extend(self.poll(0.2))
+        for server in self._servers.values():
+            server.close(wait=False)
         for server in self._servers.values():
             server.close()
         self._servers.clear()

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ class SnapshotLoader:
         self._bag_loaded_at: float | None = None
         self._next_cache: dict[str, tuple[Any, str | None]] = {}
         self._lock = threading.Lock()
+        self._bag_key: Any = None
+        self._detail: set[str] = set()
+        self.changed = True  #: whether the last `load` found anything new
 
     def dags_due(self) -> bool:
         return self._bag_loaded_at is None or time.monotonic() - self._bag_loaded_at >= self.dag_reload_interval
@@ -53,6 +57,15 @@ class SnapshotLoader:
             self._bag_loaded_at = time.monotonic()
         else:
             bag = service.dagbag()
+        bag_key = (tuple(sorted(bag.files.items())), tuple((e.fileloc, e.error) for e in bag.errors))
+        if previous is not None and seq == previous.seq and bag_key == self._bag_key and detail <= self._detail:
+            self.changed = False
+            if with_scheduler:
+                return replace(previous, scheduler=scheduler_status(service.settings.home))
+            return previous
+        self.changed = True
+        self._bag_key = bag_key
+        self._detail = detail
         dag_ids = sorted(set(bag.dags) | set(store.dag_ids_with_runs()))
         active: dict[str, set[str]] = {}
         for d, r in store.active_runs():

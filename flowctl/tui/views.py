@@ -736,7 +736,8 @@ def gantt_lines(info: RunInfo, now: datetime, tz: str, width: int) -> list[Line]
             t0 = b[0] if t0 is None or b[0] < t0 else t0
             t1 = b[1] if t1 is None or b[1] > t1 else t1
         spans.append((tid, state, bars, took))
-    name_w = min(28, max([len(s[0]) for s in spans] + [4])) + 2
+    name_len = min(28, max([len(s[0]) for s in spans] + [4]))
+    name_w = name_len + 3  # letter, space, name, space
     took_w = 11
     bar_w = max(10, width - name_w - took_w - 1)
     if t0 is None or t1 is None:
@@ -762,7 +763,8 @@ def gantt_lines(info: RunInfo, now: datetime, tz: str, width: int) -> list[Line]
             for i in range(a, b):
                 cells[i] = "█" if latest else "▒"
                 styles[i] = state_style(state, bold=False) if latest else state_style("up_for_retry", bold=False)
-        segs: Line = [state_cell(state), (" " + tid[: name_w - 3].ljust(name_w - 2), "")]
+        name = tid if len(tid) <= name_len else tid[: name_len - 1] + "…"
+        segs: Line = [state_cell(state), (" " + name.ljust(name_len) + " ", "")]
         for ch, st in zip(cells, styles, strict=True):
             if segs and segs[-1][1] == st and len(segs) > 2:
                 segs[-1] = (segs[-1][0] + ch, st)

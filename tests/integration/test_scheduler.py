@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -55,7 +56,7 @@ from flowctl import DAG, BashOperator
 
 with DAG("six", schedule=None) as dag:
     for i in range(6):
-        BashOperator(task_id=f"t{{i}}", bash_command="echo t{{i}} $$ >> {path}; sleep 0.3")
+        BashOperator(task_id=f"t{{i}}", bash_command=f"echo t{{i}} $$ >> {path}; sleep 0.3")
 """
 
 
@@ -109,24 +110,27 @@ def daemon(flow) -> Iterator[int]:
 
 
 def test_until_idle_catches_up_three_days_and_then_has_nothing_to_do(flow):
-    """start_date 3 days back: catchup=True makes 3 scheduled runs, catchup=False 1; all succeed;
-    a second --until-idle creates none."""
+    """start_date 3 days back: catchup=True makes 3 scheduled runs, catchup=False only the
+    latest; all succeed; the scheduler exits; a second --until-idle creates none."""
     flow.write_dag("catchy.py", daily_dag("catchy", True))
     flow.write_dag("latest.py", daily_dag("latest", False))
-    res = flow("scheduler", "--until-idle")
+    try:
+        res = flow("scheduler", "--until-idle", timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("flowctl scheduler --until-idle did not exit within 20 s")
     assert res.code == 0, res.err
 
     today = pendulum.now("UTC").start_of("day")
     catchy = runs(flow, "catchy")
-    assert sorted(r["logical_date"] for r in catchy) == [
-        today.subtract(days=d).isoformat() for d in (3, 2, 1)]
+    assert sorted(r["logical_date"] for r in catchy) == [today.subtract(days=d).isoformat() for d in (3, 2, 1)]
     latest = runs(flow, "latest")
     assert [r["logical_date"] for r in latest] == [today.subtract(days=1).isoformat()]
     for r in catchy + latest:
         assert r["run_type"] == "scheduled" and r["state"] == "success", r
         assert r["run_id"] == f"scheduled__{r['logical_date']}"
+        assert r["data_interval_end"] == pendulum.parse(r["logical_date"]).add(days=1).isoformat()
 
-    again = flow("scheduler", "--until-idle")
+    again = flow("scheduler", "--until-idle", timeout=20)
     assert again.code == 0, again.err
     assert "created" not in again.out
     assert len(runs(flow)) == 4
@@ -137,7 +141,7 @@ def test_until_idle_catches_up_three_days_and_then_has_nothing_to_do(flow):
 
 def test_daemon_starts_refuses_a_second_carries_out_triggers_picks_up_new_files_and_stops(flow):
     """--daemon returns at once; status shows it; a second is refused naming its pid; triggered
-    runs (also of a DAG file written meanwhile) are carried out; stop ends the process."""
+    runs are carried out, also of a DAG file written or edited while it runs; stop ends it."""
     flow.write_dag("early.py", MANUAL.format(dag_id="early"))
     t0 = time.monotonic()
     with daemon(flow) as pid:
@@ -153,6 +157,7 @@ def test_daemon_starts_refuses_a_second_carries_out_triggers_picks_up_new_files_
 
         res = flow("trigger", "early")
         assert res.code == 0, res.err
+        assert "no scheduler is running" not in res.err
         early = res.out.strip()
         assert early.startswith("manual__")
         wait_for(f"{early} to succeed", lambda: run_state(flow, "early", early) == "success")
@@ -164,7 +169,16 @@ def test_daemon_starts_refuses_a_second_carries_out_triggers_picks_up_new_files_
         wait_for(f"{late} to succeed", lambda: run_state(flow, "late", late) == "success")
         assert "hello from late" in flow("logs", "late", late, "hello").out
 
-        stop = flow("scheduler", "stop", timeout=30)
+        # an edited file gets a new fork server while the other file's server lives on
+        flow.write_dag("early.py", MANUAL.format(dag_id="early").replace("hello from", "edited,"))
+        time.sleep(1.2)  # the daemon reloads the DAG folder at most once a second
+        res = flow("trigger", "early", "--logical-date", "2026-01-01")
+        assert res.code == 0, res.err
+        edited = res.out.strip()
+        wait_for(f"{edited} to succeed", lambda: run_state(flow, "early", edited) == "success")
+        assert "edited, early" in flow("logs", "early", edited, "hello").out
+
+        stop = flow("scheduler", "stop", "--timeout", "20", timeout=30)
         assert stop.code == 0, stop.err
         assert str(pid) in stop.out
         wait_for(f"pid {pid} to be gone", lambda: pid_gone(pid), timeout=10)
@@ -211,6 +225,32 @@ def test_a_killed_scheduler_leaves_readable_state_and_until_idle_finishes_the_ru
     second_try = flow("logs", "slowchain", run_id, "first", "--try", "2")
     assert "interrupted" in first_log.out or (second_try.code == 0 and "first done" in second_try.out)
     assert second_try.code == 0 and "first done" in second_try.out
+
+
+ORPHAN = """
+from flowctl import DAG, BashOperator
+
+with DAG("orphan", schedule=None) as dag:
+    BashOperator(task_id="slow", bash_command="sleep 1.5; echo survived >> {marker}")
+"""
+
+
+def test_a_try_does_not_outlive_its_killed_scheduler_group(flow):
+    """SIGKILL the scheduler's process group while a try runs: that try goes too (it is run again
+    by the next scheduler, so it must not also finish on its own)."""
+    marker = flow.root / "survived.txt"
+    flow.write_dag("orphan.py", ORPHAN.format(marker=marker))
+    run_id = flow("trigger", "orphan").out.strip()
+    proc = flow.popen("scheduler")
+    try:
+        wait_for("the try to run", lambda: flow("tasks", "states", "orphan", run_id, "--json").json()[0]["state"]
+                 == "running", timeout=15)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=10)
+    time.sleep(2.5)  # longer than the try would take
+    assert not marker.exists(), "the interrupted try went on running after its scheduler was killed"
 
 
 # -- a foreground run beside the daemon -------------------------------------------------------------
@@ -264,8 +304,6 @@ def test_explain_says_no_process_carries_a_triggered_run_and_gives_every_task_a_
 # -- pause -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="flowctl bug: Store.dag_flags() (store.py:226) is keyed by TinyDB "
-                   "document id, not dag_id, so `flowctl pause` has no effect on the scheduler")
 def test_a_paused_dag_gets_no_scheduled_runs_until_unpaused(flow):
     """pause, then --until-idle: no scheduled run; unpause, then --until-idle: its run is made."""
     flow.write_dag("latest.py", daily_dag("latest", False))

@@ -405,8 +405,6 @@ def test_a_clock_jump_without_catchup_creates_only_the_latest_run(tmp_path: Path
     assert "created scheduled__2026-03-04T00:00:00+00:00" in text and "2026-03-02T00:00:00+00:00" in text
 
 
-@pytest.mark.xfail(strict=True, reason="flowctl bug: Store.dag_flags() (store.py:226) returns the TinyDB "
-                   "table keyed by document id ('1'), not by dag_id, so RunCreator never sees the pause")
 def test_a_paused_dag_gets_no_runs_across_a_clock_jump(tmp_path: Path):
     """Paused: neither the first tick nor the jump creates a run; unpaused, the next tick does."""
     from flowctl.schedule import RunCreator

@@ -1,0 +1,48 @@
+"""DAG files that failed to import: each file, its one-line error and the traceback."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Static
+
+from flowctl.tui.screens.base import COMMON_BINDINGS, FlowctlScreen
+from flowctl.tui.views import Snapshot
+from flowctl.tui.widgets.status import StatusBar
+
+
+class ErrorsScreen(FlowctlScreen):
+    BINDINGS = [Binding("escape", "back", "Back"), *COMMON_BINDINGS]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with VerticalScroll(id="errors"):
+            yield Static(id="errortext")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#errors").focus()
+        snap = self.flowctl.snapshot
+        if snap is not None:
+            self.show_snapshot(snap)
+
+    def where(self) -> str:
+        return "import errors"
+
+    def show_snapshot(self, snap: Snapshot) -> None:
+        text = Text()
+        if not snap.errors:
+            text.append("No import errors: every DAG file loads.", "green")
+        for err in snap.errors:
+            text.append(f"{err.fileloc}\n", "bold")
+            text.append(f"  {err.error}\n", "red")
+            if err.traceback:
+                text.append(err.traceback.rstrip() + "\n", "dim")
+            text.append("\n")
+        text.append("Fix the file and save it: the DAG list reloads within a few seconds (R reloads now).", "dim")
+        self.query_one("#errortext", Static).update(text)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,343 @@
+"""Confirmations and dialogs. Each shows what it will change before it does:
+the clear plan, the task instances a mark sets, the intervals a backfill
+covers. They return values; the app calls the service."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
+
+from flowctl.tui.views import (
+    Line,
+    RunInfo,
+    legend,
+    mark_targets,
+    plan_lines,
+    state_cell,
+    state_word,
+)
+from flowctl.tui.widgets.lines import lines_to_text
+
+
+class Dialog(ModalScreen):
+    """A centred box: a title, a body, and buttons."""
+
+    DEFAULT_CLASSES = "dialog"
+    CANCEL_VALUE: Any = None
+
+    def buttons(self, ok: str, variant: str = "primary") -> Horizontal:
+        return Horizontal(
+            Button(ok, variant=variant, id="ok"),  # type: ignore[arg-type]
+            Button("Cancel [n / Esc]", id="cancel"),
+            classes="buttons",
+        )
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(self.CANCEL_VALUE)
+
+
+class ConfirmScreen(Dialog):
+    """Yes or no, with the affected set listed."""
+
+    CANCEL_VALUE = False
+
+    BINDINGS = [
+        Binding("y", "ok", "Yes"),
+        Binding("n,escape", "cancel", "No"),
+    ]
+
+    def __init__(self, title: str, body: Sequence[Line], ok: str = "Yes [y]", danger: bool = False) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = list(body)
+        self.ok_label = ok
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.title_text, id="title")
+            with VerticalScroll(id="body"):
+                yield Static(lines_to_text(self.body, wrap=True))
+            yield self.buttons(self.ok_label, "error" if self.danger else "primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#ok", Button).focus()
+
+    @on(Button.Pressed, "#ok")
+    def action_ok(self) -> None:
+        self.dismiss(True)
+
+
+
+class ClearScreen(Dialog):
+    """Clear with upstream / downstream / only-failed options; the plan is
+    recomputed (by the service, in a worker) whenever an option changes and
+    is what gets applied."""
+
+    BINDINGS = [
+        Binding("y", "ok", "Clear"),
+        Binding("u", "toggle('upstream')", "Upstream"),
+        Binding("d", "toggle('downstream')", "Downstream"),
+        Binding("o", "toggle('only_failed')", "Only failed"),
+        Binding("n,escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, dag_id: str, run_id: str, task_id: str | None, tz: str,
+                 plan_fn: Callable[..., list[dict[str, Any]]]) -> None:
+        super().__init__()
+        self.dag_id, self.run_id, self.task_id, self.tz = dag_id, run_id, task_id, tz
+        self.plan_fn = plan_fn
+        self.plan: list[dict[str, Any]] | None = None
+        self._asked = 0
+
+    def compose(self) -> ComposeResult:
+        what = f"{self.dag_id}.{self.task_id}" if self.task_id else f"every task of {self.dag_id}"
+        with Vertical(id="dialog"):
+            yield Label(f"Clear {what} in {self.run_id}?", id="title")
+            with Horizontal(classes="options"):
+                yield Checkbox("Upstream [u]", id="upstream")
+                yield Checkbox("Downstream [d]", id="downstream")
+                yield Checkbox("Only failed [o]", id="only_failed")
+            yield Static("These task instances go back to no state and run again:", classes="hint")
+            with VerticalScroll(id="body"):
+                yield Static("working out the set…", id="plan")
+            yield self.buttons("Clear [y]", "warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#ok", Button).focus()
+        self._replan()
+
+    def action_toggle(self, name: str) -> None:
+        box = self.query_one(f"#{name}", Checkbox)
+        box.value = not box.value
+
+    @on(Checkbox.Changed)
+    def _changed(self) -> None:
+        self._replan()
+
+    def options(self) -> dict[str, bool]:
+        return {name: self.query_one(f"#{name}", Checkbox).value for name in ("upstream", "downstream", "only_failed")}
+
+    def _replan(self) -> None:
+        self.plan = None
+        self._asked += 1
+        self._compute(self._asked, self.options())
+
+    @work(thread=True, exit_on_error=False)
+    def _compute(self, ticket: int, options: dict[str, bool]) -> None:
+        import re
+
+        try:
+            regex = f"^{re.escape(self.task_id)}$" if self.task_id else None
+            plan = self.plan_fn(self.dag_id, run_id=self.run_id, task_regex=regex, **options)
+            error = None
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog
+            plan, error = [], str(exc)
+        self.app.call_from_thread(self._show_plan, ticket, plan, error)
+
+    def _show_plan(self, ticket: int, plan: list[dict[str, Any]], error: str | None) -> None:
+        if ticket != self._asked:
+            return
+        self.plan = plan
+        body = self.query_one("#plan", Static)
+        if error:
+            body.update(f"[red]{error}[/]")
+        elif not plan:
+            body.update("Nothing to clear with these options.")
+        else:
+            n = len(plan)
+            lines = [[(f"{n} task instance{'s' if n != 1 else ''}:", "bold")], *plan_lines(plan, self.tz)]
+            body.update(lines_to_text(lines))
+
+    @on(Button.Pressed, "#ok")
+    def action_ok(self) -> None:
+        if self.plan is None:
+            self.notify("Still working out the set; try again in a moment.")
+            return
+        if not self.plan:
+            self.dismiss(None)
+            return
+        self.dismiss(self.plan)
+
+
+class MarkScreen(Dialog):
+    """Mark a task instance success or failed (optionally its downstream)."""
+
+    BINDINGS = [
+        Binding("y", "ok", "Mark"),
+        Binding("d", "toggle", "Downstream"),
+        Binding("n,escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, info: RunInfo, upstream: dict[str, tuple[str, ...]], task_id: str, state: str) -> None:
+        super().__init__()
+        self.info, self.upstream, self.task_id, self.state = info, upstream, task_id, state
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"Mark {self.info.dag_id}.{self.task_id} {self.state} in {self.info.run_id}?", id="title")
+            with Horizontal(classes="options"):
+                yield Checkbox("Downstream [d]", id="downstream")
+            with VerticalScroll(id="body"):
+                yield Static(id="targets")
+            yield self.buttons(f"Mark {self.state} [y]", "success" if self.state == "success" else "error")
+
+    def on_mount(self) -> None:
+        self.query_one("#ok", Button).focus()
+        self._show()
+
+    def action_toggle(self) -> None:
+        box = self.query_one("#downstream", Checkbox)
+        box.value = not box.value
+
+    @on(Checkbox.Changed)
+    def _show(self) -> None:
+        down = self.query_one("#downstream", Checkbox).value
+        targets = mark_targets(self.info, self.upstream, self.task_id, down)
+        lines: list[Line] = [[("These task instances become ", "bold"), state_word(self.state), (":", "bold")]]
+        for tid, state in targets:
+            lines.append([state_cell(state), (f" {tid}", "bold"), ("  now ", "dim"), state_word(state)])
+        if self.state == "success":
+            lines.append([("Their upstream_failed descendants are reset so they run.", "dim italic")])
+        self.query_one("#targets", Static).update(lines_to_text(lines))
+
+    @on(Button.Pressed, "#ok")
+    def action_ok(self) -> None:
+        self.dismiss({"downstream": self.query_one("#downstream", Checkbox).value})
+
+
+class TriggerScreen(Dialog):
+    """A manual run, with optional conf JSON and logical date."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, dag_id: str, tasks: Sequence[str], params: dict[str, Any], tz: str,
+                 parse_date: Callable[[str, str], datetime]) -> None:
+        super().__init__()
+        self.dag_id, self.tasks, self.params, self.tz = dag_id, list(tasks), params, tz
+        self.parse_date = parse_date
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"Trigger a manual run of {self.dag_id}", id="title")
+            shown = ", ".join(self.tasks[:8]) + (" …" if len(self.tasks) > 8 else "")
+            yield Static(f"Queues a run of {len(self.tasks)} tasks ({shown}); a scheduler carries it out.",
+                         classes="hint")
+            yield Label("conf (JSON object, optional)")
+            yield Input(placeholder=json.dumps(self.params)[:60] if self.params else '{"key": "value"}', id="conf")
+            yield Label(f"logical date (optional; default now; zone {self.tz})")
+            yield Input(placeholder="2026-01-01 or 2026-01-01T06:00", id="date")
+            yield Static("", id="error")
+            yield self.buttons("Trigger [Enter]")
+
+    def on_mount(self) -> None:
+        self.query_one("#conf", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def action_ok(self) -> None:
+        conf_text = self.query_one("#conf", Input).value.strip()
+        date_text = self.query_one("#date", Input).value.strip()
+        error = self.query_one("#error", Static)
+        try:
+            conf = json.loads(conf_text) if conf_text else {}
+        except ValueError as exc:
+            error.update(f"[red]conf is not valid JSON: {exc}[/]")
+            return
+        if not isinstance(conf, dict):
+            error.update('[red]conf must be a JSON object, like {"limit": 10}[/]')
+            return
+        when = None
+        if date_text:
+            try:
+                when = self.parse_date(date_text, self.tz)
+            except Exception as exc:  # noqa: BLE001 - a UsageError from the service
+                error.update(f"[red]{exc}[/]")
+                return
+        self.dismiss({"conf": conf or None, "logical_date": when})
+
+
+class BackfillScreen(Dialog):
+    """A backfill over a date range; shows the intervals it covers."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, dag_id: str, tz: str, start: str, end: str,
+                 preview: Callable[[str, str], tuple[list[Line], str | None]]) -> None:
+        super().__init__()
+        self.dag_id, self.tz, self.start, self.end = dag_id, tz, start, end
+        self.preview = preview
+        self.ok_to_go = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"Backfill {self.dag_id}", id="title")
+            yield Static(f"Runs every data interval whose logical date lies in [start, end] (zone {self.tz}); "
+                         "intervals that already have a run are left alone. It runs in the background; "
+                         "its progress goes to a log file.", classes="hint")
+            with Horizontal(classes="options"):
+                yield Input(self.start, placeholder="start", id="start")
+                yield Input(self.end, placeholder="end", id="end")
+            with VerticalScroll(id="body"):
+                yield Static(id="intervals")
+            yield self.buttons("Start backfill [Enter]")
+
+    def on_mount(self) -> None:
+        self.query_one("#start", Input).focus()
+        self._update()
+
+    @on(Input.Changed)
+    def _update(self) -> None:
+        lines, error = self.preview(self.query_one("#start", Input).value.strip(),
+                                    self.query_one("#end", Input).value.strip())
+        self.ok_to_go = error is None
+        body = [[(error, "red")]] if error else lines
+        self.query_one("#intervals", Static).update(lines_to_text(body))
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def action_ok(self) -> None:
+        if not self.ok_to_go:
+            self.notify("Fix the dates first.", severity="warning")
+            return
+        self.dismiss({"start": self.query_one("#start", Input).value.strip(),
+                      "end": self.query_one("#end", Input).value.strip()})
+
+
+class HelpScreen(ModalScreen):
+    """The keys of the screen below, and the state letters."""
+
+    BINDINGS = [Binding("escape,question_mark,q,enter", "close", "Close")]
+    DEFAULT_CLASSES = "dialog"
+
+    def __init__(self, keys: Sequence[tuple[str, str]], title: str) -> None:
+        super().__init__()
+        self.keys = list(keys)
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"Keys: {self.title_text}", id="title")
+            table: DataTable = DataTable(show_header=False, cursor_type="none", id="keys")
+            yield table
+            yield Static(lines_to_text([legend()], wrap=True), classes="hint")
+            yield Static("Esc or ? closes. Ctrl+P opens the command palette with every action.", classes="hint")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#keys", DataTable)
+        table.add_columns("key", "does")
+        for key, text in self.keys:
+            table.add_row(key, text)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,234 @@
+"""A task instance: its details (with `explain`'s reason) and a try's log,
+followed live while it grows; `[` and `]` switch tries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Log, Static
+
+from flowctl.tui.data import read_from, read_run_info, read_tail
+from flowctl.tui.screens.base import COMMON_BINDINGS, FlowctlScreen
+from flowctl.tui.views import Line, RunInfo, Snapshot, ti_detail_lines
+from flowctl.tui.widgets.lines import lines_to_text, to_text
+from flowctl.tui.widgets.status import StatusBar
+
+
+class TaskScreen(FlowctlScreen):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("left_square_bracket", "try_step(-1)", "Earlier try", key_display="["),
+        Binding("right_square_bracket", "try_step(1)", "Later try", key_display="]"),
+        Binding("G", "follow", "Follow", show=False),
+        Binding("c", "clear", "Clear"),
+        Binding("s", "mark_success", "Success"),
+        Binding("f", "mark_failed", "Failed"),
+        *COMMON_BINDINGS,
+    ]
+    PALETTE = (
+        ("clear", "Clear this task instance", "With upstream, downstream or only-failed options"),
+        ("mark_success", "Mark this task instance success", ""),
+        ("mark_failed", "Mark this task instance failed", ""),
+        ("try_step(-1)", "Show the earlier try's log", ""),
+        ("try_step(1)", "Show the later try's log", ""),
+        ("follow", "Follow the log", "Jump to the end and keep following"),
+    )
+
+    def __init__(self, dag_id: str, run_id: str, task_id: str, try_number: int | None = None) -> None:
+        super().__init__()
+        self.dag_id, self.run_id, self.task_id = dag_id, run_id, task_id
+        self.try_number = try_number  #: None: the latest try, followed
+        self.info: RunInfo | None = None
+        self.explained: dict[str, Any] | None = None
+        self._seq = -1
+        self._log_try: int | None = None
+        self._offset = 0
+        self._log_busy = False
+        self._reloading = False
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Static(id="details")
+        yield Static(id="trybar")
+        yield Log(id="log", max_lines=20_000)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.flowctl.watch_dag(self.dag_id)
+        self.query_one(Log).focus()
+        self.set_interval(0.5, self._follow_tick)
+        snap = self.flowctl.snapshot
+        if snap is not None:
+            self.show_snapshot(snap)
+
+    def on_unmount(self) -> None:
+        self.flowctl.unwatch_dag(self.dag_id)
+
+    def where(self) -> str:
+        return f"{self.dag_id}.{self.task_id}"
+
+    def current_dag(self) -> str | None:
+        return self.dag_id
+
+    def current_run(self) -> str | None:
+        return self.run_id
+
+    def current_task(self) -> str | None:
+        return self.task_id
+
+    # -- details ---------------------------------------------------------------------------
+
+    def show_snapshot(self, snap: Snapshot) -> None:
+        if snap.seq != self._seq and not self._reloading:
+            self._seq = snap.seq
+            self._reloading = True
+            self._reload()
+        else:
+            self._show_details()
+
+    @work(thread=True, exit_on_error=False, group="task-reload")
+    def _reload(self) -> None:
+        service = self.flowctl.service
+        info = explained = None
+        try:
+            info = read_run_info(service.store, self.dag_id, self.run_id)
+            explained = service.explain(self.dag_id, self.run_id, self.task_id, now=self.flowctl.now())
+        except Exception as exc:  # noqa: BLE001 - shown instead of the reason
+            explained = {"notes": [], "tasks": [], "error": str(exc)}
+        self.app.call_from_thread(self._reloaded, info, explained)
+
+    def _reloaded(self, info: RunInfo | None, explained: dict[str, Any] | None) -> None:
+        self._reloading = False
+        if info is not None:
+            self.info = info
+        self.explained = explained
+        self._show_details()
+        latest = self.latest_try()
+        want = self.try_number or latest
+        if want and want != self._log_try:
+            self._open_log(want)
+        elif not want and self._log_try is None:
+            log = self.query_one(Log)
+            log.clear()
+            state = (info.ti(self.task_id) or {}).get("state") if info else "?"
+            log.write_line(f"(no log yet: this task instance has not run; state {state})")
+        snap = self.flowctl.snapshot
+        if snap is not None and snap.seq != self._seq:  # changed while we read
+            self.show_snapshot(snap)
+
+    def latest_try(self) -> int:
+        ti = self.info.ti(self.task_id) if self.info else None
+        return int((ti or {}).get("try_number") or 0)
+
+    def _show_details(self) -> None:
+        snap = self.flowctl.snapshot
+        if self.info is None or snap is None:
+            self.query_one("#details", Static).update(f"{self.dag_id}.{self.task_id} in {self.run_id}: reading…")
+            return
+        ex = self.explained or {}
+        reason = next((t["reason"] for t in ex.get("tasks", []) if t["task_id"] == self.task_id), None)
+        reason = reason or ex.get("error")
+        lines = ti_detail_lines(self.info, self.task_id, snap.dags.get(self.dag_id), reason,
+                                ex.get("notes", []), snap.tz, self.flowctl.now())
+        self.query_one("#details", Static).update(lines_to_text(lines, wrap=True))
+        self._show_trybar()
+
+    def _show_trybar(self) -> None:
+        latest = self.latest_try()
+        shown = self._log_try
+        line: Line = [("log ", "dim")]
+        if not shown:
+            line.append(("no try yet", ""))
+        else:
+            line += [(f"try {shown} of {latest}", "bold")]
+            if self.try_number is None:
+                line.append(("  following the latest try", "green"))
+            line.append(("   [ ] switch tries", "dim"))
+            if self._skipped:
+                line.append((f"   (the first {self._skipped // 1024} KB are not shown)", "yellow"))
+        self.query_one("#trybar", Static).update(to_text(line))
+
+    # -- the log ------------------------------------------------------------------------------
+
+    _skipped = 0
+
+    def _open_log(self, try_number: int) -> None:
+        self._log_try = try_number
+        self._offset = 0
+        self._log_busy = True
+        self._read_tail(try_number)
+
+    @work(thread=True, exit_on_error=False, group="log")
+    def _read_tail(self, try_number: int) -> None:
+        path = self.flowctl.service.store.log_path(self.dag_id, self.run_id, self.task_id, try_number)
+        text, offset, skipped = read_tail(path)
+        self.app.call_from_thread(self._tail_read, try_number, text, offset, skipped, path)
+
+    def _tail_read(self, try_number: int, text: str, offset: int, skipped: int, path: Any) -> None:
+        self._log_busy = False
+        if try_number != self._log_try:
+            return
+        self._offset = offset
+        self._skipped = skipped
+        log = self.query_one(Log)
+        log.clear()
+        if skipped:
+            log.write_line(f"… {skipped // 1024} KB earlier in {path} not shown …")
+        if text:
+            log.write(text, scroll_end=True)
+        elif not path.exists():
+            log.write_line(f"(no log file yet: {path})")
+        self._show_trybar()
+
+    def _follow_tick(self) -> None:
+        if self._log_busy or self._log_try is None:
+            return
+        if self.try_number is not None and self.try_number != self.latest_try():
+            return  # an older try's log does not grow
+        self._log_busy = True
+        self._read_more(self._log_try, self._offset)
+
+    @work(thread=True, exit_on_error=False, group="log")
+    def _read_more(self, try_number: int, offset: int) -> None:
+        path = self.flowctl.service.store.log_path(self.dag_id, self.run_id, self.task_id, try_number)
+        text, new_offset = read_from(path, offset)
+        self.app.call_from_thread(self._more_read, try_number, text, offset, new_offset)
+
+    def _more_read(self, try_number: int, text: str, offset: int, new_offset: int) -> None:
+        self._log_busy = False
+        if try_number != self._log_try or offset != self._offset:
+            return
+        self._offset = new_offset
+        if text:
+            log = self.query_one(Log)
+            if new_offset < offset or offset == 0:
+                log.clear()
+            log.write(text, scroll_end=log.is_vertical_scroll_end)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_try_step(self, step: int) -> None:
+        latest = self.latest_try()
+        if not latest:
+            self.notify("This task instance has not run yet.")
+            return
+        current = self._log_try or latest
+        n = min(max(current + step, 1), latest)
+        self.try_number = None if n == latest else n
+        if n != self._log_try:
+            self._open_log(n)
+        self._show_trybar()
+
+    def action_follow(self) -> None:
+        self.try_number = None
+        latest = self.latest_try()
+        if latest and latest != self._log_try:
+            self._open_log(latest)
+        self.query_one(Log).scroll_end(animate=False)
+        self._show_trybar()

@@ -1,0 +1,36 @@
+"""The header line (scheduler status, DAG count, time) and the import-error banner."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Static
+
+from flowctl.tui.views import Line
+from flowctl.tui.widgets.lines import to_text
+
+
+class StatusBar(Static):
+    """One line: `flowctl │ scheduler ● running pid 12 … │ 3 DAGs │ time zone`."""
+
+    def show(self, line: Line) -> None:
+        self.update(to_text(line))
+
+
+class ErrorBanner(Static, can_focus=True):
+    """Shown while DAG files fail to import; Enter or a click opens the errors."""
+
+    BINDINGS = [Binding("enter", "open", "Read errors")]
+
+    class Open(Message):
+        """The user asked to read the import errors."""
+
+    def show(self, text: str) -> None:
+        self.update(text)
+        self.display = bool(text)
+
+    def action_open(self) -> None:
+        self.post_message(self.Open())
+
+    def on_click(self) -> None:
+        self.post_message(self.Open())
