@@ -18,6 +18,7 @@ from flowctl.states import ACTIVE, FINISHED, RunState, TaskState, run_state_of
 from flowctl.trigger_rules import Verdict, evaluate
 
 RunKey = tuple[str, str]  #: (dag_id, run_id)
+_DECIDING = frozenset({"failed", "upstream_failed", "skipped"})
 
 
 @dataclass
@@ -109,7 +110,7 @@ def task_verdicts(
     Works in upstream-before-downstream order on a copy of the states, so a
     failure cascades through a whole chain in one call.
     """
-    states = {tid: view.state_of(tid) for tid in view.tis}
+    states = {tid: ti.get("state", "none") for tid, ti in view.tis.items()}
     sets: list[SetState] = []
     ready: list[tuple[str, str]] = []
     waits: list[Waiting] = []
@@ -137,12 +138,12 @@ def task_verdicts(
         upstream = {u: states.get(u, TaskState.NONE) for u in task.upstream if u in states}
         if task.trigger_rule == "all_success" and not explain:
             # the common case, decided without building a reason
-            if all(st == TaskState.SUCCESS for st in upstream.values()):
+            if all(st == "success" for st in upstream.values()):
                 if not (task.depends_on_past and prev_states is not None):
                     ready.append((tid, state))
                     continue
-            elif not any(st in FINISHED for st in upstream.values()):
-                continue
+            elif not any(st in _DECIDING for st in upstream.values()):
+                continue  # some upstream still going, none failed or skipped: wait
         decision = evaluate(task.trigger_rule, upstream)
         if decision.verdict == Verdict.RUN:
             if task.depends_on_past and prev_states is not None:
@@ -158,7 +159,7 @@ def task_verdicts(
             to = TaskState.SKIPPED if decision.verdict == Verdict.SKIP else TaskState.UPSTREAM_FAILED
             sets.append(SetState(view.key, tid, state, to, decision.reason))
             states[tid] = to
-    return sets, ready, waits
+    return sets, ready, waits, states
 
 
 def decide(
@@ -184,13 +185,10 @@ def decide(
         spec = specs.get(view.dag_id)
         if spec is None:
             continue
-        sets, ready, why = task_verdicts(spec, view, now, (prev_states or {}).get(view.key), explain)
+        sets, ready, why, states = task_verdicts(spec, view, now, (prev_states or {}).get(view.key), explain)
         position = spec.position
         actions.extend(sets)
         waits.extend(why)
-        states = {tid: view.state_of(tid) for tid in view.tis}
-        for s in sets:
-            states[s.task_id] = s.to
         final_states[view.key] = states
         for tid, state in ready:
             task = spec.tasks[tid]
@@ -218,9 +216,9 @@ def decide(
             continue
         states = final_states.get(view.key, {tid: view.state_of(tid) for tid in view.tis})
         spec = specs.get(view.dag_id)
-        if spec is not None:  # a task gone from the file cannot hold its run open
+        if spec is not None and len(spec.tasks) != len(states):  # a removed task cannot hold its run open
             states = {t: s for t, s in states.items() if t in spec.tasks or s in FINISHED}
-        new = run_state_of([TaskState(s) for s in states.values()])
+        new = run_state_of(list(states.values()))
         if new != view.run.get("state"):
             actions.append(SetRunState(view.key, new))
     return actions, waits

@@ -97,6 +97,7 @@ class Loop:
         self._last_heartbeat = 0.0
         self._interrupted: set[str] = set()
         self._starts: dict[str, tuple[Started, datetime, float]] = {}  # not yet committed
+        self._seen_seq = -1  # the store's commit counter after our last look
         self.notifier = notifier
         self.callbacks: set[str] = set()  # callback jobs still running
         self._followups: list[tuple[str, RunKey, str | None, int, dict[str, Any]]] = []
@@ -135,6 +136,18 @@ class Loop:
     def step(self, events: list[Event]) -> float:
         """Record `events`, decide, commit, submit. Returns seconds to sleep."""
         now = self.clock.now()
+        if events and all(isinstance(e, Started) for e in events) and not self._timeouts \
+                and self.store.seq() == self._seen_seq:
+            # only "started" news and nothing else changed: note it, decide nothing yet
+            for e in events:
+                if not e.key.startswith(CALLBACK_PREFIX + KEY_SEP):
+                    self._starts[e.key] = (e, now, time.monotonic())
+                    dag_id, run_id, task_id, n = parse_key(e.key)
+                    self.on_event("task_started", {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": n})
+            oldest = min((t for _, _, t in self._starts.values()), default=time.monotonic())
+            if time.monotonic() - oldest < START_DEFER:
+                return max(0.0, START_DEFER - (time.monotonic() - oldest))
+            events = []
         specs = self.specs()
         views = self.read_views()
         pending: dict[RunKey, _Pending] = {}
@@ -164,6 +177,7 @@ class Loop:
             return max(0.0, START_DEFER - (time.monotonic() - oldest))
         self._starts.clear()
         accepted = self._commit(pending)
+        self._seen_seq = self.store.seq()
         for key, fileloc, version, payload in submissions:
             if (payload["dag_id"], payload["run_id"]) in accepted.get(payload["task_id"], set()):
                 self.executor.submit(key, fileloc, payload, version)

@@ -257,10 +257,21 @@ class Store:
         return RunData(data) if data is not None else None
 
     def seq(self) -> int:
+        """The commit counter; it only has to change when the state does."""
         try:
-            return int(self.seq_path.read_text() or 0)
+            return int(self.seq_path.read_bytes() or 0)
         except (OSError, ValueError):
-            return 0
+            return -1
+
+    def bump_seq(self) -> None:
+        """Called under the writer lock; a fixed-width write in place is enough
+        for a change signal (the state itself is in the atomically replaced files)."""
+        value = max(self.seq(), 0) + 1
+        fd = os.open(self.seq_path, os.O_WRONLY | os.O_CREAT, _FILE_MODE)
+        try:
+            os.pwrite(fd, f"{value:020d}".encode(), 0)
+        finally:
+            os.close(fd)
 
     # -- writing ------------------------------------------------------------
 
@@ -491,7 +502,7 @@ class Transaction:
         if index is not None and index.dirty:
             self._flush_index(final=True)
         if any(True for _ in self._runs) or index is not None:
-            atomic_write(self.store.seq_path, str(self.store.seq() + 1).encode(), fsync=False)
+            self.store.bump_seq()
 
     def _flush_index(self, final: bool) -> None:
         assert self._index_storage is not None

@@ -261,7 +261,7 @@ class DagRow:
     broken: bool = False  #: runs exist but the DAG is not in the folder
 
 
-DAG_COLUMNS = ("DAG", "schedule", "paused", "last runs", "next run", "run", "fail")
+DAG_COLUMNS = ("DAG", "schedule", "paused", "last runs", "next run", "running", "failed")
 
 
 def dag_rows(snap: Snapshot, text: str = "") -> list[DagRow]:

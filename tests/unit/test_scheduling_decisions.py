@@ -237,7 +237,7 @@ def test_a_failed_upstream_cascades_through_the_chain_in_one_call():
 def test_task_verdicts_cascades_too():
     """task_verdicts alone: every task below a failure is upstream_failed, nothing is ready."""
     spec = chain_spec(3)
-    sets, ready, _ = task_verdicts(spec, view(spec, t0="failed"), NOW)
+    sets, ready, _, _ = task_verdicts(spec, view(spec, t0="failed"), NOW)
     assert [s.task_id for s in sets] == ["t1", "t2"] and ready == []
 
 
