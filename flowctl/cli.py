@@ -303,6 +303,8 @@ def runs_list(
     if dag_id is not None:
         _dag_tz(service, dag_id)
     runs = service.list_runs(dag_id, state)
+    for warning in service.warnings:
+        _err(f"skipped a damaged run: {warning}")
     if as_json:
         print_json([{k: r.get(k) for k in RUN_FIELDS} for r in runs])
         return
@@ -736,6 +738,44 @@ def tasks_mark(
     service = _service()
     changed = service.mark(dag_id, run_id, task_id, state, downstream)
     print(f"marked {len(changed)} task instance(s): {', '.join(changed) or 'already in that state'}")
+
+
+# -- doctor, tui ---------------------------------------------------------------------
+
+
+@app.command()
+def doctor(
+    fix: Annotated[bool, typer.Option("--fix", help="Do the safe repairs: rebuild the index of active runs, remove leftover temp files.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the state home: files parse and have this version's schema, no task is
+    marked running with nobody running it, permissions. Exit 1 when anything is wrong."""
+    from flowctl.doctor import check, home_mode_findings
+    from flowctl.render import console, print_json
+
+    settings = _settings()
+    findings, done = check(settings.home, fix=fix)
+    findings = home_mode_findings(settings.home) + findings
+    if as_json:
+        print_json({"home": str(settings.home), "ok": not findings, "problems": [f.to_doc() for f in findings], "repaired": done})
+    else:
+        out = console()
+        for d in done:
+            out.print(f"[green]fixed[/]: {d}")
+        for f in findings:
+            out.print(f"[red]problem[/]: {f.problem}\n  [bold]do[/]: {f.fix}")
+        if not findings:
+            out.print(f"{settings.home}: all good.")
+    raise typer.Exit(1 if findings else 0)
+
+
+@app.command()
+def tui() -> None:
+    """The live terminal interface: DAGs, runs, task states, logs; trigger, clear,
+    mark, pause and backfill from the keyboard. Press ? inside for the keys."""
+    from flowctl.tui.app import run_tui
+
+    raise typer.Exit(run_tui(_service()))
 
 
 # -- entry point -------------------------------------------------------------------

@@ -5,7 +5,7 @@ runs, task instances and XCom. Front ends parse and render; this decides.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ class Service:
     settings: Settings
     store: Store
     _bag: DagBag | None = None
+    warnings: list[str] = field(default_factory=list)
     _loader: Loader | None = None
 
     @classmethod
@@ -148,10 +149,17 @@ class Service:
     def list_runs(self, dag_id: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
         """Runs, newest logical date first."""
         dag_ids = [dag_id] if dag_id else self.store.dag_ids_with_runs()
+        from flowctl.errors import StoreCorrupt
+
         runs = []
+        self.warnings = []
         for d in dag_ids:
             for run_id in self.store.run_ids(d):
-                data = self.store.read_run(d, run_id)
+                try:
+                    data = self.store.read_run(d, run_id)
+                except StoreCorrupt as exc:
+                    self.warnings.append(str(exc))
+                    continue
                 if data is None:
                     continue
                 if state and data.run.get("state") != state:

@@ -501,13 +501,15 @@ def ti_detail_lines(info: RunInfo, task_id: str, spec: Any, reason: str | None,
     return lines
 
 
-def run_detail_line(info: RunInfo, tz: str) -> Line:
+def run_detail_line(info: RunInfo, tz: str, now: datetime | None = None) -> Line:
     run = info.run
     started = run.get("start_date")
     ended = run.get("end_date")
     took = "-"
     if started and ended:
         took = fmt_duration((datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds())
+    elif started and now is not None and info.state in ("queued", "running"):
+        took = fmt_duration((now - datetime.fromisoformat(started)).total_seconds()) + " so far"
     line: Line = [("run ", "dim"), (info.run_id, "bold"), ("  ", ""), state_cell(info.state), (" ", ""),
                   state_word(info.state), ("  logical ", "dim"), (fmt_time(info.logical_date, tz), ""),
                   ("  took ", "dim"), (took, "")]
@@ -780,20 +782,20 @@ def gantt_lines(info: RunInfo, now: datetime, tz: str, width: int) -> list[Line]
 
 def status_line(scheduler: Mapping[str, Any], now: datetime, tz: str, n_dags: int,
                 n_errors: int, where: str = "") -> Line:
-    """`flowctl │ scheduler ● running (pid 12, heartbeat 2s ago) │ 3 DAGs │ time`."""
-    line: Line = [(" flowctl ", "bold"), ("│ ", "dim")]
+    """`etl │ ● scheduler pid 12, beat 2s ago │ 3 DAGs │ 2026-03-02 09:00:00 UTC`."""
+    line: Line = [(" ", "")]
+    if where:
+        line += [(where, "bold"), (" │ ", "dim")]
     if scheduler.get("running"):
-        line += [("scheduler ", ""), ("● running", "bold green"),
-                 (f" pid {scheduler.get('pid')}, heartbeat {fmt_ago(scheduler.get('heartbeat'), now)}", "")]
+        line += [("● scheduler", "bold green"),
+                 (f" pid {scheduler.get('pid')}, beat {fmt_ago(scheduler.get('heartbeat'), now)}", "")]
     elif scheduler:
-        line += [("scheduler ", ""), ("○ not running", "bold yellow"), (" (S starts one)", "dim")]
+        line += [("○ no scheduler", "bold yellow"), (" (S starts one)", "dim")]
     else:
         line += [("scheduler …", "dim")]
     line += [(" │ ", "dim"), (f"{n_dags} DAG{'s' if n_dags != 1 else ''}", "")]
     if n_errors:
         line += [(" │ ", "dim"), (f"{n_errors} import error{'s' if n_errors != 1 else ''}", "bold red")]
-    if where:
-        line += [(" │ ", "dim"), (where, "bold")]
     line += [(" │ ", "dim"), (fmt_time(now, tz, "%Y-%m-%d %H:%M:%S"), ""), (f" {tz}", "dim")]
     return line
 

@@ -121,7 +121,6 @@ class FlowctlScreen(Screen):
 
 
 COMMON_BINDINGS: list[Any] = [
-    Binding("question_mark", "app.help", "Keys", key_display="?"),
     Binding("S", "app.start_scheduler", "Start scheduler", show=False),
     Binding("R", "app.reload_dags", "Reload DAGs", show=False),
 ]

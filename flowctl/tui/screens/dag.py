@@ -35,19 +35,20 @@ VIEWS = ("grid", "graph", "gantt", "code")
 class DagScreen(FlowctlScreen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
+        Binding("question_mark", "app.help", "Keys", key_display="?"),
         Binding("1", "view('grid')", "Grid"),
         Binding("2", "view('graph')", "Graph"),
         Binding("3", "view('gantt')", "Gantt"),
         Binding("4", "view('code')", "Code"),
         Binding("l", "open_task", "Log"),
-        Binding("left_square_bracket", "step_run(-1)", "Older run", key_display="["),
-        Binding("right_square_bracket", "step_run(1)", "Newer run", key_display="]"),
-        Binding("t", "trigger", "Trigger"),
         Binding("c", "clear", "Clear"),
         Binding("s", "mark_success", "Success"),
         Binding("f", "mark_failed", "Failed"),
-        Binding("p", "pause", "Pause/unpause"),
-        Binding("b", "backfill", "Backfill"),
+        Binding("t", "trigger", "Trigger"),
+        Binding("left_square_bracket", "step_run(-1)", "Older run", key_display="[", show=False),
+        Binding("right_square_bracket", "step_run(1)", "Newer run", key_display="]", show=False),
+        Binding("p", "pause", "Pause/unpause", show=False),
+        Binding("b", "backfill", "Backfill", show=False),
         *COMMON_BINDINGS,
     ]
     PALETTE = (
@@ -85,6 +86,7 @@ class DagScreen(FlowctlScreen):
                 yield Static(id="graph-run", classes="runline")
                 with ScrollableContainer(classes="canvas"):
                     yield GraphView(id="graphview")
+                yield Static(lines_to_text([legend()], wrap=True), classes="legend")
             with TabPane("3 Gantt", id="gantt"):
                 yield Static(id="gantt-run", classes="runline")
                 with ScrollableContainer(classes="canvas"):
@@ -197,7 +199,7 @@ class DagScreen(FlowctlScreen):
             lines = ti_detail_lines(info, row.task_id, spec, reason, notes, snap.tz, self.flowctl.now())
             lines.append([("Enter/l opens the log · c clear · s success · f failed", "dim")])
         else:
-            lines = [run_detail_line(info, snap.tz)]
+            lines = [run_detail_line(info, snap.tz, self.flowctl.now())]
             ex = self._explained.get((run.run_id, None))
             for note in (ex or {}).get("notes", []):
                 lines.append([("note ", "dim"), (note, "yellow")])
@@ -222,7 +224,7 @@ class DagScreen(FlowctlScreen):
             else:
                 up, order, states = {}, [], {}
             self.query_one("#graph-run", Static).update(self._run_line(info, snap))
-            self.query_one(GraphView).show(graph_lines(order, up, states) + [[], legend()])
+            self.query_one(GraphView).show(graph_lines(order, up, states))
         elif self.view == "gantt":
             self.query_one("#gantt-run", Static).update(self._run_line(info, snap))
             self.query_one(GanttView).show(info, self.flowctl.now(), snap.tz)
@@ -233,7 +235,7 @@ class DagScreen(FlowctlScreen):
     def _run_line(self, info: RunInfo | None, snap: Snapshot) -> Any:
         if info is None:
             return to_text([("no runs yet", "dim")])
-        return to_text(run_detail_line(info, snap.tz) + [("   [ ] older/newer run", "dim")])
+        return to_text(run_detail_line(info, snap.tz, self.flowctl.now()) + [("   [ ] older/newer run", "dim")])
 
     @work(thread=True, exit_on_error=False, group="source")
     def _load_source(self, spec: Any) -> None:

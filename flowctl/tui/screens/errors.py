@@ -14,7 +14,8 @@ from flowctl.tui.widgets.status import StatusBar
 
 
 class ErrorsScreen(FlowctlScreen):
-    BINDINGS = [Binding("escape", "back", "Back"), *COMMON_BINDINGS]
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("question_mark", "app.help", "Keys", key_display="?"),
+                *COMMON_BINDINGS]
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")

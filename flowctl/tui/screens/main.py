@@ -22,6 +22,7 @@ NARROW = 110
 
 class MainScreen(FlowctlScreen):
     BINDINGS = [
+        Binding("question_mark", "app.help", "Keys", key_display="?"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("t", "trigger", "Trigger"),

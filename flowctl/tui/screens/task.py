@@ -20,6 +20,7 @@ from flowctl.tui.widgets.status import StatusBar
 class TaskScreen(FlowctlScreen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
+        Binding("question_mark", "app.help", "Keys", key_display="?"),
         Binding("left_square_bracket", "try_step(-1)", "Earlier try", key_display="["),
         Binding("right_square_bracket", "try_step(1)", "Later try", key_display="]"),
         Binding("G", "follow", "Follow", show=False),
