@@ -151,10 +151,20 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
                 except ChildProcessError:
                     done = pid
                 if done:
+                    data = children[fd][2]
+                    os.set_blocking(fd, False)  # the try has exited: its result is in the pipe
+                    try:
+                        while chunk := os.read(fd, 1 << 16):
+                            data.extend(chunk)
+                    except BlockingIOError:
+                        pass  # a grandchild still holds the pipe open; what the try wrote is read
                     os.close(fd)
                     key, _, data = children.pop(fd)
                     code, how = describe_status(status) if done == pid else (None, "exited")
-                    result = json.loads(data) if data else None
+                    try:
+                        result = json.loads(data) if data else None
+                    except ValueError:
+                        result = None
                     _send(sock, {"op": "finished", "key": key, "result": result, "exit_code": code, "how": how})
 
 

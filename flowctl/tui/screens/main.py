@@ -11,7 +11,7 @@ from textual.events import Resize
 from textual.widgets import DataTable, Footer, Input, Tree
 
 from flowctl.tui.screens.base import COMMON_BINDINGS, FlowctlScreen
-from flowctl.tui.views import Node, Snapshot, dag_rows, error_banner, tree_nodes
+from flowctl.tui.views import Node, Snapshot, dag_rows, error_banner, node_children, tree_nodes
 from flowctl.tui.widgets.dag_table import DagTable
 from flowctl.tui.widgets.dag_tree import DagTree
 from flowctl.tui.widgets.status import ErrorBanner, StatusBar
@@ -78,7 +78,9 @@ class MainScreen(FlowctlScreen):
     def show_snapshot(self, snap: Snapshot) -> None:
         self.query_one(ErrorBanner).show(error_banner(snap.errors))
         self.query_one(DagTable).show(dag_rows(snap, self.filter_text))
-        self.query_one(DagTree).show(tree_nodes(snap, self.group_by, self.filter_text))
+        tree = self.query_one(DagTree)
+        tree.children_for = lambda node: node_children(snap, node)
+        tree.show(tree_nodes(snap, self.group_by, self.filter_text, tree.expanded_keys()))
         self.refresh_bindings()
 
     def _redraw(self) -> None:

@@ -7,6 +7,8 @@ expanded nodes, so 50 DAGs with their runs cost a few dozen tree nodes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -27,11 +29,23 @@ class DagTree(Tree[Node]):
         self.auto_expand = False
         self.guide_depth = 2
         self._first = True
+        #: builds a node's children when it is expanded (set by the screen)
+        self.children_for: Callable[[Node], tuple[Node, ...]] = lambda node: node.children
 
     @property
     def selected(self) -> Node | None:
         node = self.cursor_node
         return node.data if node is not None else None
+
+    def expanded_keys(self) -> set[str]:
+        keys: set[str] = set()
+        stack = list(self.root.children)
+        while stack:
+            node = stack.pop()
+            if node.is_expanded and node.data is not None:
+                keys.add(node.data.key)
+                stack.extend(node.children)
+        return keys
 
     def show(self, nodes: list[Node]) -> None:
         self._sync(self.root, nodes, expand_new=self._first)
@@ -53,22 +67,23 @@ class DagTree(Tree[Node]):
             node = existing.get(model.key)
             if node is None:
                 node = parent.add(to_text(model.label), data=model, before=index if index < len(parent.children) else None,
-                                  allow_expand=bool(model.children),
+                                  allow_expand=model.expandable,
                                   expand=expand_new and model.kind == "group")
             else:
                 if node.data is None or node.data.label != model.label:
                     node.set_label(to_text(model.label))
                 node.data = model
-                node.allow_expand = bool(model.children)
+                node.allow_expand = model.expandable
             if node.is_expanded:
-                self._sync(node, model.children)
+                kids = model.children if model.children or not model.expandable else self.children_for(model)
+                self._sync(node, kids)
             elif node.children:
                 node.remove_children()
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[Node]) -> None:
         node = event.node
         if node.data is not None:
-            self._sync(node, node.data.children)
+            self._sync(node, node.data.children or self.children_for(node.data))
 
     def action_expand(self) -> None:
         node = self.cursor_node
