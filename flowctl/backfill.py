@@ -152,14 +152,18 @@ def carry_out(service: Any, spec: DagSpec, plan: list[PlanItem], max_active_runs
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         while True:
-            while todo and len(active) < max_active_runs and not stopping["now"]:
-                item = todo.pop(0)
-                now = utcnow()
-                if item.action == "create":
-                    with store.transaction() as tx:
+            batch = []
+            while todo and len(active) + len(batch) < max_active_runs and not stopping["now"]:
+                batch.append(todo.pop(0))
+            now = utcnow()
+            creating = [item for item in batch if item.action == "create"]
+            if creating:  # one commit for all the runs that start now
+                with store.transaction() as tx:
+                    for item in creating:
                         new_run(tx, spec, run_type="backfill", logical_date=item.logical_date,
                                 interval=(item.logical_date, item.data_interval_end), owner=owner, now=now)
-                elif item.action == "reprocess":
+            for item in batch:
+                if item.action == "reprocess":
                     only_failed = item.state == "failed"
                     clear_plan = service.plan_clear(spec.dag_id, run_id=item.run_id, only_failed=only_failed)
                     if clear_plan:
@@ -172,8 +176,8 @@ def carry_out(service: Any, spec: DagSpec, plan: list[PlanItem], max_active_runs
                 active.add(item.run_id)
             sleep = loop.step(events)
             for run_id in list(active):
-                data = store.read_run(spec.dag_id, run_id)
-                state = data.run.get("state") if data else "failed"
+                view = loop.views.get((spec.dag_id, run_id))
+                state = view.run.get("state") if view is not None else None
                 if state in RUN_FINISHED:
                     active.discard(run_id)
                     loop.keys.discard((spec.dag_id, run_id))

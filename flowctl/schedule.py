@@ -135,6 +135,8 @@ def serve(
     settings = service.settings
     store = service.store
     store.ensure()
+    for dag_id, run_id in store.reconcile_index():
+        log(f"index: {dag_id} {run_id} was out of date in the index of active runs; fixed")
     owner = owner_identity()
     status = StatusFile(settings.home)
     previous = status.read()

@@ -155,10 +155,10 @@ class BufferedStorage(Storage):
         self.data = data
         self.dirty = True
 
-    def flush(self) -> None:
+    def flush(self, fsync: bool = True) -> None:
         if self.dirty:
             private_dir(self.path.parent)
-            atomic_write(self.path, orjson.dumps(self.data))
+            atomic_write(self.path, orjson.dumps(self.data), fsync=fsync)
             self.dirty = False
 
 
@@ -211,6 +211,7 @@ class Store:
         self.seq_path = self.root / "seq"
         self.cache = FileCache()
         self._lock = None
+        self._paths: dict[tuple[str, str], Path] = {}
 
     # -- paths --------------------------------------------------------------
 
@@ -218,7 +219,42 @@ class Store:
         private_dir(self.runs_dir)
 
     def run_path(self, dag_id: str, run_id: str) -> Path:
-        return self.runs_dir / dag_id / f"{run_id}.json"
+        key = (dag_id, run_id)
+        path = self._paths.get(key)
+        if path is None:
+            path = self._paths[key] = self.runs_dir / dag_id / f"{run_id}.json"
+        return path
+
+    def reconcile_index(self) -> list[tuple[str, str]]:
+        """Make the index list every active run written after it. Index writes are
+        not fsynced (it is a hint), so after a power loss a run file may be newer
+        than the index; only those files are read. Returns the runs added or dropped."""
+        try:
+            since = self.index_path.stat().st_mtime - 2.0
+        except FileNotFoundError:
+            since = 0.0
+        indexed = set(self.active_runs())
+        active, finished = set(), set()
+        for dag_id in self.dag_ids_with_runs():
+            folder = self.runs_dir / dag_id
+            for entry in os.scandir(folder):
+                if not entry.name.endswith(".json") or entry.name.startswith("."):
+                    continue
+                key = (dag_id, entry.name[:-5])
+                if entry.stat().st_mtime < since and key not in indexed:
+                    continue
+                try:
+                    data = self.read_run(*key)
+                except StoreCorrupt:
+                    continue
+                state = data.run.get("state") if data else None
+                (active if state in ("queued", "running") else finished).add(key)
+        wrong = (active - indexed) | (finished & indexed)
+        if wrong:
+            with self.transaction() as tx:
+                for key in sorted(wrong):
+                    tx._set_active(*key, key in active)
+        return sorted(wrong)
 
     def log_path(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> Path:
         return self.home / "logs" / dag_id / run_id / task_id / f"{try_number}.log"
@@ -512,9 +548,9 @@ class Transaction:
             before = self.store.cache.read(self.store.index_path) or {}
             union = sorted(_active_pairs(data) | _active_pairs(before))
             data["active"] = {str(i): {"dag_id": d, "run_id": r} for i, (d, r) in enumerate(union, 1)}
-            atomic_write(self.store.index_path, orjson.dumps(data))
+            atomic_write(self.store.index_path, orjson.dumps(data), fsync=False)
             return
-        self._index_storage.flush()
+        self._index_storage.flush(fsync=False)
         self.store.cache.put(self.store.index_path, self._index_storage.data)
 
     def discard(self) -> None:

@@ -9,10 +9,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
@@ -36,8 +38,8 @@ class Dialog(ModalScreen):
 
     def buttons(self, ok: str, variant: str = "primary") -> Horizontal:
         return Horizontal(
-            Button(ok, variant=variant, id="ok"),  # type: ignore[arg-type]
-            Button("Cancel [n / Esc]", id="cancel"),
+            Button(Content(ok), variant=variant, id="ok"),  # type: ignore[arg-type]
+            Button(Content("Cancel [n / Esc]"), id="cancel"),
             classes="buttons",
         )
 
@@ -151,7 +153,7 @@ class ClearScreen(Dialog):
         self.plan = plan
         body = self.query_one("#plan", Static)
         if error:
-            body.update(f"[red]{error}[/]")
+            body.update(Text(error, style="red"))
         elif not plan:
             body.update("Nothing to clear with these options.")
         else:
@@ -252,17 +254,17 @@ class TriggerScreen(Dialog):
         try:
             conf = json.loads(conf_text) if conf_text else {}
         except ValueError as exc:
-            error.update(f"[red]conf is not valid JSON: {exc}[/]")
+            error.update(Text(f"conf is not valid JSON: {exc}", style="red"))
             return
         if not isinstance(conf, dict):
-            error.update('[red]conf must be a JSON object, like {"limit": 10}[/]')
+            error.update(Text('conf must be a JSON object, like {"limit": 10}', style="red"))
             return
         when = None
         if date_text:
             try:
                 when = self.parse_date(date_text, self.tz)
             except Exception as exc:  # noqa: BLE001 - a UsageError from the service
-                error.update(f"[red]{exc}[/]")
+                error.update(Text(str(exc), style="red"))
                 return
         self.dismiss({"conf": conf or None, "logical_date": when})
 

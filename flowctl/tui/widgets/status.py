@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
@@ -26,7 +27,7 @@ class ErrorBanner(Static, can_focus=True):
         """The user asked to read the import errors."""
 
     def show(self, text: str) -> None:
-        self.update(text)
+        self.update(Text(text))
         self.display = bool(text)
 
     def action_open(self) -> None:
