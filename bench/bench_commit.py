@@ -18,7 +18,7 @@ the fields and one-try history the scheduler writes, about 150 KB, like the
 fan-out run of bench_tasks.py): a commit rewrites the whole run file, so its cost
 follows the size of the run being changed, not the history.
 
-Run: /work/main/.venv/bin/python bench/bench_commit.py
+Run: .venv/bin/python bench/bench_commit.py
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
    module pulls in at import (textual, jinja2, pendulum, tinydb, croniter and
    filelock must not be among them), and the slowest imports.
 
-Run: /work/main/.venv/bin/python bench/bench_startup.py
+Run: .venv/bin/python bench/bench_startup.py
 """
 
 from __future__ import annotations

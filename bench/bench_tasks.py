@@ -14,7 +14,7 @@ Each measurement is repeated 3 times and the median printed. Every `flowctl run`
 uses a temporary home and DAG folder (FLOWCTL_HOME, FLOWCTL_DAGS_FOLDER,
 FLOWCTL_WORKERS=2); one untimed run of each DAG first fills the DAG-file cache.
 
-Run: /work/main/.venv/bin/python bench/bench_tasks.py
+Run: .venv/bin/python bench/bench_tasks.py
 """
 
 from __future__ import annotations
