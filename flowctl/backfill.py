@@ -120,7 +120,7 @@ def carry_out(service: Any, spec: DagSpec, plan: list[PlanItem], max_active_runs
     """Create or take over the planned runs, at most `max_active_runs` at once,
     and run them to the end. Returns run id -> final state."""
     from flowctl.clearing import apply_clear
-    from flowctl.executors.local import LocalExecutor
+    from flowctl.executors import make_executor
     from flowctl.scheduler import Loop
     from flowctl.service import new_run
     from flowctl.store import owner_identity
@@ -128,7 +128,7 @@ def carry_out(service: Any, spec: DagSpec, plan: list[PlanItem], max_active_runs
     store = service.store
     owner = owner_identity()
     todo = [p for p in plan if p.action != "skip"]
-    executor = LocalExecutor()
+    executor = make_executor(service.settings)
     from flowctl.notify import send_detached, wait_for_notices
 
     notify_settings = service.settings.notify

@@ -91,11 +91,12 @@ class Progress:
 def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, Any], as_json: bool) -> bool:
     """Create a manual run owned by this process and carry it out. True if it succeeded."""
     from flowctl.clock import utcnow
-    from flowctl.executors.local import LocalExecutor
+    from flowctl.executors import make_executor
     from flowctl.render import RUN_FIELDS, console, duration, print_json
     from flowctl.scheduler import Loop
     from flowctl.store import owner_identity
 
+    executor = make_executor(service.settings)  # refuse before anything is written
     now = utcnow()
     logical, start, end = service.manual_interval(spec, when, now)
     owner = owner_identity()
@@ -105,7 +106,6 @@ def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, An
     progress = Progress(spec, run_id, store, live=sys.stdout.isatty(), quiet=as_json)
     if not as_json and progress.live is None:
         sys.stdout.write(f"{spec.dag_id} {run_id}: {len(spec.tasks)} tasks, {service.settings.workers} worker slots\n")
-    executor = LocalExecutor()
     from flowctl.notify import send_detached, wait_for_notices
 
     settings = service.settings

@@ -129,7 +129,7 @@ def serve(
     notify: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
     """The scheduler's life. Returns the exit code."""
-    from flowctl.executors.local import LocalExecutor
+    from flowctl.executors import make_executor
 
     clock = clock or SystemClock()
     settings = service.settings
@@ -170,7 +170,7 @@ def serve(
         return service.dagbag().dags
 
     seen_errors: dict[str, str] = {}
-    executor = LocalExecutor()
+    executor = make_executor(settings)
     from flowctl.notify import send_detached
 
     loop = Loop(store=store, executor=executor, specs=specs, workers=settings.workers, clock=clock,

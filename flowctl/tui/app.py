@@ -75,6 +75,11 @@ class FlowctlApp(Controls, App[int]):
     def now(self) -> datetime:
         return self.clock.now()
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Notifications carry ids, paths and error text, never markup: `[Errno 2]` stays as it is."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def get_default_screen(self) -> Screen:
         return MainScreen()
 
