@@ -59,8 +59,8 @@ def main_options(
     dags_folder: Annotated[str | None, typer.Option("--dags-folder", help="Folder of DAG files [env FLOWCTL_DAGS_FOLDER; default ./dags]", show_default=False)] = None,
     home: Annotated[str | None, typer.Option("--home", help="State, logs and pid file [env FLOWCTL_HOME; default ./.flowctl]", show_default=False)] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Parallel task slots [env FLOWCTL_WORKERS; default: CPUs]", show_default=False)] = None,
-    executor: Annotated[str | None, typer.Option("--executor", help="local or dask [env FLOWCTL_EXECUTOR]", show_default=False)] = None,
-    dask_address: Annotated[str | None, typer.Option("--dask-address", help="Dask scheduler address [env FLOWCTL_DASK_ADDRESS]", show_default=False)] = None,
+    executor: Annotated[str | None, typer.Option("--executor", help="Executor: local [env FLOWCTL_EXECUTOR]", show_default=False)] = None,
+    dask_address: Annotated[str | None, typer.Option("--dask-address", help="Dask scheduler address, for a dask executor [env FLOWCTL_DASK_ADDRESS]", show_default=False)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
@@ -308,12 +308,32 @@ def runs_list(
     if as_json:
         print_json([{k: r.get(k) for k in RUN_FIELDS} for r in runs])
         return
+    from flowctl.render import duration
+
     tz = service.settings.default_timezone
-    t = table("DAG", "run id", "state", "logical date", "started", "ended")
+    out = console()
+    wide = out.width >= 110  # on a narrow terminal the start time gives way
+    columns = ["DAG", "logical date", "type", "state"] + (["started"] if wide else []) + ["took", "run id"]
+    t = table(*columns)
+    widths = {"logical date": 16, "type": 9, "state": 7, "started": 16, "took": 7}
+    for column in t.columns:  # one line per run; the DAG id and run id give way first
+        column.no_wrap = True
+        column.min_width = widths.get(str(column.header))
+        column.overflow = "ellipsis"
+    t.columns[0].max_width = 20
     for r in runs:
-        t.add_row(r["dag_id"], r["run_id"], state_text(r.get("state")), local_time(r.get("logical_date"), tz),
-                  local_time(r.get("start_date"), tz), local_time(r.get("end_date"), tz))
-    console().print(t if runs else "No runs yet.")
+        took = None
+        if r.get("start_date") and r.get("end_date"):
+            from datetime import datetime
+
+            took = (datetime.fromisoformat(r["end_date"]) - datetime.fromisoformat(r["start_date"])).total_seconds()
+        row = [r["dag_id"], local_time(r.get("logical_date"), tz, with_seconds=False), r.get("run_type") or "-",
+               state_text(r.get("state"))]
+        if wide:
+            row.append(local_time(r.get("start_date"), tz, with_seconds=False))
+        t.add_row(*row, duration(took), r["run_id"])
+    out.print(t if runs else "No runs yet.")
+
 
 
 @app.command()
