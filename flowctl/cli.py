@@ -59,7 +59,7 @@ def main_options(
     dags_folder: Annotated[str | None, typer.Option("--dags-folder", help="Folder of DAG files [env FLOWCTL_DAGS_FOLDER; default ./dags]", show_default=False)] = None,
     home: Annotated[str | None, typer.Option("--home", help="State, logs and pid file [env FLOWCTL_HOME; default ./.flowctl]", show_default=False)] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Parallel task slots [env FLOWCTL_WORKERS; default: CPUs]", show_default=False)] = None,
-    executor: Annotated[str | None, typer.Option("--executor", help="Executor: local [env FLOWCTL_EXECUTOR]", show_default=False)] = None,
+    executor: Annotated[str | None, typer.Option("--executor", help="local (a process pool) or dask [env FLOWCTL_EXECUTOR]", show_default=False)] = None,
     dask_address: Annotated[str | None, typer.Option("--dask-address", help="Dask scheduler address, for a dask executor [env FLOWCTL_DASK_ADDRESS]", show_default=False)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,

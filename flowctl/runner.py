@@ -36,6 +36,8 @@ class TaskInstanceHandle:
         self._skip_all_below = False
         self._xcom_cache: dict[tuple[str, str], Any] | None = None
         self.first_poke_at = payload.get("first_poke_at")
+        if payload.get("xcom_values") is not None:  # sent along where the store is out of reach (Dask)
+            self._xcom_cache = {(x["task_id"], x["key"]): x["value"] for x in payload["xcom_values"]}
 
     def xcom_push(self, key: str, value: Any) -> None:
         _check_json(value, f"xcom_push({key!r})")

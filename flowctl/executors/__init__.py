@@ -9,9 +9,6 @@ def make_executor(settings: Any) -> Any:
         from flowctl.executors.local import LocalExecutor
 
         return LocalExecutor()
-    from flowctl.errors import UsageError
+    from flowctl.executors.dask import DaskExecutor
 
-    raise UsageError(
-        f"executor {settings.executor!r} is not available in this version of flowctl; "
-        "use the local executor (FLOWCTL_EXECUTOR=local, the default)"
-    )
+    return DaskExecutor(settings.dask_address, settings.workers)

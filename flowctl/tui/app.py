@@ -71,6 +71,7 @@ class FlowctlApp(Controls, App[int]):
         self._loaded_detail: frozenset[str] = frozenset()
         self._status_at = float("-inf")
         self.refreshes = 0  #: snapshots applied (tests and the bench read it)
+        self._last_error: str | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -146,6 +147,7 @@ class FlowctlApp(Controls, App[int]):
 
     def _apply(self, snap: Snapshot, detail: frozenset[str], full: bool) -> None:
         self._refreshing = False
+        self._last_error = None
         self.snapshot = snap
         self._seq = snap.seq
         self._loaded_detail = detail
@@ -160,7 +162,10 @@ class FlowctlApp(Controls, App[int]):
 
     def _refresh_failed(self, exc: Exception) -> None:
         self._refreshing = False
-        self.notify(f"Could not read the state: {exc}", severity="error", timeout=10)
+        message = f"Could not read the state: {exc}"
+        if message != self._last_error:  # say it once, not on every poll
+            self._last_error = message
+            self.notify(message, severity="error", timeout=15)
 
     def _show_status(self) -> None:
         for screen in self.screen_stack:

@@ -518,7 +518,7 @@ def ti_detail_lines(info: RunInfo, task_id: str, spec: Any, reason: str | None,
     lines: list[Line] = [
         [("task      ", label), (f"{info.dag_id}.{task_id}", "bold"), ("  run ", label), (info.run_id, "")],
         [("state     ", label), state_cell(state), (" ", ""), state_word(state),
-         ("   try ", label), (f"{tries}" + (f" of {max_tries}" if max_tries else ""), "")],
+         ("   try ", label), (f"{tries}" + (f" of {max_tries}" if max_tries and tries <= max_tries else ""), "")],
         [("start     ", label), (fmt_time(start, tz), ""), ("   end ", label), (fmt_time(end, tz), ""),
          ("   took ", label), (took, "")],
         [("operator  ", label), (str(operator), "")],

@@ -116,7 +116,11 @@ class FlowctlScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.TASK_ACTIONS and hasattr(self, f"action_{action}"):
-            return True if self.current_task() or (action == "clear" and self.current_run()) else None
+            try:
+                selected = self.current_task() or (action == "clear" and self.current_run())
+            except Exception:  # noqa: BLE001 - asked before the widgets exist
+                return None
+            return True if selected else None
         return True
 
 

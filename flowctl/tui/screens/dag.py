@@ -244,7 +244,8 @@ class DagScreen(FlowctlScreen):
         from flowctl.tui.data import dag_source
 
         code = dag_source(spec)
-        syntax = Syntax(code, "python", line_numbers=True, word_wrap=False, theme="ansi_dark")
+        width = max((len(line) for line in code.splitlines()), default=0) + 8  # scroll, do not cut
+        syntax = Syntax(code, "python", line_numbers=True, word_wrap=False, theme="ansi_dark", code_width=width)
         self.app.call_from_thread(self.query_one("#source", Static).update, syntax)
 
     # -- explain ------------------------------------------------------------------------------
@@ -308,7 +309,7 @@ class DagScreen(FlowctlScreen):
         self.query_one(TabbedContent).active = name
         self.view = name
         self._draw_view()
-        if name == "grid":
+        if name == "grid":  # focus once the pane is shown again
             self.query_one(GridTable).focus()
         self.refresh_bindings()
 

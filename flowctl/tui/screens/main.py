@@ -76,7 +76,11 @@ class MainScreen(FlowctlScreen):
     # -- refresh ----------------------------------------------------------------------
 
     def show_snapshot(self, snap: Snapshot) -> None:
-        self.query_one(ErrorBanner).show(error_banner(snap.errors))
+        banner = error_banner(snap.errors)
+        if not snap.dag_ids() and not banner:
+            banner = f"No DAG files in {snap.dags_folder}: add one (R reloads now)"
+        self.query_one(ErrorBanner).show(banner)
+        self.query_one(ErrorBanner).set_class(not snap.errors, "-info")
         self.query_one(DagTable).show(dag_rows(snap, self.filter_text))
         tree = self.query_one(DagTree)
         tree.children_for = lambda node: node_children(snap, node)

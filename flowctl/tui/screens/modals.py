@@ -36,10 +36,10 @@ class Dialog(ModalScreen):
     DEFAULT_CLASSES = "dialog"
     CANCEL_VALUE: Any = None
 
-    def buttons(self, ok: str, variant: str = "primary") -> Horizontal:
+    def buttons(self, ok: str, variant: str = "primary", cancel: str = "Cancel [n / Esc]") -> Horizontal:
         return Horizontal(
             Button(Content(ok), variant=variant, id="ok"),  # type: ignore[arg-type]
-            Button(Content("Cancel [n / Esc]"), id="cancel"),
+            Button(Content(cancel), id="cancel"),
             classes="buttons",
         )
 
@@ -240,7 +240,7 @@ class TriggerScreen(Dialog):
             yield Label(f"logical date (optional; default now; zone {self.tz})")
             yield Input(placeholder="2026-01-01 or 2026-01-01T06:00", id="date")
             yield Static("", id="error")
-            yield self.buttons("Trigger [Enter]")
+            yield self.buttons("Trigger [Enter]", cancel="Cancel [Esc]")
 
     def on_mount(self) -> None:
         self.query_one("#conf", Input).focus()
@@ -292,7 +292,7 @@ class BackfillScreen(Dialog):
                 yield Input(self.end, placeholder="end", id="end")
             with VerticalScroll(id="body"):
                 yield Static(id="intervals")
-            yield self.buttons("Start backfill [Enter]")
+            yield self.buttons("Start backfill [Enter]", cancel="Cancel [Esc]")
 
     def on_mount(self) -> None:
         self.query_one("#start", Input).focus()
@@ -320,7 +320,7 @@ class HelpScreen(ModalScreen):
     """The keys of the screen below, and the state letters."""
 
     BINDINGS = [Binding("escape,question_mark,q,enter", "close", "Close")]
-    DEFAULT_CLASSES = "dialog"
+    DEFAULT_CLASSES = "dialog help"
 
     def __init__(self, keys: Sequence[tuple[str, str]], title: str) -> None:
         super().__init__()

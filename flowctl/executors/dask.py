@@ -1,0 +1,210 @@
+"""The Dask executor: the same task payload, run on a Dask cluster.
+
+The scheduler and the state store stay on this machine. Each try is a Dask
+task that starts a fresh Python process on the worker (its own process
+group, as locally), which imports the DAG file and runs the try; the try's
+log and result come back with the Dask result and are written here. A timeout
+or a cleared task sets a Dask Event the worker watches, and the worker kills
+the process group. XCom values a task needs are sent with its payload, so a
+worker needs no access to the state store, only to the DAG files at the same
+path (a shared folder or the same checkout).
+
+    FLOWCTL_EXECUTOR=dask FLOWCTL_DASK_ADDRESS=tcp://scheduler:8786 flowctl scheduler
+    FLOWCTL_EXECUTOR=dask flowctl run etl          # no address: a local cluster
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flowctl.executors.base import Event, Finished, Started
+
+
+def run_on_worker(payload: dict[str, Any], kill_event: str) -> dict[str, Any]:
+    """Runs on a Dask worker: one try in a child process. Returns result and log."""
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from distributed import Event as DaskEvent
+
+    stop = DaskEvent(kill_event)
+    with tempfile.TemporaryDirectory(prefix="flowctl-try-") as tmp:
+        result_path = Path(tmp) / "result.json"
+        log_path = Path(tmp) / "try.log"
+        remote = {**payload, "result_path": str(result_path)}
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "flowctl.executors.dask"], stdin=subprocess.PIPE,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps(remote).encode())
+            proc.stdin.close()
+            killed = False
+            while proc.poll() is None:
+                if not killed and stop.is_set():
+                    killed = True
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    deadline = time.monotonic() + 5
+                    while proc.poll() is None and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                    if proc.poll() is None:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                time.sleep(0.02)
+        code = proc.returncode
+        try:
+            result = json.loads(result_path.read_text())
+        except (OSError, ValueError):
+            result = None
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        return {"result": result, "exit_code": code, "how": how, "host": socket.gethostname(),
+                "log": log_path.read_text(errors="replace")}
+
+
+def _main() -> None:
+    """The try's process on the worker: import the DAG file, run, write the result."""
+    import sys
+
+    from flowctl.loader import describe_exception, import_dag_file
+    from flowctl.runner import execute_task, run_callback
+
+    payload = json.loads(sys.stdin.read())
+    try:
+        dags = {d.dag_id: d for d in import_dag_file(payload["fileloc"])}
+    except BaseException as exc:  # noqa: BLE001
+        message, _ = describe_exception(exc, payload["fileloc"])
+        result = {"state": "failed", "error": f"the DAG file failed to import on the worker: {message}", "xcom": {}}
+    else:
+        dag = dags.get(payload["dag_id"])
+        if dag is None:
+            result = {"state": "failed", "error": f"DAG {payload['dag_id']!r} is not in {payload['fileloc']} on the worker", "xcom": {}}
+        elif payload.get("callback"):
+            result = run_callback(dag, payload, None)
+        else:
+            result = execute_task(dag, payload, None)
+    sys.stdout.flush()
+    Path(payload["result_path"]).write_text(json.dumps(result, default=str))
+
+
+class DaskExecutor:
+    """Submits tries to a Dask cluster (an address, or a local cluster)."""
+
+    name = "dask"
+
+    def __init__(self, address: str | None, workers: int = 2) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            from flowctl.errors import UsageError
+
+            raise UsageError("the dask executor needs Dask: pip install 'flowctl[dask]'") from None
+        self._cluster = None
+        if address:
+            try:
+                self.client = Client(address, timeout="10s")
+            except OSError as exc:
+                from flowctl.errors import FlowctlError
+
+                raise FlowctlError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        else:
+            self._cluster = LocalCluster(n_workers=1, threads_per_worker=max(1, workers), processes=False,
+                                         dashboard_address=None)
+            self.client = Client(self._cluster)
+        self._futures: dict[str, Any] = {}
+        self._payloads: dict[str, dict[str, Any]] = {}
+        self._events: list[Event] = []
+
+    def submit(self, key: str, fileloc: str, payload: dict[str, Any], version: str = "") -> None:
+        payload = dict(payload)
+        payload["xcom_values"] = self._xcoms(payload)
+        kill_event = f"flowctl-kill-{uuid.uuid4().hex}"
+        payload["_kill_event"] = kill_event
+        future = self.client.submit(run_on_worker, payload, kill_event, pure=False,
+                                    key=f"flowctl-{payload['dag_id']}-{payload.get('task_id')}-{uuid.uuid4().hex[:8]}")
+        self._futures[key] = future
+        self._payloads[key] = payload
+        self._events.append(Started(key, 0, "dask"))
+
+    @staticmethod
+    def _xcoms(payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """The run's XCom values, so the worker needs no access to the store."""
+        home = payload.get("home")
+        if not home:
+            return []
+        from flowctl.store import Store
+
+        data = Store(Path(home)).read_run(payload["dag_id"], payload["run_id"])
+        return data.xcoms if data is not None else []
+
+    def running(self) -> int:
+        return len(self._futures)
+
+    def poll(self, timeout: float) -> list[Event]:
+        from distributed import wait
+
+        events, self._events = self._events, []
+        done = [k for k, f in self._futures.items() if f.done()]
+        if not done and not events and self._futures and timeout > 0:
+            try:
+                wait(list(self._futures.values()), timeout=timeout, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                pass
+            done = [k for k, f in self._futures.items() if f.done()]
+        elif not self._futures and not events and timeout > 0:
+            import time
+
+            time.sleep(timeout)
+        for key in done:
+            future = self._futures.pop(key)
+            payload = self._payloads.pop(key)
+            try:
+                answer = future.result()
+            except Exception as exc:  # noqa: BLE001 - a lost worker, a cancelled future
+                answer = {"result": {"state": "failed", "error": f"the Dask task failed: {type(exc).__name__}: {exc}", "xcom": {}},
+                          "exit_code": None, "how": "lost on the cluster", "log": ""}
+            self._write_log(payload, answer)
+            events.append(Finished(key, answer["result"], answer["exit_code"], answer["how"]))
+        return events
+
+    @staticmethod
+    def _write_log(payload: dict[str, Any], answer: dict[str, Any]) -> None:
+        from flowctl.store import private_dir
+
+        path = Path(payload["log_path"])
+        private_dir(path.parent)
+        with open(path, "a") as f:
+            if answer.get("host"):
+                f.write(f"(ran on Dask worker host {answer['host']})\n")
+            f.write(answer.get("log", ""))
+
+    def kill(self, key: str, hard: bool = False) -> None:
+        payload = self._payloads.get(key)
+        if payload is None:
+            return
+        from distributed import Event as DaskEvent
+
+        DaskEvent(payload["_kill_event"], client=self.client).set()
+
+    def shutdown(self, grace: float = 0.0) -> list[Event]:
+        events: list[Event] = []
+        if grace > 0:
+            events = self.poll(grace)
+        for key in list(self._futures):
+            self.kill(key, hard=True)
+        try:
+            self.client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+        except Exception:  # noqa: BLE001 - closing must not mask the run's outcome
+            pass
+        return events
+
+
+if __name__ == "__main__":
+    _main()
