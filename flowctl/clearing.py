@@ -141,11 +141,11 @@ def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]]) 
                 rf.put_ti(item["task_id"], **reset_fields())
                 count += 1
             if spec is not None:
+                from flowctl.service import fresh_ti
+
                 for tid in spec.order:
                     if rf.ti(tid) is None:
-                        task = spec.tasks[tid]
-                        rf.put_ti(tid, state=TaskState.NONE, try_number=0, operator=task.operator,
-                                  max_tries=task.retries + 1, tries=[])
+                        rf.put_ti(tid, **fresh_ti(spec, tid))
                 rf.set_dag_version(spec.version_doc())
             rf.update_run(state="queued", end_date=None)
     return count

@@ -163,7 +163,34 @@ def _is_identifier(name: str) -> bool:
     return all(c.isalnum() or c in "_-." for c in name)
 
 
-class TaskGroup:
+class Dependable:
+    """`a >> b`, `a << b` and their reflections (lists on either side), for
+    anything that has `set_upstream` and `set_downstream`."""
+
+    def set_upstream(self, other: Any) -> None:
+        raise NotImplementedError
+
+    def set_downstream(self, other: Any) -> None:
+        raise NotImplementedError
+
+    def __rshift__(self, other: Any) -> Any:
+        self.set_downstream(other)
+        return other
+
+    def __lshift__(self, other: Any) -> Any:
+        self.set_upstream(other)
+        return other
+
+    def __rrshift__(self, other: Any) -> Any:
+        self.set_upstream(other)
+        return self
+
+    def __rlshift__(self, other: Any) -> Any:
+        self.set_downstream(other)
+        return self
+
+
+class TaskGroup(Dependable):
     """Groups tasks under a prefix (`group.task`); edges to a group reach its
     roots, edges from a group leave from its leaves."""
 
@@ -211,22 +238,6 @@ class TaskGroup:
     def set_upstream(self, other: Any) -> None:
         for root in self.roots():
             root.set_upstream(other)
-
-    def __rshift__(self, other: Any) -> Any:
-        self.set_downstream(other)
-        return other
-
-    def __lshift__(self, other: Any) -> Any:
-        self.set_upstream(other)
-        return other
-
-    def __rrshift__(self, other: Any) -> TaskGroup:
-        self.set_upstream(other)
-        return self
-
-    def __rlshift__(self, other: Any) -> TaskGroup:
-        self.set_downstream(other)
-        return self
 
 
 def chain(*elements: Any) -> None:

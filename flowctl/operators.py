@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from flowctl.errors import DagDefinitionError, TaskFailed, TaskSkipped
-from flowctl.models import DAG, as_tasks, current_dag, current_group
+from flowctl.models import DAG, Dependable, as_tasks, current_dag, current_group
 
 _BASE_DEFAULTS: dict[str, Any] = {
     "retries": 0,
@@ -40,7 +40,7 @@ _AIRFLOW_ONLY = frozenset(
 )
 
 
-class BaseOperator:
+class BaseOperator(Dependable):
     """One task of a DAG. Arguments not given come from the DAG's
     `default_args`, then from Airflow's defaults."""
 
@@ -117,22 +117,6 @@ class BaseOperator:
         self.downstream_task_ids.add(down.task_id)
         down.upstream_task_ids.add(self.task_id)
 
-    def __rshift__(self, other: Any) -> Any:
-        self.set_downstream(other)
-        return other
-
-    def __lshift__(self, other: Any) -> Any:
-        self.set_upstream(other)
-        return other
-
-    def __rrshift__(self, other: Any) -> BaseOperator:
-        self.set_upstream(other)
-        return self
-
-    def __rlshift__(self, other: Any) -> BaseOperator:
-        self.set_downstream(other)
-        return self
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.task_id}>"
 
@@ -159,7 +143,7 @@ class BaseOperator:
         raise NotImplementedError
 
 
-class XComArg:
+class XComArg(Dependable):
     """A task's future value. Passing it to another task makes an edge and,
     at run time, the value is pulled from the store."""
 
@@ -169,22 +153,6 @@ class XComArg:
 
     def __getitem__(self, key: str) -> XComArg:
         return XComArg(self.operator, key)
-
-    def __rshift__(self, other: Any) -> Any:
-        self.operator.set_downstream(other)
-        return other
-
-    def __lshift__(self, other: Any) -> Any:
-        self.operator.set_upstream(other)
-        return other
-
-    def __rrshift__(self, other: Any) -> XComArg:
-        self.operator.set_upstream(other)
-        return self
-
-    def __rlshift__(self, other: Any) -> XComArg:
-        self.operator.set_downstream(other)
-        return self
 
     def set_downstream(self, other: Any) -> None:
         self.operator.set_downstream(other)

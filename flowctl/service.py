@@ -361,6 +361,14 @@ def _reason(ti: dict[str, Any], wait: str | None, spec: DagSpec | None, tid: str
     return wait or "ready: will start on the next scheduler tick"
 
 
+def fresh_ti(spec: DagSpec, task_id: str) -> dict[str, Any]:
+    """A task instance that has not run yet."""
+    task = spec.tasks[task_id]
+    return {"state": TaskState.NONE, "try_number": 0, "operator": task.operator, "max_tries": task.retries + 1,
+            "start_date": None, "end_date": None, "duration": None, "exit_code": None, "pid": None,
+            "hostname": None, "tries": []}
+
+
 def new_run(
     tx: Any,
     spec: DagSpec,
@@ -392,10 +400,7 @@ def new_run(
         timezone=spec.timezone,
     )
     for tid in spec.order:
-        task = spec.tasks[tid]
-        rf.put_ti(tid, state=TaskState.NONE, try_number=0, operator=task.operator,
-                  max_tries=task.retries + 1, start_date=None, end_date=None,
-                  duration=None, exit_code=None, pid=None, hostname=None, tries=[])
+        rf.put_ti(tid, **fresh_ti(spec, tid))
     rf.set_dag_version(spec.version_doc())
     return run_id
 

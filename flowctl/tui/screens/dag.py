@@ -310,7 +310,7 @@ class DagScreen(FlowctlScreen):
         self.view = name
         self._draw_view()
         if name == "grid":  # focus once the pane is shown again
-            self.query_one(GridTable).focus()
+            self.call_after_refresh(self.query_one(GridTable).focus)
         self.refresh_bindings()
 
     def action_open_task(self) -> None:
