@@ -46,7 +46,7 @@ def main() -> None:
         doc = json.loads(proc.stdout)
         runs = doc["runs"]
         ok = sum(1 for r in runs if r["state"] == "success")
-        print("machine: %d CPUs; workers=2" % os.cpu_count())
+        print(f"machine: {os.cpu_count()} CPUs; workers=2")
         print(f"backfill 365 daily runs x 5 tasks: {elapsed:.2f} s, {ok}/{len(runs)} runs succeeded, "
               f"{elapsed / (len(runs) * 5) * 1000:.2f} ms per task instance   (target <= 10 s)")
     finally:

@@ -51,7 +51,7 @@ def main() -> None:
             shutil.rmtree(root / "home", ignore_errors=True)
             cold.append(timed(cmd, env))
         warm = [timed(cmd, env) for _ in range(5)]
-        print("machine: %d CPUs" % os.cpu_count())
+        print(f"machine: {os.cpu_count()} CPUs")
         print(f"flowctl dags list, 200 DAG files, cold (each imported in a child): {statistics.median(cold):.2f} s  "
               f"[{', '.join(f'{x:.2f}' for x in cold)}]")
         print(f"flowctl dags list, 200 DAG files, warm (content cache):          {statistics.median(warm):.2f} s  "

@@ -8,6 +8,7 @@ without a live owner, notice sleep and downtime, stop gracefully.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from flowctl.scheduler import Loop
 from flowctl.specs import DagSpec
 from flowctl.store import atomic_write, owner_identity
 
+IDLE_SLEEP = 5.0  #: the longest nap when commands can wake us (status heartbeat cadence)
 WAKE_THRESHOLD = 60.0  #: seconds of wall-clock jump (beyond elapsed time) that mean "the machine slept"
 
 
@@ -88,6 +90,11 @@ class RunCreator:
                 reports.append({"dag_id": spec.dag_id, "created": created,
                                 "skipped": [iso(i.start) for i in due.skipped], "deferred": due.deferred})
         return reports
+
+    def next_due(self) -> datetime | None:
+        """The earliest time a DAG's next interval ends (when a run becomes due)."""
+        times = [when for _, when in self._next_check.values() if when is not None]
+        return min(times) if times else None
 
     def _existing(self, dag_id: str) -> tuple[set[str], datetime | None]:
         existing: set[str] = set()
@@ -173,9 +180,13 @@ def serve(
     executor = make_executor(settings)
     from flowctl.notify import send_detached
 
+    wake_fds = _listen_for_pokes(store) if hasattr(executor, "wake_fds") else []
+    if wake_fds:
+        executor.wake_fds = wake_fds[:1]
     loop = Loop(store=store, executor=executor, specs=specs, workers=settings.workers, clock=clock,
                 keys=None, owner=owner, on_event=event_line,
-                notifier=lambda event: send_detached(settings.notify, event))
+                notifier=lambda event: send_detached(settings.notify, event),
+                max_sleep=IDLE_SLEEP if wake_fds else 0.5)
     creator = RunCreator(service, owner)
     stop = {"requested": False}
 
@@ -221,6 +232,11 @@ def serve(
                                 "try_number": None, "logical_date": None, "error": None, "log": None,
                                 "message": summary})
             sleep = loop.step(events)
+            due = creator.next_due()
+            if due is not None:
+                sleep = min(sleep, max(0.0, (due - clock.now()).total_seconds()))
+            if not loop.submitted and time.monotonic() - last_load >= 1.0:
+                sleep = min(sleep, 2.0)  # DAG files are re-read every couple of seconds when idle
             status.write({"pid": owner["pid"], "started_at": iso(started), "heartbeat": iso(clock.now())})
             if stop["requested"]:
                 if stop_deadline is None:
@@ -239,6 +255,8 @@ def serve(
     finally:
         from flowctl.notify import wait_for_notices
 
+        for fd in wake_fds:
+            os.close(fd)
         executor.shutdown(grace=0)
         wait_for_notices(timeout=30)
         for s, h in old.items():
@@ -248,6 +266,21 @@ def serve(
         status.write(final)
         log("scheduler stopped")
     return 0
+
+
+def _listen_for_pokes(store: Any) -> list[int]:
+    """A FIFO that commands write to when they change the store (`wake_scheduler`).
+    Returns [read end, our own write end]: holding a write end keeps the read
+    end from reporting end-of-file when a command closes its end."""
+    path = store.wake_path
+    try:
+        if not path.exists():
+            os.mkfifo(path, 0o600)
+        read_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        write_fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return []  # no FIFOs on this file system: the loop polls instead
+    return [read_fd, write_fd]
 
 
 def _has_work(loop: Loop) -> bool:

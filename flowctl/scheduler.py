@@ -80,6 +80,7 @@ class Loop:
         owner: dict[str, Any] | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         notifier: Callable[[dict[str, Any]], None] | None = None,
+        max_sleep: float = MAX_SLEEP,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -99,6 +100,7 @@ class Loop:
         self._starts: dict[str, tuple[Started, datetime, float]] = {}  # not yet committed
         self._seen_seq = -1  # the store's commit counter after our last look
         self.notifier = notifier
+        self.max_sleep = max_sleep
         self.callbacks: set[str] = set()  # callback jobs still running
         self._followups: list[tuple[str, RunKey, str | None, int, dict[str, Any]]] = []
 
@@ -188,7 +190,7 @@ class Loop:
             if ch.run.get("state") in RUN_FINISHED:
                 self.on_event("run_finished", {"dag_id": key[0], "run_id": key[1], "state": ch.run["state"]})
         wake = next_wakeup(specs, views.values(), now)
-        sleep = MAX_SLEEP if wake is None else max(0.0, min(MAX_SLEEP, (wake - now).total_seconds()))
+        sleep = self.max_sleep if wake is None else max(0.0, min(self.max_sleep, (wake - now).total_seconds()))
         if self._timeouts:
             sleep = min(sleep, 0.2)
         return sleep

@@ -201,6 +201,7 @@ class Service:
         self.dag(dag_id)
         with self.store.transaction() as tx:
             tx.set_dag_flags(dag_id, paused=paused)
+        self.store.wake_scheduler()
 
     def new_owner(self) -> dict[str, Any]:
         return owner_identity()
@@ -249,7 +250,9 @@ class Service:
         if not plan:
             return 0
         dag_id = plan[0]["dag_id"]
-        return apply_clear(self.store, self.dagbag().dags.get(dag_id), plan)
+        count = apply_clear(self.store, self.dagbag().dags.get(dag_id), plan)
+        self.store.wake_scheduler()
+        return count
 
     def mark(self, dag_id: str, run_id: str, task_id: str, state: str, downstream: bool = False) -> list[str]:
         """Set a task instance's state (and its descendants' with `downstream`)."""
@@ -258,7 +261,9 @@ class Service:
         if state not in ("success", "failed", "skipped"):
             raise UsageError(f"--state must be success, failed or skipped, not {state!r}")
         rid = self.resolve_run(dag_id, run_id, self._tz(dag_id))
-        return apply_mark(self.store, self.dagbag().dags.get(dag_id), dag_id, rid, task_id, state, downstream)
+        changed = apply_mark(self.store, self.dagbag().dags.get(dag_id), dag_id, rid, task_id, state, downstream)
+        self.store.wake_scheduler()
+        return changed
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: datetime | None = None,
                 now: datetime | None = None) -> str:
@@ -268,8 +273,10 @@ class Service:
         spec = self.dag(dag_id)
         now = now or utcnow()
         logical, start, end = self.manual_interval(spec, logical_date, now)
-        return self.create_run(spec, run_type="manual", logical_date=logical, interval=(start, end),
-                               conf=conf, owner=None, now=now)
+        run_id = self.create_run(spec, run_type="manual", logical_date=logical, interval=(start, end),
+                                 conf=conf, owner=None, now=now)
+        self.store.wake_scheduler()
+        return run_id
 
     def next_intervals(self, dag_id: str, after: datetime | None, n: int) -> list[Any]:
         spec = self.dag(dag_id)

@@ -299,6 +299,24 @@ class Store:
         except (OSError, ValueError):
             return -1
 
+    @property
+    def wake_path(self) -> Path:
+        return self.home / "scheduler.wake"
+
+    def wake_scheduler(self) -> None:
+        """Poke a running scheduler so it looks at the store now (a command
+        changed it); nothing happens when no scheduler listens."""
+        try:
+            fd = os.open(self.wake_path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # no FIFO, or no reader: no scheduler to wake
+            return
+        try:
+            os.write(fd, b"!")
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
     def bump_seq(self) -> None:
         """Called under the writer lock; a fixed-width write in place is enough
         for a change signal (the state itself is in the atomically replaced files)."""

@@ -222,6 +222,7 @@ class LocalExecutor:
         self._by_fd: dict[int, ForkServer] = {}
         self._pids: dict[str, int] = {}
         self._pending: set[str] = set()
+        self.wake_fds: list[int] = []  # also wake `poll` when one of these is readable
 
     def server_for(self, fileloc: str, version: str = "") -> ForkServer:
         """The fork server for this file; a changed file gets a new one."""
@@ -250,13 +251,15 @@ class LocalExecutor:
 
     def poll(self, timeout: float) -> list[Event]:
         events: list[Event] = []
-        if not self._by_fd:
-            if timeout > 0:
-                time.sleep(timeout)
-            return events
-        ready, _, _ = select.select(list(self._by_fd), [], [], max(0.0, timeout))
+        ready, _, _ = select.select([*self._by_fd, *self.wake_fds], [], [], max(0.0, timeout))
         host = socket.gethostname()
         for fd in ready:
+            if fd in self.wake_fds:
+                try:
+                    os.read(fd, 4096)  # drain the pokes; the caller's next tick looks at the store
+                except BlockingIOError:
+                    pass
+                continue
             server = self._by_fd[fd]
             data = server.sock.recv(1 << 16)
             if not data:

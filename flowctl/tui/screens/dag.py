@@ -11,13 +11,13 @@ from textual.binding import Binding
 from textual.containers import ScrollableContainer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
+from flowctl.tui.charts import graph_lines
 from flowctl.tui.screens.base import COMMON_BINDINGS, FlowctlScreen
 from flowctl.tui.views import (
     RUN_ROW,
     Line,
     RunInfo,
     Snapshot,
-    graph_lines,
     grid_model,
     legend,
     run_detail_line,
@@ -49,6 +49,9 @@ class DagScreen(FlowctlScreen):
         Binding("right_square_bracket", "step_run(1)", "Newer run", key_display="]", show=False),
         Binding("p", "pause", "Pause/unpause", show=False),
         Binding("b", "backfill", "Backfill", show=False),
+        # keys that arrive before a view's widget has taken the focus (a
+        # focus change lands after keys already queued) still reach it
+        *(Binding(k, f"nav('{k}')", show=False) for k in ("up", "down", "left", "right", "enter")),
         *COMMON_BINDINGS,
     ]
     PALETTE = (
@@ -309,9 +312,30 @@ class DagScreen(FlowctlScreen):
         self.query_one(TabbedContent).active = name
         self.view = name
         self._draw_view()
-        if name == "grid":  # focus once the pane is shown again
-            self.call_after_refresh(self.query_one(GridTable).focus)
+        self._focus_view()
         self.refresh_bindings()
+
+    def _focus_view(self) -> None:
+        if self.view == "grid":
+            self.query_one(GridTable).focus()
+        else:
+            self.query_one(f"#{self.view} .canvas").focus()
+
+    def action_nav(self, key: str) -> None:
+        """An arrow or Enter that reached the screen: give it to the view."""
+        self._focus_view()
+        if self.view == "grid":
+            grid = self.query_one(GridTable)
+            actions = {"up": grid.action_cursor_up, "down": grid.action_cursor_down,
+                       "left": grid.action_cursor_left, "right": grid.action_cursor_right,
+                       "enter": grid.action_select_cursor}
+        else:
+            canvas = self.query_one(f"#{self.view} .canvas", ScrollableContainer)
+            actions = {"up": canvas.action_scroll_up, "down": canvas.action_scroll_down,
+                       "left": canvas.action_scroll_left, "right": canvas.action_scroll_right}
+        action = actions.get(key)
+        if action is not None:
+            action()
 
     def action_open_task(self) -> None:
         task = self.current_task()

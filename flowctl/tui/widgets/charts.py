@@ -6,7 +6,8 @@ from datetime import datetime
 
 from textual.widgets import Static
 
-from flowctl.tui.views import Line, RunInfo, gantt_lines
+from flowctl.tui.charts import gantt_lines
+from flowctl.tui.views import Line, RunInfo
 from flowctl.tui.widgets.lines import lines_to_text
 
 
