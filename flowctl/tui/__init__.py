@@ -1,10 +1,12 @@
 """The terminal UI (`flowctl tui`): live monitoring and control.
 
-Layout: `views.py` turns store state into rows and cells (pure, tested
-without Textual); `data.py` reads that state in worker threads; `app.py`
-holds `FlowctlApp(service, clock)` and `run_tui(service)`; `screens/` and
-`widgets/` render; `flowctl.tcss` lays it out. Nothing here is imported by
-the CLI until `flowctl tui` runs, so other commands never load Textual.
+Layout: `views.py` and `charts.py` turn store state into rows, cells and
+drawn lines (pure, tested without Textual); `data.py` reads that state in
+worker threads; `controls.py` asks, calls the service and reports;
+`app.py` holds `FlowctlApp(service, clock)` and `run_tui(service)`;
+`screens/` and `widgets/` render; `flowctl.tcss` lays it out. Nothing here
+is imported by the CLI until `flowctl tui` runs, so other commands never
+load Textual.
 """
 
 from __future__ import annotations

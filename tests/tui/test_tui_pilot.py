@@ -1,0 +1,484 @@
+"""The TUI driven by keys (Textual's pilot), checked against the state store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from textual import events
+from textual.widgets import Input, Log
+from tui_support import ETL_DAG, FLAKY_DAG, make_service, run_async, settle
+
+from flowctl.tui.app import FlowctlApp
+from flowctl.tui.screens.dag import DagScreen
+from flowctl.tui.screens.errors import ErrorsScreen
+from flowctl.tui.screens.main import MainScreen
+from flowctl.tui.screens.modals import (
+    BackfillScreen,
+    ClearScreen,
+    ConfirmScreen,
+    HelpScreen,
+    MarkScreen,
+    TriggerScreen,
+)
+from flowctl.tui.screens.task import TaskScreen
+from flowctl.tui.widgets.dag_table import DagTable
+from flowctl.tui.widgets.dag_tree import DagTree
+from flowctl.tui.widgets.grid import GridTable
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def states(service, dag_id: str, run_id: str) -> dict[str, str]:
+    return {t["task_id"]: t["state"] for t in service.task_states(dag_id, run_id)}
+
+
+def last_line(log: Log) -> str:
+    return next((line for line in reversed(log.lines) if line), "")
+
+
+@pytest.fixture
+def etl(flow):
+    """The etl DAG with one successful run made by the real `flowctl run`."""
+    flow.write_dag("etl.py", ETL_DAG)
+    result = flow("run", "etl")
+    assert result.code == 0, result.err
+    return make_service(flow)
+
+
+@pytest.fixture
+def flaky(flow):
+    """The flaky DAG with one failed run: fetch success, parse failed, store upstream_failed."""
+    flow.write_dag("flaky.py", FLAKY_DAG)
+    result = flow("run", "flaky")
+    assert result.code == 1
+    return make_service(flow)
+
+
+async def open_grid(pilot, dag_id: str) -> GridTable:
+    app = pilot.app
+    app.open_dag(dag_id)
+    await settle(pilot, lambda: isinstance(app.screen, DagScreen)
+                 and app.screen.query_one(GridTable).model is not None
+                 and bool(app.screen.query_one(GridTable).model.runs))
+    return app.screen.query_one(GridTable)
+
+
+@run_async
+async def test_tree_opens_a_dags_grid(etl):
+    """From the DAG tree, Enter on a DAG opens its grid: a column per run in
+    the store, a row per task, each cell the task instance's state."""
+    service = etl
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(DagTree)
+        assert tree.selected is not None and tree.selected.kind == "group"
+        await pilot.press("down")
+        assert tree.selected.kind == "dag" and tree.selected.dag_id == "etl"
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, DagScreen)
+                     and app.screen.query_one(GridTable).model is not None)
+        grid = app.screen.query_one(GridTable)
+        run_ids = service.store.run_ids("etl")
+        assert [r.run_id for r in grid.model.runs] == run_ids
+        assert [r.task_id for r in grid.model.rows if r.kind == "task"] == ["extract", "transform", "load"]
+        for tid, state in states(service, "etl", run_ids[0]).items():
+            assert grid.model.cell(tid, run_ids[0]) == (state, 1)
+        assert app.screen.current_task() == "extract"
+
+
+@run_async
+async def test_tree_expands_to_runs_and_task_instances(etl):
+    """Expanding a DAG in the tree shows its runs; expanding a run shows its
+    task instances with their states as letters and words."""
+    app = FlowctlApp(etl)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "right", "down", "right", "down")
+        tree = app.screen.query_one(DagTree)
+        node = tree.selected
+        assert node is not None and node.kind == "ti" and node.task_id == "extract"
+        label = "".join(t for t, _ in node.label)
+        assert label.startswith("S extract") and "success" in label
+
+
+@run_async
+async def test_opening_a_task_shows_its_log(etl):
+    """`l` on a grid cell opens the task instance: its details, with the
+    reason `explain` gives, and the log of its latest try."""
+    service = etl
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await open_grid(pilot, "etl")
+        await pilot.press("l")
+        await settle(pilot, lambda: isinstance(app.screen, TaskScreen)
+                     and any("extracting" in line for line in app.screen.query_one(Log).lines))
+        screen = app.screen
+        assert (screen.dag_id, screen.task_id) == ("etl", "extract")
+        run_id = service.store.run_ids("etl")[0]
+        path = service.log_path("etl", run_id, "extract", None)
+        assert "\n".join(screen.query_one(Log).lines).strip() == path.read_text().strip()
+        assert screen.explained["tasks"][0]["reason"] == "succeeded on try 1"
+        await pilot.press("escape")
+        assert isinstance(app.screen, DagScreen)
+
+
+@run_async
+async def test_trigger_queues_a_run_with_conf(etl):
+    """`t`, a conf JSON and Enter queue a manual run with that conf; with no
+    scheduler running the app says so and offers to start one."""
+    service = etl
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "t")
+        assert isinstance(app.screen, TriggerScreen)
+        app.screen.query_one("#conf", Input).value = '{"limit": 3}'
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "scheduler" in app.screen.title_text.lower()
+        await pilot.press("n")
+        await settle(pilot, lambda: len(service.store.run_ids("etl")) == 2)
+    new = [r for r in service.list_runs("etl") if r["conf"] == {"limit": 3}]
+    assert len(new) == 1 and new[0]["state"] == "queued" and new[0]["run_type"] == "manual"
+
+
+@run_async
+async def test_clear_with_downstream_resets_the_task_and_what_follows(etl):
+    """`c` on a task, `d` for downstream and `y` reset it and its downstream
+    tasks to no state (the try count stays) and queue the run again."""
+    service = etl
+    run_id = service.store.run_ids("etl")[0]
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await open_grid(pilot, "etl")
+        assert app.screen.current_task() == "extract"
+        await pilot.press("c")
+        await settle(pilot, lambda: isinstance(app.screen, ClearScreen) and app.screen.plan is not None)
+        assert [p["task_id"] for p in app.screen.plan] == ["extract"]
+        await pilot.press("d")
+        await settle(pilot, lambda: app.screen.plan is not None and len(app.screen.plan) == 3)
+        await pilot.press("y")
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await settle(pilot, lambda: isinstance(app.screen, DagScreen))
+    assert states(service, "etl", run_id) == {"extract": "none", "transform": "none", "load": "none"}
+    assert service.run_doc("etl", run_id)["state"] == "queued"
+    assert {t["try_number"] for t in service.task_states("etl", run_id)} == {1}
+
+
+@run_async
+async def test_mark_success_heals_what_the_failure_left(flaky):
+    """`s` on a failed task and `y` mark it success; its upstream_failed
+    downstream task goes back to no state so that it runs."""
+    service = flaky
+    run_id = service.store.run_ids("flaky")[0]
+    assert states(service, "flaky", run_id) == {"fetch": "success", "parse": "failed", "store": "upstream_failed"}
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await open_grid(pilot, "flaky")
+        await pilot.press("down")
+        assert app.screen.current_task() == "parse"
+        await pilot.press("s")
+        assert isinstance(app.screen, MarkScreen)
+        await pilot.press("y")
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await settle(pilot, lambda: isinstance(app.screen, DagScreen)
+                     and app.screen.query_one(GridTable).model.cell("parse", run_id)[0] == "success")
+    assert states(service, "flaky", run_id) == {"fetch": "success", "parse": "success", "store": "none"}
+
+
+@run_async
+async def test_mark_failed_with_downstream(etl):
+    """`f`, `d` and `y` mark a task and everything below it failed."""
+    service = etl
+    run_id = service.store.run_ids("etl")[0]
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await open_grid(pilot, "etl")
+        await pilot.press("down", "f", "d", "y")
+        await settle(pilot, lambda: states(service, "etl", run_id)["load"] == "failed")
+    assert states(service, "etl", run_id) == {"extract": "success", "transform": "failed", "load": "failed"}
+
+
+@run_async
+async def test_pause_and_unpause(etl):
+    """`p` then `y` pauses the selected DAG (the table says so); again unpauses."""
+    service = etl
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "p")
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.title_text == "Pause etl?"
+        await pilot.press("y")
+        await settle(pilot, lambda: app.snapshot.paused("etl"))
+        assert service.store.is_paused("etl")
+        table = app.screen.query_one(DagTable)
+        assert table.get_cell("etl", "paused").plain == "paused"
+        await pilot.press("p")
+        assert app.screen.title_text == "Unpause etl?"
+        await pilot.press("y")
+        await settle(pilot, lambda: not app.snapshot.paused("etl"))
+    assert not service.store.is_paused("etl")
+
+
+@run_async
+async def test_a_run_made_elsewhere_shows_up_without_a_key(etl, flow):
+    """A run finished by another process appears within about a second, with no key pressed."""
+    service = etl
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        before = app.refreshes
+        assert app.snapshot.run_counts["etl"] == 1
+        result = await asyncio.to_thread(flow, "run", "etl")
+        assert result.code == 0
+        finished = time.monotonic()
+        await settle(pilot, lambda: [r.state for r in app.snapshot.runs["etl"]] == ["success", "success"],
+                     timeout=5)
+        assert time.monotonic() - finished < 2.0
+        assert app.refreshes > before
+        table = app.screen.query_one(DagTable)
+        assert table.get_cell("etl", "last runs").plain == "S S"
+
+
+@run_async
+async def test_unchanged_store_is_not_reread(etl):
+    """While nothing commits, the poll timer starts no re-read of the runs."""
+    app = FlowctlApp(etl, dag_reload_interval=3600)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        first = app.refreshes
+        await pilot.pause(1.5)
+        assert app.refreshes == first
+
+
+@run_async
+async def test_q_quits_with_exit_code_0(etl):
+    """`q` ends the app with exit code 0."""
+    app = FlowctlApp(etl)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+@run_async
+async def test_help_lists_the_keys(etl):
+    """`?` shows the keys of the current screen."""
+    app = FlowctlApp(etl)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = dict(app.screen.keys)
+        assert keys["t"] == "Trigger" and keys["/"] == "Filter" and keys["q"] == "Quit"
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+@run_async
+async def test_command_palette_lists_the_actions(etl):
+    """The command palette offers the controls by name."""
+    app = FlowctlApp(etl)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Trigger the selected DAG", "Pause or unpause the selected DAG", "Backfill the selected DAG",
+                "Start a scheduler", "Import errors"} <= titles
+        await open_grid(pilot, "etl")
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Grid view", "Graph view", "Gantt view", "Code view", "Clear the selected task instance",
+                "Mark the selected task instance success"} <= titles
+
+
+@run_async
+async def test_filter_narrows_the_dags(flow):
+    """`/` and a few letters keep the DAGs whose id, tag or file matches."""
+    flow.write_dag("etl.py", ETL_DAG)
+    flow.write_dag("flaky.py", FLAKY_DAG)
+    service = make_service(flow)
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(DagTable)
+        assert table.row_count == 2
+        await pilot.press("slash", "f", "l", "a")
+        assert table.row_count == 1 and table.selected_dag == "flaky"
+        await pilot.press("escape")
+        assert table.row_count == 2
+
+
+@run_async
+async def test_import_errors_banner_opens_the_errors(flow):
+    """A DAG file that fails to import raises a banner; `e` shows the error."""
+    flow.write_dag("etl.py", ETL_DAG)
+    flow.write_dag("broken.py", "import nonexistent_module_xyz\n")
+    service = make_service(flow)
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        banner = app.screen.query_one("#banner")
+        assert banner.display and "1 DAG file failed to import (broken.py)" in str(banner.render())
+        await pilot.press("e")
+        assert isinstance(app.screen, ErrorsScreen)
+        text = str(app.screen.query_one("#errortext").render())
+        assert "nonexistent_module_xyz" in text and "broken.py" in text
+
+
+@run_async
+async def test_a_large_log_opens_at_its_tail(etl):
+    """A log bigger than 200 KB opens at its end; the start is not loaded."""
+    service = etl
+    run_id = service.store.run_ids("etl")[0]
+    path = service.log_path("etl", run_id, "load", None)
+    with path.open("w") as f:
+        for i in range(60_000):
+            f.write(f"line {i:06d} of a long log\n")
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_task("etl", run_id, "load")
+        await settle(pilot, lambda: isinstance(app.screen, TaskScreen) and len(app.screen.query_one(Log).lines) > 10)
+        lines = [line for line in app.screen.query_one(Log).lines if line]
+        assert lines[-1] == "line 059999 of a long log"
+        assert "KB earlier" in lines[0]
+        assert not any(line.startswith("line 000000") for line in lines)
+        assert len(lines) < 10_000
+
+
+@run_async
+async def test_log_follows_a_growing_file(etl):
+    """Lines appended to the latest try's log appear without a key press."""
+    service = etl
+    run_id = service.store.run_ids("etl")[0]
+    path = service.log_path("etl", run_id, "extract", None)
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_task("etl", run_id, "extract")
+        await settle(pilot, lambda: isinstance(app.screen, TaskScreen) and app.screen.query_one(Log).lines)
+        with path.open("a") as f:
+            f.write("a line written later\n")
+        await settle(pilot, lambda: last_line(app.screen.query_one(Log)) == "a line written later", timeout=5)
+
+
+@run_async
+async def test_views_switch_with_number_keys(etl):
+    """1-4 switch between the grid, graph, gantt and code views."""
+    app = FlowctlApp(etl)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await open_grid(pilot, "etl")
+        for key, view in (("2", "graph"), ("3", "gantt"), ("4", "code"), ("1", "grid")):
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen.view == view
+            assert app.screen.query_one("TabbedContent").active == view
+        for key, char in (("3", "3"), ("1", "1"), ("down", None)):  # queued at once, as from a terminal
+            app.post_message(events.Key(key, char))
+        await settle(pilot)
+        assert app.screen.current_task() == "transform"  # back on the grid, the arrow reached it
+        await pilot.press("2")
+        text = str(app.screen.query_one("#graphview").render())
+        assert "[S] extract" in text and "▶[S] transform" in text
+
+
+@run_async
+async def test_backfill_starts_in_the_background(etl):
+    """`b` with a date range starts `flowctl backfill` as a separate process;
+    its runs land in the store."""
+    service = etl
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "b")
+        assert isinstance(app.screen, BackfillScreen)
+        app.screen.query_one("#start", Input).value = "2026-01-01"
+        app.screen.query_one("#end", Input).value = "2026-01-02"
+        await pilot.pause()
+        assert "2 data intervals" in str(app.screen.query_one("#intervals").render())
+        await pilot.press("enter")
+        await settle(pilot, lambda: bool(app.backfills))
+        _, proc, log = app.backfills[0]
+        code = await asyncio.to_thread(proc.wait, 50)
+        assert code == 0, log.read_text()
+    backfills = [r for r in service.store.run_ids("etl") if r.startswith("backfill__")]
+    assert backfills == ["backfill__2026-01-01T00:00:00+00:00", "backfill__2026-01-02T00:00:00+00:00"]
+
+
+@run_async
+async def test_accepting_the_offer_starts_a_scheduler_that_runs_the_change(etl, flow):
+    """After a clear with no scheduler running, `y` on the offer starts
+    `flowctl scheduler --daemon`, which runs the cleared tasks again."""
+    service = etl
+    run_id = service.store.run_ids("etl")[0]
+    app = FlowctlApp(service)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await open_grid(pilot, "etl")
+            await pilot.press("c")
+            await settle(pilot, lambda: isinstance(app.screen, ClearScreen) and app.screen.plan is not None)
+            await pilot.press("y")
+            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await settle(pilot, lambda: bool(app.snapshot.scheduler.get("running")), timeout=30)
+            await settle(pilot, lambda: app.snapshot.run(
+                "etl", run_id) is not None and app.snapshot.run("etl", run_id).state == "success", timeout=30)
+    finally:
+        flow("scheduler", "stop")
+    assert {t["try_number"] for t in service.task_states("etl", run_id)} == {1, 2}
+
+
+@run_async
+async def test_usable_at_80x24(etl):
+    """At 80x24 the tree goes under the table and the grid still shows."""
+    app = FlowctlApp(etl)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one("#body").has_class("-narrow")
+        grid = await open_grid(pilot, "etl")
+        assert grid.size.height >= 5 and grid.model.runs
+
+
+@run_async
+async def test_trigger_refuses_conf_that_is_not_a_json_object(etl):
+    """A conf that is not a JSON object is shown as an error and queues nothing."""
+    service = etl
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "t")
+        app.screen.query_one("#conf", Input).value = "[1, 2"
+        await pilot.press("enter")
+        assert isinstance(app.screen, TriggerScreen)
+        assert "not valid JSON" in str(app.screen.query_one("#error").render())
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+    assert len(service.store.run_ids("etl")) == 1
+
+
+@run_async
+async def test_enter_on_a_run_in_the_tree_opens_that_run(etl, flow):
+    """Enter on a run node opens the DAG with that run's column selected."""
+    service = etl
+    assert flow("run", "etl").code == 0
+    older = service.store.run_ids("etl")[0]
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "right", "down", "down")
+        assert app.screen.query_one(DagTree).selected.run_id == older
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, DagScreen)
+                     and app.screen.query_one(GridTable).model is not None)
+        assert app.screen.current_run() == older
+        assert app.screen.query_one(GridTable).selection()[1].run_id == older
