@@ -88,8 +88,9 @@ class BaseOperator(Dependable):
         self.downstream_task_ids: set[str] = set()
         _check_trigger_rule(self.task_id, self.trigger_rule)
         dag.add_task(self)
-        if group is not None:
+        while group is not None:  # a task in a nested group belongs to every enclosing group
             group.children.append(self)
+            group = group.parent
 
     # -- edges -------------------------------------------------------------
 

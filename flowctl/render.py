@@ -62,18 +62,25 @@ def table(*columns: str, title: str | None = None) -> Any:
 
 def graph_tree(spec: Any) -> Any:
     """The task graph as a tree from its roots; a task with several upstreams
-    is drawn in full once and referred to after that."""
+    is drawn in full once and referred to after that. Task groups are shown
+    in colour in the ids, and listed with their members below the graph."""
     from rich.tree import Tree
 
     schedule = spec.schedule_display or "manual only"
     root = Tree(f"[bold]{spec.dag_id}[/]  [dim]{schedule}, {len(spec.tasks)} tasks[/]")
     shown: set[str] = set()
 
+    def name(tid: str) -> str:
+        group = spec.tasks[tid].group_id
+        if group and tid.startswith(group + "."):
+            return f"[cyan]{group}.[/]{tid[len(group) + 1:]}"
+        return tid
+
     def label(tid: str) -> str:
         task = spec.tasks[tid]
         ups = f"  [dim]<- {', '.join(task.upstream)}[/]" if len(task.upstream) > 1 else ""
         rule = f"  [yellow]{task.trigger_rule}[/]" if task.trigger_rule != "all_success" else ""
-        return f"{tid} [dim]({task.operator})[/]{rule}{ups}"
+        return f"{name(tid)} [dim]({task.operator})[/]{rule}{ups}"
 
     def add(node: Any, tid: str) -> None:
         if tid in shown:
@@ -84,12 +91,17 @@ def graph_tree(spec: Any) -> Any:
         for down in spec.tasks[tid].downstream:
             add(child, down)
 
-    roots = [t for t in spec.order if not spec.tasks[t].upstream]
-    groups: dict[str, Any] = {}
-    for tid in roots:
+    for tid in spec.order:
+        if not spec.tasks[tid].upstream:
+            add(root, tid)
+    groups: dict[str, list[str]] = {}
+    for tid in spec.order:
         group = spec.tasks[tid].group_id
-        parent = root
-        if group:
-            parent = groups.setdefault(group, root.add(f"[cyan]group {group}[/]"))
-        add(parent, tid)
+        while group:
+            groups.setdefault(group, []).append(tid)
+            group = group.rpartition(".")[0]
+    if groups:
+        node = root.add("[cyan]task groups[/]")
+        for group in sorted(groups):
+            node.add(f"[cyan]{group}[/]: {', '.join(groups[group])}")
     return root

@@ -105,3 +105,21 @@ def test_task_outside_a_dag_is_an_error():
     """An operator needs a DAG."""
     with pytest.raises(DagDefinitionError, match="inside a DAG"):
         EmptyOperator(task_id="lonely")
+
+
+def test_task_groups_prefix_ids_and_link_roots_and_leaves():
+    """Edges into a group reach its roots and edges out of it leave from its
+    leaves, nested groups included; ids carry the group prefix."""
+    from flowctl import TaskGroup
+
+    with DAG("d", schedule=None) as d:
+        start = EmptyOperator(task_id="start")
+        with TaskGroup("load") as load:
+            first = EmptyOperator(task_id="first")
+            with TaskGroup("inner") as inner:
+                EmptyOperator(task_id="deep")
+            first >> inner
+        end = EmptyOperator(task_id="end")
+        start >> load >> end
+    assert sorted(d.tasks) == ["end", "load.first", "load.inner.deep", "start"]
+    assert edges(d) == [("load.first", "load.inner.deep"), ("load.inner.deep", "end"), ("start", "load.first")]
