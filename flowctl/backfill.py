@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flowctl.clearing import version_changes
 from flowctl.clock import iso, utcnow
 from flowctl.errors import UsageError
 from flowctl.specs import DagSpec
@@ -62,15 +63,21 @@ def plan_backfill(service: Any, spec: DagSpec, start: datetime, end: datetime, r
         if found is None:
             items.append(PlanItem(interval.start, interval.end, "create", f"backfill__{stamp}", None, "no run yet"))
             continue
-        run = service.store.read_run(spec.dag_id, found).run
+        data = service.store.read_run(spec.dag_id, found)
+        run = data.run
         state = run.get("state")
+        added, removed = version_changes(spec, data.dag_version)
+        changed = ""
+        if added or removed:
+            parts = ([f"added {', '.join(added)}"] if added else []) + ([f"removed {', '.join(removed)}"] if removed else [])
+            changed = f"; ran under an older DAG ({'; '.join(parts)}), re-runs with the current one"
         if state not in RUN_FINISHED:
             if owner_alive(run.get("owner")):
                 items.append(PlanItem(interval.start, interval.end, "skip", found, state, f"running under pid {run['owner'].get('pid')}"))
             else:
-                items.append(PlanItem(interval.start, interval.end, "resume", found, state, "left unfinished; taken over"))
+                items.append(PlanItem(interval.start, interval.end, "resume", found, state, "left unfinished; taken over" + changed))
         elif (reprocess == "failed" and state == "failed") or reprocess == "completed":
-            items.append(PlanItem(interval.start, interval.end, "reprocess", found, state, f"{state}; --reprocess {reprocess}"))
+            items.append(PlanItem(interval.start, interval.end, "reprocess", found, state, f"{state}; --reprocess {reprocess}{changed}"))
         else:
             items.append(PlanItem(interval.start, interval.end, "skip", found, state, f"exists ({state})"))
     if run_backwards:
