@@ -182,10 +182,12 @@ def carry_out(service: Any, spec: DagSpec, plan: list[PlanItem], max_active_runs
                 loop.keys.add((spec.dag_id, item.run_id))
                 active.add(item.run_id)
             sleep = loop.step(events)
+            finished_now = False
             for run_id in list(active):
                 view = loop.views.get((spec.dag_id, run_id))
                 state = view.run.get("state") if view is not None else None
                 if state in RUN_FINISHED:
+                    finished_now = True
                     active.discard(run_id)
                     loop.keys.discard((spec.dag_id, run_id))
                     results[run_id] = state
@@ -196,6 +198,8 @@ def carry_out(service: Any, spec: DagSpec, plan: list[PlanItem], max_active_runs
                 break
             if stopping["now"] and not loop.submitted and not loop.callbacks:
                 break
+            if finished_now and todo and not stopping["now"]:
+                sleep = 0.0  # a slot just freed: start the next run now, not after a nap
             events = executor.poll(sleep)
     finally:
         executor.shutdown(grace=0)
@@ -206,4 +210,6 @@ def carry_out(service: Any, spec: DagSpec, plan: list[PlanItem], max_active_runs
     for run_id in active:
         data = store.read_run(spec.dag_id, run_id)
         results[run_id] = data.run.get("state", "queued") if data else "queued"
+    for item in todo:  # never started: interrupted before their turn
+        results.setdefault(item.run_id, "not run")
     return results

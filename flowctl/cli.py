@@ -648,11 +648,19 @@ def backfill(
     else:
         out = console()
         skipped = [p for p in plan if p.action == "skip"]
-        if failed:
-            out.print(f"[red]{len(failed)} of {len(results)} run(s) did not succeed[/]:")
-            for r in failed:
+        not_run = [r for r, st in results.items() if st == "not run"]
+        unfinished = [r for r, st in results.items() if st in ("queued", "running")]
+        if not_run or unfinished:
+            out.print(f"[yellow]Interrupted[/]: {len(not_run) + len(unfinished)} of {len(results)} interval(s) "
+                      f"not finished; run the same command again to resume.")
+        broken = [r for r in failed if r not in not_run and r not in unfinished]
+        if broken:
+            out.print(f"[red]{len(broken)} of {len(results)} run(s) did not succeed[/]:")
+            for r in broken:
                 out.print(f"  {r}: {state_text(results[r])}  (see `flowctl tasks states {dag_id} '{r}'`)")
-        else:
+        elif not results:
+            out.print("Nothing to do: every interval already has a run.")
+        elif not failed:
             out.print(f"[green]{len(results)} run(s) succeeded[/].")
         if skipped:
             out.print(f"{len(skipped)} interval(s) skipped because a run exists; --reprocess failed|completed re-runs them.")
