@@ -15,7 +15,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,7 @@ class Loop:
         self._seen_seq = -1  # the store's commit counter after our last look
         self.notifier = notifier
         self.max_sleep = max_sleep
+        self.real_time = isinstance(self.clock, SystemClock)  # executor times are wall-clock times
         self.callbacks: set[str] = set()  # callback jobs still running
         self._followups: list[tuple[str, RunKey, str | None, int, dict[str, Any]]] = []
 
@@ -160,6 +161,8 @@ class Loop:
         replay = [e for e, _, _ in self._starts.values()]
         for event in replay + [e for e in events if not (isinstance(e, Started) and e.key in self._starts)]:
             at = self._starts[event.key][1] if event.key in self._starts else now
+            if getattr(event, "at", None) is not None and self.real_time:
+                at = datetime.fromtimestamp(event.at, UTC)  # when it really happened, not this tick
             self._record(event, views, specs, at, pending, announce=not isinstance(event, Started) or event.key in fresh)
         self._adopt(views, pending)
         self._kill_stale_and_late(views, specs, now)

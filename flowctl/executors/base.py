@@ -11,6 +11,7 @@ class Started:
     key: str
     pid: int
     hostname: str
+    at: float | None = None  #: when the process started (epoch seconds), if the executor knows
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Finished:
     result: dict[str, Any] | None  #: the runner's result; None when the process died
     exit_code: int | None  #: the process's exit code, or -signal
     how: str  #: "exit code 0", "signal SIGSEGV", ...
+    at: float | None = None  #: when the process ended (epoch seconds), if the executor knows
 
 
 Event = Started | Finished

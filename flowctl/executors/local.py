@@ -102,7 +102,8 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
                 result = json.loads(data)
             except ValueError:
                 result = None
-        _send(sock, {"op": "finished", "key": key, "result": result, "exit_code": code, "how": how})
+        _send(sock, {"op": "finished", "key": key, "result": result, "exit_code": code, "how": how,
+                     "at": time.time()})
 
     while True:
         fds = [sock.fileno(), *children]
@@ -133,7 +134,7 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
                         except OSError:
                             pass
                         children[read_fd] = (msg["key"], pid, bytearray())
-                        _send(sock, {"op": "started", "key": msg["key"], "pid": pid})
+                        _send(sock, {"op": "started", "key": msg["key"], "pid": pid, "at": time.time()})
             else:
                 chunk = os.read(fd, 1 << 16)
                 if chunk:
@@ -165,7 +166,8 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
                         result = json.loads(data) if data else None
                     except ValueError:
                         result = None
-                    _send(sock, {"op": "finished", "key": key, "result": result, "exit_code": code, "how": how})
+                    _send(sock, {"op": "finished", "key": key, "result": result, "exit_code": code, "how": how,
+                                 "at": time.time()})
 
 
 class ForkServer:
@@ -269,13 +271,13 @@ class LocalExecutor:
                 op = msg["op"]
                 if op == "started":
                     self._pids[msg["key"]] = msg["pid"]
-                    events.append(Started(msg["key"], msg["pid"], host))
+                    events.append(Started(msg["key"], msg["pid"], host, msg.get("at")))
                 elif op == "finished":
                     key = msg["key"]
                     server.keys.discard(key)
                     self._pending.discard(key)
                     self._pids.pop(key, None)
-                    events.append(Finished(key, msg["result"], msg["exit_code"], msg["how"]))
+                    events.append(Finished(key, msg["result"], msg["exit_code"], msg["how"], msg.get("at")))
                 elif op == "import_failed":
                     events.extend(self._server_died(server, f"the DAG file failed to import: {msg['error']}"))
         return events
