@@ -181,8 +181,10 @@ class Loop:
             self.views = views
             return max(0.0, START_DEFER - (time.monotonic() - oldest))
         self._starts.clear()
-        accepted = self._commit(pending)
+        accepted, accepted_tis, accepted_runs = self._commit(pending)
         self._seen_seq = self.store.seq()
+        # callbacks and notices only for what the store took (a refused change never happened)
+        self._followups = [f for f in self._followups if _took_effect(f, accepted_tis, accepted_runs)]
         for key, fileloc, version, payload in submissions:
             if (payload["dag_id"], payload["run_id"]) in accepted.get(payload["task_id"], set()):
                 self.executor.submit(key, fileloc, payload, version)
@@ -190,7 +192,7 @@ class Loop:
         self.views = views
         self._dispatch_followups(views, specs)
         for key, ch in pending.items():
-            if ch.run.get("state") in RUN_FINISHED:
+            if ch.run.get("state") in RUN_FINISHED and key in accepted_runs:
                 self.on_event("run_finished", {"dag_id": key[0], "run_id": key[1], "state": ch.run["state"]})
         wake = next_wakeup(specs, views.values(), now)
         sleep = self.max_sleep if wake is None else max(0.0, min(self.max_sleep, (wake - now).total_seconds()))
@@ -207,6 +209,11 @@ class Loop:
                 self.callbacks.discard(event.key)
             return
         dag_id, run_id, task_id, n = parse_key(event.key)
+        if isinstance(event, Finished):  # the try is over, whatever its news is worth
+            self.submitted.pop(event.key, None)
+            timed_out_try = self._timeouts.pop(event.key, None) is not None
+            interrupted_try = event.key in self._interrupted
+            self._interrupted.discard(event.key)
         view = views.get((dag_id, run_id))
         if view is None:
             return
@@ -222,20 +229,17 @@ class Loop:
                 self.on_event("task_started", {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": n})
             return
         assert isinstance(event, Finished)
-        self.submitted.pop(event.key, None)
         spec = specs.get(dag_id)
         task = spec.tasks.get(task_id) if spec else None
         result = dict(event.result or {})
-        if event.key in self._interrupted:
-            self._interrupted.discard(event.key)
+        if interrupted_try:
             why = "interrupted: flowctl was stopped while this try ran; it will run again"
             self._append_log(dag_id, run_id, task_id, n, why)
             history = list(ti.get("tries") or [])
             history.append({"try_number": n, "state": "interrupted", "start_date": ti.get("start_date"), "end_date": now.isoformat(), "error": why})
             self._update_ti(view, ch, task_id, {"state": TaskState.NONE, "tries": history, "error": why})
             return
-        if event.key in self._timeouts:
-            self._timeouts.pop(event.key)
+        if timed_out_try:
             limit = task.execution_timeout if task else None
             result = {"state": "failed", "error": f"timed out after {limit:g} s (execution_timeout); the process group was terminated"}
             self._append_log(dag_id, run_id, task_id, n, result["error"])
@@ -379,6 +383,8 @@ class Loop:
             if isinstance(action, SetState):
                 self._update_ti(view, ch, action.task_id, {"state": action.to, "end_date": now.isoformat(), "reason": action.reason})
             elif isinstance(action, Queue):
+                if any(k.startswith(KEY_SEP.join((view.dag_id, view.run_id, action.task_id, ""))) for k in self.submitted):
+                    continue  # an older try (cleared or marked meanwhile) has not ended yet
                 spec = specs[view.dag_id]
                 ti = view.tis[action.task_id]
                 poke_again = action.expected == TaskState.UP_FOR_RESCHEDULE
@@ -482,13 +488,16 @@ class Loop:
 
     # -- commit -------------------------------------------------------------
 
-    def _commit(self, pending: dict[RunKey, _Pending]) -> dict[str, set[RunKey]]:
+    def _commit(self, pending: dict[RunKey, _Pending]) -> tuple[dict[str, set[RunKey]], set[tuple[RunKey, str]], set[RunKey]]:
         """Write the changes; a change whose guard fails (the user cleared or
         marked the task since we read it) is dropped. Returns the queued tries
-        that went in, by task id."""
+        that went in (by task id), every task-instance change that went in, and
+        the runs whose run-level change went in."""
         accepted: dict[str, set[RunKey]] = {}
+        accepted_tis: set[tuple[RunKey, str]] = set()
+        accepted_runs: set[RunKey] = set()
         if not any(ch.tis or ch.run or ch.xcom for ch in pending.values()):
-            return accepted
+            return accepted, accepted_tis, accepted_runs
         with self.store.transaction() as tx:
             for key, ch in pending.items():
                 rf = tx.run(*key)
@@ -499,6 +508,7 @@ class Loop:
                     if cur.get("state", TaskState.NONE) != state or cur.get("try_number", 0) != n:
                         continue
                     rf.put_ti(tid, **fields)
+                    accepted_tis.add((key, tid))
                     if fields.get("state") == TaskState.QUEUED:
                         accepted.setdefault(tid, set()).add(key)
                     if tid in ch.xcom:
@@ -508,7 +518,8 @@ class Loop:
                 if ch.run:
                     if ch.run_expected is None or rf.run.get("state") == ch.run_expected:
                         rf.update_run(**ch.run)
-        return accepted
+                        accepted_runs.add(key)
+        return accepted, accepted_tis, accepted_runs
 
     # -- driving it -----------------------------------------------------------
 
@@ -548,6 +559,13 @@ class Loop:
         finally:
             signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, old_term)
+
+
+def _took_effect(followup: tuple[Any, ...], tis: set[tuple[RunKey, str]], runs: set[RunKey]) -> bool:
+    """A task's callback or notice needs its task-instance change committed;
+    a run's needs the run's change committed."""
+    _, run_key, task_id, _, _ = followup
+    return (run_key, task_id) in tis if task_id is not None else run_key in runs
 
 
 def _kill_leftover(ti: dict[str, Any]) -> None:

@@ -225,6 +225,7 @@ class LocalExecutor:
         self._pids: dict[str, int] = {}
         self._pending: set[str] = set()
         self.wake_fds: list[int] = []  # also wake `poll` when one of these is readable
+        self._kill_on_start: set[str] = set()
 
     def server_for(self, fileloc: str, version: str = "") -> ForkServer:
         """The fork server for this file; a changed file gets a new one."""
@@ -271,11 +272,15 @@ class LocalExecutor:
                 op = msg["op"]
                 if op == "started":
                     self._pids[msg["key"]] = msg["pid"]
+                    if msg["key"] in self._kill_on_start:  # killed before we knew its pid
+                        self._kill_on_start.discard(msg["key"])
+                        self.kill(msg["key"], hard=True)
                     events.append(Started(msg["key"], msg["pid"], host, msg.get("at")))
                 elif op == "finished":
                     key = msg["key"]
                     server.keys.discard(key)
                     self._pending.discard(key)
+                    self._kill_on_start.discard(key)
                     self._pids.pop(key, None)
                     events.append(Finished(key, msg["result"], msg["exit_code"], msg["how"], msg.get("at")))
                 elif op == "import_failed":
@@ -296,6 +301,8 @@ class LocalExecutor:
     def kill(self, key: str, hard: bool = False) -> None:
         pid = self._pids.get(key)
         if pid is None:
+            if key in self._pending:
+                self._kill_on_start.add(key)
             return
         try:
             os.killpg(pid, signal.SIGKILL if hard else signal.SIGTERM)
