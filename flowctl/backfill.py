@@ -167,23 +167,30 @@ def carry_out(service: Any, spec: DagSpec, plan: list[PlanItem], max_active_runs
             if creating:  # one commit for all the runs that start now
                 with store.transaction() as tx:
                     for item in creating:
-                        new_run(tx, spec, run_type="backfill", logical_date=item.logical_date,
-                                interval=(item.logical_date, item.data_interval_end), owner=owner, now=now)
+                        made = new_run(tx, spec, run_type="backfill", logical_date=item.logical_date,
+                                       interval=(item.logical_date, item.data_interval_end), owner=owner, now=now,
+                                       exist_ok=True)
+                        if made is None:  # the scheduler made this interval's run meanwhile
+                            batch.remove(item)
+                            results[item.run_id] = "skipped"
             for item in batch:
                 if item.action == "reprocess":
                     only_failed = item.state == "failed"
                     clear_plan = service.plan_clear(spec.dag_id, run_id=item.run_id, only_failed=only_failed)
-                    if clear_plan:
-                        apply_clear(store, spec, clear_plan)
-                    with store.transaction() as tx:
-                        rf = tx.run(spec.dag_id, item.run_id)
-                        if rf is not None:
-                            rf.update_run(owner=owner, state="queued", end_date=None)
+                    if not clear_plan or not apply_clear(store, spec, clear_plan, take_over=owner):
+                        results[item.run_id] = "skipped"  # nothing to redo, or a live process has it now
+                        continue
                 loop.keys.add((spec.dag_id, item.run_id))
                 active.add(item.run_id)
             sleep = loop.step(events)
             finished_now = False
             for run_id in list(active):
+                if (spec.dag_id, run_id) in loop.foreign:  # taken by a live process since the plan
+                    active.discard(run_id)
+                    loop.keys.discard((spec.dag_id, run_id))
+                    results[run_id] = "skipped"
+                    finished_now = True
+                    continue
                 view = loop.views.get((spec.dag_id, run_id))
                 state = view.run.get("state") if view is not None else None
                 if state in RUN_FINISHED:

@@ -120,10 +120,15 @@ def reset_fields() -> dict[str, Any]:
             "end_date": None, "queued_at": None, "reason": None, "skipped_by": None, "error": None}
 
 
-def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]]) -> int:
+def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
+                take_over: dict[str, Any] | None = None) -> int:
     """Reset the planned instances in one commit; their runs go back to queued
     and take the current DAG version (new tasks are added, removed ones keep
-    their history)."""
+    their history). With `take_over` (a backfill reprocessing a run), a run is
+    cleared only if no other live process owns it, and it becomes ours in the
+    same commit. Returns how many instances were reset."""
+    from flowctl.store import owner_alive
+
     by_run: dict[str, list[dict[str, Any]]] = {}
     for item in plan:
         by_run.setdefault(item["run_id"], []).append(item)
@@ -134,6 +139,11 @@ def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]]) 
             rf = tx.run(dag_id, run_id)
             if rf is None:
                 continue
+            if take_over is not None:
+                current = rf.run.get("owner")
+                if current and current != take_over and owner_alive(current):
+                    continue  # a live process carries it: leave it alone
+                rf.update_run(owner=take_over)
             for item in items:
                 ti = rf.ti(item["task_id"])
                 if ti is None:

@@ -637,7 +637,7 @@ def backfill(
         _err(f"no data interval of {dag_id} has a logical date between {first.isoformat()} and {last.isoformat()}{bounds}")
         raise typer.Exit(0)
     results = carry_out(service, spec, plan, max_active_runs or spec.max_active_runs, quiet=as_json)
-    failed = [r for r, st in results.items() if st != "success"]
+    failed = [r for r, st in results.items() if st not in ("success", "skipped")]
     if as_json:
         rows = []
         for p in plan:

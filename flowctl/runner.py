@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -227,6 +228,7 @@ def task_process_main(dags: dict[str, Any], payload: dict[str, Any], result_fd: 
     code = 0
     try:
         os.setpgid(0, 0)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # the fork server ignores it; the task should not
         log_path = Path(payload["log_path"])
         from flowctl.store import private_dir
 

@@ -76,7 +76,9 @@ class RunCreator:
             active = sum(1 for d, _ in self.store.active_runs() if d == dag_id)
             due = due_runs(spec, tt, existing, last, active, now, want_skipped=want_summary)
             nxt = tt.next_due(now)
-            self._next_check[dag_id] = (spec.fingerprint + (spec.schedule or ""), nxt if not due.deferred else now)
+            # a DAG held back by max_active_runs is looked at again when a run ends (the commit
+            # counter changes), not on every tick
+            self._next_check[dag_id] = (spec.fingerprint + (spec.schedule or ""), nxt)
             if due.create or due.skipped:
                 plans.append((spec, due))
         if not plans:
@@ -84,9 +86,12 @@ class RunCreator:
         with self.store.transaction() as tx:
             for spec, due in plans:
                 created = []
-                for interval in due.create:
-                    created.append(new_run(tx, spec, run_type="scheduled", logical_date=interval.start,
-                                           interval=(interval.start, interval.end), owner=self.owner, now=now))
+                for interval in due.create:  # checked again under the lock: a backfill may have made it
+                    run_id = new_run(tx, spec, run_type="scheduled", logical_date=interval.start,
+                                     interval=(interval.start, interval.end), owner=self.owner, now=now,
+                                     exist_ok=True)
+                    if run_id is not None:
+                        created.append(run_id)
                 reports.append({"dag_id": spec.dag_id, "created": created,
                                 "skipped": [iso(i.start) for i in due.skipped], "deferred": due.deferred})
         return reports
@@ -161,6 +166,8 @@ def serve(
             log(f"{elapsed:9.2f}s    {name} {info['run_id']} {info['state']}{extra}")
         elif kind == "run_finished":
             log(f"{elapsed:9.2f}s == {info['dag_id']} {info['run_id']} {info['state']}")
+        elif kind == "store_error":
+            log(f"skipping a damaged run ({info['error']})")
 
     last_load = 0.0
 
@@ -186,7 +193,7 @@ def serve(
     loop = Loop(store=store, executor=executor, specs=specs, workers=settings.workers, clock=clock,
                 keys=None, owner=owner, on_event=event_line,
                 notifier=lambda event: send_detached(settings.notify, event),
-                max_sleep=IDLE_SLEEP if wake_fds else 0.5)
+                max_sleep=IDLE_SLEEP if wake_fds and not until_idle else 0.5)
     creator = RunCreator(service, owner)
     stop = {"requested": False}
 
@@ -203,6 +210,8 @@ def serve(
     wall_prev, mono_prev = clock.now(), clock.monotonic()
     events: list[Any] = []
     stop_deadline = None
+    last_status = 0.0
+    exit_code = 0
     try:
         while True:
             now = clock.now()
@@ -237,7 +246,9 @@ def serve(
                 sleep = min(sleep, max(0.0, (due - clock.now()).total_seconds()))
             if not loop.submitted and time.monotonic() - last_load >= 1.0:
                 sleep = min(sleep, 2.0)  # DAG files are re-read every couple of seconds when idle
-            status.write({"pid": owner["pid"], "started_at": iso(started), "heartbeat": iso(clock.now())})
+            if time.monotonic() - last_status >= 1.0:
+                status.write({"pid": owner["pid"], "started_at": iso(started), "heartbeat": iso(clock.now())})
+                last_status = time.monotonic()
             if stop["requested"]:
                 if stop_deadline is None:
                     stop_deadline = time.monotonic() + grace
@@ -249,8 +260,16 @@ def serve(
                     for key in list(loop.submitted):
                         if key not in loop._interrupted:
                             loop.interrupt(key)
-            elif until_idle and not loop.submitted and not loop.callbacks and not _has_work(loop):
-                break
+            elif until_idle and not loop.submitted and not loop.callbacks:
+                if not _has_work(loop):
+                    break
+                if loop.idle_ticks >= 3:  # runs are left that nothing can move on
+                    stuck = _stuck_runs(loop, service)
+                    log(f"{len(stuck)} run(s) cannot go on without a change:")
+                    for line in stuck:
+                        log(f"  {line}")
+                    exit_code = 1
+                    break
             events = executor.poll(sleep)
     finally:
         from flowctl.notify import wait_for_notices
@@ -265,7 +284,7 @@ def serve(
         final["stopped_at"] = iso(clock.now())
         status.write(final)
         log("scheduler stopped")
-    return 0
+    return exit_code
 
 
 def _listen_for_pokes(store: Any) -> list[int]:
@@ -281,6 +300,25 @@ def _listen_for_pokes(store: Any) -> list[int]:
     except OSError:
         return []  # no FIFOs on this file system: the loop polls instead
     return [read_fd, write_fd]
+
+
+def _stuck_runs(loop: Loop, service: Any) -> list[str]:
+    """One line per active run that no tick can move on, with why (as `explain` says)."""
+    lines = []
+    for (dag_id, run_id), view in sorted(loop.read_views().items()):
+        if view.run.get("state") not in ("queued", "running"):
+            continue
+        if dag_id not in service.dagbag().dags:
+            lines.append(f"{dag_id} {run_id}: the DAG is not in the DAG folder (see `flowctl dags errors`)")
+            continue
+        try:
+            doc = service.explain(dag_id, run_id)
+        except Exception as exc:  # noqa: BLE001 - a report line must not stop the report
+            lines.append(f"{dag_id} {run_id}: {exc}")
+            continue
+        waiting = [f"{t['task_id']}: {t['reason']}" for t in doc["tasks"] if t["state"] in ("none", "scheduled")]
+        lines.append(f"{dag_id} {run_id}: " + ("; ".join(waiting[:3]) or "no task can start"))
+    return lines
 
 
 def _has_work(loop: Loop) -> bool:

@@ -32,6 +32,7 @@ from flowctl.decisions import (
     outcome_of_try,
     timed_out,
 )
+from flowctl.errors import StoreCorrupt
 from flowctl.executors.base import Event, Finished, Started
 from flowctl.specs import DagSpec
 from flowctl.states import ACTIVE, RUN_FINISHED, TaskState
@@ -99,6 +100,10 @@ class Loop:
         self._interrupted: set[str] = set()
         self._starts: dict[str, tuple[Started, datetime, float]] = {}  # not yet committed
         self._seen_seq = -1  # the store's commit counter after our last look
+        self.idle_ticks = 0  # ticks in a row with nothing to do and no timer pending
+        self.damaged: set[RunKey] = set()  # run files that do not parse, reported once
+        self.foreign: set[RunKey] = set()  # runs in scope that another live process owns
+        self._leftovers: list[tuple[RunKey, dict[str, Any]]] = []  # tries to kill once adoption commits
         self.notifier = notifier
         self.max_sleep = max_sleep
         self.real_time = isinstance(self.clock, SystemClock)  # executor times are wall-clock times
@@ -120,12 +125,20 @@ class Loop:
     def read_views(self) -> dict[RunKey, RunView]:
         views: dict[RunKey, RunView] = {}
         for key in self.in_scope():
-            data = self.store.read_run(*key)
+            try:
+                data = self.store.read_run(*key)
+            except StoreCorrupt as exc:  # one damaged run must not stop the others
+                if key not in self.damaged:
+                    self.damaged.add(key)
+                    self.on_event("store_error", {"dag_id": key[0], "run_id": key[1], "error": str(exc)})
+                continue
             if data is None:
                 continue
             run = data.run
-            if self.keys is None and not self._may_carry(run):
+            if not self._may_carry(run):  # a live process owns it: leave it alone
+                self.foreign.add(key)
                 continue
+            self.foreign.discard(key)
             tis = {tid: dict(doc) for tid, doc in data.task_instances.items()}
             views[key] = RunView(key[0], key[1], dict(run), tis, tuple(tis))
         return views
@@ -183,6 +196,10 @@ class Loop:
         self._starts.clear()
         accepted, accepted_tis, accepted_runs = self._commit(pending)
         self._seen_seq = self.store.seq()
+        leftovers, self._leftovers = self._leftovers, []
+        for key, ti in leftovers:
+            if key in accepted_runs:  # the run is ours now: a try of the dead owner's must not run on
+                _kill_leftover(ti)
         # callbacks and notices only for what the store took (a refused change never happened)
         self._followups = [f for f in self._followups if _took_effect(f, accepted_tis, accepted_runs)]
         for key, fileloc, version, payload in submissions:
@@ -195,6 +212,8 @@ class Loop:
             if ch.run.get("state") in RUN_FINISHED and key in accepted_runs:
                 self.on_event("run_finished", {"dag_id": key[0], "run_id": key[1], "state": ch.run["state"]})
         wake = next_wakeup(specs, views.values(), now)
+        busy = bool(actions or submissions or any(ch.tis or set(ch.run) - {"heartbeat"} for ch in pending.values()))
+        self.idle_ticks = 0 if busy or wake is not None else self.idle_ticks + 1
         sleep = self.max_sleep if wake is None else max(0.0, min(self.max_sleep, (wake - now).total_seconds()))
         if self._timeouts:
             sleep = min(sleep, 0.2)
@@ -329,12 +348,11 @@ class Loop:
             if owner and _same_owner(owner, self.owner):
                 continue
             ch = self._pending(views[key] if key in views else None, pending, key)
-            ch.run["owner"] = self.owner
-            ch.run_expected = view.run.get("state")
+            ch.run["owner"] = self.owner  # guarded by the owner we read (see _commit), nothing else
             view.run["owner"] = self.owner
             for tid, ti in list(view.tis.items()):
                 if ti.get("state") in ACTIVE:
-                    _kill_leftover(ti)
+                    self._leftovers.append((key, dict(ti)))
                     n = ti.get("try_number", 0)
                     why = "interrupted: the process that ran this try is gone; it will run again"
                     self._append_log(key[0], key[1], tid, n, why)

@@ -386,15 +386,19 @@ def new_run(
     conf: dict[str, Any] | None = None,
     owner: dict[str, Any] | None = None,
     now: datetime,
-) -> str:
+    exist_ok: bool = False,
+) -> str | None:
     """Add a run inside a transaction; at most one scheduled or backfill run
-    per DAG and logical date (contract section 4)."""
+    per DAG and logical date (contract section 4). With `exist_ok`, a run that
+    another process made meanwhile is not an error: None is returned."""
     from flowctl.clock import iso
 
     run_id = f"{run_type}__{iso(logical_date)}"
     if run_type in ("scheduled", "backfill"):
         for other in ("scheduled", "backfill"):
             if tx.run(spec.dag_id, f"{other}__{iso(logical_date)}") is not None:
+                if exist_ok:
+                    return None
                 raise UsageError(f"{spec.dag_id} already has a run for {iso(logical_date)}")
     elif tx.run(spec.dag_id, run_id) is not None:
         raise UsageError(f"run {run_id} of {spec.dag_id} already exists; pick another --logical-date")
@@ -420,7 +424,7 @@ def previous_states(store: Store, spec: DagSpec, run: dict[str, Any]) -> dict[st
     prev = previous_run(store, spec.dag_id, run.get("logical_date"))
     if prev is None:
         return {}
-    data = store.read_run(spec.dag_id, prev["run_id"])
+    data = store.read_run(spec.dag_id, prev["run_id"])  # parsed a moment ago by previous_run
     return {tid: ti.get("state", "none") for tid, ti in (data.task_instances if data else {}).items()}
 
 
@@ -433,8 +437,13 @@ def previous_run(store: Store, dag_id: str, logical_date: str | None, state: str
         stamp = run_id.split("__", 1)[-1]
         if stamp < logical_date:
             candidates.append((stamp, run_id))
+    from flowctl.errors import StoreCorrupt
+
     for _, run_id in sorted(candidates, reverse=True):
-        data = store.read_run(dag_id, run_id)
+        try:
+            data = store.read_run(dag_id, run_id)
+        except StoreCorrupt:
+            continue  # a damaged old run is no previous run (doctor names it)
         if data is None:
             continue
         if state is None or data.run.get("state") == state:

@@ -354,10 +354,6 @@ class Store:
             self._lock.release()
 
 
-def _copy_tables(data: dict[str, Any]) -> dict[str, Any]:
-    return {name: {k: dict(doc) for k, doc in table.items()} for name, table in data.items()}
-
-
 def _active_pairs(index_data: dict[str, Any]) -> set[tuple[str, str]]:
     """The active runs of an index, by name (TinyDB may reuse a removed doc id)."""
     return {(d["dag_id"], d["run_id"]) for d in index_data.get("active", {}).values()}
@@ -478,8 +474,10 @@ class Transaction:
 
     def _index_db(self) -> TinyDB:
         if self._index is None:
-            data = self.store.cache.read(self.store.index_path)
-            data = json.loads(json.dumps(data)) if data is not None else None
+            try:
+                data = parse_state_file(self.store.index_path)
+            except FileNotFoundError:
+                data = None
             storage_box: list[BufferedStorage] = []
 
             def make(p: str) -> BufferedStorage:
@@ -523,12 +521,14 @@ class Transaction:
         if key in self._runs:
             return self._runs[key]
         path = self.store.run_path(dag_id, run_id)
-        data = self.store.cache.read(path)
+        # under the lock, read the file itself: the readers' cache keys on (inode, mtime,
+        # size), which a quick succession of replaces can repeat
+        try:
+            data = parse_state_file(path)
+        except FileNotFoundError:
+            data = None
         if data is None and not create:
             return None
-        # work on a private copy: a failed commit must not leave the cache changed
-        # (documents are copied; values inside them are replaced, never mutated)
-        data = _copy_tables(data) if data is not None else None
         storage = BufferedStorage(path, data, "run")
         db = TinyDB(path, storage=lambda p: storage)
         rf = RunFile(db, storage, created=data is None)

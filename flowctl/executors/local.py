@@ -186,6 +186,10 @@ class ForkServer:
             parent.close()
             for other in list(ForkServer._open):  # else a sibling never sees its socket close
                 other.close()
+            # and nothing else of the scheduler's leaks into tries (the wake FIFO, say)
+            keep = child.fileno()
+            os.closerange(3, keep)
+            os.closerange(keep + 1, 1 << 16)
             try:
                 _serve(fileloc, child)
             finally:
