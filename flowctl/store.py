@@ -212,6 +212,7 @@ class Store:
         self.cache = FileCache()
         self._lock = None
         self._paths: dict[tuple[str, str], Path] = {}
+        self._own_seq: int | None = None  #: the commit counter as our last commit left it
 
     # -- paths --------------------------------------------------------------
 
@@ -326,6 +327,7 @@ class Store:
             os.pwrite(fd, f"{value:020d}".encode(), 0)
         finally:
             os.close(fd)
+        self._own_seq = value
 
     # -- writing ------------------------------------------------------------
 
@@ -352,6 +354,12 @@ class Store:
             raise
         finally:
             self._lock.release()
+
+
+def _copy_tables(data: dict[str, Any]) -> dict[str, Any]:
+    """A transaction's private copy: documents are copied; values inside them are
+    replaced, never mutated, so two levels suffice."""
+    return {name: {k: dict(doc) for k, doc in table.items()} for name, table in data.items()}
 
 
 def _active_pairs(index_data: dict[str, Any]) -> set[tuple[str, str]]:
@@ -465,19 +473,35 @@ class Transaction:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._trusted = store._own_seq is not None and store.seq() == store._own_seq
         self._runs: dict[tuple[str, str], RunFile] = {}
         self._index: TinyDB | None = None
         self._index_storage: BufferedStorage | None = None
         self._active_before: set[str] = set()
 
+    def _read(self, path: Path) -> dict[str, Any] | None:
+        """A private copy of a file's content, current under the lock.
+
+        If no other process has committed since this one did (the commit
+        counter still holds the value we wrote), our cache is current and a
+        copy of it will do; otherwise the file is read afresh, because the
+        cache's (inode, mtime, size) key can repeat across quick replaces."""
+        if self._trusted:
+            try:
+                data = self.store.cache.read(path)
+            except FileNotFoundError:
+                data = None
+            return _copy_tables(data) if data is not None else None
+        try:
+            return parse_state_file(path)
+        except FileNotFoundError:
+            return None
+
     # -- the index ----------------------------------------------------------
 
     def _index_db(self) -> TinyDB:
         if self._index is None:
-            try:
-                data = parse_state_file(self.store.index_path)
-            except FileNotFoundError:
-                data = None
+            data = self._read(self.store.index_path)
             storage_box: list[BufferedStorage] = []
 
             def make(p: str) -> BufferedStorage:
@@ -521,12 +545,7 @@ class Transaction:
         if key in self._runs:
             return self._runs[key]
         path = self.store.run_path(dag_id, run_id)
-        # under the lock, read the file itself: the readers' cache keys on (inode, mtime,
-        # size), which a quick succession of replaces can repeat
-        try:
-            data = parse_state_file(path)
-        except FileNotFoundError:
-            data = None
+        data = self._read(path)
         if data is None and not create:
             return None
         storage = BufferedStorage(path, data, "run")
@@ -572,6 +591,7 @@ class Transaction:
         self.store.cache.put(self.store.index_path, self._index_storage.data)
 
     def discard(self) -> None:
+        self.store._own_seq = None  # our cache may hold what was never written
         for rf in self._runs.values():
             self.store.cache.forget(rf.storage.path)
         self.store.cache.forget(self.store.index_path)
