@@ -110,6 +110,16 @@ class FileCache:
         except FileNotFoundError:
             self._entries.pop(path, None)
 
+    def written(self, path: Path) -> dict[str, Any] | None:
+        """What this process itself last wrote to `path`, if the file is still that."""
+        hit = self._entries.get(path)
+        if hit is None:
+            return None
+        try:
+            return hit[1] if _stamp(path.stat()) == hit[0] else None
+        except FileNotFoundError:
+            return None
+
     def forget(self, path: Path) -> None:
         self._entries.pop(path, None)
 
@@ -213,6 +223,7 @@ class Store:
         self._lock = None
         self._paths: dict[tuple[str, str], Path] = {}
         self._own_seq: int | None = None  #: the commit counter as our last commit left it
+        self._last_written: set[Path] = set()  #: the files our last commit wrote
 
     # -- paths --------------------------------------------------------------
 
@@ -482,16 +493,15 @@ class Transaction:
     def _read(self, path: Path) -> dict[str, Any] | None:
         """A private copy of a file's content, current under the lock.
 
-        If no other process has committed since this one did (the commit
-        counter still holds the value we wrote), our cache is current and a
-        copy of it will do; otherwise the file is read afresh, because the
-        cache's (inode, mtime, size) key can repeat across quick replaces."""
-        if self._trusted:
-            try:
-                data = self.store.cache.read(path)
-            except FileNotFoundError:
-                data = None
-            return _copy_tables(data) if data is not None else None
+        A file this process wrote in its own last commit, when no other process
+        has committed since (the commit counter still holds the value we wrote),
+        is exactly what we hold in memory, and a copy of it will do. Any other
+        file is read afresh: the readers' cache keys on (inode, mtime, size),
+        which quick replaces can repeat."""
+        if self._trusted and path in self.store._last_written:
+            data = self.store.cache.written(path)
+            if data is not None:
+                return _copy_tables(data)
         try:
             return parse_state_file(path)
         except FileNotFoundError:
@@ -572,10 +582,15 @@ class Transaction:
                 rf.storage.flush()
             self.store.cache.put(rf.storage.path, rf.storage.data)
         # 3. a run that finished leaves the index after its file was written
-        if index is not None and index.dirty:
+        index_written = index is not None and index.dirty
+        if index_written:
             self._flush_index(final=True)
         if any(True for _ in self._runs) or index is not None:
             self.store.bump_seq()
+        # what the cache now holds exactly as it is on disk, by our own hand
+        self.store._last_written = {rf.storage.path for rf in self._runs.values()}
+        if index_written:
+            self.store._last_written.add(self.store.index_path)
 
     def _flush_index(self, final: bool) -> None:
         assert self._index_storage is not None
@@ -592,6 +607,7 @@ class Transaction:
 
     def discard(self) -> None:
         self.store._own_seq = None  # our cache may hold what was never written
+        self.store._last_written = set()
         for rf in self._runs.values():
             self.store.cache.forget(rf.storage.path)
         self.store.cache.forget(self.store.index_path)
