@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -146,21 +147,12 @@ def carry_out(service: Any, spec: DagSpec, plan: list[PlanItem], max_active_runs
     results: dict[str, str] = {}
     progress = BackfillProgress(len(todo), enabled=not quiet, live=sys.stdout.isatty())
     events: list[Any] = []
-    stopping = {"now": False}
-    import signal
-
-    def on_signal(signum: int, frame: Any) -> None:
-        if stopping["now"]:
-            for key in list(loop.submitted):
-                loop.interrupt(key)
-        stopping["now"] = True
-        loop.stopping = True
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    signals = ExitStack()  # Ctrl-C: start nothing new; twice: interrupt running tries
+    signals.enter_context(loop.stop_on_signals())
     try:
         while True:
             batch = []
-            while todo and len(active) + len(batch) < max_active_runs and not stopping["now"]:
+            while todo and len(active) + len(batch) < max_active_runs and not loop.stopping:
                 batch.append(todo.pop(0))
             now = utcnow()
             creating = [item for item in batch if item.action == "create"]
@@ -201,19 +193,18 @@ def carry_out(service: Any, spec: DagSpec, plan: list[PlanItem], max_active_runs
                     progress.run_done(run_id, state, len(results))
             running = sum(1 for v in loop.views.values() for ti in v.tis.values() if ti.get("state") == "running")
             progress.update(len(results), running, sum(1 for s in results.values() if s == "failed"))
-            if not active and (not todo or stopping["now"]) and not loop.submitted and not loop.callbacks:
+            if not active and (not todo or loop.stopping) and not loop.submitted and not loop.callbacks:
                 break
-            if stopping["now"] and not loop.submitted and not loop.callbacks:
+            if loop.stopping and not loop.submitted and not loop.callbacks:
                 break
-            if finished_now and todo and not stopping["now"]:
+            if finished_now and todo and not loop.stopping:
                 sleep = 0.0  # a slot just freed: start the next run now, not after a nap
             events = executor.poll(sleep)
     finally:
         executor.shutdown(grace=0)
         progress.stop()
         wait_for_notices()
-        for s, h in old.items():
-            signal.signal(s, h)
+        signals.close()
     for run_id in active:
         data = store.read_run(spec.dag_id, run_id)
         results[run_id] = data.run.get("state", "queued") if data else "queued"

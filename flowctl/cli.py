@@ -272,7 +272,8 @@ def tasks_test(
     task_id: Annotated[str, typer.Argument(help="The task id.", show_default=False)],
     logical_date: Annotated[str | None, typer.Option("--logical-date", "-d", help="Logical date for the templates (default: now).", show_default=False)] = None,
 ) -> None:
-    """Run one task in this process and print its log. Writes no state."""
+    """Run one task in this process and print its log. Writes no state; upstream
+    values (XCom) come from an existing run with that logical date, if there is one."""
     from flowctl.runs import test_task
 
     service = _service()
@@ -385,7 +386,7 @@ def xcom_list(
 def scheduler(
     ctx: typer.Context,
     daemon: Annotated[bool, typer.Option("--daemon", help="Detach; log to scheduler.log in the home folder.")] = False,
-    until_idle: Annotated[bool, typer.Option("--until-idle", help="Create what is due, carry out all pending work, exit.")] = False,
+    until_idle: Annotated[bool, typer.Option("--until-idle", help="Create what is due, carry out all pending work, exit (1 if a run cannot go on).")] = False,
     grace: Annotated[float, typer.Option("--grace", help="Seconds running tasks get to finish on stop.")] = 30.0,
 ) -> None:
     """Run the scheduler (foreground unless --daemon). Ctrl-C or SIGTERM stops it
@@ -611,7 +612,7 @@ def backfill(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a DAG over past data intervals, in the foreground with a progress bar.
-    Exit 0 if every run it carried out succeeded. Ctrl-C stops; run it again to resume."""
+    Exit 0 if every run it carried out succeeded. Ctrl-C stops (exit 1); run it again to resume."""
     from flowctl.backfill import carry_out, plan_backfill
     from flowctl.render import console, local_time, print_json, state_text, table
 
@@ -620,7 +621,6 @@ def backfill(
     first = service.parse_date(start, spec.timezone)
     last = service.parse_date(end, spec.timezone)
     plan = plan_backfill(service, spec, first, last, reprocess, run_backwards)
-    tz = service.settings.default_timezone
     if dry_run:
         if as_json:
             print_json({"dag_id": dag_id, "dry_run": True, "intervals": [p.to_doc() for p in plan]})
@@ -664,7 +664,6 @@ def backfill(
             out.print(f"[green]{len(results)} run(s) succeeded[/].")
         if skipped:
             out.print(f"{len(skipped)} interval(s) skipped because a run exists; --reprocess failed|completed re-runs them.")
-        del tz
     raise typer.Exit(1 if failed else 0)
 
 

@@ -9,12 +9,12 @@ disagree with the scheduler.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flowctl.specs import DagSpec, TaskSpec
-from flowctl.states import ACTIVE, FINISHED, RunState, TaskState, run_state_of
+from flowctl.states import ACTIVE, FINISHED, TaskState, run_state_of
 from flowctl.trigger_rules import Verdict, evaluate
 
 RunKey = tuple[str, str]  #: (dag_id, run_id)
@@ -75,13 +75,6 @@ class Waiting:
 
 
 Action = SetState | Queue | SetRunState
-
-
-@dataclass
-class Limits:
-    workers: int
-    running_total: int = 0
-    running_by_dag: dict[str, int] = field(default_factory=dict)
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -295,10 +288,6 @@ def descendants(spec: DagSpec, task_ids: Iterable[str]) -> set[str]:
                 seen.add(down)
                 stack.append(down)
     return seen
-
-
-def run_finished(state: str | None) -> bool:
-    return state in (RunState.SUCCESS, RunState.FAILED)
 
 
 __all__ = [

@@ -8,7 +8,7 @@ scheduler never runs user code.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -220,9 +220,6 @@ class TaskGroup(Dependable):
     def __exit__(self, *exc: object) -> None:
         _group_stack.pop()
 
-    def _all_tasks(self) -> list[BaseOperator]:
-        return list(self.children)
-
     def roots(self) -> list[BaseOperator]:
         ids = {t.task_id for t in self.children}
         return [t for t in self.children if not (t.upstream_task_ids & ids)]
@@ -287,7 +284,3 @@ def dag(*dag_args: Any, **dag_kwargs: Any) -> Callable[..., Callable[..., DAG]]:
         return build
 
     return decorate
-
-
-def iter_dags(objects: Iterable[Any]) -> list[DAG]:
-    return [o for o in objects if isinstance(o, DAG)]

@@ -211,6 +211,21 @@ def _source_of(fn: Callable[..., Any]) -> str:
         return repr(code.co_code) if code is not None else repr(fn)
 
 
+def set_callable(op: Any, task_id: str, fn: Any, op_args: list[Any] | None, op_kwargs: dict[str, Any] | None) -> None:
+    """The callable and its arguments of a Python task or sensor."""
+    if not callable(fn):
+        raise DagDefinitionError(f"task {task_id!r}: python_callable must be callable")
+    op.python_callable = fn
+    op.op_args = list(op_args or [])
+    op.op_kwargs = dict(op_kwargs or {})
+
+
+def link_references(op: BaseOperator) -> None:
+    """A task's value passed as an argument (an XComArg) makes the edge from that task."""
+    for ref in xcom_args_in([op.op_args, op.op_kwargs]):
+        ref.operator.set_downstream(op)
+
+
 def call_with_context(
     fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], context: dict[str, Any]
 ) -> Any:
@@ -256,15 +271,10 @@ class PythonOperator(BaseOperator):
         templates_dict: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not callable(python_callable):
-            raise DagDefinitionError(f"task {task_id!r}: python_callable must be callable")
-        self.python_callable = python_callable
-        self.op_args = list(op_args or [])
-        self.op_kwargs = dict(op_kwargs or {})
+        set_callable(self, task_id, python_callable, op_args, op_kwargs)
         self.templates_dict = templates_dict
         super().__init__(task_id=task_id, **kwargs)
-        for ref in xcom_args_in([self.op_args, self.op_kwargs]):
-            ref.operator.set_downstream(self)
+        link_references(self)
 
     def code_text(self) -> str:
         return _source_of(self.python_callable)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +46,19 @@ class RunCreator:
         self.store = service.store
         self.owner = owner
         self._next_check: dict[str, tuple[str, datetime | None]] = {}  # dag -> (version, when)
-        self._flags_seq = -1
+        self._signature: tuple[Any, ...] | None = None
 
     def tick(self, specs: dict[str, DagSpec], now: datetime, want_summary: bool = False) -> list[dict[str, Any]]:
         """Create what is due; return per-DAG reports (for the wake summary)."""
         from flowctl.service import new_run
 
         flags = self.store.dag_flags()
-        seq = self.store.seq()
-        if seq != self._flags_seq:
-            self._flags_seq = seq
-            self._next_check.clear()  # something changed: a pause, a run finished
+        active_runs = self.store.active_runs()
+        # what can change what is due: a pause, a run starting or ending (max_active_runs)
+        signature = (sorted(active_runs), sorted((d, bool(f.get("paused"))) for d, f in flags.items()))
+        if signature != self._signature:
+            self._signature = signature
+            self._next_check.clear()
         reports = []
         plans = []
         for dag_id, spec in sorted(specs.items()):
@@ -73,7 +75,7 @@ class RunCreator:
                 reports.append({"dag_id": dag_id, "error": str(exc)})
                 continue
             existing, last = self._existing(dag_id)
-            active = sum(1 for d, _ in self.store.active_runs() if d == dag_id)
+            active = sum(1 for d, _ in active_runs if d == dag_id)
             due = due_runs(spec, tt, existing, last, active, now, want_skipped=want_summary)
             nxt = tt.next_due(now)
             # a DAG held back by max_active_runs is looked at again when a run ends (the commit
@@ -195,16 +197,8 @@ def serve(
                 notifier=lambda event: send_detached(settings.notify, event),
                 max_sleep=IDLE_SLEEP if wake_fds and not until_idle else 0.5)
     creator = RunCreator(service, owner)
-    stop = {"requested": False}
-
-    def on_signal(signum: int, frame: Any) -> None:
-        if stop["requested"]:
-            for key in list(loop.submitted):
-                loop.interrupt(key)
-        stop["requested"] = True
-        loop.stopping = True
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    signals = ExitStack()
+    signals.enter_context(loop.stop_on_signals())
     log(f"scheduler started: pid {owner['pid']}, DAGs from {settings.dags_folder}, {settings.workers} worker slots")
     down_since = previous.get("heartbeat") if previous else None
     wall_prev, mono_prev = clock.now(), clock.monotonic()
@@ -226,7 +220,7 @@ def serve(
             elif gap > WAKE_THRESHOLD:
                 wake_note = f"the machine slept for {human_span(gap)}"
             wall_prev, mono_prev = now, mono
-            if not stop["requested"]:
+            if not loop.stopping:
                 reports = creator.tick(specs(), now, want_summary=wake_note is not None)
                 for r in reports:
                     if r.get("error"):
@@ -249,7 +243,7 @@ def serve(
             if time.monotonic() - last_status >= 1.0:
                 status.write({"pid": owner["pid"], "started_at": iso(started), "heartbeat": iso(clock.now())})
                 last_status = time.monotonic()
-            if stop["requested"]:
+            if loop.stopping:
                 if stop_deadline is None:
                     stop_deadline = time.monotonic() + grace
                     if loop.submitted:
@@ -278,8 +272,7 @@ def serve(
             os.close(fd)
         executor.shutdown(grace=0)
         wait_for_notices(timeout=30)
-        for s, h in old.items():
-            signal.signal(s, h)
+        signals.close()
         final = status.read()
         final["stopped_at"] = iso(clock.now())
         status.write(final)
@@ -348,10 +341,3 @@ def wake_summary(note: str, reports: list[dict[str, Any]]) -> str:
     if len(lines) == 1:
         lines.append("  nothing was missed")
     return "\n".join(lines)
-
-
-def seconds_until(when: datetime | None, now: datetime) -> float | None:
-    return None if when is None else max(0.0, (when - now).total_seconds())
-
-
-__all__ = ["RunCreator", "StatusFile", "serve", "timedelta", "wake_summary"]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from flowctl.clock import Clock, SystemClock
@@ -47,6 +47,11 @@ START_DEFER = 0.05  #: a try's "running" waits this long for its result, so a sh
 
 def try_key(dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
     return KEY_SEP.join((dag_id, run_id, task_id, str(try_number)))
+
+
+def is_callback(key: str) -> bool:
+    """A callback job's key, not a task try's."""
+    return key.startswith(CALLBACK_PREFIX + KEY_SEP)
 
 
 def parse_key(key: str) -> tuple[str, str, str, int]:
@@ -152,25 +157,24 @@ class Loop:
     def step(self, events: list[Event]) -> float:
         """Record `events`, decide, commit, submit. Returns seconds to sleep."""
         now = self.clock.now()
+        fresh = set()
+        for e in events:  # a try's "running" waits (START_DEFER) to ride with its result
+            if isinstance(e, Started) and not is_callback(e.key):
+                self._starts[e.key] = (e, now, time.monotonic())
+                fresh.add(e.key)
         if events and all(isinstance(e, Started) for e in events) and not self._timeouts \
                 and self.store.seq() == self._seen_seq:
             # only "started" news and nothing else changed: note it, decide nothing yet
-            for e in events:
-                if not e.key.startswith(CALLBACK_PREFIX + KEY_SEP):
-                    self._starts[e.key] = (e, now, time.monotonic())
-                    dag_id, run_id, task_id, n = parse_key(e.key)
-                    self.on_event("task_started", {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": n})
-            oldest = min((t for _, _, t in self._starts.values()), default=time.monotonic())
+            for key in fresh:
+                dag_id, run_id, task_id, n = parse_key(key)
+                self.on_event("task_started", {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": n})
+            oldest = min(t for _, _, t in self._starts.values()) if self._starts else time.monotonic()
             if time.monotonic() - oldest < START_DEFER:
                 return max(0.0, START_DEFER - (time.monotonic() - oldest))
-            events = []
+            events, fresh = [], set()
         specs = self.specs()
         views = self.read_views()
         pending: dict[RunKey, _Pending] = {}
-        for event in events:
-            if isinstance(event, Started) and not event.key.startswith(CALLBACK_PREFIX + KEY_SEP):
-                self._starts[event.key] = (event, now, time.monotonic())
-        fresh = {e.key for e in events if isinstance(e, Started)}
         replay = [e for e, _, _ in self._starts.values()]
         for event in replay + [e for e in events if not (isinstance(e, Started) and e.key in self._starts)]:
             at = self._starts[event.key][1] if event.key in self._starts else now
@@ -186,14 +190,7 @@ class Loop:
             actions = [a for a in actions if not isinstance(a, Queue)]
         submissions = self._apply(actions, views, specs, now, pending)
         self._heartbeat(views, pending)
-        oldest = min((t for _, _, t in self._starts.values()), default=None)
-        finishing = any(isinstance(e, Finished) for e in events)
-        if oldest is not None and not submissions and not finishing \
-                and time.monotonic() - oldest < START_DEFER and self._only_starts(pending):
-            # nothing else to write: let the start ride along with the try's result
-            self.views = views
-            return max(0.0, START_DEFER - (time.monotonic() - oldest))
-        self._starts.clear()
+        self._starts.clear()  # recorded in this commit
         accepted, accepted_tis, accepted_runs = self._commit(pending)
         self._seen_seq = self.store.seq()
         leftovers, self._leftovers = self._leftovers, []
@@ -223,7 +220,7 @@ class Loop:
 
     def _record(self, event: Event, views: dict[RunKey, RunView], specs: dict[str, DagSpec], now: datetime,
                 pending: dict[RunKey, _Pending], announce: bool = True) -> None:
-        if event.key.startswith(CALLBACK_PREFIX + KEY_SEP):
+        if is_callback(event.key):
             if isinstance(event, Finished):
                 self.callbacks.discard(event.key)
             return
@@ -252,11 +249,8 @@ class Loop:
         task = spec.tasks.get(task_id) if spec else None
         result = dict(event.result or {})
         if interrupted_try:
-            why = "interrupted: flowctl was stopped while this try ran; it will run again"
-            self._append_log(dag_id, run_id, task_id, n, why)
-            history = list(ti.get("tries") or [])
-            history.append({"try_number": n, "state": "interrupted", "start_date": ti.get("start_date"), "end_date": now.isoformat(), "error": why})
-            self._update_ti(view, ch, task_id, {"state": TaskState.NONE, "tries": history, "error": why})
+            self._requeue_interrupted(view, ch, task_id, ti, now,
+                                      "interrupted: flowctl was stopped while this try ran; it will run again")
             return
         if timed_out_try:
             limit = task.execution_timeout if task else None
@@ -316,15 +310,6 @@ class Loop:
         except OSError:
             pass
 
-    def _only_starts(self, pending: dict[RunKey, _Pending]) -> bool:
-        """Whether the tick's changes are just deferred "running" marks."""
-        started: dict[RunKey, set[str]] = {}
-        for key in self._starts:
-            dag_id, run_id, task_id, _ = parse_key(key)
-            started.setdefault((dag_id, run_id), set()).add(task_id)
-        return all(not ch.run and not ch.xcom and set(ch.tis) <= started.get(key, set())
-                   for key, ch in pending.items())
-
     @staticmethod
     def _pending(view: RunView | None, pending: dict[RunKey, _Pending], key: RunKey) -> _Pending:
         if key not in pending:
@@ -353,15 +338,20 @@ class Loop:
             for tid, ti in list(view.tis.items()):
                 if ti.get("state") in ACTIVE:
                     self._leftovers.append((key, dict(ti)))
-                    n = ti.get("try_number", 0)
-                    why = "interrupted: the process that ran this try is gone; it will run again"
-                    self._append_log(key[0], key[1], tid, n, why)
-                    history = list(ti.get("tries") or [])
-                    history.append({"try_number": n, "state": "interrupted", "start_date": ti.get("start_date"), "end_date": None, "error": why})
-                    self._update_ti(view, ch, tid, {"state": TaskState.NONE, "tries": history, "error": why})
+                    self._requeue_interrupted(view, ch, tid, ti, None,
+                                              "interrupted: the process that ran this try is gone; it will run again")
+
+    def _requeue_interrupted(self, view: RunView, ch: _Pending, task_id: str, ti: dict[str, Any],
+                             ended: datetime | None, why: str) -> None:
+        """An interrupted try is not a failure: it goes in the history, its log
+        says why, and the task instance goes back to run again (the try count goes on)."""
+        n = ti.get("try_number", 0)
+        self._append_log(view.dag_id, view.run_id, task_id, n, why)
+        history = [*(ti.get("tries") or []), {"try_number": n, "state": "interrupted", "start_date": ti.get("start_date"),
+                                              "end_date": ended.isoformat() if ended else None, "error": why}]
+        self._update_ti(view, ch, task_id, {"state": TaskState.NONE, "tries": history, "error": why})
 
     def _kill_stale_and_late(self, views: dict[RunKey, RunView], specs: dict[str, DagSpec], now: datetime) -> None:
-        mono = self.clock.monotonic() if hasattr(self.clock, "monotonic") else time.monotonic()
         for key, run_key in list(self.submitted.items()):
             dag_id, run_id, task_id, n = parse_key(key)
             view = views.get(run_key)
@@ -378,7 +368,6 @@ class Loop:
                 self._timeouts[key] = time.monotonic()
                 self._append_log(dag_id, run_id, task_id, n, f"execution_timeout of {task.execution_timeout:g} s reached: terminating the process group")
                 self.executor.kill(key)
-        del mono
 
     def _heartbeat(self, views: dict[RunKey, RunView], pending: dict[RunKey, _Pending]) -> None:
         if time.monotonic() - self._last_heartbeat < 10.0:
@@ -554,19 +543,7 @@ class Loop:
         """Carry out `keys` until every run has finished. Ctrl-C once: start
         nothing new and let running tries finish; twice: kill them."""
         events: list[Event] = []
-        interrupts = 0
-
-        def handler(signum: int, frame: Any) -> None:
-            nonlocal interrupts
-            interrupts += 1
-            self.stopping = True
-            if interrupts > 1:
-                for key in list(self.submitted):
-                    self.interrupt(key)
-
-        old_int = signal.signal(signal.SIGINT, handler)
-        old_term = signal.signal(signal.SIGTERM, handler)
-        try:
+        with self.stop_on_signals():
             while True:
                 sleep = self.step(events)
                 if on_tick:
@@ -574,9 +551,23 @@ class Loop:
                 if self.finished() or (self.stopping and not self.submitted and not self.callbacks):
                     break
                 events = self.executor.poll(sleep)
+
+    def on_stop_signal(self, signum: int, frame: Any) -> None:
+        """Ctrl-C or SIGTERM once: start nothing new, let running tries finish;
+        twice: interrupt them (they run again later)."""
+        if self.stopping:
+            for key in list(self.submitted):
+                self.interrupt(key)
+        self.stopping = True
+
+    @contextmanager
+    def stop_on_signals(self) -> Iterator[None]:
+        old = {s: signal.signal(s, self.on_stop_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
         finally:
-            signal.signal(signal.SIGINT, old_int)
-            signal.signal(signal.SIGTERM, old_term)
+            for s, handler in old.items():
+                signal.signal(s, handler)
 
 
 def _took_effect(followup: tuple[Any, ...], tis: set[tuple[RunKey, str]], runs: set[RunKey]) -> bool:
@@ -601,7 +592,3 @@ def _kill_leftover(ti: dict[str, Any]) -> None:
 
 def _same_owner(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a.get("pid") == b.get("pid") and a.get("started") == b.get("started") and a.get("hostname") == b.get("hostname")
-
-
-def log_dir(home: Path, dag_id: str, run_id: str) -> Path:
-    return home / "logs" / dag_id / run_id

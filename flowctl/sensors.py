@@ -36,7 +36,8 @@ from flowctl.operators import (
     _as_timedelta,
     _source_of,
     call_with_context,
-    xcom_args_in,
+    link_references,
+    set_callable,
 )
 
 MODES = ("poke", "reschedule")
@@ -228,14 +229,9 @@ class PythonSensor(BaseSensorOperator):
         op_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not callable(python_callable):
-            raise DagDefinitionError(f"task {task_id!r}: python_callable must be callable")
-        self.python_callable = python_callable
-        self.op_args = list(op_args or [])
-        self.op_kwargs = dict(op_kwargs or {})
+        set_callable(self, task_id, python_callable, op_args, op_kwargs)
         super().__init__(task_id=task_id, **kwargs)
-        for ref in xcom_args_in([self.op_args, self.op_kwargs]):
-            ref.operator.set_downstream(self)
+        link_references(self)
 
     def code_text(self) -> str:
         return _source_of(self.python_callable)

@@ -15,7 +15,7 @@ from flowctl.errors import NotFound, UsageError
 from flowctl.loader import DagBag, Loader
 from flowctl.specs import DagSpec
 from flowctl.states import TaskState
-from flowctl.store import Store, owner_identity
+from flowctl.store import Store
 
 
 @dataclass
@@ -202,9 +202,6 @@ class Service:
         with self.store.transaction() as tx:
             tx.set_dag_flags(dag_id, paused=paused)
         self.store.wake_scheduler()
-
-    def new_owner(self) -> dict[str, Any]:
-        return owner_identity()
 
     # -- clear and mark ---------------------------------------------------------
 

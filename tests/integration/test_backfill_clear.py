@@ -7,13 +7,13 @@ import json
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -127,17 +127,6 @@ def until_idle(flow) -> Any:
     except subprocess.TimeoutExpired:
         pytest.fail("flowctl scheduler --until-idle did not exit within 60 s")
     return res
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 20.0, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
 
 
 # -- backfill ------------------------------------------------------------------------------

@@ -4,9 +4,9 @@ a run another live process owns, a damaged run file, a run that cannot go on."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+from polling import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -15,16 +15,6 @@ from flowctl import DAG, BashOperator
 with DAG("slow", schedule=None) as dag:
     BashOperator(task_id="a", bash_command="sleep 4") >> BashOperator(task_id="b", bash_command="echo b")
 """
-
-
-def wait_for(what, check, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def state_of(flow, dag, run_id, task):
