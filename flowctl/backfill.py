@@ -128,8 +128,8 @@ def carry_out(service: Any, spec: DagSpec, plan: list[PlanItem], max_active_runs
     """Create or take over the planned runs, at most `max_active_runs` at once,
     and run them to the end. Returns run id -> final state."""
     from flowctl.clearing import apply_clear
+    from flowctl.engine.loop import Loop
     from flowctl.executors import make_executor
-    from flowctl.scheduler import Loop
     from flowctl.service import new_run
     from flowctl.store import owner_identity
 

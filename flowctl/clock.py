@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -41,6 +41,19 @@ class FakeClock:
     def set(self, when: datetime) -> None:
         self._mono += (when - self._now).total_seconds()
         self._now = when
+
+
+def zone(name: str) -> Any:
+    """A pendulum zone from an IANA name (Europe/Amsterdam) or a fixed offset
+    (+05:30, -03:00, +00:00), as a DAG's `timezone` is stored. Everything that
+    turns a stored zone name into a zone goes through here."""
+    import pendulum
+
+    if name[:1] in "+-":
+        sign = 1 if name[0] == "+" else -1
+        hours, _, minutes = name[1:].partition(":")
+        return pendulum.FixedTimezone(sign * (int(hours) * 3600 + int(minutes or 0) * 60))
+    return pendulum.timezone(name)
 
 
 def utcnow() -> datetime:

@@ -35,7 +35,7 @@ def _is_temp(name: str) -> bool:
 
 def check(home: Path, fix: bool = False) -> tuple[list[Finding], list[str]]:
     """(findings, repairs done)."""
-    from flowctl.daemon import is_running
+    from flowctl.engine.daemon import is_running
 
     store = Store(home)
     findings: list[Finding] = []

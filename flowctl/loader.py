@@ -67,7 +67,7 @@ def import_dag_file(path: str) -> list[Any]:
     The DAG folder is put on sys.path first, as Airflow does, so DAG files
     can import helper modules that sit next to them.
     """
-    from flowctl import models as dag_module
+    from flowctl.authoring import dag as dag_module
 
     folder = os.path.dirname(path)
     if folder not in sys.path:
@@ -217,7 +217,7 @@ def _code_stamp() -> str:
     from flowctl import __version__
 
     folder = Path(__file__).parent
-    newest = max((p.stat().st_mtime_ns for p in folder.glob("*.py")), default=0)
+    newest = max((p.stat().st_mtime_ns for p in folder.rglob("*.py")), default=0)
     return f"{__version__}:{newest}"
 
 

@@ -69,13 +69,15 @@ class Service:
         in the DAG's zone (contract section 3)."""
         import pendulum
 
+        from flowctl.clock import zone
+
         try:
-            value = pendulum.parse(text, tz=tz, strict=False)
+            value = pendulum.parse(text, tz=zone(tz), strict=False)
         except (ValueError, pendulum.parsing.exceptions.ParserError):
             value = None
         if not isinstance(value, pendulum.DateTime):
             if isinstance(value, pendulum.Date):
-                return pendulum.datetime(value.year, value.month, value.day, tz=tz)
+                return pendulum.datetime(value.year, value.month, value.day, tz=zone(tz))
             raise UsageError(f"not a date: {text!r} (use 2026-01-01, 2026-01-01T06:00 or with an offset)")
         return value
 
@@ -98,7 +100,9 @@ class Service:
         schedule's interval holding the logical date (now when not given)."""
         import pendulum
 
-        when = pendulum.instance(logical_date or now).in_timezone(spec.timezone)
+        from flowctl.clock import zone
+
+        when = pendulum.instance(logical_date or now).in_timezone(zone(spec.timezone))
         try:
             interval = spec.timetable().interval_for(when)
             return when, interval.start, interval.end
@@ -286,8 +290,8 @@ class Service:
         """Why each task instance is in its state or not running yet, from the
         same decision functions the scheduler uses."""
         from flowctl.clock import utcnow
-        from flowctl.daemon import is_running
-        from flowctl.decisions import RunView, active_counts, decide
+        from flowctl.engine.daemon import is_running
+        from flowctl.engine.decisions import RunView, active_counts, decide
         from flowctl.store import owner_alive
 
         now = now or utcnow()

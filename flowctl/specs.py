@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from flowctl.models import DAG
-    from flowctl.operators import BaseOperator
+    from flowctl.authoring.dag import DAG
+    from flowctl.authoring.operators import BaseOperator
     from flowctl.timetables import Timetable
 
 
@@ -198,15 +198,7 @@ class DagSpec:
         }
 
 
-def zone(name: str) -> Any:
-    """A pendulum zone from an IANA name or a fixed offset like +02:00."""
-    import pendulum
-
-    if name[:1] in "+-":
-        sign = 1 if name[0] == "+" else -1
-        hours, minutes = name[1:].split(":")
-        return pendulum.FixedTimezone(sign * (int(hours) * 3600 + int(minutes) * 60))
-    return pendulum.timezone(name)
+from flowctl.clock import zone  # noqa: E402,F401  (the one place zones are made)
 
 
 def _zone_name(dt: Any) -> str:

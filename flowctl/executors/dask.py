@@ -72,7 +72,7 @@ def _main() -> None:
     import sys
 
     from flowctl.loader import describe_exception, import_dag_file
-    from flowctl.runner import execute_task, run_callback
+    from flowctl.runtime.runner import execute_task, run_callback
 
     payload = json.loads(sys.stdin.read())
     try:

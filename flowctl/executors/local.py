@@ -25,7 +25,7 @@ from typing import Any
 
 from flowctl.executors.base import Event, Finished, Started
 
-_PRELOAD = ("pendulum", "jinja2", "tinydb", "flowctl.templating", "flowctl.runner", "flowctl.store")
+_PRELOAD = ("pendulum", "jinja2", "tinydb", "flowctl.runtime.templating", "flowctl.runtime.runner", "flowctl.store")
 
 
 def describe_status(status: int) -> tuple[int, str]:
@@ -67,7 +67,7 @@ class _LineReader:
 
 def _serve(fileloc: str, sock: socket.socket) -> None:
     """The fork server's main loop. Never returns."""
-    from flowctl.runner import task_process_main
+    from flowctl.runtime.runner import task_process_main
 
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):

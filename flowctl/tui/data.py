@@ -140,7 +140,7 @@ def read_run_info(store: Any, dag_id: str, run_id: str) -> RunInfo | None:
 
 
 def scheduler_status(home: Path) -> dict[str, Any]:
-    from flowctl.daemon import status
+    from flowctl.engine.daemon import status
 
     try:
         return status(home)

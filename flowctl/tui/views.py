@@ -93,10 +93,10 @@ def aggregate_state(states: Iterable[str]) -> str:
 def to_local(value: str | datetime | None, tz: str) -> datetime | None:
     if not value:
         return None
-    from zoneinfo import ZoneInfo
+    from flowctl.clock import zone
 
     dt = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return dt.astimezone(ZoneInfo(tz))
+    return dt.astimezone(zone(tz))
 
 
 def fmt_time(value: str | datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
@@ -129,7 +129,7 @@ def fmt_ago(value: str | datetime | None, now: datetime) -> str:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    from flowctl.render import duration
+    from flowctl.cli.render import duration
 
     return duration(seconds)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flowctl.retries import MAX_RETRY_DELAY, next_retry_at, retry_delay_seconds
+from flowctl.engine.retries import MAX_RETRY_DELAY, next_retry_at, retry_delay_seconds
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -87,7 +87,7 @@ def test_seeds_spread_the_jitter():
 def test_deterministic_across_processes():
     """hashlib, not hash(): another interpreter (another PYTHONHASHSEED) agrees."""
     code = (
-        "from flowctl.retries import retry_delay_seconds as r;"
+        "from flowctl.engine.retries import retry_delay_seconds as r;"
         f"print([r(n, 7, True, seed={SEED!r}) for n in range(1, 15)])"
     )
     root = Path(__file__).resolve().parents[2]

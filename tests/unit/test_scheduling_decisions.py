@@ -13,7 +13,7 @@ import pytest
 
 from flowctl import DAG, EmptyOperator
 from flowctl.clock import FakeClock, iso
-from flowctl.decisions import (
+from flowctl.engine.decisions import (
     Queue,
     RunView,
     SetRunState,
@@ -307,7 +307,7 @@ def test_a_retry_is_queued_at_its_time_and_not_before():
 
 def test_wake_summary_names_the_gap_the_created_runs_and_the_skipped_intervals():
     """One block: the gap, per DAG what was missed, created and skipped (and deferred)."""
-    from flowctl.schedule import human_span, wake_summary
+    from flowctl.engine.scheduler import human_span, wake_summary
 
     note = f"the machine slept for {human_span(3 * 86400 + 2 * 3600)}"
     assert "3d2h0m" in note
@@ -365,7 +365,7 @@ def scheduled(service: Any) -> list[str]:
 def jump(tmp_path: Path, catchup: bool, pause: bool = False) -> tuple[Any, list[str], list[dict[str, Any]]]:
     """Tick at 2 March 00:30, then 3 days later; return the service, the runs after the
     first tick and the second tick's reports."""
-    from flowctl.schedule import RunCreator
+    from flowctl.engine.scheduler import RunCreator
     from flowctl.store import owner_identity
 
     service = make_service(tmp_path, catchup)
@@ -395,7 +395,7 @@ def test_a_clock_jump_with_catchup_creates_exactly_the_missed_runs(tmp_path: Pat
 
 def test_a_clock_jump_without_catchup_creates_only_the_latest_run(tmp_path: Path):
     """catchup=False: the jump creates only 4 March; 2 and 3 March are reported skipped."""
-    from flowctl.schedule import wake_summary
+    from flowctl.engine.scheduler import wake_summary
 
     service, first, reports = jump(tmp_path, catchup=False)
     assert first == ["scheduled__2026-03-01T00:00:00+00:00"]
@@ -407,7 +407,7 @@ def test_a_clock_jump_without_catchup_creates_only_the_latest_run(tmp_path: Path
 
 def test_a_paused_dag_gets_no_runs_across_a_clock_jump(tmp_path: Path):
     """Paused: neither the first tick nor the jump creates a run; unpaused, the next tick does."""
-    from flowctl.schedule import RunCreator
+    from flowctl.engine.scheduler import RunCreator
     from flowctl.store import owner_identity
 
     service, first, reports = jump(tmp_path, catchup=True, pause=True)

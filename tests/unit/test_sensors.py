@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flowctl.errors import DagDefinitionError, TaskFailed, TaskSkipped
-from flowctl.models import DAG
-from flowctl.sensors import (
+from flowctl.authoring.dag import DAG
+from flowctl.authoring.sensors import (
     FileSensor,
     PythonSensor,
     Reschedule,

@@ -23,9 +23,9 @@ def local_time(value: str | None, tz: str, with_seconds: bool = True) -> str:
     """An ISO time from the store, shown in the user's zone."""
     if not value:
         return "-"
-    from zoneinfo import ZoneInfo
+    from flowctl.clock import zone
 
-    dt = datetime.fromisoformat(value).astimezone(ZoneInfo(tz))
+    dt = datetime.fromisoformat(value).astimezone(zone(tz))
     return dt.strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
 
 

@@ -17,8 +17,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flowctl.models import current_dag
-from flowctl.operators import (
+from flowctl.authoring.dag import current_dag
+from flowctl.authoring.operators import (
     BranchPythonOperator,
     PythonOperator,
     ShortCircuitOperator,

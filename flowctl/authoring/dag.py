@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from flowctl.errors import DagDefinitionError
 
 if TYPE_CHECKING:
-    from flowctl.operators import BaseOperator
+    from flowctl.authoring.operators import BaseOperator
 
 _dag_stack: list[DAG] = []
 _group_stack: list[TaskGroup] = []

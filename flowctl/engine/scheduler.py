@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from flowctl.clock import Clock, SystemClock, iso
-from flowctl.decisions import due_runs
-from flowctl.scheduler import Loop
+from flowctl.engine.decisions import due_runs
+from flowctl.engine.loop import Loop
 from flowctl.specs import DagSpec
 from flowctl.store import atomic_write, owner_identity
 

@@ -26,7 +26,7 @@ class Progress:
         if live and not quiet:
             from rich.live import Live
 
-            from flowctl.render import console
+            from flowctl.cli.render import console
 
             self.live = Live(self._render(), console=console(), auto_refresh=False, transient=False)
             self.live.start()
@@ -90,10 +90,10 @@ class Progress:
 
 def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, Any], as_json: bool) -> bool:
     """Create a manual run owned by this process and carry it out. True if it succeeded."""
+    from flowctl.cli.render import RUN_FIELDS, console, duration, print_json
     from flowctl.clock import utcnow
+    from flowctl.engine.loop import Loop
     from flowctl.executors import make_executor
-    from flowctl.render import RUN_FIELDS, console, duration, print_json
-    from flowctl.scheduler import Loop
     from flowctl.store import owner_identity
 
     executor = make_executor(service.settings)  # refuse before anything is written
@@ -123,7 +123,7 @@ def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, An
     tis = service.task_states(spec.dag_id, run_id)
     state = doc.get("state")
     if as_json:
-        from flowctl.cli import ti_rows
+        from flowctl.cli.history import ti_rows
 
         print_json({**{k: doc.get(k) for k in RUN_FIELDS}, "tasks": ti_rows(tis)})
         return state == "success"
@@ -149,7 +149,7 @@ def test_task(service: Any, spec: DagSpec, task_id: str, when: Any) -> bool:
     """Run one task in this process, log to the terminal, write no state."""
     from flowctl.clock import iso, utcnow
     from flowctl.loader import import_dag_file
-    from flowctl.runner import execute_task
+    from flowctl.runtime.runner import execute_task
 
     now = utcnow()
     logical, start, end = service.manual_interval(spec, when, now)

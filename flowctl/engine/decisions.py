@@ -222,7 +222,7 @@ def outcome_of_try(
 ) -> dict[str, Any]:
     """The task instance's new fields after a try ended: success, skipped,
     up_for_retry (with when) or failed."""
-    from flowctl.retries import next_retry_at
+    from flowctl.engine.retries import next_retry_at
 
     state = (result or {}).get("state", "failed")
     fields: dict[str, Any] = {"end_date": now.isoformat()}

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flowctl.clock import Clock, SystemClock
-from flowctl.decisions import (
+from flowctl.engine.decisions import (
     Queue,
     RunKey,
     RunView,

@@ -43,7 +43,9 @@ class Macros:
 def _parse(value: str | None, tz: str) -> pendulum.DateTime | None:
     if value is None:
         return None
-    return pendulum.parse(value).in_timezone(tz)
+    from flowctl.clock import zone
+
+    return pendulum.parse(value).in_timezone(zone(tz))
 
 
 def build_context(

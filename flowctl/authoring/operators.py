@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
+from flowctl.authoring.dag import DAG, Dependable, as_tasks, current_dag, current_group
 from flowctl.errors import DagDefinitionError, TaskFailed, TaskSkipped
-from flowctl.models import DAG, Dependable, as_tasks, current_dag, current_group
 
 _BASE_DEFAULTS: dict[str, Any] = {
     "retries": 0,

@@ -77,7 +77,7 @@ def is_running(home: Path) -> bool:
 
 def status(home: Path) -> dict[str, Any]:
     """`running`, `pid`, `started_at`, `heartbeat` (contract section 5)."""
-    from flowctl.schedule import StatusFile
+    from flowctl.engine.scheduler import StatusFile
 
     doc = StatusFile(home).read()
     running = is_running(home)
@@ -161,7 +161,7 @@ def report_ready(error: str | None = None) -> None:
 # -- login service -------------------------------------------------------------------
 
 UNIT_NAME = "flowctl-scheduler.service"
-AGENT_LABEL = "dev.flowctl.scheduler"
+AGENT_LABEL = "dev.flowctl.engine.loop"
 
 
 def _command(settings: Any) -> list[str]:

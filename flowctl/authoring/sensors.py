@@ -30,8 +30,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flowctl.errors import DagDefinitionError, TaskFailed, TaskSkipped
-from flowctl.operators import (
+from flowctl.authoring.operators import (
     BaseOperator,
     _as_timedelta,
     _source_of,
@@ -39,6 +38,7 @@ from flowctl.operators import (
     link_references,
     set_callable,
 )
+from flowctl.errors import DagDefinitionError, TaskFailed, TaskSkipped
 
 MODES = ("poke", "reschedule")
 DEFAULT_POKE_INTERVAL = timedelta(seconds=60)

@@ -89,7 +89,7 @@ def _check_json(value: Any, what: str) -> None:
 
 
 def resolve_xcom_args(value: Any, ti: TaskInstanceHandle) -> Any:
-    from flowctl.operators import XComArg
+    from flowctl.authoring.operators import XComArg
 
     if isinstance(value, XComArg):
         return ti.xcom_pull(task_ids=value.operator.task_id, key=value.key)
@@ -113,8 +113,8 @@ def execute_task(dag: Any, payload: dict[str, Any], home: str | None) -> dict[st
 
     Used by the task process and by `flowctl tasks test` (home None: no XCom
     from the store)."""
-    from flowctl.context import set_current_context
-    from flowctl.templating import build_context, render_fields
+    from flowctl.runtime.context import set_current_context
+    from flowctl.runtime.templating import build_context, render_fields
 
     task = dag.get_task(payload["task_id"])
     ti = TaskInstanceHandle(payload, home)
@@ -173,7 +173,7 @@ def execute_task(dag: Any, payload: dict[str, Any], home: str | None) -> dict[st
 
 def print_user_traceback(exc: BaseException) -> None:
     """The traceback from the task's own code on: flowctl's frames above it are noise."""
-    here = str(Path(__file__).parent)
+    here = str(Path(__file__).parent.parent)  # the flowctl package
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(here) and tb.tb_next is not None:
         tb = tb.tb_next
@@ -193,8 +193,8 @@ def _error_text(exc: BaseException) -> str:
 def run_callback(dag: Any, payload: dict[str, Any], home: str | None) -> dict[str, Any]:
     """Call a task or DAG callback once, with the context (and the error for
     failures). A callback that raises is logged and changes nothing."""
-    from flowctl.context import set_current_context
-    from flowctl.templating import build_context
+    from flowctl.runtime.context import set_current_context
+    from flowctl.runtime.templating import build_context
 
     name = payload["callback"]
     task_id = payload.get("task_id")

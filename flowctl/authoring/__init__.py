@@ -1,0 +1,1 @@
+"""The authoring API: what DAG files build (DAG, operators, @task, sensors). No I/O."""

@@ -1,0 +1,164 @@
+"""Commands about DAGs: list, errors, show, next intervals, tasks, pause."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from flowctl.cli.app import (
+    DagArg,
+    JsonOpt,
+    _service,
+    _short_path,
+    app,
+    dags_app,
+    tasks_app,
+)
+
+
+@dags_app.command("list")
+def dags_list(as_json: JsonOpt = False) -> None:
+    """Every DAG in the DAG folder, with its schedule and next data interval."""
+    from flowctl.cli.render import console, local_time, print_json, table
+    from flowctl.clock import iso, utcnow
+
+    service = _service()
+    bag = service.dagbag()
+    flags = service.store.dag_flags()
+    rows = []
+    now = utcnow()
+    for dag_id in sorted(bag.dags):
+        spec = bag.dags[dag_id]
+        nxt = _next_interval(service, spec, now)
+        rows.append({
+            "dag_id": dag_id, "fileloc": spec.fileloc, "schedule": spec.schedule_display,
+            "timezone": spec.timezone, "paused": bool(flags.get(dag_id, {}).get("paused", False)),
+            "catchup": spec.catchup, "tags": list(spec.tags), "tasks": list(spec.order),
+            "next_data_interval_start": iso(nxt[0]) if nxt else None,
+            "next_data_interval_end": iso(nxt[1]) if nxt else None,
+        })
+    if as_json:
+        print_json(rows)
+        return
+    out = console()
+    tz = service.settings.default_timezone
+    t = table("DAG", "schedule", "tasks", "paused", "next run (data interval start)", "tags", "file")
+    for r in rows:
+        t.add_row(r["dag_id"], r["schedule"] or "[dim]manual[/]", str(len(r["tasks"])),
+                  "[yellow]paused[/]" if r["paused"] else "no",
+                  local_time(r["next_data_interval_start"], tz, with_seconds=False),
+                  ", ".join(r["tags"]), _short_path(r["fileloc"]))
+    out.print(t)
+    if bag.errors:
+        out.print(f"[red]{len(bag.errors)} DAG file(s) failed to import[/]: see `flowctl dags errors`")
+    if not rows and not bag.errors:
+        out.print(f"No DAG files in {service.settings.dags_folder}.")
+
+
+def _next_interval(service: Any, spec: Any, now: Any) -> tuple[Any, Any] | None:
+    """The data interval of the next scheduled run after the latest one."""
+    if spec.schedule is None and spec.schedule_seconds is None:
+        return None
+    try:
+        tt = spec.timetable()
+        runs = [r for r in service.store.run_ids(spec.dag_id) if r.startswith(("scheduled__", "backfill__"))]
+        from datetime import datetime, timedelta
+
+        if runs:
+            last = max(datetime.fromisoformat(r.split("__", 1)[1]) for r in runs)
+            nxt = tt.next_intervals(after=last + timedelta(microseconds=1), n=1)
+        elif spec.catchup:
+            nxt = tt.next_intervals(n=1)
+        else:
+            latest = tt.latest_complete(now)
+            nxt = [latest] if latest else tt.next_intervals(n=1)
+        return (nxt[0].start, nxt[0].end) if nxt else None
+    except Exception:  # noqa: BLE001 - a listing never fails on one DAG's schedule
+        return None
+
+
+@dags_app.command("errors")
+def dags_errors(as_json: JsonOpt = False) -> None:
+    """DAG files that failed to import, and why. Exit 1 when there are any."""
+    from flowctl.cli.render import console, print_json
+
+    bag = _service().dagbag()
+    if as_json:
+        print_json([{"fileloc": e.fileloc, "error": e.error} for e in bag.errors])
+    else:
+        out = console()
+        if not bag.errors:
+            out.print("No import errors.")
+        for e in bag.errors:
+            out.print(f"[red]{_short_path(e.fileloc)}[/]: {e.error}")
+    raise typer.Exit(1 if bag.errors else 0)
+
+
+@dags_app.command("show")
+def dags_show(dag_id: DagArg) -> None:
+    """Draw a DAG's task graph in the terminal."""
+    from flowctl.cli.render import console, graph_tree
+
+    console().print(graph_tree(_service().dag(dag_id)))
+
+
+@tasks_app.command("list")
+def tasks_list(dag_id: DagArg, as_json: JsonOpt = False) -> None:
+    """The tasks of a DAG, upstream first."""
+    from flowctl.cli.render import console, print_json, table
+
+    spec = _service().dag(dag_id)
+    rows = [{"task_id": t.task_id, "operator": t.operator, "upstream": list(t.upstream),
+             "downstream": list(t.downstream), "trigger_rule": t.trigger_rule, "retries": t.retries}
+            for t in (spec.tasks[tid] for tid in spec.order)]
+    if as_json:
+        print_json(rows)
+        return
+    t = table("task", "operator", "upstream", "trigger rule", "retries")
+    for r in rows:
+        t.add_row(r["task_id"], r["operator"], ", ".join(r["upstream"]) or "-", r["trigger_rule"], str(r["retries"]))
+    console().print(t)
+
+
+@dags_app.command("next")
+def dags_next(
+    dag_id: DagArg,
+    after: Annotated[str | None, typer.Option("--after", help="First interval starting at or after this date (default: start_date).", show_default=False)] = None,
+    n: Annotated[int, typer.Option("-n", help="How many intervals.", min=1)] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """The next data intervals of a DAG's schedule."""
+    from flowctl.cli.render import console, print_json, table
+    from flowctl.clock import iso
+
+    service = _service()
+    spec = service.dag(dag_id)
+    when = service.parse_date(after, spec.timezone) if after else None
+    rows = [{"logical_date": iso(i.start), "data_interval_start": iso(i.start), "data_interval_end": iso(i.end)}
+            for i in service.next_intervals(dag_id, when, n)]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console().print(f"{dag_id} has no more scheduled intervals ({spec.schedule_display or 'manual only'}).")
+        return
+    t = table("logical date = data interval start", "data interval end",
+              title=f"{dag_id}  {spec.schedule_display}  (times in {spec.timezone})")
+    for i in service.next_intervals(dag_id, when, n):
+        t.add_row(i.start.strftime("%Y-%m-%d %H:%M %z"), i.end.strftime("%Y-%m-%d %H:%M %z"))
+    console().print(t)
+
+
+@app.command()
+def pause(dag_id: DagArg) -> None:
+    """Stop creating scheduled runs for a DAG (manual runs and backfills still work)."""
+    _service().set_paused(dag_id, True)
+    print(f"{dag_id} paused")
+
+
+@app.command()
+def unpause(dag_id: DagArg) -> None:
+    """Resume scheduled runs for a DAG."""
+    _service().set_paused(dag_id, False)
+    print(f"{dag_id} unpaused")

@@ -1,0 +1,127 @@
+"""Commands that carry work out in the foreground: `run`, `tasks test`, `backfill`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from flowctl.cli.app import (
+    DagArg,
+    JsonOpt,
+    _err,
+    _service,
+    app,
+    tasks_app,
+)
+
+
+@app.command()
+def run(
+    dag_id: DagArg,
+    logical_date: Annotated[str | None, typer.Option("--logical-date", "-d", help="The run's logical date (default: now); ds and the data interval follow from it.", show_default=False)] = None,
+    conf: Annotated[str | None, typer.Option("--conf", "-c", help="JSON object for the run's conf, e.g. '{\"limit\": 10}'.", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a DAG now, in the foreground, with live progress. Exit 0 if the run succeeded."""
+    from flowctl.cli.foreground import run_in_foreground
+
+    service = _service()
+    spec = service.dag(dag_id)
+    conf_doc = service.parse_conf(conf)
+    when = service.parse_date(logical_date, spec.timezone) if logical_date else None
+    ok = run_in_foreground(service, spec, when, conf_doc, as_json=as_json)
+    raise typer.Exit(0 if ok else 1)
+
+
+@tasks_app.command("test")
+def tasks_test(
+    dag_id: DagArg,
+    task_id: Annotated[str, typer.Argument(help="The task id.", show_default=False)],
+    logical_date: Annotated[str | None, typer.Option("--logical-date", "-d", help="Logical date for the templates (default: now).", show_default=False)] = None,
+) -> None:
+    """Run one task in this process and print its log. Writes no state; upstream
+    values (XCom) come from an existing run with that logical date, if there is one."""
+    from flowctl.cli.foreground import test_task
+
+    service = _service()
+    spec = service.dag(dag_id)
+    if task_id not in spec.tasks:
+        from flowctl.errors import NotFound
+
+        raise NotFound(f"DAG {dag_id} has no task {task_id!r} (tasks: {', '.join(spec.order)})")
+    when = service.parse_date(logical_date, spec.timezone) if logical_date else None
+    raise typer.Exit(0 if test_task(service, spec, task_id, when) else 1)
+
+
+@app.command()
+def backfill(
+    dag_id: DagArg,
+    start: Annotated[str, typer.Option("--start", "-s", help="First logical date (in the DAG's zone unless it has an offset).", show_default=False)],
+    end: Annotated[str, typer.Option("--end", "-e", help="Last logical date, included.", show_default=False)],
+    reprocess: Annotated[str, typer.Option("--reprocess", help="none: leave intervals that have a run; failed: re-run failed runs; completed: re-run all.")] = "none",
+    max_active_runs: Annotated[int | None, typer.Option("--max-active-runs", min=1, help="Runs at once (default: the DAG's max_active_runs).", show_default=False)] = None,
+    run_backwards: Annotated[bool, typer.Option("--run-backwards", help="Newest interval first.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would happen to each interval; change nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a DAG over past data intervals, in the foreground with a progress bar.
+    Exit 0 if every run it carried out succeeded. Ctrl-C stops (exit 1); run it again to resume."""
+    from flowctl.backfill import carry_out, plan_backfill
+    from flowctl.cli.render import console, local_time, print_json, state_text, table
+
+    service = _service()
+    spec = service.dag(dag_id)
+    first = service.parse_date(start, spec.timezone)
+    last = service.parse_date(end, spec.timezone)
+    plan = plan_backfill(service, spec, first, last, reprocess, run_backwards)
+    if dry_run:
+        if as_json:
+            print_json({"dag_id": dag_id, "dry_run": True, "intervals": [p.to_doc() for p in plan]})
+            return
+        t = table("logical date", "action", "run", "why", title=f"backfill plan for {dag_id} (dry run: nothing changes)")
+        for p in plan:
+            colour = {"create": "green", "reprocess": "yellow", "resume": "cyan"}.get(p.action, "dim")
+            t.add_row(local_time(iso_of(p.logical_date), spec.timezone, with_seconds=False), f"[{colour}]{p.action}[/]", p.run_id, p.why)
+        console().print(t)
+        console().print(f"{sum(p.action != 'skip' for p in plan)} of {len(plan)} interval(s) would run.")
+        return
+    if not plan:
+        bounds = f"; the DAG's intervals start at {spec.start_date}" + (f" and end by {spec.end_date}" if spec.end_date else "")
+        _err(f"no data interval of {dag_id} has a logical date between {first.isoformat()} and {last.isoformat()}{bounds}")
+        raise typer.Exit(0)
+    results = carry_out(service, spec, plan, max_active_runs or spec.max_active_runs, quiet=as_json)
+    failed = [r for r, st in results.items() if st not in ("success", "skipped")]
+    if as_json:
+        rows = []
+        for p in plan:
+            doc = p.to_doc()
+            doc["state"] = results.get(p.run_id, p.state)
+            rows.append(doc)
+        print_json({"dag_id": dag_id, "succeeded": not failed, "runs": rows})
+    else:
+        out = console()
+        skipped = [p for p in plan if p.action == "skip"]
+        not_run = [r for r, st in results.items() if st == "not run"]
+        unfinished = [r for r, st in results.items() if st in ("queued", "running")]
+        if not_run or unfinished:
+            out.print(f"[yellow]Interrupted[/]: {len(not_run) + len(unfinished)} of {len(results)} interval(s) "
+                      f"not finished; run the same command again to resume.")
+        broken = [r for r in failed if r not in not_run and r not in unfinished]
+        if broken:
+            out.print(f"[red]{len(broken)} of {len(results)} run(s) did not succeed[/]:")
+            for r in broken:
+                out.print(f"  {r}: {state_text(results[r])}  (see `flowctl tasks states {dag_id} '{r}'`)")
+        elif not results:
+            out.print("Nothing to do: every interval already has a run.")
+        elif not failed:
+            out.print(f"[green]{len(results)} run(s) succeeded[/].")
+        if skipped:
+            out.print(f"{len(skipped)} interval(s) skipped because a run exists; --reprocess failed|completed re-runs them.")
+    raise typer.Exit(1 if failed else 0)
+
+
+def iso_of(dt: Any) -> str:
+    from flowctl.clock import iso
+
+    return iso(dt) or ""

@@ -1,0 +1,141 @@
+"""The scheduler commands: run it, daemonize, status, stop, login service."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from flowctl.cli.app import (
+    JsonOpt,
+    _service,
+    _settings,
+    scheduler_app,
+)
+
+
+@scheduler_app.callback(invoke_without_command=True)
+def scheduler(
+    ctx: typer.Context,
+    daemon: Annotated[bool, typer.Option("--daemon", help="Detach; log to scheduler.log in the home folder.")] = False,
+    until_idle: Annotated[bool, typer.Option("--until-idle", help="Create what is due, carry out all pending work, exit (1 if a run cannot go on).")] = False,
+    grace: Annotated[float, typer.Option("--grace", help="Seconds running tasks get to finish on stop.")] = 30.0,
+) -> None:
+    """Run the scheduler (foreground unless --daemon). Ctrl-C or SIGTERM stops it
+    gracefully: nothing new starts, running tasks get --grace seconds."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from flowctl.engine import daemon as d
+    from flowctl.engine.scheduler import serve
+
+    service = _service()
+    home = service.settings.home
+    if daemon and until_idle:
+        raise typer.BadParameter("--daemon and --until-idle do not go together", param_hint="--daemon")
+    if daemon:
+        if d.is_running(home):
+            d.acquire(home)  # raises, naming the running scheduler
+        pid = d.daemonize(home)
+        if pid is not None:
+            print(f"scheduler started (pid {pid}); log: {d.log_path(home)}")
+            raise typer.Exit(0)
+    try:
+        lock = d.acquire(home)
+    except Exception as exc:
+        d.report_ready(str(exc))
+        raise
+    d.report_ready()
+    notify = _notifier(service.settings)
+    try:
+        code = serve(service, until_idle=until_idle, log=_logger(), grace=grace, notify=notify)
+    finally:
+        lock.release()
+    raise typer.Exit(code)
+
+
+def _logger() -> Any:
+    import time as _time
+
+    def log(message: str) -> None:
+        stamp = _time.strftime("%Y-%m-%d %H:%M:%S")
+        for line in message.splitlines():
+            sys.stdout.write(f"[{stamp}] {line}\n")
+        sys.stdout.flush()
+
+    return log
+
+
+def _notifier(settings: Any) -> Any:
+    def send(event: dict[str, Any]) -> None:
+        from flowctl.notify import send_detached
+
+        send_detached(settings.notify, event)
+
+    return send
+
+
+@scheduler_app.command("status")
+def scheduler_status(as_json: JsonOpt = False) -> None:
+    """Is a scheduler running for this home? Its pid, start and last heartbeat."""
+    from flowctl.cli.render import local_time, print_json
+    from flowctl.engine.daemon import status
+
+    settings = _settings()
+    doc = status(settings.home)
+    if as_json:
+        print_json({k: doc[k] for k in ("running", "pid", "started_at", "heartbeat")})
+        return
+    tz = settings.default_timezone
+    if doc["running"]:
+        print(f"running: pid {doc['pid']}, started {local_time(doc['started_at'], tz)}, "
+              f"heartbeat {local_time(doc['heartbeat'], tz)}; log: {doc['log']}")
+    else:
+        last = f" (last heartbeat {local_time(doc['heartbeat'], tz)})" if doc.get("heartbeat") else ""
+        print(f"not running{last}; start it with `flowctl scheduler --daemon`")
+
+
+@scheduler_app.command("stop")
+def scheduler_stop(
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for it to exit.")] = 60.0,
+) -> None:
+    """Stop the running scheduler gracefully (SIGTERM) and wait for it to exit."""
+    from flowctl.engine.daemon import stop
+
+    pid = stop(_settings().home, timeout)
+    print("no scheduler is running" if pid is None else f"scheduler (pid {pid}) stopped")
+
+
+@scheduler_app.command("install")
+def scheduler_install(
+    print_only: Annotated[bool, typer.Option("--print", help="Show the service file; change nothing.")] = False,
+) -> None:
+    """Start the scheduler at login and restart it if it dies: a systemd user unit
+    on Linux, a launchd agent on macOS."""
+    from flowctl.engine.daemon import install, service_file
+
+    settings = _settings()
+    if print_only:
+        path, text = service_file(settings)
+        print(f"# {path}")
+        print(text, end="")
+        return
+    path, commands = install(settings)
+    print(f"wrote {path}")
+    print("start it now and at every login with:")
+    for c in commands:
+        print(f"  {c}")
+
+
+@scheduler_app.command("uninstall")
+def scheduler_uninstall() -> None:
+    """Remove the login service written by `scheduler install`."""
+    from flowctl.engine.daemon import uninstall
+
+    path, hints = uninstall(_settings())
+    if path is None:
+        print("no login service is installed")
+        return
+    print(f"removed {path}")
+    for h in hints:
+        print(f"  also run: {h}")

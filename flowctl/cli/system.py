@@ -1,0 +1,39 @@
+"""doctor: checks (and safe repairs of) the state home."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from flowctl.cli.app import (
+    JsonOpt,
+    _settings,
+    app,
+)
+
+
+@app.command()
+def doctor(
+    fix: Annotated[bool, typer.Option("--fix", help="Do the safe repairs: rebuild the index of active runs, remove leftover temp files.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the state home: files parse and have this version's schema, no task is
+    marked running with nobody running it, permissions. Exit 1 when anything is wrong."""
+    from flowctl.cli.render import console, print_json
+    from flowctl.doctor import check, home_mode_findings
+
+    settings = _settings()
+    findings, done = check(settings.home, fix=fix)
+    findings = home_mode_findings(settings.home) + findings
+    if as_json:
+        print_json({"home": str(settings.home), "ok": not findings, "problems": [f.to_doc() for f in findings], "repaired": done})
+    else:
+        out = console()
+        for d in done:
+            out.print(f"[green]fixed[/]: {d}")
+        for f in findings:
+            out.print(f"[red]problem[/]: {f.problem}\n  [bold]do[/]: {f.fix}")
+        if not findings:
+            out.print(f"{settings.home}: all good.")
+    raise typer.Exit(1 if findings else 0)
