@@ -1,56 +1,90 @@
-"""The state store: runs, task instances, XCom and DAG flags in TinyDB files.
+"""The state store: runs, task instances, XCom and DAG flags, as files.
 
-Layout under `<home>/state/`:
+Layout (paths from `home.Home`):
 
-    index.json                 DAG flags (paused) and the set of active runs
-    runs/<dag_id>/<run_id>.json one file per run: the run, its task instances,
-                               its XCom and the DAG version it ran under
-    .lock                      held by the one writer
-    seq                        bumped on every commit, so readers can tell a change
+    state/dags.json                  DAG flags (paused)
+    state/index.json                 the active runs: a hint, rebuilt from the run files
+    state/runs/<dag>/<run>.json      a run's TinyDB document: the run, its task
+                                     instances, XCom, the DAG version it ran under
+    state/runs/<dag>/<run>.journal   the changes committed since that document was
+                                     written, one JSON line per commit
+    state/.lock  state/seq           the writer lock; a commit counter readers watch
 
-Why this shape:
-- A commit rewrites only the files it touched, so it costs the same with 100
-  or 100,000 task instances of history (TinyDB's own JSONStorage rewrites one
-  big file in place: torn by a crash, and slower as history grows).
-- Every write goes to a new file that is fsynced and `os.replace`d over the old
-  one, so a reader (no lock needed) or a crash only ever sees whole files.
-- One writer at a time under a file lock that dies with its process.
-- A file that does not parse, or has an unknown schema, raises `StoreCorrupt`
-  naming it, and is never overwritten.
+Why a document plus a journal: a commit appends what changed (one fsynced
+line), so it costs the same for a 10-task run as for a 10,000-task one; the
+journal is folded into a new document (written to a new file, fsynced,
+renamed over the old one, folder fsynced) when the run ends or the journal
+has grown as large as the document, so folding costs O(1) per change.
 
-A commit that touches several files orders its writes so that a crash
-between them loses nothing: a new run is added to the index before its file
-is written; a finished run leaves the index after its file is written. The
-index is a hint that `flowctl doctor` can rebuild from the run files.
+What a crash can do, and what it cannot:
+- A journal line carries a checksum; a torn last line (a writer killed
+  mid-append) was never announced, and is ignored by readers and cut off by
+  the next writer. A bad line followed by good ones is damage: reported.
+- A document is replaced atomically, so it is whole or the previous one. It
+  records the last journal line folded into it; older lines are skipped, so a
+  crash between renaming the document and truncating the journal loses nothing.
+- New runs and new folders are fsynced with their folder, so a run that a
+  command reported survives a power cut.
+- A file that does not parse, cannot be read, or has an unknown schema raises
+  `StoreCorrupt` naming it; it is never overwritten, and other runs go on.
+- Readers take no lock and see whole commits only. One writer at a time,
+  under a file lock that dies with its process.
 """
 
 from __future__ import annotations
 
-import json
+import errno
 import os
-import socket
+import re
 import threading
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-from tinydb import TinyDB
-from tinydb.storages import Storage
 
 from flowctl.errors import StoreCorrupt
+from flowctl.home import Home
+from flowctl.procs import owner_alive, owner_identity, process_start_time
+from flowctl.records import Run, RunKey, TaskInstance, TaskKey
+from flowctl.states import RUN_FINISHED
+
+__all__ = [
+    "SCHEMA_VERSION", "Store", "StoredRun", "StoreCorrupt", "atomic_write", "private_dir",
+    "owner_alive", "owner_identity", "process_start_time", "parse_state_file",
+]
 
 SCHEMA_VERSION = 1
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
-
-
+FOLD_MIN_BYTES = 256 * 1024  #: a journal is folded once it is this large and as large as its document
 _sync = getattr(os, "fdatasync", os.fsync)  # the data and its size; enough before a rename
+_TEMP = re.compile(r"^\..+\.(\d+)\.\d+\.tmp$")
+
+
+# -- files -----------------------------------------------------------------------------
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in `path` durable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
-    """Write `data` to a new file beside `path` and rename it over `path`."""
+    """Write `data` to a new file beside `path` and rename it over `path`;
+    with `fsync`, the data and the rename are durable when this returns."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
     try:
@@ -60,13 +94,22 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
             view = view[written:]
         if fsync:
             _sync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    os.close(fd)
     os.replace(tmp, path)
+    if fsync:
+        fsync_dir(path.parent)
 
 
 def private_dir(path: Path) -> None:
-    """Create `path` and any missing parents readable by the user only (0700)."""
+    """Create `path` and any missing parents readable by the user only (0700);
+    each new folder is made durable in its parent."""
     missing = []
     p = path
     while not p.exists():
@@ -76,138 +119,204 @@ def private_dir(path: Path) -> None:
         try:
             d.mkdir(mode=_DIR_MODE)
         except FileExistsError:
-            pass
+            continue
+        fsync_dir(d.parent)
+
+
+def _damaged(path: Path, why: str) -> StoreCorrupt:
+    return StoreCorrupt(f"state file {path} is damaged ({why}); it was left as it is - "
+                        f"run `flowctl doctor` (it says what to do)")
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    """A file's bytes; None if it does not exist; StoreCorrupt if it cannot be read."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise _damaged(path, "a folder where a file should be") from None
+    except OSError as exc:
+        raise StoreCorrupt(f"state file {path} cannot be read ({exc.strerror}); "
+                           f"fix its permissions (chmod 600) or run `flowctl doctor`") from None
+
+
+def parse_state_file(path: Path, raw: bytes | None = None) -> dict[str, Any]:
+    """A state document, checked for its schema version."""
+    if raw is None:
+        raw = _read_bytes(path)
+        if raw is None:
+            raise FileNotFoundError(path)
+    try:
+        data = orjson.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _damaged(path, str(exc)) from None
+    if not isinstance(data, dict):
+        raise _damaged(path, "not a JSON object")
+    meta = data.get("_meta")
+    entry = meta.get("1") if isinstance(meta, dict) else None
+    schema = entry.get("schema") if isinstance(entry, dict) else None
+    if schema != SCHEMA_VERSION:
+        raise StoreCorrupt(f"state file {path} has schema version {schema!r}; this flowctl reads "
+                           f"version {SCHEMA_VERSION}; it was left as it is")
+    return data
 
 
 def _stamp(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-class FileCache:
-    """Parsed files keyed by (inode, mtime, size): each replace makes a new
-    inode, so an unchanged stamp means unchanged content."""
-
-    def __init__(self) -> None:
-        self._entries: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
-
-    def read(self, path: Path) -> dict[str, Any] | None:
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            self._entries.pop(path, None)
-            return None
-        stamp = _stamp(st)
-        hit = self._entries.get(path)
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-        data = parse_state_file(path)
-        self._entries[path] = (stamp, data)
-        return data
-
-    def put(self, path: Path, data: dict[str, Any]) -> None:
-        try:
-            self._entries[path] = (_stamp(path.stat()), data)
-        except FileNotFoundError:
-            self._entries.pop(path, None)
-
-    def written(self, path: Path) -> dict[str, Any] | None:
-        """What this process itself last wrote to `path`, if the file is still that."""
-        hit = self._entries.get(path)
-        if hit is None:
-            return None
-        try:
-            return hit[1] if _stamp(path.stat()) == hit[0] else None
-        except FileNotFoundError:
-            return None
-
-    def forget(self, path: Path) -> None:
-        self._entries.pop(path, None)
+def _encode_line(entry: dict[str, Any]) -> bytes:
+    body = orjson.dumps(entry)
+    return b"%08x " % zlib.crc32(body) + body + b"\n"
 
 
-def parse_state_file(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise
-    try:
-        data = orjson.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise StoreCorrupt(
-            f"state file {path} is damaged ({exc}); it was left as it is - "
-            f"move it aside and run `flowctl doctor`"
-        ) from None
-    if not isinstance(data, dict):
-        raise StoreCorrupt(f"state file {path} is damaged (not a JSON object); it was left as it is")
-    meta = data.get("_meta")
-    entry = meta.get("1") if isinstance(meta, dict) else None
-    schema = entry.get("schema") if isinstance(entry, dict) else None
-    if schema != SCHEMA_VERSION:
-        raise StoreCorrupt(
-            f"state file {path} has schema version {schema!r}; this flowctl reads "
-            f"version {SCHEMA_VERSION}"
-        )
-    return data
+def _decode_lines(data: bytes, path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The whole lines of a journal chunk and the bytes they take. A bad line
+    at the end is a write in progress or torn by a crash: not yet there. A bad
+    line followed by good ones is damage."""
+    out: list[dict[str, Any]] = []
+    pos = 0
+    end = len(data)
+    while pos < end:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            break
+        line = data[pos:nl]
+        entry = None
+        if len(line) > 9 and line[8:9] == b" ":
+            body = line[9:]
+            try:
+                if int(line[:8], 16) == zlib.crc32(body):
+                    entry = orjson.loads(body)
+            except ValueError:
+                entry = None
+        if entry is None:
+            if data.find(b"\n", nl + 1) >= 0 and data[nl + 1:].strip():
+                raise _damaged(path, f"journal line at byte {pos} is damaged")
+            break
+        out.append(entry)
+        pos = nl + 1
+    return out, pos
 
 
-class BufferedStorage(Storage):
-    """A TinyDB storage that reads once and writes nothing until `flush()`,
-    which replaces the file atomically. One per file per transaction."""
-
-    def __init__(self, path: Path, data: dict[str, Any] | None, kind: str) -> None:
-        self.path = path
-        self.data = data if data is not None else {"_meta": {"1": {"schema": SCHEMA_VERSION, "kind": kind}}}
-        self.dirty = data is None
-
-    def read(self) -> dict[str, Any]:
-        return self.data
-
-    def write(self, data: dict[str, Any]) -> None:
-        self.data = data
-        self.dirty = True
-
-    def flush(self, fsync: bool = True) -> None:
-        if self.dirty:
-            private_dir(self.path.parent)
-            atomic_write(self.path, orjson.dumps(self.data), fsync=fsync)
-            self.dirty = False
+# -- a run as read ----------------------------------------------------------------------
 
 
-def _open_db(path: Path, data: dict[str, Any] | None, kind: str) -> TinyDB:
-    return TinyDB(path, storage=lambda p: BufferedStorage(Path(p), data, kind))
+@dataclass
+class StoredRun:
+    """One run as committed: the document with its journal applied.
+
+    Typed parts: `record`, `tis`, `xcom`, `version`. For readers that think in
+    documents: `run`, `task_instances`, `xcoms`, `dag_version` (copies)."""
+
+    key: RunKey
+    record: Run
+    tis: dict[TaskKey, TaskInstance]
+    xcom: dict[tuple[TaskKey, str], Any]
+    version: dict[str, Any]
+    folded: int = 0  #: the last journal line folded into the document
+    applied: int = 0  #: the last journal line applied
+    _docs: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- documents for readers ------------------------------------------------------
+
+    @property
+    def run(self) -> dict[str, Any]:
+        return self.record.to_doc()
+
+    @property
+    def task_instances(self) -> dict[str, dict[str, Any]]:
+        """Unmapped task instances by task id (a mapped task shows its instance 0... as `tis`)."""
+        cached = self._docs.get("tis")
+        if cached is None:
+            cached = {}
+            for key, ti in self.tis.items():
+                if key.map_index < 0:
+                    cached[key.task_id] = ti.to_doc()
+            self._docs["tis"] = cached
+        return cached
+
+    @property
+    def xcoms(self) -> list[dict[str, Any]]:
+        return [{"task_id": k.task_id, "map_index": k.map_index, "key": x, "value": v}
+                for (k, x), v in self.xcom.items()]
+
+    @property
+    def dag_version(self) -> dict[str, Any]:
+        return self.version
+
+    # -- building --------------------------------------------------------------------
+
+    @classmethod
+    def from_document(cls, key: RunKey, data: dict[str, Any]) -> StoredRun:
+        run_docs = data.get("run") or {}
+        record = Run.from_doc(next(iter(run_docs.values()))) if run_docs else Run(key.dag_id, key.run_id)
+        tis: dict[TaskKey, TaskInstance] = {}
+        for doc in (data.get("task_instances") or {}).values():
+            ti = TaskInstance.from_doc(doc)
+            tis[ti.key] = ti
+        xcom: dict[tuple[TaskKey, str], Any] = {}
+        for doc in (data.get("xcom") or {}).values():
+            xcom[(TaskKey(doc["task_id"], doc.get("map_index", -1)), doc["key"])] = doc.get("value")
+        version = next(iter((data.get("dag_version") or {}).values()), {})
+        meta = (data.get("_meta") or {}).get("1") or {}
+        folded = int(meta.get("journal", 0) or 0)
+        return cls(key, record, tis, xcom, version, folded, folded)
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "_meta": {"1": {"schema": SCHEMA_VERSION, "kind": "run", "journal": self.applied}},
+            "run": {"1": self.record.to_doc()},
+            "task_instances": {str(i): ti.to_doc() for i, ti in enumerate(self.tis.values(), 1)},
+            "xcom": {str(i): {"task_id": k.task_id, "map_index": k.map_index, "key": x, "value": v}
+                     for i, ((k, x), v) in enumerate(self.xcom.items(), 1)},
+            "dag_version": {"1": self.version} if self.version else {},
+        }
+
+    def apply(self, entry: dict[str, Any]) -> set[TaskKey]:
+        """Apply one journal entry; returns the task instances it touched."""
+        n = int(entry.get("n", 0))
+        if n <= self.applied:
+            return set()
+        touched: set[TaskKey] = set()
+        run = entry.get("run")
+        if run:
+            self.record.update(run)
+        for task_id, map_index, changes in entry.get("tis", ()):
+            key = TaskKey(task_id, map_index)
+            ti = self.tis.get(key)
+            if ti is None:
+                ti = self.tis[key] = TaskInstance(task_id, map_index)
+            ti.update(changes)
+            touched.add(key)
+        for task_id, map_index in entry.get("xcom_clear", ()):
+            key = TaskKey(task_id, map_index)
+            for xk in [xk for xk in self.xcom if xk[0] == key]:
+                del self.xcom[xk]
+        for task_id, map_index, xkey, value in entry.get("xcom", ()):
+            self.xcom[(TaskKey(task_id, map_index), xkey)] = value
+        if "version" in entry:
+            self.version = entry["version"]
+        self.applied = n
+        self._docs.clear()
+        return touched
+
+    def copy(self) -> StoredRun:
+        return StoredRun(self.key, Run.from_doc(self.record.to_doc()),
+                         {k: ti.copy() for k, ti in self.tis.items()}, dict(self.xcom),
+                         dict(self.version), self.folded, self.applied)
 
 
-def owner_identity() -> dict[str, Any]:
-    """This process, as a run owner: pid plus its start time, so a reused pid
-    is not mistaken for it."""
-    return {"pid": os.getpid(), "started": process_start_time(os.getpid()), "hostname": socket.gethostname()}
+@dataclass
+class _Cached:
+    base_stamp: tuple[int, int, int]
+    journal_ino: int | None
+    offset: int  #: bytes of the journal applied
+    run: StoredRun
 
 
-def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of `pid` (Linux clock ticks), or None where unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read().decode()
-        return raw.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def owner_alive(owner: dict[str, Any] | None) -> bool:
-    if not owner:
-        return False
-    if owner.get("hostname") not in (None, socket.gethostname()):
-        return True  # another machine's process: we cannot tell, so leave it be
-    pid = owner.get("pid")
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    started = owner.get("started")
-    return started is None or process_start_time(pid) in (None, started)
+# -- the store -----------------------------------------------------------------------------
 
 
 class Store:
@@ -215,83 +324,116 @@ class Store:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.root = home / "state"
-        self.runs_dir = self.root / "runs"
-        self.index_path = self.root / "index.json"
-        self.seq_path = self.root / "seq"
-        self.cache = FileCache()
-        self._lock = None
-        self._paths: dict[tuple[str, str], Path] = {}
+        self.paths = Home(home)
+        self.root = self.paths.state
+        self.runs_dir = self.paths.runs
+        self.index_path = self.paths.index
+        self.flags_path = self.root / "dags.json"
+        self.seq_path = self.paths.seq
+        self._cache: dict[RunKey, _Cached] = {}
+        self._lock: Any = None
         self._own_seq: int | None = None  #: the commit counter as our last commit left it
-        self._last_written: set[Path] = set()  #: the files our last commit wrote
+        self._swept = False
+        self.warnings: list[str] = []
 
-    # -- paths --------------------------------------------------------------
+    # -- paths -------------------------------------------------------------------------
 
     def ensure(self) -> None:
         private_dir(self.runs_dir)
 
     def run_path(self, dag_id: str, run_id: str) -> Path:
-        key = (dag_id, run_id)
-        path = self._paths.get(key)
-        if path is None:
-            path = self._paths[key] = self.runs_dir / dag_id / f"{run_id}.json"
-        return path
+        return self.paths.run_file(dag_id, run_id)
 
-    def reconcile_index(self) -> list[tuple[str, str]]:
-        """Make the index list every active run written after it. Index writes are
-        not fsynced (it is a hint), so after a power loss a run file may be newer
-        than the index; only those files are read. Returns the runs added or dropped."""
+    def journal_path(self, dag_id: str, run_id: str) -> Path:
+        return self.paths.journal_file(dag_id, run_id)
+
+    def log_path(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> Path:
+        return self.paths.log_file(dag_id, run_id, task_id, try_number, map_index)
+
+    # -- reading (no lock) ---------------------------------------------------------------
+
+    def read_run(self, dag_id: str, run_id: str) -> StoredRun | None:
+        """The run as committed, or None if it does not exist. StoreCorrupt
+        when its file is damaged or unreadable."""
+        return self._load(RunKey(dag_id, run_id))
+
+    def refresh(self, dag_id: str, run_id: str) -> tuple[StoredRun | None, set[TaskKey]]:
+        """The run as committed, and the task instances that changed since this
+        process last looked (all of them when the document was read anew)."""
+        touched: set[TaskKey] = set()
+        return self._load(RunKey(dag_id, run_id), touched), touched
+
+    def _load(self, key: RunKey, refresh_touched: set[TaskKey] | None = None) -> StoredRun | None:
+        base = self.run_path(*key)
+        journal = self.journal_path(*key)
+        for _ in range(20):  # a fold may replace the document while we read: read again
+            try:
+                st = os.stat(base)
+            except FileNotFoundError:
+                self._cache.pop(key, None)
+                return None
+            except OSError as exc:
+                raise StoreCorrupt(f"state file {base} cannot be read ({exc.strerror})") from None
+            stamp = _stamp(st)
+            try:
+                jst = os.stat(journal)
+                j_ino, j_size = jst.st_ino, jst.st_size
+            except FileNotFoundError:
+                j_ino, j_size = None, 0
+            hit = self._cache.get(key)
+            if hit is not None and hit.base_stamp == stamp and (
+                    j_ino == hit.journal_ino or hit.offset == 0) and j_size >= hit.offset:
+                if j_size > hit.offset:
+                    self._read_journal(journal, hit, refresh_touched)
+                    hit.journal_ino = j_ino
+                return hit.run
+            raw = _read_bytes(base)
+            if raw is None:
+                continue
+            data = parse_state_file(base, raw)
+            try:
+                if _stamp(os.stat(base)) != stamp:
+                    continue
+            except FileNotFoundError:
+                continue
+            run = StoredRun.from_document(key, data)
+            entry = _Cached(stamp, j_ino, 0, run)
+            if j_size:
+                self._read_journal(journal, entry, None)
+            try:
+                if _stamp(os.stat(base)) != stamp:
+                    continue  # folded meanwhile: the journal we read may be the next one's
+            except FileNotFoundError:
+                continue
+            self._cache[key] = entry
+            if refresh_touched is not None:
+                refresh_touched.update(run.tis)
+            return run
+        raise StoreCorrupt(f"state file {base} keeps changing while it is read; try again")
+
+    def _read_journal(self, path: Path, entry: _Cached, touched: set[TaskKey] | None) -> None:
         try:
-            since = self.index_path.stat().st_mtime - 2.0
+            with open(path, "rb") as f:
+                f.seek(entry.offset)
+                data = f.read()
         except FileNotFoundError:
-            since = 0.0
-        indexed = set(self.active_runs())
-        active, finished = set(), set()
-        for dag_id in self.dag_ids_with_runs():
-            folder = self.runs_dir / dag_id
-            for entry in os.scandir(folder):
-                if not entry.name.endswith(".json") or entry.name.startswith("."):
-                    continue
-                key = (dag_id, entry.name[:-5])
-                if entry.stat().st_mtime < since and key not in indexed:
-                    continue
-                try:
-                    data = self.read_run(*key)
-                except StoreCorrupt:
-                    continue
-                state = data.run.get("state") if data else None
-                (active if state in ("queued", "running") else finished).add(key)
-        wrong = (active - indexed) | (finished & indexed)
-        if wrong:
-            with self.transaction() as tx:
-                for key in sorted(wrong):
-                    tx._set_active(*key, key in active)
-        return sorted(wrong)
-
-    def log_path(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> Path:
-        return self.home / "logs" / dag_id / run_id / task_id / f"{try_number}.log"
-
-    # -- reading (no lock) -----------------------------------------------------
-
-    def read_index(self) -> dict[str, Any]:
-        data = self.cache.read(self.index_path)
-        return data or {}
-
-    def dag_flags(self) -> dict[str, dict[str, Any]]:
-        return {d["dag_id"]: d for d in self.read_index().get("dags", {}).values()}
-
-    def is_paused(self, dag_id: str) -> bool:
-        return bool(self.dag_flags().get(dag_id, {}).get("paused", False))
-
-    def active_runs(self) -> list[tuple[str, str]]:
-        return [(d["dag_id"], d["run_id"]) for d in self.read_index().get("active", {}).values()]
+            return
+        except OSError as exc:
+            raise StoreCorrupt(f"state file {path} cannot be read ({exc.strerror})") from None
+        lines, used = _decode_lines(data, path)
+        for line in lines:
+            changed = entry.run.apply(line)
+            if touched is not None:
+                touched.update(changed)
+        entry.offset += used
 
     def run_ids(self, dag_id: str) -> list[str]:
-        folder = self.runs_dir / dag_id
         try:
-            names = os.listdir(folder)
-        except FileNotFoundError:
+            names = os.listdir(self.paths.dag_runs(dag_id))
+        except (FileNotFoundError, NotADirectoryError):
             return []
+        except OSError as exc:
+            raise StoreCorrupt(f"the runs of {dag_id} cannot be listed ({exc.strerror})") from None
         return sorted(n[:-5] for n in names if n.endswith(".json") and not n.startswith("."))
 
     def dag_ids_with_runs(self) -> list[str]:
@@ -300,9 +442,71 @@ class Store:
         except FileNotFoundError:
             return []
 
-    def read_run(self, dag_id: str, run_id: str) -> RunData | None:
-        data = self.cache.read(self.run_path(dag_id, run_id))
-        return RunData(data) if data is not None else None
+    def _read_small(self, path: Path) -> dict[str, Any]:
+        raw = _read_bytes(path)
+        if raw is None:
+            return {}
+        return parse_state_file(path, raw)
+
+    def read_index(self) -> dict[str, Any]:
+        return self._read_small(self.index_path)
+
+    def dag_flags(self) -> dict[str, dict[str, Any]]:
+        """DAG id -> flags (paused). Kept in dags.json; an older home kept them in the index."""
+        try:
+            data = self._read_small(self.flags_path)
+            if not data:
+                data = self._read_small(self.index_path)
+        except StoreCorrupt as exc:
+            self.warnings.append(str(exc))
+            return {}
+        return {d["dag_id"]: d for d in (data.get("dags") or {}).values() if isinstance(d, dict) and "dag_id" in d}
+
+    def is_paused(self, dag_id: str) -> bool:
+        return bool(self.dag_flags().get(dag_id, {}).get("paused", False))
+
+    def active_runs(self) -> list[RunKey]:
+        """The runs the index lists as active. A damaged index is a hint lost:
+        the run files are scanned instead (the scheduler rebuilds it)."""
+        try:
+            data = self.read_index()
+        except StoreCorrupt as exc:
+            self.warnings.append(str(exc))
+            return sorted(self.scan_active())
+        return [RunKey(d["dag_id"], d["run_id"]) for d in (data.get("active") or {}).values()
+                if isinstance(d, dict) and "dag_id" in d and "run_id" in d]
+
+    def scan_active(self, since: float | None = None, damaged: list[tuple[RunKey, str]] | None = None) -> set[RunKey]:
+        """Active runs from the run files themselves (those changed after `since`, if given)."""
+        active: set[RunKey] = set()
+        for dag_id in self.dag_ids_with_runs():
+            try:
+                entries = list(os.scandir(self.runs_dir / dag_id))
+            except OSError:
+                continue
+            for entry in entries:
+                if not entry.name.endswith(".json") or entry.name.startswith("."):
+                    continue
+                key = RunKey(dag_id, entry.name[:-5])
+                if since is not None:
+                    try:
+                        newest = entry.stat().st_mtime
+                        jpath = self.runs_dir / dag_id / f"{key.run_id}.journal"
+                        if jpath.exists():
+                            newest = max(newest, jpath.stat().st_mtime)
+                    except OSError:
+                        newest = since
+                    if newest < since:
+                        continue
+                try:
+                    run = self.read_run(*key)
+                except (StoreCorrupt, ValueError) as exc:
+                    if damaged is not None:
+                        damaged.append((key, str(exc)))
+                    continue
+                if run is not None and run.record.state not in RUN_FINISHED:
+                    active.add(key)
+        return active
 
     def seq(self) -> int:
         """The commit counter; it only has to change when the state does."""
@@ -311,9 +515,11 @@ class Store:
         except (OSError, ValueError):
             return -1
 
+    # -- waking a scheduler ----------------------------------------------------------------
+
     @property
     def wake_path(self) -> Path:
-        return self.home / "scheduler.wake"
+        return self.paths.wake
 
     def wake_scheduler(self) -> None:
         """Poke a running scheduler so it looks at the store now (a command
@@ -329,9 +535,104 @@ class Store:
         finally:
             os.close(fd)
 
+    # -- repairs -----------------------------------------------------------------------------
+
+    def reconcile_index(self) -> tuple[list[RunKey], str | None]:
+        """Make the index list exactly the active runs written after it; a
+        damaged index is moved aside and rebuilt from every run file.
+        Returns (runs added or dropped, where a damaged index was put)."""
+        moved = None
+        try:
+            indexed = set(RunKey(d["dag_id"], d["run_id"]) for d in (self.read_index().get("active") or {}).values())
+            since = self.index_path.stat().st_mtime - 2.0 if self.index_path.exists() else None
+        except StoreCorrupt:
+            moved = self.set_aside(self.index_path)
+            indexed, since = set(), None
+        found = self.scan_active(since)
+        if since is not None:  # runs not rewritten since the index: trust the index for them
+            stale = {k for k in indexed - found if self._is_finished(k)}
+            active = (indexed - stale) | found
+        else:
+            active = found
+        wrong = sorted((active - indexed) | (indexed - active))
+        if wrong or moved:
+            with self.transaction() as tx:
+                tx.set_active(active)
+        return wrong, moved
+
+    def _is_finished(self, key: RunKey) -> bool:
+        try:
+            run = self.read_run(*key)
+        except StoreCorrupt:
+            return False
+        return run is None or run.record.state in RUN_FINISHED
+
+    def set_aside(self, path: Path) -> str:
+        """Move a damaged file out of the way (never delete it); returns where it went."""
+        import time
+
+        target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        n = 1
+        while target.exists():
+            target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+            n += 1
+        os.replace(path, target)
+        fsync_dir(path.parent)
+        return str(target)
+
+    def stale_temps(self) -> list[Path]:
+        """Temp files whose writer is dead (a killed writer's leftovers)."""
+        found = []
+        if not self.root.exists():
+            return found
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                m = _TEMP.match(name)
+                if m and not _pid_alive(int(m.group(1))):
+                    found.append(Path(folder) / name)
+        return found
+
+    def remove_stale_temps(self) -> int:
+        removed = 0
+        for path in self.stale_temps():
+            try:
+                path.unlink()
+                removed += 1
+            except OSError:
+                pass
+        return removed
+
+    # -- writing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, timeout: float = 30.0) -> Iterator[Transaction]:
+        """Hold the writer lock; on a clean exit, write every change (an
+        exception writes nothing). OSError (a full disk) reaches the caller
+        with the store as it was before the transaction."""
+        from filelock import FileLock, Timeout
+
+        self.ensure()
+        if self._lock is None:
+            self._lock = FileLock(str(self.paths.lock), mode=_FILE_MODE)
+        try:
+            self._lock.acquire(timeout=timeout)
+        except Timeout:
+            raise StoreCorrupt(
+                f"another flowctl process has held the state lock for {timeout:g} s ({self.paths.lock})"
+            ) from None
+        try:
+            if not self._swept:
+                self._swept = True
+                self.remove_stale_temps()
+            tx = Transaction(self)
+            yield tx
+            tx.commit()
+        finally:
+            self._lock.release()
+
     def bump_seq(self) -> None:
         """Called under the writer lock; a fixed-width write in place is enough
-        for a change signal (the state itself is in the atomically replaced files)."""
+        for a change signal (the state itself is in the fsynced files)."""
         value = max(self.seq(), 0) + 1
         fd = os.open(self.seq_path, os.O_WRONLY | os.O_CREAT, _FILE_MODE)
         try:
@@ -340,274 +641,305 @@ class Store:
             os.close(fd)
         self._own_seq = value
 
-    # -- writing ------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self, timeout: float = 30.0) -> Iterator[Transaction]:
-        """Hold the writer lock; on a clean exit, write every touched file."""
-        from filelock import FileLock, Timeout
-
-        self.ensure()
-        if self._lock is None:
-            self._lock = FileLock(str(self.root / ".lock"), mode=_FILE_MODE)
-        try:
-            self._lock.acquire(timeout=timeout)
-        except Timeout:
-            raise StoreCorrupt(
-                f"another flowctl process has held the state lock for {timeout:g} s ({self.root / '.lock'})"
-            ) from None
-        tx = Transaction(self)
-        try:
-            yield tx
-            tx.commit()
-        except BaseException:
-            tx.discard()
-            raise
-        finally:
-            self._lock.release()
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
-def _copy_tables(data: dict[str, Any]) -> dict[str, Any]:
-    """A transaction's private copy: documents are copied; values inside them are
-    replaced, never mutated, so two levels suffice."""
-    return {name: {k: dict(doc) for k, doc in table.items()} for name, table in data.items()}
+# -- transactions -------------------------------------------------------------------------
 
 
-def _active_pairs(index_data: dict[str, Any]) -> set[tuple[str, str]]:
-    """The active runs of an index, by name (TinyDB may reuse a removed doc id)."""
-    return {(d["dag_id"], d["run_id"]) for d in index_data.get("active", {}).values()}
+class RunWriter:
+    """One run inside a transaction: reads see this transaction's own changes."""
 
-
-class RunData:
-    """A read-only view of one run file."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-
-    @property
-    def run(self) -> dict[str, Any]:
-        return next(iter(self.data.get("run", {}).values()), {})
-
-    @property
-    def task_instances(self) -> dict[str, dict[str, Any]]:
-        return {doc["task_id"]: doc for doc in self.data.get("task_instances", {}).values()}
-
-    @property
-    def xcoms(self) -> list[dict[str, Any]]:
-        return list(self.data.get("xcom", {}).values())
-
-    @property
-    def dag_version(self) -> dict[str, Any]:
-        return next(iter(self.data.get("dag_version", {}).values()), {})
-
-
-class RunFile:
-    """One run's TinyDB inside a transaction, with the lookups the scheduler needs.
-
-    Task instances are addressed by task id straight in the storage's document
-    table (TinyDB's own update rebuilds the whole table per call, which made a
-    tick cost grow with the square of a run's size); the file format is TinyDB's.
-    """
-
-    def __init__(self, db: TinyDB, storage: BufferedStorage, created: bool) -> None:
-        self.db = db
-        self.storage = storage
+    def __init__(self, tx: Transaction, key: RunKey, stored: StoredRun | None, created: bool) -> None:
+        self.tx = tx
+        self.key = key
+        self.stored = stored
         self.created = created
-        table = storage.data.setdefault("task_instances", {})
-        self._ti_ids = {doc["task_id"]: key for key, doc in table.items()}
-        self._next_ti = max((int(k) for k in table), default=0) + 1
+        self.run_changes: dict[str, Any] = {}
+        self.ti_changes: dict[TaskKey, dict[str, Any]] = {}
+        self.xcom_set: dict[tuple[TaskKey, str], Any] = {}
+        self.xcom_clear: list[TaskKey] = []
+        self.new_version: dict[str, Any] | None = None
 
+    # reading
     @property
-    def _tis(self) -> dict[str, dict[str, Any]]:
-        return self.storage.data.setdefault("task_instances", {})
+    def record(self) -> Run:
+        assert self.stored is not None
+        if not self.run_changes:
+            return self.stored.record
+        run = Run.from_doc(self.stored.record.to_doc())
+        run.update(self.run_changes)
+        return run
 
     @property
     def run(self) -> dict[str, Any]:
-        docs = self.storage.data.get("run", {})
-        return dict(next(iter(docs.values()))) if docs else {}
+        return self.record.to_doc()
 
+    def ti(self, key: TaskKey | str) -> TaskInstance | None:
+        key = key if isinstance(key, TaskKey) else TaskKey(key)
+        assert self.stored is not None
+        base = self.stored.tis.get(key)
+        changes = self.ti_changes.get(key)
+        if changes is None:
+            return base
+        ti = base.copy() if base is not None else TaskInstance(key.task_id, key.map_index)
+        ti.update(changes)
+        return ti
+
+    def keys(self) -> list[TaskKey]:
+        assert self.stored is not None
+        return list(dict.fromkeys([*self.stored.tis, *self.ti_changes]))
+
+    def tis(self) -> dict[TaskKey, TaskInstance]:
+        out = {}
+        for key in self.keys():
+            ti = self.ti(key)
+            if ti is not None:
+                out[key] = ti
+        return out
+
+    @property
+    def version(self) -> dict[str, Any]:
+        assert self.stored is not None
+        return self.new_version if self.new_version is not None else self.stored.version
+
+    # writing
     def update_run(self, **fields: Any) -> None:
-        table = self.storage.data.setdefault("run", {})
-        if table:
-            next(iter(table.values())).update(fields)
-        else:
-            table["1"] = dict(fields)
-        self.storage.dirty = True
+        self.run_changes.update(fields)
 
-    def ti(self, task_id: str) -> dict[str, Any] | None:
-        key = self._ti_ids.get(task_id)
-        return dict(self._tis[key]) if key is not None else None
+    def put_ti(self, key: TaskKey | str, **fields: Any) -> None:
+        key = key if isinstance(key, TaskKey) else TaskKey(key)
+        self.ti_changes.setdefault(key, {}).update(fields)
 
-    def tis(self) -> dict[str, dict[str, Any]]:
-        return {doc["task_id"]: dict(doc) for doc in self._tis.values()}
-
-    def put_ti(self, task_id: str, **fields: Any) -> None:
-        key = self._ti_ids.get(task_id)
-        if key is None:
-            key = str(self._next_ti)
-            self._next_ti += 1
-            self._ti_ids[task_id] = key
-            self._tis[key] = {"task_id": task_id}
-        self._tis[key].update(fields)
-        self.storage.dirty = True
-
-    def transition(self, task_id: str, from_: set[str] | frozenset[str], **fields: Any) -> bool:
-        """Update a task instance only if its state is one of `from_`; a stale
-        decision (the user cleared or marked it meanwhile) is refused."""
-        current = self.ti(task_id)
-        state = current.get("state", "none") if current else "none"
-        if state not in from_:
+    def transition(self, key: TaskKey | str, from_: Iterable[str], **fields: Any) -> bool:
+        """Update a task instance only if its state is one of `from_`."""
+        ti = self.ti(key)
+        state = ti.state if ti is not None else "none"
+        if state not in set(from_):
             return False
-        self.put_ti(task_id, **fields)
+        self.put_ti(key, **fields)
         return True
 
-    def set_xcom(self, task_id: str, key: str, value: Any) -> None:
-        from tinydb import Query
+    def set_xcom(self, key: TaskKey | str, xkey: str, value: Any) -> None:
+        key = key if isinstance(key, TaskKey) else TaskKey(key)
+        self.xcom_set[(key, xkey)] = value
 
-        q = Query()
-        table = self.db.table("xcom")
-        table.upsert({"task_id": task_id, "key": key, "value": value}, (q.task_id == task_id) & (q.key == key))
-
-    def clear_xcom(self, task_id: str) -> None:
-        from tinydb import Query
-
-        self.db.table("xcom").remove(Query().task_id == task_id)
+    def clear_xcom(self, key: TaskKey | str) -> None:
+        key = key if isinstance(key, TaskKey) else TaskKey(key)
+        self.xcom_clear.append(key)
+        for xk in [xk for xk in self.xcom_set if xk[0] == key]:
+            del self.xcom_set[xk]
 
     def set_dag_version(self, version: dict[str, Any]) -> None:
-        table = self.db.table("dag_version")
-        table.truncate()
-        table.insert(version)
+        self.new_version = version
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.created or self.run_changes or self.ti_changes or self.xcom_set
+                    or self.xcom_clear or self.new_version is not None)
+
+    def entry(self, n: int) -> dict[str, Any]:
+        entry: dict[str, Any] = {"n": n}
+        if self.run_changes:
+            entry["run"] = self.run_changes
+        if self.ti_changes:
+            entry["tis"] = [[k.task_id, k.map_index, c] for k, c in self.ti_changes.items()]
+        if self.xcom_clear:
+            entry["xcom_clear"] = [[k.task_id, k.map_index] for k in self.xcom_clear]
+        if self.xcom_set:
+            entry["xcom"] = [[k.task_id, k.map_index, x, v] for (k, x), v in self.xcom_set.items()]
+        if self.new_version is not None:
+            entry["version"] = self.new_version
+        return entry
 
 
 class Transaction:
-    """The files touched under the writer lock, written in a crash-safe order."""
+    """The changes made under the writer lock, written in a crash-safe order."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._trusted = store._own_seq is not None and store.seq() == store._own_seq
-        self._runs: dict[tuple[str, str], RunFile] = {}
-        self._index: TinyDB | None = None
-        self._index_storage: BufferedStorage | None = None
-        self._active_before: set[str] = set()
+        self._runs: dict[RunKey, RunWriter] = {}
+        self._active: set[RunKey] | None = None  #: a whole new active set (a rebuild)
+        self._flags: dict[str, dict[str, Any]] = {}
+        self.touched: dict[RunKey, set[TaskKey]] = {}  #: task instances other writers changed since our last look
+        self.committed: set[RunKey] = set()  #: runs whose changes are on disk (all of them, unless commit raised)
+        self.foreign = store._own_seq is None or store.seq() != store._own_seq  #: another process committed since our last commit
 
-    def _read(self, path: Path) -> dict[str, Any] | None:
-        """A private copy of a file's content, current under the lock.
-
-        A file this process wrote in its own last commit, when no other process
-        has committed since (the commit counter still holds the value we wrote),
-        is exactly what we hold in memory, and a copy of it will do. Any other
-        file is read afresh: the readers' cache keys on (inode, mtime, size),
-        which quick replaces can repeat."""
-        if self._trusted and path in self.store._last_written:
-            data = self.store.cache.written(path)
-            if data is not None:
-                return _copy_tables(data)
-        try:
-            return parse_state_file(path)
-        except FileNotFoundError:
+    def run(self, dag_id: str, run_id: str) -> RunWriter | None:
+        """The run, current under the lock; None if it does not exist."""
+        key = RunKey(dag_id, run_id)
+        writer = self._runs.get(key)
+        if writer is not None:
+            return writer
+        stored = self._current(key)
+        if stored is None:
             return None
+        writer = self._runs[key] = RunWriter(self, key, stored, created=False)
+        return writer
 
-    # -- the index ----------------------------------------------------------
+    def _current(self, key: RunKey) -> StoredRun | None:
+        """Checked against the files under the lock (two stats when nothing changed)."""
+        touched: set[TaskKey] = set()
+        stored = self.store._load(key, touched)
+        if touched:
+            self.touched[key] = touched
+        return stored
 
-    def _index_db(self) -> TinyDB:
-        if self._index is None:
-            data = self._read(self.store.index_path)
-            storage_box: list[BufferedStorage] = []
+    def create_run(self, record: Run, tis: Iterable[TaskInstance], version: dict[str, Any]) -> RunWriter:
+        """A new run (the caller has checked that none exists for its key)."""
+        key = record.key
+        stored = StoredRun(key, record, {ti.key: ti for ti in tis}, {}, dict(version))
+        writer = self._runs[key] = RunWriter(self, key, stored, created=True)
+        return writer
 
-            def make(p: str) -> BufferedStorage:
-                s = BufferedStorage(Path(p), data, "index")
-                storage_box.append(s)
-                return s
-
-            self._index = TinyDB(self.store.index_path, storage=make)
-            self._index_storage = storage_box[0]
-            self._active_before = _active_pairs(self._index_storage.data)
-        return self._index
+    def exists(self, dag_id: str, run_id: str) -> bool:
+        key = RunKey(dag_id, run_id)
+        return key in self._runs or self.store.run_path(dag_id, run_id).exists()
 
     def set_dag_flags(self, dag_id: str, **flags: Any) -> None:
-        from tinydb import Query
+        self._flags.setdefault(dag_id, {}).update(flags)
 
-        table = self._index_db().table("dags")
-        q = Query()
-        existing = table.get(q.dag_id == dag_id)
-        if existing is None:
-            table.insert({"dag_id": dag_id, **flags})
-        else:
-            table.update(flags, doc_ids=[existing.doc_id])
+    def set_active(self, active: set[RunKey]) -> None:
+        self._active = set(active)
 
-    def _set_active(self, dag_id: str, run_id: str, active: bool) -> None:
-        from tinydb import Query
-
-        table = self._index_db().table("active")
-        q = Query()
-        existing = table.get((q.dag_id == dag_id) & (q.run_id == run_id))
-        if active and existing is None:
-            table.insert({"dag_id": dag_id, "run_id": run_id})
-        elif not active and existing is not None:
-            table.remove(doc_ids=[existing.doc_id])
-
-    # -- runs ---------------------------------------------------------------
-
-    def run(self, dag_id: str, run_id: str, *, create: bool = False) -> RunFile | None:
-        """The run's file, read fresh under the lock; None if it does not exist
-        (unless `create`)."""
-        key = (dag_id, run_id)
-        if key in self._runs:
-            return self._runs[key]
-        path = self.store.run_path(dag_id, run_id)
-        data = self._read(path)
-        if data is None and not create:
-            return None
-        storage = BufferedStorage(path, data, "run")
-        db = TinyDB(path, storage=lambda p: storage)
-        rf = RunFile(db, storage, created=data is None)
-        self._runs[key] = rf
-        return rf
-
-    # -- commit -------------------------------------------------------------
+    # -- commit ------------------------------------------------------------------------
 
     def commit(self) -> None:
-        for (dag_id, run_id), rf in self._runs.items():
-            state = rf.run.get("state")
-            self._set_active(dag_id, run_id, state in ("queued", "running"))
-        index = self._index_storage
-        active_after = _active_pairs(index.data) if index else set()
-        grows = index is not None and index.dirty and not (active_after <= self._active_before)
-        # 1. a run that became active is in the index before its file exists
-        if index is not None and grows:
-            self._flush_index(final=False)
-        # 2. the run files
-        for rf in self._runs.values():
-            if rf.storage.dirty:
-                rf.storage.flush()
-            self.store.cache.put(rf.storage.path, rf.storage.data)
+        store = self.store
+        wrote = False
+        try:
+            index_before = self._indexed()
+        except StoreCorrupt as exc:  # a hint lost: keep the damaged copy aside, rebuild from the run files
+            moved = store.set_aside(store.index_path)
+            store.warnings.append(f"{exc}; moved aside to {moved} and rebuilt from the run files")
+            index_before = set(store.scan_active())
+            self._active = set(index_before) if self._active is None else self._active
+        active_after = set(index_before) if self._active is None else set(self._active)
+        for key, w in self._runs.items():
+            if not w.dirty:
+                continue
+            state = w.run_changes.get("state", w.stored.record.state if w.stored else None)
+            if state in RUN_FINISHED:
+                active_after.discard(key)
+            elif state is not None:
+                active_after.add(key)
+        # 1. a run that becomes active is in the index before its file exists
+        grows = active_after - index_before
+        if grows:
+            self._write_index(index_before | active_after)
+            wrote = True
+        # 2. the runs: new ones as documents, changes as journal lines
+        for key, w in self._runs.items():
+            if not w.dirty:
+                continue
+            if w.created:
+                self._write_new(key, w)
+            else:
+                self._append(key, w)
+            self.committed.add(key)
+            wrote = True
         # 3. a run that finished leaves the index after its file was written
-        index_written = index is not None and index.dirty
-        if index_written:
-            self._flush_index(final=True)
-        if any(True for _ in self._runs) or index is not None:
-            self.store.bump_seq()
-        # what the cache now holds exactly as it is on disk, by our own hand
-        self.store._last_written = {rf.storage.path for rf in self._runs.values()}
-        if index_written:
-            self.store._last_written.add(self.store.index_path)
+        if active_after != (index_before | grows) or self._active is not None:
+            self._write_index(active_after)
+            wrote = True
+        if self._flags:
+            self._write_flags()
+            wrote = True
+        if wrote:
+            store.bump_seq()
 
-    def _flush_index(self, final: bool) -> None:
-        assert self._index_storage is not None
-        if not final:
-            # union of before and after: nothing active may be missing mid-commit
-            data = json.loads(json.dumps(self._index_storage.data))
-            before = self.store.cache.read(self.store.index_path) or {}
-            union = sorted(_active_pairs(data) | _active_pairs(before))
-            data["active"] = {str(i): {"dag_id": d, "run_id": r} for i, (d, r) in enumerate(union, 1)}
-            atomic_write(self.store.index_path, orjson.dumps(data), fsync=False)
-            return
-        self._index_storage.flush(fsync=False)
-        self.store.cache.put(self.store.index_path, self._index_storage.data)
+    def _indexed(self) -> set[RunKey]:
+        data = self.store.read_index()
+        return {RunKey(d["dag_id"], d["run_id"]) for d in (data.get("active") or {}).values()}
 
-    def discard(self) -> None:
-        self.store._own_seq = None  # our cache may hold what was never written
-        self.store._last_written = set()
-        for rf in self._runs.values():
-            self.store.cache.forget(rf.storage.path)
-        self.store.cache.forget(self.store.index_path)
+    def _write_index(self, active: set[RunKey]) -> None:
+        doc = {"_meta": {"1": {"schema": SCHEMA_VERSION, "kind": "index"}},
+               "active": {str(i): {"dag_id": k.dag_id, "run_id": k.run_id}
+                          for i, k in enumerate(sorted(active), 1)}}
+        atomic_write(self.store.index_path, orjson.dumps(doc))
+
+    def _write_flags(self) -> None:
+        flags = self.store.dag_flags()
+        for dag_id, changes in self._flags.items():
+            flags[dag_id] = {**flags.get(dag_id, {"dag_id": dag_id}), **changes, "dag_id": dag_id}
+        doc = {"_meta": {"1": {"schema": SCHEMA_VERSION, "kind": "dags"}},
+               "dags": {str(i): f for i, f in enumerate(sorted(flags.values(), key=lambda f: f["dag_id"]), 1)}}
+        atomic_write(self.store.flags_path, orjson.dumps(doc))
+
+    def _write_new(self, key: RunKey, w: RunWriter) -> None:
+        assert w.stored is not None
+        stored = w.stored
+        if w.ti_changes or w.run_changes or w.xcom_set or w.xcom_clear or w.new_version is not None:
+            stored.apply({**w.entry(stored.applied + 1)})
+            stored.folded = stored.applied
+        path = self.store.run_path(*key)
+        private_dir(path.parent)
+        atomic_write(path, orjson.dumps(stored.to_document()))
+        self._remember(key, stored, path, offset=0)
+
+    def _append(self, key: RunKey, w: RunWriter) -> None:
+        store = self.store
+        assert w.stored is not None
+        hit = store._cache.get(key)
+        assert hit is not None and hit.run is w.stored
+        path = store.journal_path(*key)
+        n = w.stored.applied + 1
+        line = _encode_line(w.entry(n))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, _FILE_MODE)
+        try:
+            st = os.fstat(fd)
+            if st.st_size != hit.offset and (hit.journal_ino in (None, st.st_ino)):
+                os.ftruncate(fd, hit.offset)  # a torn line left by a killed writer
+            created = st.st_size == 0 and hit.journal_ino != st.st_ino
+            written = os.write(fd, line)
+            if written != len(line):
+                os.ftruncate(fd, hit.offset)
+                raise OSError(errno.ENOSPC, "short write", str(path))
+            try:
+                _sync(fd)
+            except OSError:
+                os.ftruncate(fd, hit.offset)
+                raise
+        finally:
+            os.close(fd)
+        if created:
+            fsync_dir(path.parent)
+        w.stored.apply(w.entry(n))
+        hit.offset += len(line)
+        hit.journal_ino = st.st_ino
+        finished = w.stored.record.state in RUN_FINISHED
+        if finished or (hit.offset >= FOLD_MIN_BYTES and hit.offset >= hit.base_stamp[2]):
+            self._fold(key, hit, remove_journal=finished)
+
+    def _fold(self, key: RunKey, hit: _Cached, remove_journal: bool) -> None:
+        """Write the run as one document again; the journal starts afresh."""
+        store = self.store
+        stored = hit.run
+        stored.folded = stored.applied
+        path = store.run_path(*key)
+        atomic_write(path, orjson.dumps(stored.to_document()))
+        jpath = store.journal_path(*key)
+        try:
+            if remove_journal:
+                os.unlink(jpath)
+            else:
+                os.truncate(jpath, 0)
+        except FileNotFoundError:
+            pass
+        self._remember(key, stored, path, offset=0)
+
+    def _remember(self, key: RunKey, stored: StoredRun, path: Path, offset: int) -> None:
+        st = os.stat(path)
+        try:
+            j_ino: int | None = os.stat(self.store.journal_path(*key)).st_ino
+        except FileNotFoundError:
+            j_ino = None
+        self.store._cache[key] = _Cached(_stamp(st), j_ino, offset, stored)

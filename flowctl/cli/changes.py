@@ -98,17 +98,7 @@ def clear(
 
 
 def _version_notes(service: Any, dag_id: str, plan: list[dict[str, Any]]) -> list[str]:
-    from flowctl.clearing import version_changes
-
-    spec = service.dagbag().dags.get(dag_id)
-    notes = []
-    for run_id in sorted({p["run_id"] for p in plan}):
-        data = service.store.read_run(dag_id, run_id)
-        added, removed = version_changes(spec, data.dag_version if data else {})
-        if added or removed:
-            parts = ([f"added {', '.join(added)}"] if added else []) + ([f"removed {', '.join(removed)}"] if removed else [])
-            notes.append(f"{run_id} ran under an older version of the DAG ({'; '.join(parts)}); it re-runs with the current one")
-    return notes
+    return service.version_notes(dag_id, sorted({p["run_id"] for p in plan}))
 
 
 def _hint_scheduler(service: Any) -> None:
@@ -129,5 +119,12 @@ def tasks_mark(
     """Set a task instance's state by hand. Marking success lets the tasks below
     it run (their upstream_failed is healed); the run's state follows."""
     service = _service()
-    changed = service.mark(dag_id, run_id, task_id, state, downstream)
-    print(f"marked {len(changed)} task instance(s): {', '.join(changed) or 'already in that state'}")
+    marked, reset = service.mark(dag_id, run_id, task_id, state, downstream)
+    if not marked and not reset:
+        print(f"{task_id} is already {state}; nothing changed")
+        return
+    n = len(marked)
+    line = f"marked {n} task instance{'' if n == 1 else 's'} {state}: {', '.join(marked)}" if marked else f"{task_id} was already {state}"
+    if reset:
+        line += f"; reset {len(reset)} below it to run again: {', '.join(reset)}"
+    print(line)

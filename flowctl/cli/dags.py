@@ -57,25 +57,9 @@ def dags_list(as_json: JsonOpt = False) -> None:
 
 
 def _next_interval(service: Any, spec: Any, now: Any) -> tuple[Any, Any] | None:
-    """The data interval of the next scheduled run after the latest one."""
-    if spec.schedule is None and spec.schedule_seconds is None:
-        return None
-    try:
-        tt = spec.timetable()
-        runs = [r for r in service.store.run_ids(spec.dag_id) if r.startswith(("scheduled__", "backfill__"))]
-        from datetime import datetime, timedelta
-
-        if runs:
-            last = max(datetime.fromisoformat(r.split("__", 1)[1]) for r in runs)
-            nxt = tt.next_intervals(after=last + timedelta(microseconds=1), n=1)
-        elif spec.catchup:
-            nxt = tt.next_intervals(n=1)
-        else:
-            latest = tt.latest_complete(now)
-            nxt = [latest] if latest else tt.next_intervals(n=1)
-        return (nxt[0].start, nxt[0].end) if nxt else None
-    except Exception:  # noqa: BLE001 - a listing never fails on one DAG's schedule
-        return None
+    """The data interval of the next run the scheduler will create (its own function)."""
+    nxt = service.next_run(spec, now)
+    return (nxt.start, nxt.end) if nxt is not None else None
 
 
 @dags_app.command("errors")

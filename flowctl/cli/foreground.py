@@ -91,47 +91,46 @@ class Progress:
 def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, Any], as_json: bool) -> bool:
     """Create a manual run owned by this process and carry it out. True if it succeeded."""
     from flowctl.cli.render import RUN_FIELDS, console, duration, print_json
-    from flowctl.clock import utcnow
-    from flowctl.engine.loop import Loop
-    from flowctl.executors import make_executor
-    from flowctl.store import owner_identity
 
-    executor = make_executor(service.settings)  # refuse before anything is written
-    now = utcnow()
-    logical, start, end = service.manual_interval(spec, when, now)
-    owner = owner_identity()
-    run_id = service.create_run(spec, run_type="manual", logical_date=logical, interval=(start, end),
-                                conf=conf, owner=owner, now=now)
-    store = service.store
-    progress = Progress(spec, run_id, store, live=sys.stdout.isatty(), quiet=as_json)
-    if not as_json and progress.live is None:
-        sys.stdout.write(f"{spec.dag_id} {run_id}: {len(spec.tasks)} tasks, {service.settings.workers} worker slots\n")
-    from flowctl.notify import send_detached, wait_for_notices
+    state: dict[str, Any] = {}
 
-    settings = service.settings
-    loop = Loop(store=store, executor=executor, specs=lambda: {spec.dag_id: spec},
-                workers=settings.workers, keys={(spec.dag_id, run_id)}, owner=owner,
-                on_event=progress.event, notifier=lambda event: send_detached(settings.notify, event))
+    def created(run_id: str) -> None:
+        progress = Progress(spec, run_id, service.store, live=sys.stdout.isatty(), quiet=as_json)
+        state["progress"] = progress
+        if not as_json and progress.live is None:
+            n = len(spec.tasks)
+            sys.stdout.write(f"{spec.dag_id} {run_id}: {n} task{'' if n == 1 else 's'}, "
+                             f"{service.settings.workers} worker slots\n")
+            sys.stdout.flush()
+
+    def announce(kind: str, info: dict[str, Any]) -> None:
+        if kind in ("stopping", "store_stalled", "store_recovered", "store_error"):
+            sys.stderr.write(f"flowctl: {info.get('message') or _store_line(kind, info)}\n")
+            sys.stderr.flush()
+        progress = state.get("progress")
+        if progress is not None:
+            progress.event(kind, info)
+            progress.refresh()
+
     try:
-        loop.run_until_done(on_tick=progress.refresh)
+        run_id, _code = service.run_foreground(spec, when, conf, announce=announce, on_created=created)
     finally:
-        executor.shutdown(grace=0)
-        progress.stop()
-        wait_for_notices()
-    run = store.read_run(spec.dag_id, run_id)
-    doc = run.run if run else {}
+        if state.get("progress") is not None:
+            state["progress"].stop()
+    progress = state["progress"]
+    doc = service.run_doc(spec.dag_id, run_id)
     tis = service.task_states(spec.dag_id, run_id)
-    state = doc.get("state")
+    final = doc.get("state")
     if as_json:
         from flowctl.cli.history import ti_rows
 
         print_json({**{k: doc.get(k) for k in RUN_FIELDS}, "tasks": ti_rows(tis)})
-        return state == "success"
+        return final == "success"
     out = console()
     elapsed = time.perf_counter() - progress.t0
-    if state == "success":
+    if final == "success":
         out.print(f"[green]Run {run_id} of {spec.dag_id} succeeded[/] in {duration(elapsed)}.")
-    elif state == "failed":
+    elif final == "failed":
         failed = [t["task_id"] for t in tis if t.get("state") == "failed"]
         out.print(f"[red]Run {run_id} of {spec.dag_id} failed[/] in {duration(elapsed)}: "
                   f"{', '.join(failed) or 'upstream failures'}.")
@@ -141,32 +140,22 @@ def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, An
                 out.print(f"  {tid}: {ti['error']}")
             out.print(f"  log: flowctl logs {spec.dag_id} '{run_id}' {tid}")
     else:
-        out.print(f"[yellow]Stopped.[/] Run {run_id} is {state}; `flowctl scheduler --until-idle` carries it on.")
-    return state == "success"
+        out.print(f"[yellow]Stopped.[/] Run {run_id} is {final}; `flowctl scheduler --until-idle` carries it on.")
+    return final == "success"
+
+
+def _store_line(kind: str, info: dict[str, Any]) -> str:
+    if kind == "store_stalled":
+        return (f"cannot write the state: {info.get('error')}; results are kept and written when it can "
+                f"(trying every {info.get('retry', 1):g} s) - free some space")
+    if kind == "store_recovered":
+        return "the state is written again"
+    return f"a run cannot be read: {info.get('error')}"
 
 
 def test_task(service: Any, spec: DagSpec, task_id: str, when: Any) -> bool:
     """Run one task in this process, log to the terminal, write no state."""
-    from flowctl.clock import iso, utcnow
-    from flowctl.loader import import_dag_file
-    from flowctl.runtime.runner import execute_task
-
-    now = utcnow()
-    logical, start, end = service.manual_interval(spec, when, now)
-    dags = {d.dag_id: d for d in import_dag_file(spec.fileloc)}
-    run_id = f"test__{iso(logical)}"
-    home = None
-    existing = [r for r in service.store.run_ids(spec.dag_id) if r.split("__", 1)[-1] == iso(logical)]
-    if existing:  # upstream values come from that run's XCom, read-only
-        run_id, home = existing[0], str(service.store.home)
-        sys.stdout.write(f"XCom of upstream tasks is read from run {run_id}\n")
-    payload = {
-        "dag_id": spec.dag_id, "run_id": run_id, "task_id": task_id, "try_number": 1,
-        "timezone": spec.timezone, "fileloc": spec.fileloc,
-        "run": {"run_id": run_id, "run_type": "test", "logical_date": iso(logical),
-                "data_interval_start": iso(start), "data_interval_end": iso(end), "conf": {}},
-    }
-    result = execute_task(dags[spec.dag_id], payload, home)
+    result = service.test_task(spec, task_id, when)
     if result["xcom"]:
         import json
 
@@ -205,3 +194,54 @@ def print_log(service: Any, dag_id: str, run_id: str, task_id: str, path: Path, 
                     out.write(f.read().decode(errors="replace"))
             return
         time.sleep(0.3)
+
+
+class BackfillProgress:
+    """A rich progress bar on a terminal; a line per finished run otherwise."""
+
+    def __init__(self, total: int, enabled: bool, live: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self.t0 = time.perf_counter()
+        self.bar: Any = None
+        self.running = 0
+        self.failures = 0
+        self.done = 0
+        if enabled and live and total:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(TextColumn("[bold]backfill[/]"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[info]}"), TimeRemainingColumn(), auto_refresh=False)
+            self.task = self.bar.add_task("runs", total=total, info="")
+            self.bar.start()
+
+    def announce(self, kind: str, info: dict[str, Any]) -> None:
+        if kind in ("stopping", "store_stalled", "store_recovered", "store_error"):
+            sys.stderr.write(f"flowctl: {info.get('message') or _store_line(kind, info)}\n")
+            sys.stderr.flush()
+        elif kind == "task_started":
+            self.running += 1
+        elif kind == "task_finished":
+            self.running = max(0, self.running - 1)
+        elif kind == "backfill_run":
+            self.done = info["done"]
+            if info["state"] != "success":
+                self.failures += 1
+            if self.enabled and self.bar is None:
+                sys.stdout.write(f"{time.perf_counter() - self.t0:8.2f}s  {info['done']}/{self.total}  "
+                                 f"{info['run_id']}  {info['state']}\n")
+                sys.stdout.flush()
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done,
+                            info=f"{self.running} task(s) running, {self.failures} failed run(s)")
+            self.bar.refresh()
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -67,7 +67,7 @@ def runs_list(
         _dag_tz(service, dag_id)
     runs = service.list_runs(dag_id, state)
     for warning in service.warnings:
-        _err(f"skipped a damaged run: {warning}")
+        _err(warning)
     if as_json:
         print_json([{k: r.get(k) for k in RUN_FIELDS} for r in runs])
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -67,30 +68,39 @@ def backfill(
 ) -> None:
     """Run a DAG over past data intervals, in the foreground with a progress bar.
     Exit 0 if every run it carried out succeeded. Ctrl-C stops (exit 1); run it again to resume."""
-    from flowctl.backfill import carry_out, plan_backfill
+    from flowctl.cli.foreground import BackfillProgress
     from flowctl.cli.render import console, local_time, print_json, state_text, table
 
     service = _service()
     spec = service.dag(dag_id)
     first = service.parse_date(start, spec.timezone)
     last = service.parse_date(end, spec.timezone)
-    plan = plan_backfill(service, spec, first, last, reprocess, run_backwards)
+    plan = service.plan_backfill(spec, first, last, reprocess, run_backwards)
+    gap = service.backfill_gap(spec, first, last) if not plan else None
     if dry_run:
         if as_json:
-            print_json({"dag_id": dag_id, "dry_run": True, "intervals": [p.to_doc() for p in plan]})
+            print_json({"dag_id": dag_id, "dry_run": True, "intervals": [p.to_doc() for p in plan],
+                        **({"reason": gap} if gap else {})})
+            return
+        if not plan:
+            console().print(f"No interval of {dag_id} has a logical date in that range: {gap}.")
             return
         t = table("logical date", "action", "run", "why", title=f"backfill plan for {dag_id} (dry run: nothing changes)")
         for p in plan:
-            colour = {"create": "green", "reprocess": "yellow", "resume": "cyan"}.get(p.action, "dim")
+            colour = {"create": "green", "reprocess": "yellow", "resume": "cyan", "follow": "blue"}.get(p.action, "dim")
             t.add_row(local_time(iso_of(p.logical_date), spec.timezone, with_seconds=False), f"[{colour}]{p.action}[/]", p.run_id, p.why)
         console().print(t)
         console().print(f"{sum(p.action != 'skip' for p in plan)} of {len(plan)} interval(s) would run.")
         return
     if not plan:
-        bounds = f"; the DAG's intervals start at {spec.start_date}" + (f" and end by {spec.end_date}" if spec.end_date else "")
-        _err(f"no data interval of {dag_id} has a logical date between {first.isoformat()} and {last.isoformat()}{bounds}")
+        _err(f"no data interval of {dag_id} has a logical date between {first.isoformat()} and {last.isoformat()}: {gap}")
         raise typer.Exit(0)
-    results = carry_out(service, spec, plan, max_active_runs or spec.max_active_runs, quiet=as_json)
+    todo = sum(p.action != "skip" for p in plan)
+    progress = BackfillProgress(todo, enabled=not as_json, live=sys.stdout.isatty())
+    try:
+        results = service.backfill(spec, plan, max_active_runs or spec.max_active_runs, announce=progress.announce)
+    finally:
+        progress.stop()
     failed = [r for r, st in results.items() if st not in ("success", "skipped")]
     if as_json:
         rows = []
@@ -113,7 +123,7 @@ def backfill(
             for r in broken:
                 out.print(f"  {r}: {state_text(results[r])}  (see `flowctl tasks states {dag_id} '{r}'`)")
         elif not results:
-            out.print("Nothing to do: every interval already has a run.")
+            out.print("Nothing to do: every interval already has a finished run.")
         elif not failed:
             out.print(f"[green]{len(results)} run(s) succeeded[/].")
         if skipped:

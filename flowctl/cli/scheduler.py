@@ -27,7 +27,6 @@ def scheduler(
     if ctx.invoked_subcommand is not None:
         return
     from flowctl.engine import daemon as d
-    from flowctl.engine.scheduler import serve
 
     service = _service()
     home = service.settings.home
@@ -46,9 +45,8 @@ def scheduler(
         d.report_ready(str(exc))
         raise
     d.report_ready()
-    notify = _notifier(service.settings)
     try:
-        code = serve(service, until_idle=until_idle, log=_logger(), grace=grace, notify=notify)
+        code = service.serve_scheduler(until_idle=until_idle, log=_logger(), grace=grace)
     finally:
         lock.release()
     raise typer.Exit(code)
@@ -64,15 +62,6 @@ def _logger() -> Any:
         sys.stdout.flush()
 
     return log
-
-
-def _notifier(settings: Any) -> Any:
-    def send(event: dict[str, Any]) -> None:
-        from flowctl.notify import send_detached
-
-        send_detached(settings.notify, event)
-
-    return send
 
 
 @scheduler_app.command("status")

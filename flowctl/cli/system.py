@@ -8,24 +8,23 @@ import typer
 
 from flowctl.cli.app import (
     JsonOpt,
-    _settings,
+    _service,
     app,
 )
 
 
 @app.command()
 def doctor(
-    fix: Annotated[bool, typer.Option("--fix", help="Do the safe repairs: rebuild the index of active runs, remove leftover temp files.")] = False,
+    fix: Annotated[bool, typer.Option("--fix", help="Do the safe repairs: permissions, the index of active runs (rebuilt from the run files), temp files of killed writers.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Check the state home: files parse and have this version's schema, no task is
     marked running with nobody running it, permissions. Exit 1 when anything is wrong."""
     from flowctl.cli.render import console, print_json
-    from flowctl.doctor import check, home_mode_findings
 
-    settings = _settings()
-    findings, done = check(settings.home, fix=fix)
-    findings = home_mode_findings(settings.home) + findings
+    service = _service()
+    settings = service.settings
+    findings, done = service.doctor(fix=fix)
     if as_json:
         print_json({"home": str(settings.home), "ok": not findings, "problems": [f.to_doc() for f in findings], "repaired": done})
     else:

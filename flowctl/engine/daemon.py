@@ -48,10 +48,34 @@ def acquire(home: Path) -> Any:
         info = read_pid(home)
         who = f" (pid {info['pid']})" if info.get("pid") else ""
         raise FlowctlError(f"a scheduler is already running for {home}{who}; `flowctl scheduler stop` stops it") from None
+    from flowctl.procs import process_start_time
     from flowctl.store import atomic_write
 
-    atomic_write(pid_path(home), json.dumps({"pid": os.getpid()}).encode(), fsync=False)
+    me = {"pid": os.getpid(), "started": process_start_time(os.getpid()), "home": str(home)}
+    atomic_write(pid_path(home), json.dumps(me).encode(), fsync=False)
     return lock
+
+
+class StatusFile:
+    """`<home>/scheduler.json`: pid, start and heartbeat, for `scheduler status`
+    and for noticing downtime at the next start."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def write(self, doc: dict[str, Any]) -> None:
+        from flowctl.store import atomic_write
+
+        try:
+            atomic_write(self.path, json.dumps(doc).encode(), fsync=False)
+        except OSError:
+            pass  # a heartbeat is a courtesy; a full disk must not stop the scheduler
 
 
 def read_pid(home: Path) -> dict[str, Any]:
@@ -77,9 +101,7 @@ def is_running(home: Path) -> bool:
 
 def status(home: Path) -> dict[str, Any]:
     """`running`, `pid`, `started_at`, `heartbeat` (contract section 5)."""
-    from flowctl.engine.scheduler import StatusFile
-
-    doc = StatusFile(home).read()
+    doc = StatusFile(home / "scheduler.json").read()
     running = is_running(home)
     return {
         "running": running,
@@ -94,9 +116,18 @@ def stop(home: Path, timeout: float = 60.0) -> int | None:
     """SIGTERM the scheduler and wait until it has let go of its lock."""
     if not is_running(home):
         return None
-    pid = read_pid(home).get("pid")
-    if not pid:
-        raise FlowctlError("a scheduler holds the lock but its pid file is missing; stop it by hand")
+    info = read_pid(home)
+    pid = info.get("pid")
+    if not isinstance(pid, int) or pid <= 1:
+        raise FlowctlError(f"a scheduler holds the lock but its pid file ({pid_path(home)}) does not name it; "
+                           f"stop it by hand")
+    if not is_the_scheduler(info, home):
+        try:
+            pid_path(home).unlink()
+        except OSError:
+            pass
+        raise FlowctlError(f"the pid file named pid {pid}, which is not this home's scheduler (another process, "
+                           f"or one started at another time): it was stale and is removed; nothing was signalled")
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -107,6 +138,18 @@ def stop(home: Path, timeout: float = 60.0) -> int | None:
             raise FlowctlError(f"the scheduler (pid {pid}) did not stop within {timeout:g} s")
         time.sleep(0.1)
     return pid
+
+
+def is_the_scheduler(info: dict[str, Any], home: Path) -> bool:
+    """Whether the pid file's process is still the scheduler it recorded: the
+    same pid, the same kernel start time, the same home."""
+    from flowctl.procs import process_start_time
+
+    pid = info.get("pid")
+    if not isinstance(pid, int) or info.get("home") not in (None, str(home)):
+        return False
+    started = info.get("started")
+    return started is not None and process_start_time(pid) == started
 
 
 def daemonize(home: Path) -> int | None:

@@ -8,16 +8,17 @@ disagree with the scheduler.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from flowctl.records import RunKey, TaskKey
 from flowctl.specs import DagSpec, TaskSpec
 from flowctl.states import ACTIVE, FINISHED, TaskState, run_state_of
 from flowctl.trigger_rules import Verdict, evaluate
 
-RunKey = tuple[str, str]  #: (dag_id, run_id)
 _DECIDING = frozenset({"failed", "upstream_failed", "skipped"})
 
 
@@ -33,7 +34,7 @@ class RunView:
 
     @property
     def key(self) -> RunKey:
-        return (self.dag_id, self.run_id)
+        return RunKey(self.dag_id, self.run_id)
 
     def state_of(self, task_id: str) -> str:
         return self.tis.get(task_id, {}).get("state", TaskState.NONE)
@@ -93,12 +94,67 @@ def active_counts(views: Iterable[RunView]) -> tuple[int, dict[str, int]]:
     return total, by_dag
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What one task instance's rule says now: run, wait, or a final state to set."""
+
+    verdict: str  #: "run", "wait", "skip", "upstream_failed", or "" (nothing to decide: it is not waiting)
+    reason: str = ""
+
+
+_RUN = Judgement("run")
+_WAIT = Judgement("wait")
+_NOTHING = Judgement("")
+
+
+def judge(
+    task: TaskSpec, state: str, ti: Mapping[str, Any], upstream: Mapping[str, str], now: datetime,
+    prev_state: str | None = None, explain: bool = False,
+) -> Judgement:
+    """The one rule for one task instance, used by the loop, `decide` and `explain`:
+    a retry or reschedule waits for its time; a task with no state runs when its
+    trigger rule is met (and the previous run's instance allows, with
+    depends_on_past), waits, or is skipped / upstream_failed when the rule can
+    never be met. `prev_state` is the previous run's state of it ("" when there
+    is none; None when depends_on_past does not apply)."""
+    if state == TaskState.UP_FOR_RETRY:
+        at = _dt(ti.get("next_retry_at"))
+        if at is None or at <= now:
+            return _RUN
+        return Judgement("wait", f"up for retry: waiting until {at.isoformat()}")
+    if state == TaskState.UP_FOR_RESCHEDULE:
+        at = _dt(ti.get("next_poke_at"))
+        if at is None or at <= now:
+            return _RUN
+        return Judgement("wait", f"sensor rescheduled: next poke at {at.isoformat()}")
+    if state not in (TaskState.NONE, TaskState.SCHEDULED):
+        return _NOTHING
+    past = task.depends_on_past and prev_state is not None
+    if task.trigger_rule == "all_success" and not explain:
+        # the common case, decided without building a reason
+        if all(st == "success" for st in upstream.values()):
+            if not past:
+                return _RUN
+        elif not any(st in _DECIDING for st in upstream.values()):
+            return _WAIT  # some upstream still going, none failed or skipped: wait
+    decision = evaluate(task.trigger_rule, upstream)
+    if decision.verdict == Verdict.RUN:
+        if past and prev_state and prev_state not in (TaskState.SUCCESS, TaskState.SKIPPED):
+            return Judgement("wait", f"depends_on_past: the previous run's {task.task_id} is {prev_state}")
+        return _RUN
+    if decision.verdict == Verdict.WAIT:
+        return Judgement("wait", decision.reason)
+    to = "skip" if decision.verdict == Verdict.SKIP else "upstream_failed"
+    return Judgement(to, decision.reason)
+
+
 def task_verdicts(
     spec: DagSpec, view: RunView, now: datetime, prev_states: Mapping[str, str] | None = None,
     explain: bool = True,
-) -> tuple[list[SetState], list[tuple[str, str]], list[Waiting]]:
+) -> tuple[list[SetState], list[tuple[str, str]], list[Waiting], dict[str, str]]:
     """For one run: the skips and upstream failures that follow from its states,
-    the tasks that may start (task id, the state they are in), and why the others wait.
+    the tasks that may start (task id, the state they are in), why the others
+    wait, and the states after the skips.
 
     Works in upstream-before-downstream order on a copy of the states, so a
     failure cascades through a whole chain in one call.
@@ -112,45 +168,19 @@ def task_verdicts(
             continue
         task = spec.tasks[tid]
         state = states[tid]
-        if state == TaskState.UP_FOR_RETRY:
-            at = _dt(view.tis[tid].get("next_retry_at"))
-            if at is None or at <= now:
-                ready.append((tid, state))
-            else:
-                waits.append(Waiting(view.key, tid, f"up for retry: waiting until {at.isoformat()}"))
-            continue
-        if state == TaskState.UP_FOR_RESCHEDULE:
-            at = _dt(view.tis[tid].get("next_poke_at"))
-            if at is None or at <= now:
-                ready.append((tid, state))
-            else:
-                waits.append(Waiting(view.key, tid, f"sensor rescheduled: next poke at {at.isoformat()}"))
-            continue
-        if state not in (TaskState.NONE, TaskState.SCHEDULED):
-            continue
         upstream = {u: states.get(u, TaskState.NONE) for u in task.upstream if u in states}
-        if task.trigger_rule == "all_success" and not explain:
-            # the common case, decided without building a reason
-            if all(st == "success" for st in upstream.values()):
-                if not (task.depends_on_past and prev_states is not None):
-                    ready.append((tid, state))
-                    continue
-            elif not any(st in _DECIDING for st in upstream.values()):
-                continue  # some upstream still going, none failed or skipped: wait
-        decision = evaluate(task.trigger_rule, upstream)
-        if decision.verdict == Verdict.RUN:
-            if task.depends_on_past and prev_states is not None:
-                prev = prev_states.get(tid)
-                if prev is not None and prev not in (TaskState.SUCCESS, TaskState.SKIPPED):
-                    waits.append(Waiting(view.key, tid, f"depends_on_past: the previous run's {tid} is {prev}"))
-                    continue
+        prev = None
+        if task.depends_on_past and prev_states is not None:
+            prev = prev_states.get(tid, "")
+        j = judge(task, state, view.tis[tid], upstream, now, prev, explain)
+        if j.verdict == "run":
             ready.append((tid, state))
-        elif decision.verdict == Verdict.WAIT:
-            if explain:
-                waits.append(Waiting(view.key, tid, decision.reason))
-        else:
-            to = TaskState.SKIPPED if decision.verdict == Verdict.SKIP else TaskState.UPSTREAM_FAILED
-            sets.append(SetState(view.key, tid, state, to, decision.reason))
+        elif j.verdict == "wait":
+            if explain or state in (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE) or j.reason:
+                waits.append(Waiting(view.key, tid, j.reason or "waiting for upstream tasks"))
+        elif j.verdict in ("skip", "upstream_failed"):
+            to = TaskState.SKIPPED if j.verdict == "skip" else TaskState.UPSTREAM_FAILED
+            sets.append(SetState(view.key, tid, state, to, j.reason))
             states[tid] = to
     return sets, ready, waits, states
 
@@ -348,3 +378,81 @@ def due_runs(
     candidates = [i for i in candidates if iso(i.start) not in existing]
     room = max(0, spec.max_active_runs - active_runs)
     return DueRuns(candidates[:room], skipped, max(0, len(candidates) - room))
+
+
+# -- slots ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Candidate:
+    """A task instance whose rule says run, waiting for a slot; ordered oldest
+    run first, then by priority_weight, then upstream first."""
+
+    order: tuple[str, int, int, int]  #: (logical date, -priority_weight, position, map index)
+    run: RunKey = field(compare=False)
+    task: TaskKey = field(compare=False)
+    expected: str = field(compare=False)  #: the state it is in (none, scheduled, up_for_retry, ...)
+
+
+class ReadyQueue:
+    """Ready task instances, one heap per DAG so a DAG held back by its
+    `max_active_tasks` costs nothing to pass over. No clock, no I/O."""
+
+    def __init__(self) -> None:
+        self._heaps: dict[str, list[Candidate]] = {}
+        self._live: dict[tuple[RunKey, TaskKey], Candidate] = {}
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __contains__(self, item: tuple[RunKey, TaskKey]) -> bool:
+        return item in self._live
+
+    def push(self, c: Candidate) -> None:
+        ident = (c.run, c.task)
+        if self._live.get(ident) == c:
+            return
+        self._live[ident] = c
+        heapq.heappush(self._heaps.setdefault(c.run.dag_id, []), c)
+
+    def discard(self, run: RunKey, task: TaskKey) -> None:
+        self._live.pop((run, task), None)
+
+    def discard_run(self, run: RunKey) -> None:
+        for ident in [i for i in self._live if i[0] == run]:
+            del self._live[ident]
+
+    def _head(self, dag_id: str) -> Candidate | None:
+        heap = self._heaps.get(dag_id)
+        while heap:
+            c = heap[0]
+            if self._live.get((c.run, c.task)) is c:
+                return c
+            heapq.heappop(heap)
+        return None
+
+    def take(self, free: int, active: Mapping[str, int], limits: Mapping[str, int]) -> list[Candidate]:
+        """Up to `free` candidates, best first across DAGs, none past a DAG's limit."""
+        out: list[Candidate] = []
+        counts = dict(active)
+        while len(out) < free:
+            best: Candidate | None = None
+            for dag_id in list(self._heaps):
+                if counts.get(dag_id, 0) >= limits.get(dag_id, 1 << 30):
+                    continue
+                head = self._head(dag_id)
+                if head is None:
+                    del self._heaps[dag_id]
+                    continue
+                if best is None or head < best:
+                    best = head
+            if best is None:
+                break
+            heapq.heappop(self._heaps[best.run.dag_id])
+            del self._live[(best.run, best.task)]
+            counts[best.run.dag_id] = counts.get(best.run.dag_id, 0) + 1
+            out.append(best)
+        return out
+
+    def items(self) -> list[Candidate]:
+        return sorted(self._live.values())

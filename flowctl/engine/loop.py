@@ -1,594 +1,1028 @@
-"""The scheduler loop: read the store, decide, commit, submit, sleep until
-something can happen. The one place that applies `decisions.py`.
+"""The engine's loop: one tick takes what happened (executor events, other
+writers' commits, the time) and carries the runs in scope one step further.
 
-One loop serves three commands: `flowctl run` (one run it owns),
-`flowctl backfill` (the runs it creates) and `flowctl scheduler` (every
-active run whose owner is gone, plus the scheduled runs it creates). Each
-tick is one locked, atomic commit; a try is submitted only after the commit
-that queued it, so nothing runs that the store does not know about.
+    step(events, now) -> seconds until something can happen
+
+A tick touches what changed: a finished try makes its downstream tasks
+"dirty", and only dirty tasks are judged (`decisions.judge`); ready ones wait
+in a `ReadyQueue` for a slot. Every change of a tick is one commit (a journal
+line per run), and nothing is submitted or announced before that commit:
+nothing runs that the store does not know about, and no result is told
+that a crash could take back. A commit the disk refuses (full, read-only)
+is kept and tried again; the loop makes no new decisions meanwhile.
+
+The loop never reads the clock: `now` comes in, and `clock.monotonic()`
+(a fake one in tests) times the short waits: a try's "running" mark that
+rides with its result, the grace between SIGTERM and SIGKILL, the wait until
+a lost try's process group is proven gone.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import errno
+import heapq
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flowctl.clock import Clock, SystemClock
-from flowctl.engine.decisions import (
-    Queue,
-    RunKey,
-    RunView,
-    SetRunState,
-    SetState,
-    decide,
-    descendants,
-    next_wakeup,
-    outcome_of_try,
-    timed_out,
-)
+from flowctl.clock import Clock
+from flowctl.engine.decisions import Candidate, ReadyQueue, judge, outcome_of_try
 from flowctl.errors import StoreCorrupt
-from flowctl.executors.base import Event, Finished, Started
+from flowctl.executors.base import Event, Finished, Job, Started
+from flowctl.procs import group_gone, kill_group, owner_alive, process_start_time, same_owner
+from flowctl.records import CallbackKey, JobKey, RunKey, TaskInstance, TaskKey, TryKey, parse_run_id
 from flowctl.specs import DagSpec
-from flowctl.states import ACTIVE, RUN_FINISHED, TaskState
-from flowctl.store import Store, owner_alive, owner_identity, process_start_time
+from flowctl.states import ACTIVE, FAILED_STATES, FINISHED, RUN_FINISHED, RunState, TaskState
+from flowctl.store import Store, StoredRun
 
-KEY_SEP = "\x1f"
-CALLBACK_PREFIX = "cb"
 TERM_GRACE = 5.0  #: seconds between SIGTERM and SIGKILL for a timed-out try
-MAX_SLEEP = 0.5  #: the longest nap, so commands (clear, mark, trigger) are seen quickly
 START_DEFER = 0.05  #: a try's "running" waits this long for its result, so a short task costs one commit
+GONE_POLL = 0.05  #: how often a lost try's process group is checked until it is gone
+RETRY_COMMIT = 1.0  #: seconds between attempts at a commit the disk refused
+WAITING_STATES = frozenset({TaskState.NONE, TaskState.SCHEDULED})
 
-
-def try_key(dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
-    return KEY_SEP.join((dag_id, run_id, task_id, str(try_number)))
-
-
-def is_callback(key: str) -> bool:
-    """A callback job's key, not a task try's."""
-    return key.startswith(CALLBACK_PREFIX + KEY_SEP)
-
-
-def parse_key(key: str) -> tuple[str, str, str, int]:
-    dag_id, run_id, task_id, n = key.split(KEY_SEP)
-    return dag_id, run_id, task_id, int(n)
+Announce = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
-class _Pending:
-    """Field updates for one run, each guarded by the state the decision saw."""
+class Carried:
+    """A run this loop carries out: its committed state (the store's, shared),
+    and what the loop keeps to decide incrementally."""
 
-    tis: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
+    key: RunKey
+    spec: DagSpec | None
+    stored: StoredRun
+    counted: set[TaskKey]  #: instances that count toward the run's state
+    counts: Counter[str] = field(default_factory=Counter)
+    dirty: set[TaskKey] = field(default_factory=set)
+    prev_states: dict[str, str] | None = None  #: the previous run's states (depends_on_past)
+    prev_success: dict[str, Any] | None = None
+    prev_loaded: bool = False
+
+    @property
+    def order_date(self) -> str:
+        return self.stored.record.logical_date or ""
+
+
+@dataclass
+class Change:
+    """A task instance change, guarded by the state and try it was decided on."""
+
+    expected_state: str
+    expected_try: int
+    fields: dict[str, Any]
+
+
+@dataclass
+class Pending:
+    """One run's changes for the next commit, and what follows once it is in."""
+
+    tis: dict[TaskKey, Change] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
     run_expected: str | None = None
-    xcom: dict[str, dict[str, Any]] = field(default_factory=dict)
-    owner: dict[str, Any] | None = None  #: the run's owner when we read it; the commit checks it
+    owner_expected: dict[str, Any] | None = None
+    owner_check: bool = False
+    xcom: dict[TaskKey, dict[str, Any]] = field(default_factory=dict)
+    jobs: list[Job] = field(default_factory=list)
+    after: list[tuple[TaskKey | None, str, dict[str, Any]]] = field(default_factory=list)
+    only_starts: bool = True  #: nothing in it but deferred "running" marks
+
+    def empty(self) -> bool:
+        return not (self.tis or self.run or self.xcom or self.jobs or self.after)
 
 
 class Loop:
-    """Carries runs out. `keys` None means scheduler mode: every active run
-    that has no live owner besides this process."""
+    """Carries runs out. `scope` says which: a set of run keys (a `run`, a
+    backfill's runs), or None for every active run with no live owner besides
+    this process (the scheduler)."""
 
     def __init__(
         self,
         *,
         store: Store,
         executor: Any,
-        specs: Callable[[], dict[str, DagSpec]],
+        specs: Callable[[], Mapping[str, DagSpec]],
         workers: int,
-        clock: Clock | None = None,
-        keys: set[RunKey] | None = None,
-        owner: dict[str, Any] | None = None,
-        on_event: Callable[[str, dict[str, Any]], None] | None = None,
-        notifier: Callable[[dict[str, Any]], None] | None = None,
-        max_sleep: float = MAX_SLEEP,
+        owner: dict[str, Any],
+        clock: Clock,
+        scope: set[RunKey] | None = None,
+        announce: Announce | None = None,
+        notify: Callable[[dict[str, Any]], None] | None = None,
+        max_sleep: float = 0.5,
+        payload_extra: Callable[[DagSpec, StoredRun, TaskKey], dict[str, Any]] | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
         self.specs = specs
         self.workers = workers
-        self.clock = clock or SystemClock()
-        self.keys = keys
-        self.owner = owner or owner_identity()
-        self.on_event = on_event or (lambda kind, info: None)
-        self.stopping = False
-        self.submitted: dict[str, RunKey] = {}  # try key -> run
-        self._timeouts: dict[str, float] = {}  # try key -> monotonic time of SIGTERM
-        self._prev_success: dict[RunKey, dict[str, Any] | None] = {}
-        self.views: dict[RunKey, RunView] = {}
-        self._last_heartbeat = 0.0
-        self._interrupted: set[str] = set()
-        self._starts: dict[str, tuple[Started, datetime, float]] = {}  # not yet committed
-        self._seen_seq = -1  # the store's commit counter after our last look
-        self.idle_ticks = 0  # ticks in a row with nothing to do and no timer pending
-        self.damaged: set[RunKey] = set()  # run files that do not parse, reported once
-        self.foreign: set[RunKey] = set()  # runs in scope that another live process owns
-        self._leftovers: list[tuple[RunKey, dict[str, Any]]] = []  # tries to kill once adoption commits
-        self.notifier = notifier
+        self.owner = owner
+        self.clock = clock
+        self.scope = scope
+        self.announce = announce or (lambda kind, info: None)
+        self.notify = notify
         self.max_sleep = max_sleep
-        self.real_time = isinstance(self.clock, SystemClock)  # executor times are wall-clock times
-        self.callbacks: set[str] = set()  # callback jobs still running
-        self._followups: list[tuple[str, RunKey, str | None, int, dict[str, Any]]] = []
+        self.payload_extra = payload_extra
+        self.stopping = False  #: start nothing new
+        self.carried: dict[RunKey, Carried] = {}
+        self.foreign: dict[RunKey, dict[str, Any] | None] = {}  #: runs in scope another live process carries
+        self.damaged: dict[RunKey, str] = {}  #: runs in scope whose files cannot be read
+        self.submitted: dict[JobKey, RunKey] = {}  #: jobs handed to the executor, not yet over
+        self.ready = ReadyQueue()
+        self.pending: dict[RunKey, Pending] = {}
+        self.starts: dict[TryKey, tuple[Started, float]] = {}  #: "running" marks waiting to ride along
+        self.timers: list[tuple[datetime, int, str, Any]] = []  #: (when, seq, kind, what)
+        self._timer_seq = 0
+        self.terminating: dict[TryKey, float] = {}  #: tries sent SIGTERM -> monotonic time
+        self.interrupted: set[TryKey] = set()  #: tries killed because we stop (they run again)
+        self.killing: dict[TryKey, tuple[int | None, Finished | None, str]] = {}  #: lost tries, until gone
+        self.leftovers: dict[tuple[RunKey, TaskKey], tuple[int | None, str | None]] = {}  #: an adopted run's old tries
+        self.stalled: str | None = None  #: why the last commit failed (full disk), until one succeeds
+        self._stall_retry = 0.0
+        self._seen_seq: int | None = None
+        self._foreign_checked = 0.0
+        self.idle_ticks = 0
 
-    def interrupt(self, key: str) -> None:
-        """Kill a try because we are stopping; it will run again (not a failure)."""
-        self._interrupted.add(key)
-        self.executor.kill(key, hard=True)
+    def poke(self) -> None:
+        """Look at the store on the next tick (this process created runs, say)."""
+        self._seen_seq = None
 
-    # -- one tick ------------------------------------------------------------
+    # -- the tick ----------------------------------------------------------------------
 
-    def in_scope(self) -> list[RunKey]:
-        if self.keys is not None:
-            return sorted(self.keys)
-        return self.store.active_runs()
-
-    def read_views(self) -> dict[RunKey, RunView]:
-        views: dict[RunKey, RunView] = {}
-        for key in self.in_scope():
-            try:
-                data = self.store.read_run(*key)
-            except StoreCorrupt as exc:  # one damaged run must not stop the others
-                if key not in self.damaged:
-                    self.damaged.add(key)
-                    self.on_event("store_error", {"dag_id": key[0], "run_id": key[1], "error": str(exc)})
-                continue
-            if data is None:
-                continue
-            run = data.run
-            if not self._may_carry(run):  # a live process owns it: leave it alone
-                self.foreign.add(key)
-                continue
-            self.foreign.discard(key)
-            tis = {tid: dict(doc) for tid, doc in data.task_instances.items()}
-            views[key] = RunView(key[0], key[1], dict(run), tis, tuple(tis))
-        return views
-
-    def _may_carry(self, run: dict[str, Any]) -> bool:
-        owner = run.get("owner")
-        if not owner or _same_owner(owner, self.owner):
-            return True
-        return not owner_alive(owner)
-
-    def step(self, events: list[Event]) -> float:
-        """Record `events`, decide, commit, submit. Returns seconds to sleep."""
-        now = self.clock.now()
-        fresh = set()
-        for e in events:  # a try's "running" waits (START_DEFER) to ride with its result
-            if isinstance(e, Started) and not is_callback(e.key):
-                self._starts[e.key] = (e, now, time.monotonic())
-                fresh.add(e.key)
-        if events and all(isinstance(e, Started) for e in events) and not self._timeouts \
-                and self.store.seq() == self._seen_seq:
-            # only "started" news and nothing else changed: note it, decide nothing yet
-            for key in fresh:
-                dag_id, run_id, task_id, n = parse_key(key)
-                self.on_event("task_started", {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": n})
-            oldest = min(t for _, _, t in self._starts.values()) if self._starts else time.monotonic()
-            if time.monotonic() - oldest < START_DEFER:
-                return max(0.0, START_DEFER - (time.monotonic() - oldest))
-            events, fresh = [], set()
+    def step(self, events: Iterable[Event], now: datetime) -> float:
+        """Record `events`, decide, commit, then submit and announce. Returns
+        the seconds to sleep before the next tick at the latest."""
+        mono = self.clock.monotonic()
         specs = self.specs()
-        views = self.read_views()
-        pending: dict[RunKey, _Pending] = {}
-        replay = [e for e, _, _ in self._starts.values()]
-        for event in replay + [e for e in events if not (isinstance(e, Started) and e.key in self._starts)]:
-            at = self._starts[event.key][1] if event.key in self._starts else now
-            if getattr(event, "at", None) is not None and self.real_time:
-                at = datetime.fromtimestamp(event.at, UTC)  # when it really happened, not this tick
-            self._record(event, views, specs, at, pending, announce=not isinstance(event, Started) or event.key in fresh)
-        self._adopt(views, pending)
-        self._kill_stale_and_late(views, specs, now)
-        prev = self._prev_states(specs, views)
-        actions, _waits = decide(specs, views.values(), now, 0 if self.stopping else self.workers,
-                                 prev_states=prev, explain=False)
-        if self.stopping:
-            actions = [a for a in actions if not isinstance(a, Queue)]
-        submissions = self._apply(actions, views, specs, now, pending)
-        self._heartbeat(views, pending)
-        self._starts.clear()  # recorded in this commit
-        accepted, accepted_tis, accepted_runs = self._commit(pending)
-        self._seen_seq = self.store.seq()
-        leftovers, self._leftovers = self._leftovers, []
-        for key, ti in leftovers:
-            if key in accepted_runs:  # the run is ours now: a try of the dead owner's must not run on
-                _kill_leftover(ti)
-        # callbacks and notices only for what the store took (a refused change never happened)
-        self._followups = [f for f in self._followups if _took_effect(f, accepted_tis, accepted_runs)]
-        for key, fileloc, version, payload in submissions:
-            if (payload["dag_id"], payload["run_id"]) in accepted.get(payload["task_id"], set()):
-                self.executor.submit(key, fileloc, payload, version)
-                self.submitted[key] = (payload["dag_id"], payload["run_id"])
-        self.views = views
-        self._dispatch_followups(views, specs)
-        for key, ch in pending.items():
-            if ch.run.get("state") in RUN_FINISHED and key in accepted_runs:
-                self.on_event("run_finished", {"dag_id": key[0], "run_id": key[1], "state": ch.run["state"]})
-        wake = next_wakeup(specs, views.values(), now)
-        busy = bool(actions or submissions or any(ch.tis or set(ch.run) - {"heartbeat"} for ch in pending.values()))
-        self.idle_ticks = 0 if busy or wake is not None else self.idle_ticks + 1
-        sleep = self.max_sleep if wake is None else max(0.0, min(self.max_sleep, (wake - now).total_seconds()))
-        if self._timeouts:
-            sleep = min(sleep, 0.2)
-        return sleep
+        self._look_at_store(specs, now)
+        for event in events:
+            self._record(event, now, mono, specs)
+        self._due(now, mono)
+        self._check_killing(now, mono)
+        busy = False
+        if self.stalled is None or mono >= self._stall_retry:
+            if self.stalled is None:
+                self._decide(now, specs)
+            busy = self._commit(now, mono)
+        return self._next_wake(now, mono, busy)
 
-    # -- events -------------------------------------------------------------
+    # -- the store ---------------------------------------------------------------------
 
-    def _record(self, event: Event, views: dict[RunKey, RunView], specs: dict[str, DagSpec], now: datetime,
-                pending: dict[RunKey, _Pending], announce: bool = True) -> None:
-        if is_callback(event.key):
+    def _look_at_store(self, specs: Mapping[str, DagSpec], now: datetime) -> None:
+        """Take in what other writers committed, and the runs that came into scope."""
+        seq = self.store.seq()
+        mono = self.clock.monotonic()
+        recheck = bool(self.foreign) and mono - self._foreign_checked >= 1.0  # a foreign owner may have died
+        if seq == self._seen_seq and not recheck and (self.scope is None or set(self.scope) <= self._known()):
+            return
+        self._foreign_checked = mono
+        foreign_change = self._seen_seq is None or seq != self.store._own_seq
+        self._seen_seq = seq
+        wanted = self._wanted()
+        for key in list(self.carried):
+            if key not in wanted and not self._busy_run(key):
+                self._drop(key)
+        for key in wanted:
+            if key in self.carried:
+                if foreign_change:
+                    self._refresh(self.carried[key], specs)
+                continue
+            self._take_in(key, specs, now)
+
+    def _known(self) -> set[RunKey]:
+        return set(self.carried) | set(self.foreign) | set(self.damaged)
+
+    def _wanted(self) -> set[RunKey]:
+        if self.scope is not None:
+            return set(self.scope)
+        return set(self.store.active_runs()) | set(self.carried)
+
+    def _busy_run(self, key: RunKey) -> bool:
+        return key in self.pending or any(r == key for r in self.submitted.values())
+
+    def _drop(self, key: RunKey) -> None:
+        self.carried.pop(key, None)
+        self.ready.discard_run(key)
+        self.foreign.pop(key, None)
+
+    def _take_in(self, key: RunKey, specs: Mapping[str, DagSpec], now: datetime) -> None:
+        try:
+            stored = self.store.read_run(*key)
+        except StoreCorrupt as exc:
+            if key not in self.damaged:
+                self.damaged[key] = str(exc)
+                self.announce("store_error", {"dag_id": key.dag_id, "run_id": key.run_id, "error": str(exc)})
+            return
+        self.damaged.pop(key, None)
+        if stored is None:
+            return
+        record = stored.record
+        if record.state in RUN_FINISHED and self.scope is None:
+            return
+        owner = record.owner
+        if owner and not same_owner(owner, self.owner) and owner_alive(owner):
+            self.foreign[key] = owner  # a live process carries it: watch, do not touch
+            return
+        self.foreign.pop(key, None)
+        carried = self._carry(key, stored, specs.get(key.dag_id))
+        if record.state in RUN_FINISHED:
+            return
+        if not same_owner(owner, self.owner):
+            self._adopt(carried, now)
+
+    def _carry(self, key: RunKey, stored: StoredRun, spec: DagSpec | None) -> Carried:
+        counted = {k for k, ti in stored.tis.items()
+                   if spec is None or k.task_id in spec.tasks or ti.state in FINISHED}
+        carried = Carried(key, spec, stored, counted)
+        carried.counts = Counter(stored.tis[k].state for k in counted)
+        carried.dirty = set(stored.tis)
+        self.carried[key] = carried
+        return carried
+
+    def _refresh(self, carried: Carried, specs: Mapping[str, DagSpec]) -> None:
+        """Another process committed: re-read the run's new journal lines."""
+        key = carried.key
+        try:
+            stored, touched = self.store.refresh(*key)
+        except StoreCorrupt as exc:
+            self.damaged[key] = str(exc)
+            self.announce("store_error", {"dag_id": key.dag_id, "run_id": key.run_id, "error": str(exc)})
+            self._drop(key)
+            return
+        if stored is None:
+            self._drop(key)
+            return
+        owner = stored.record.owner
+        if owner and not same_owner(owner, self.owner) and owner_alive(owner):
+            self.foreign[key] = owner
+            self._drop_keep_foreign(key)
+            return
+        if stored is not carried.stored or touched:
+            spec = specs.get(key.dag_id)
+            fresh = self._carry(key, stored, spec)
+            fresh.dirty = set(touched) | self._below(spec, touched)
+            fresh.prev_states, fresh.prev_loaded = None, False
+            for tk in touched:  # cleared or marked while it ran: stop that try
+                ti = stored.tis.get(tk)
+                for job, run in list(self.submitted.items()):
+                    if isinstance(job, TryKey) and run == key and job.task == tk and (
+                            ti is None or ti.try_number != job.try_number or ti.state not in ACTIVE):
+                        self.executor.kill(job, hard=True)
+                if ti is None or ti.state not in WAITING_STATES | {TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE}:
+                    self.ready.discard(key, tk)
+
+    def _drop_keep_foreign(self, key: RunKey) -> None:
+        self.carried.pop(key, None)
+        self.ready.discard_run(key)
+
+    def _below(self, spec: DagSpec | None, keys: Iterable[TaskKey]) -> set[TaskKey]:
+        if spec is None:
+            return set()
+        out = set()
+        for k in keys:
+            task = spec.tasks.get(k.task_id)
+            if task is not None:
+                out.update(TaskKey(d) for d in task.downstream)
+        return out
+
+    # -- adoption ----------------------------------------------------------------------
+
+    def _adopt(self, carried: Carried, now: datetime) -> None:
+        """Take a run with no live owner. Its queued or running tries died with
+        their owner, or nearly so: each is killed and, once its process group is
+        gone, goes back to run again (the try count goes on; not a failure)."""
+        pend = self._pending(carried.key)
+        pend.run["owner"] = self.owner
+        pend.owner_check = True
+        pend.owner_expected = carried.stored.record.owner
+        pend.only_starts = False
+        for tk, ti in carried.stored.tis.items():
+            if ti.state in ACTIVE:
+                self.leftovers[(carried.key, tk)] = (ti.pid, ti.pid_started)
+        self._schedule(now, "leftovers", None)
+
+    def _check_leftovers(self, now: datetime) -> bool:
+        """Kill adopted runs' old tries; requeue those proven gone. True while any remain."""
+        for (key, tk), (pid, started) in list(self.leftovers.items()):
+            carried = self.carried.get(key)
+            if carried is None:
+                del self.leftovers[(key, tk)]
+                continue
+            if pid and started is not None and process_start_time(pid) == started:
+                kill_group(pid)
+            if pid and not group_gone(pid) and (started is None or process_start_time(pid) in (None, started)):
+                continue
+            del self.leftovers[(key, tk)]
+            ti = carried.stored.tis.get(tk)
+            if ti is None or ti.state not in ACTIVE:
+                continue
+            self._requeue(carried, tk, ti, now,
+                          "interrupted: the process that ran this try is gone; it will run again")
+        return bool(self.leftovers)
+
+    # -- events ------------------------------------------------------------------------
+
+    def _record(self, event: Event, now: datetime, mono: float, specs: Mapping[str, DagSpec]) -> None:
+        key = event.key
+        if isinstance(key, CallbackKey):
             if isinstance(event, Finished):
-                self.callbacks.discard(event.key)
+                self.submitted.pop(key, None)
             return
-        dag_id, run_id, task_id, n = parse_key(event.key)
-        if isinstance(event, Finished):  # the try is over, whatever its news is worth
-            self.submitted.pop(event.key, None)
-            timed_out_try = self._timeouts.pop(event.key, None) is not None
-            interrupted_try = event.key in self._interrupted
-            self._interrupted.discard(event.key)
-        view = views.get((dag_id, run_id))
-        if view is None:
-            return
-        ti = view.tis.get(task_id)
-        if ti is None or ti.get("try_number") != n or ti.get("state") not in ACTIVE:
-            return  # cleared or marked meanwhile: this try's news is stale
-        ch = self._pending(views[view.key] if view.key in views else None, pending, view.key)
         if isinstance(event, Started):
-            fields = {"state": TaskState.RUNNING, "pid": event.pid, "pid_started": process_start_time(event.pid),
-                      "hostname": event.hostname, "start_date": now.isoformat()}
-            self._update_ti(view, ch, task_id, fields)
-            if announce:
-                self.on_event("task_started", {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": n})
+            self.starts[key] = (event, mono)
+            self.announce("task_started", {"dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id,
+                                           "map_index": key.map_index, "try_number": key.try_number})
             return
         assert isinstance(event, Finished)
-        spec = specs.get(dag_id)
-        task = spec.tasks.get(task_id) if spec else None
+        if event.lost and key not in self.interrupted:
+            # its fork server died: the try's process group may still run; it ends
+            # only once proven gone, so two tries of one task never overlap
+            pid = event.pid
+            start = self.starts.get(key)
+            if pid is None and start is not None:
+                pid = start[0].pid
+            if pid is None:
+                carried = self.carried.get(key.run)
+                ti = carried.stored.tis.get(key.task) if carried else None
+                if ti is not None and ti.try_number == key.try_number:
+                    pid = ti.pid
+            kill_group(pid)
+            self.killing[key] = (pid, event, "the task process was lost: its fork server died")
+            return
+        self._finished(key, event, now, specs)
+
+    def _finished(self, key: TryKey, event: Finished, now: datetime, specs: Mapping[str, DagSpec]) -> None:
+        self.submitted.pop(key, None)
+        timed_out = self.terminating.pop(key, None) is not None
+        interrupted = key in self.interrupted
+        self.interrupted.discard(key)
+        start = self.starts.pop(key, None)
+        carried = self.carried.get(key.run)
+        if carried is None:
+            return
+        ti = self._ti(carried, key.task)
+        if ti is None or ti.try_number != key.try_number or ti.state not in ACTIVE:
+            carried.dirty.add(key.task)  # cleared or marked meanwhile: this try's news is stale,
+            return  # but its end may let the next try start
+        started_at = _when(start[0].at, now, self.clock) if start else None
+        if start is not None:
+            self._set(carried, key.task, {"state": TaskState.RUNNING, "pid": start[0].pid,
+                                          "pid_started": process_start_time(start[0].pid) if start[0].pid else None,
+                                          "hostname": start[0].hostname, "start_date": started_at})
+            ti = self._ti(carried, key.task)
+            assert ti is not None
+        at = _when(event.at, now, self.clock)
+        if interrupted:
+            self._requeue(carried, key.task, ti, datetime.fromisoformat(at),
+                          "interrupted: flowctl was stopped while this try ran; it will run again")
+            return
+        spec = carried.spec
+        task = spec.tasks.get(key.task_id) if spec else None
         result = dict(event.result or {})
-        if interrupted_try:
-            self._requeue_interrupted(view, ch, task_id, ti, now,
-                                      "interrupted: flowctl was stopped while this try ran; it will run again")
-            return
-        if timed_out_try:
-            limit = task.execution_timeout if task else None
-            result = {"state": "failed", "error": f"timed out after {limit:g} s (execution_timeout); the process group was terminated"}
-            self._append_log(dag_id, run_id, task_id, n, result["error"])
+        if timed_out:
+            limit = task.execution_timeout if task and task.execution_timeout else 0
+            result = {"state": "failed", "error": f"timed out after {limit:g} s (execution_timeout); "
+                                                  f"the process group was terminated"}
+            self._log(key, result["error"])
         elif event.result is None:
-            result = {"state": "failed", "error": f"the task process ended without a result ({event.how})"}
-            self._append_log(dag_id, run_id, task_id, n, result["error"])
-        seed = f"{dag_id}#{task_id}#{view.run.get('logical_date')}"
-        fields = outcome_of_try(task, ti, result, now, seed=seed)
+            why = event.how if event.lost else f"the task process ended without a result ({event.how})"
+            result = {"state": "failed", "error": why}
+            self._log(key, result["error"])
+        seed = f"{key.dag_id}#{key.task_id}#{carried.stored.record.logical_date}"
+        fields = outcome_of_try(task, {"try_number": ti.try_number}, result, datetime.fromisoformat(at), seed=seed)
         if fields["state"] == TaskState.UP_FOR_RESCHEDULE:  # a sensor between pokes keeps its try
-            fields["first_poke_at"] = ti.get("first_poke_at") or result.get("first_poke_at")
+            fields["first_poke_at"] = ti.first_poke_at or result.get("first_poke_at")
             fields["pid"] = None
-            self._update_ti(view, ch, task_id, fields)
+            self._set(carried, key.task, fields)
+            self._timer_for(carried, key.task, fields)
             return
-        started = ti.get("start_date") or ti.get("queued_at")
-        duration = (now - datetime.fromisoformat(started)).total_seconds() if started else None
+        start_date = ti.start_date or ti.queued_at
+        duration = None
+        if start_date:
+            duration = max(0.0, (datetime.fromisoformat(at) - datetime.fromisoformat(start_date)).total_seconds())
         fields.update(duration=duration, exit_code=event.exit_code, error=result.get("error"))
-        if fields["state"] == TaskState.SUCCESS:
-            fields["success_fingerprint"] = ti.get("fingerprint")
-            ch.xcom[task_id] = result.get("xcom") or {}
-        history = list(ti.get("tries") or [])
-        history.append({
-            "try_number": n, "state": fields["state"], "start_date": ti.get("start_date"),
-            "end_date": fields["end_date"], "duration": duration, "exit_code": event.exit_code,
-            "error": result.get("error"), "fingerprint": ti.get("fingerprint"),
-        })
-        fields["tries"] = history
-        self._update_ti(view, ch, task_id, fields)
-        if fields["state"] == TaskState.SUCCESS and result.get("skip_downstream") and spec is not None:
-            skip = set(result["skip_downstream"])
-            if result.get("skip_all_below"):
-                skip |= descendants(spec, skip)
-            for down in sorted(skip):
-                if view.state_of(down) in (TaskState.NONE, TaskState.SCHEDULED):
-                    self._update_ti(view, ch, down, {"state": TaskState.SKIPPED, "end_date": now.isoformat(), "skipped_by": task_id})
-        self.on_event("task_finished", {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": n, **fields})
         state = fields["state"]
+        if state == TaskState.SUCCESS:
+            fields["success_fingerprint"] = ti.fingerprint
+            self._pending(carried.key).xcom[key.task] = result.get("xcom") or {}
+        fields["tries"] = [*ti.tries, {
+            "try_number": key.try_number, "state": state, "start_date": ti.start_date, "end_date": fields["end_date"],
+            "duration": duration, "exit_code": event.exit_code, "error": result.get("error"),
+            "fingerprint": ti.fingerprint,
+        }]
+        self._set(carried, key.task, fields)
+        self._timer_for(carried, key.task, fields)
+        if state == TaskState.SUCCESS and result.get("skip_downstream") and spec is not None:
+            skip = {TaskKey(t) for t in result["skip_downstream"]}
+            if result.get("skip_all_below"):
+                skip |= {TaskKey(t) for t in _descendants(spec, [k.task_id for k in skip])}
+            for down in sorted(skip):
+                dti = self._ti(carried, down)
+                if dti is not None and dti.state in WAITING_STATES:
+                    self._set(carried, down, {"state": TaskState.SKIPPED, "end_date": fields["end_date"],
+                                              "skipped_by": key.task_id})
+                    self.ready.discard(carried.key, down)
+        pend = self._pending(carried.key)
+        pend.after.append((key.task, "task_finished", {"try_number": key.try_number, **fields}))
         if task is not None and task.has_callbacks:
             name = {"success": "on_success_callback", "up_for_retry": "on_retry_callback",
                     "failed": "on_failure_callback"}.get(state)
             if name:
-                self._followups.append((name, view.key, task_id, n, {"error": result.get("error")}))
-        if state == TaskState.FAILED and self.notifier is not None:
-            self._followups.append(("notify", view.key, task_id, n, {
-                "event": "task_failed", "error": result.get("error"),
-                "log": str(self.store.log_path(dag_id, run_id, task_id, n))}))
+                pend.after.append((key.task, "callback", {"name": name, "try_number": key.try_number,
+                                                          "error": result.get("error")}))
+        if state == TaskState.FAILED:
+            pend.after.append((key.task, "notice", {
+                "event": "task_failed", "try_number": key.try_number, "error": result.get("error"),
+                "log": str(self.store.log_path(key.dag_id, key.run_id, key.task_id, key.try_number, key.map_index))}))
 
-    def _append_log(self, dag_id: str, run_id: str, task_id: str, n: int, message: str) -> None:
-        path = self.store.log_path(dag_id, run_id, task_id, n)
+    def _requeue(self, carried: Carried, tk: TaskKey, ti: TaskInstance, ended: datetime | None, why: str) -> None:
+        """An interrupted try is not a failure: it goes in the history, its log
+        says why, and the instance goes back to run again (the try count goes on)."""
+        n = ti.try_number
+        self._log(TryKey(carried.key.dag_id, carried.key.run_id, tk.task_id, tk.map_index, n), why)
+        history = [*ti.tries, {"try_number": n, "state": "interrupted", "start_date": ti.start_date,
+                               "end_date": ended.isoformat() if ended else None, "error": why}]
+        self._set(carried, tk, {"state": TaskState.NONE, "tries": history, "error": why, "pid": None})
+        carried.dirty.add(tk)
+
+    # -- time ----------------------------------------------------------------------------
+
+    def _schedule(self, when: datetime, kind: str, what: Any) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self.timers, (when, self._timer_seq, kind, what))
+
+    def _timer_for(self, carried: Carried, tk: TaskKey, fields: Mapping[str, Any]) -> None:
+        for name in ("next_retry_at", "next_poke_at"):
+            if fields.get(name):
+                self._schedule(datetime.fromisoformat(fields[name]), "due", (carried.key, tk))
+
+    def _due(self, now: datetime, mono: float) -> None:
+        while self.timers and self.timers[0][0] <= now:
+            _, _, kind, what = heapq.heappop(self.timers)
+            if kind == "due":
+                carried = self.carried.get(what[0])
+                if carried is not None:
+                    carried.dirty.add(what[1])
+            elif kind == "timeout":
+                key = what
+                if key in self.submitted and key not in self.terminating and key not in self.interrupted:
+                    carried = self.carried.get(key.run)
+                    task = carried.spec.tasks.get(key.task_id) if carried and carried.spec else None
+                    limit = task.execution_timeout if task and task.execution_timeout else 0
+                    self._log(key, f"execution_timeout of {limit:g} s reached: terminating the process group")
+                    self.terminating[key] = mono
+                    self.executor.kill(key)
+            elif kind == "leftovers":
+                pass  # checked below on every tick while any remain
+        for key, since in list(self.terminating.items()):
+            if mono - since > TERM_GRACE and key in self.submitted:
+                self.executor.kill(key, hard=True)
+                self.terminating[key] = mono  # and again after another grace, if need be
+
+    def _check_killing(self, now: datetime, mono: float) -> None:
+        if self.leftovers:
+            self._check_leftovers(now)
+        for key, (pid, event, why) in list(self.killing.items()):
+            if pid is not None and not group_gone(pid):
+                kill_group(pid)
+                continue
+            del self.killing[key]
+            if event is not None:
+                self._finished(key, Finished(key, None, event.exit_code, why, event.at), now, self.specs())
+
+    # -- deciding ------------------------------------------------------------------------
+
+    def _decide(self, now: datetime, specs: Mapping[str, DagSpec]) -> None:
+        for carried in list(self.carried.values()):
+            spec = specs.get(carried.key.dag_id)
+            if spec is not None and spec is not carried.spec:
+                changed = carried.spec is None or spec.fingerprint != carried.spec.fingerprint
+                carried.spec = spec
+                if changed:
+                    carried.dirty |= set(carried.stored.tis)
+            if carried.dirty:
+                self._judge_run(carried, now)
+            self._run_state(carried, now)
+        self._fill_slots(now)
+
+    def _judge_run(self, carried: Carried, now: datetime) -> None:
+        spec = carried.spec
+        dirty, carried.dirty = carried.dirty, set()
+        if spec is None or carried.stored.record.state in RUN_FINISHED and not self._has_waiting(carried):
+            return
+        if any(spec.tasks[t].depends_on_past for t in {k.task_id for k in dirty} if t in spec.tasks):
+            self._load_previous(carried)
+        position = spec.position
+        work = [(position.get(k.task_id, 1 << 30), k) for k in dirty if k.task_id in spec.tasks]
+        heapq.heapify(work)
+        seen: set[TaskKey] = set()
+        while work:
+            _, tk = heapq.heappop(work)
+            if tk in seen:
+                continue
+            seen.add(tk)
+            ti = self._ti(carried, tk)
+            if ti is None or (carried.key, tk) in self.leftovers:
+                continue
+            task = spec.tasks[tk.task_id]
+            upstream = {}
+            for u in task.upstream:
+                uti = self._ti(carried, TaskKey(u))
+                if uti is not None:
+                    upstream[u] = uti.state
+            prev = None
+            if task.depends_on_past and carried.prev_states is not None:
+                prev = carried.prev_states.get(tk.task_id, "")
+            j = judge(task, ti.state, {"next_retry_at": ti.next_retry_at, "next_poke_at": ti.next_poke_at},
+                      upstream, now, prev)
+            if j.verdict == "run":
+                order = (carried.order_date, -task.priority_weight, position[tk.task_id], tk.map_index)
+                self.ready.push(Candidate(order, carried.key, tk, ti.state))
+            elif j.verdict in ("skip", "upstream_failed"):
+                to = TaskState.SKIPPED if j.verdict == "skip" else TaskState.UPSTREAM_FAILED
+                self._set(carried, tk, {"state": to, "end_date": now.isoformat(), "reason": j.reason})
+                self.ready.discard(carried.key, tk)
+                for d in task.downstream:
+                    heapq.heappush(work, (position[d], TaskKey(d)))
+            else:
+                self.ready.discard(carried.key, tk)
+
+    def _has_waiting(self, carried: Carried) -> bool:
+        return any(carried.counts.get(s) for s in (TaskState.NONE, TaskState.SCHEDULED))
+
+    def _load_previous(self, carried: Carried) -> None:
+        """The previous run's task states, for depends_on_past (read when needed)."""
+        if carried.prev_loaded:
+            return
+        carried.prev_loaded = True
+        prev = previous_run(self.store, carried.key.dag_id, carried.stored.record.logical_date)
+        carried.prev_states = {} if prev is None else {k.task_id: ti.state for k, ti in prev.tis.items()}
+
+    def _fill_slots(self, now: datetime) -> None:
+        if self.stopping or not len(self.ready):
+            return
+        free = self.workers - sum(1 for k in self.submitted if isinstance(k, TryKey))
+        if free <= 0:
+            return
+        active: Counter[str] = Counter(k.dag_id for k in self.submitted if isinstance(k, TryKey))
+        limits = {c.key.dag_id: c.spec.max_active_tasks for c in self.carried.values() if c.spec is not None}
+        for cand in self.ready.take(free, active, limits):
+            carried = self.carried.get(cand.run)
+            if carried is None or carried.spec is None:
+                continue
+            ti = self._ti(carried, cand.task)
+            if ti is None or ti.state != cand.expected:
+                continue
+            if any(isinstance(k, TryKey) and k.run == cand.run and k.task == cand.task for k in self.submitted):
+                continue  # an older try (cleared or marked meanwhile) has not ended yet
+            self._queue(carried, cand.task, ti, now)
+
+    def _queue(self, carried: Carried, tk: TaskKey, ti: TaskInstance, now: datetime) -> None:
+        spec = carried.spec
+        assert spec is not None
+        task = spec.tasks[tk.task_id]
+        poke_again = ti.state == TaskState.UP_FOR_RESCHEDULE
+        n = ti.try_number + (0 if poke_again and ti.try_number else 1)
+        fields: dict[str, Any] = {
+            "state": TaskState.QUEUED, "try_number": n, "queued_at": now.isoformat(),
+            "start_date": None, "end_date": None, "duration": None, "exit_code": None,
+            "pid": None, "error": None, "next_retry_at": None, "next_poke_at": None,
+            "fingerprint": task.fingerprint,
+        }
+        if not poke_again:
+            fields["first_poke_at"] = None
+        self._set(carried, tk, fields)
+        key = TryKey(carried.key.dag_id, carried.key.run_id, tk.task_id, tk.map_index, n)
+        payload = self._payload(carried, tk, n, ti.first_poke_at if poke_again else None)
+        self._pending(carried.key).jobs.append(Job(key, spec.fileloc, spec.fingerprint, payload))
+
+    def _payload(self, carried: Carried, tk: TaskKey, n: int, first_poke_at: str | None) -> dict[str, Any]:
+        spec = carried.spec
+        assert spec is not None
+        run = carried.stored.record
+        if carried.prev_success is None:
+            prev = previous_run(self.store, carried.key.dag_id, run.logical_date, state="success")
+            carried.prev_success = {"value": None if prev is None else {
+                "data_interval_start": prev.record.data_interval_start,
+                "data_interval_end": prev.record.data_interval_end,
+                "start_date": prev.record.start_date}}
+        payload = {
+            "dag_id": carried.key.dag_id, "run_id": carried.key.run_id, "task_id": tk.task_id,
+            "map_index": tk.map_index, "try_number": n, "fileloc": spec.fileloc, "home": str(self.store.home),
+            "timezone": spec.timezone,
+            "log_path": str(self.store.log_path(carried.key.dag_id, carried.key.run_id, tk.task_id, n, tk.map_index)),
+            "run": {"run_id": run.run_id, "run_type": run.run_type, "logical_date": run.logical_date,
+                    "data_interval_start": run.data_interval_start, "data_interval_end": run.data_interval_end,
+                    "conf": run.conf, "start_date": run.start_date},
+            "prev_success": carried.prev_success["value"],
+            "first_poke_at": first_poke_at,
+        }
+        if self.payload_extra is not None:
+            payload.update(self.payload_extra(spec, carried.stored, tk))
+        return payload
+
+    def _run_state(self, carried: Carried, now: datetime) -> None:
+        """The run's state from its instances' (contract section 4), when it moves."""
+        counts = carried.counts
+        total = sum(counts.values())
+        finished = sum(counts[s] for s in FINISHED)
+        if total and finished == total:
+            new = RunState.FAILED if any(counts[s] for s in FAILED_STATES) else RunState.SUCCESS
+        elif total and total - counts[TaskState.NONE] - counts[TaskState.SCHEDULED] > 0:
+            new = RunState.RUNNING
+        elif not total:
+            new = RunState.SUCCESS
+        else:
+            new = RunState.QUEUED
+        pend = self.pending.get(carried.key)
+        current = pend.run.get("state") if pend is not None and "state" in pend.run else carried.stored.record.state
+        if new == current or (new == RunState.QUEUED and current == RunState.RUNNING):
+            return
+        if self.stopping and new == RunState.QUEUED:
+            return
+        pend = self._pending(carried.key)
+        pend.only_starts = False
+        if pend.run_expected is None:
+            pend.run_expected = carried.stored.record.state
+        pend.run["state"] = str(new)
+        if new == RunState.RUNNING and not carried.stored.record.start_date:
+            pend.run["start_date"] = now.isoformat()
+        if new in RUN_FINISHED:
+            pend.run["end_date"] = now.isoformat()
+            pend.after.append((None, "run_finished", {"state": str(new)}))
+            if carried.spec is not None and carried.spec.has_dag_callbacks:
+                name = "on_success_callback" if new == RunState.SUCCESS else "on_failure_callback"
+                pend.after.append((None, "callback", {"name": name, "reason": f"run {new}"}))
+            if new == RunState.FAILED:
+                failed = sorted(k.label() for k, ti in carried.stored.tis.items()
+                                if self._state(carried, k) == TaskState.FAILED)
+                pend.after.append((None, "notice", {
+                    "event": "run_failed",
+                    "error": f"failed task(s): {', '.join(failed)}" if failed else "upstream failures"}))
+        else:
+            pend.run["end_date"] = None
+
+    # -- the overlay of pending changes on the committed state ------------------------------
+
+    def _pending(self, key: RunKey) -> Pending:
+        pend = self.pending.get(key)
+        if pend is None:
+            pend = self.pending[key] = Pending()
+        return pend
+
+    def _ti(self, carried: Carried, tk: TaskKey) -> TaskInstance | None:
+        base = carried.stored.tis.get(tk)
+        pend = self.pending.get(carried.key)
+        change = pend.tis.get(tk) if pend is not None else None
+        if change is None:
+            return base
+        ti = base.copy() if base is not None else TaskInstance(tk.task_id, tk.map_index)
+        ti.update(change.fields)
+        return ti
+
+    def _state(self, carried: Carried, tk: TaskKey) -> str:
+        ti = self._ti(carried, tk)
+        return ti.state if ti is not None else TaskState.NONE
+
+    def _set(self, carried: Carried, tk: TaskKey, fields: dict[str, Any]) -> None:
+        """Change a task instance in the next commit, guarded by what it is now."""
+        pend = self._pending(carried.key)
+        change = pend.tis.get(tk)
+        if change is None:
+            base = carried.stored.tis.get(tk)
+            change = pend.tis[tk] = Change(base.state if base else TaskState.NONE,
+                                           base.try_number if base else 0, {})
+        old = self._state(carried, tk)
+        change.fields.update(fields)
+        if fields.keys() - {"state", "pid", "pid_started", "hostname", "start_date"} or fields.get("state") != TaskState.RUNNING:
+            pend.only_starts = False
+        new = change.fields.get("state", old)
+        if new != old and tk in carried.counted:
+            carried.counts[old] -= 1
+            carried.counts[new] += 1
+        if new != old and carried.spec is not None and tk.task_id in carried.spec.tasks:
+            carried.dirty.update(TaskKey(d) for d in carried.spec.tasks[tk.task_id].downstream)
+            if new == TaskState.RUNNING or new == TaskState.QUEUED:
+                pass
+        if new == TaskState.RUNNING and fields.get("start_date"):
+            self._schedule_timeout(carried, tk, fields["start_date"])
+
+    def _schedule_timeout(self, carried: Carried, tk: TaskKey, start_date: str) -> None:
+        task = carried.spec.tasks.get(tk.task_id) if carried.spec else None
+        if task is None or task.execution_timeout is None:
+            return
+        ti = self._ti(carried, tk)
+        if ti is None:
+            return
+        key = TryKey(carried.key.dag_id, carried.key.run_id, tk.task_id, tk.map_index, ti.try_number)
+        self._schedule(datetime.fromisoformat(start_date) + timedelta(seconds=task.execution_timeout), "timeout", key)
+
+    # -- committing ------------------------------------------------------------------------
+
+    def _commit(self, now: datetime, mono: float) -> bool:
+        """Write the pending changes in one transaction; then submit and announce
+        what went in. Returns whether anything happened."""
+        if self.starts:
+            oldest = min(m for _, m in self.starts.values())
+            defer_over = mono - oldest >= START_DEFER or self.stopping
+            if defer_over or any(not p.only_starts for p in self.pending.values()):
+                self._flush_starts(now)
+        if not any(not p.empty() for p in self.pending.values()):
+            self.pending.clear()
+            return False
+        if all(p.only_starts for p in self.pending.values() if not p.empty()) and self.starts:
+            return False
+        pending, self.pending = self.pending, {}
+        committed: set[RunKey] = set()
+        accepted: dict[RunKey, set[TaskKey]] = {}
+        run_accepted: set[RunKey] = set()
+        tx = None
+        writers = {}
+        try:
+            with self.store.transaction() as tx:
+                for key, pend in pending.items():
+                    if pend.empty():
+                        continue
+                    writer = tx.run(*key)
+                    if writer is None:
+                        continue
+                    writers[key] = writer
+                    record = writer.stored.record if writer.stored else None
+                    owner_now = record.owner if record else None
+                    if pend.owner_check:
+                        if not _same_doc_owner(owner_now, pend.owner_expected):
+                            continue  # another process took it since we read it
+                    elif not same_owner(owner_now, self.owner):
+                        continue  # taken over by another process meanwhile
+                    took: set[TaskKey] = set()
+                    for tk, change in pend.tis.items():
+                        cur = writer.ti(tk)
+                        state = cur.state if cur else TaskState.NONE
+                        tries = cur.try_number if cur else 0
+                        if state != change.expected_state or tries != change.expected_try:
+                            continue
+                        writer.put_ti(tk, **change.fields)
+                        took.add(tk)
+                        if tk in pend.xcom:
+                            writer.clear_xcom(tk)
+                            for xkey, value in pend.xcom[tk].items():
+                                writer.set_xcom(tk, xkey, value)
+                    accepted[key] = took
+                    if pend.run and (pend.run_expected is None or writer.record.state == pend.run_expected):
+                        writer.update_run(**pend.run)
+                        run_accepted.add(key)
+        except OSError as exc:
+            committed = set(tx.committed) if tx is not None else set()
+            self._stall(exc, pending, committed, mono)
+            return True
+        except StoreCorrupt as exc:  # a damaged run file: that run cannot go on; the others can
+            self.announce("store_error", {"dag_id": None, "run_id": None, "error": str(exc)})
+            self._stall(OSError(errno.EIO, str(exc)), pending, set(), mono)
+            return True
+        if self.stalled is not None:
+            self.announce("store_recovered", {"error": self.stalled})
+            self.stalled = None
+        self._seen_seq = None if tx is not None and tx.foreign else self.store.seq()
+        for key, writer in writers.items():
+            carried = self.carried.get(key)
+            if carried is not None and writer.stored is not None and writer.stored is not carried.stored:
+                carried.stored = writer.stored  # the document was read anew under the lock
+                self._recount(carried, set(writer.stored.tis))
+        if tx is not None:
+            for key, touched in tx.touched.items():  # other writers' changes seen under the lock
+                carried = self.carried.get(key)
+                if carried is not None:
+                    self._recount(carried, touched)
+        self._after_commit(pending, accepted, run_accepted)
+        return True
+
+    def _flush_starts(self, now: datetime) -> None:
+        for key, (event, _m) in list(self.starts.items()):
+            carried = self.carried.get(key.run)
+            if carried is None:
+                continue
+            ti = self._ti(carried, key.task)
+            if ti is None or ti.try_number != key.try_number or ti.state not in ACTIVE:
+                continue
+            if ti.state == TaskState.RUNNING and ti.pid == event.pid:
+                continue
+            self._set(carried, key.task, {
+                "state": TaskState.RUNNING, "pid": event.pid,
+                "pid_started": process_start_time(event.pid) if event.pid else None,
+                "hostname": event.hostname, "start_date": _when(event.at, now, self.clock)})
+        self.starts.clear()
+
+    def _recount(self, carried: Carried, touched: set[TaskKey]) -> None:
+        spec = carried.spec
+        carried.counts = Counter(carried.stored.tis[k].state for k in carried.counted if k in carried.stored.tis)
+        carried.dirty |= touched | self._below(spec, touched)
+
+    def _stall(self, exc: OSError, pending: dict[RunKey, Pending], committed: set[RunKey], mono: float) -> None:
+        """The disk refused the commit: keep what did not go in, say so once, try again."""
+        why = f"{exc.strerror or exc}" + (f" ({exc.filename})" if getattr(exc, "filename", None) else "")
+        if self.stalled is None:
+            self.announce("store_stalled", {"error": why, "retry": RETRY_COMMIT})
+        self.stalled = why
+        self._stall_retry = mono + RETRY_COMMIT
+        for key, pend in pending.items():
+            if key in committed:
+                continue  # that run's line is on disk (its journal took it before the disk filled)
+            mine = self.pending.get(key)
+            if mine is None:
+                self.pending[key] = pend
+            else:  # events recorded since are newer: they win
+                for tk, change in mine.tis.items():
+                    if tk in pend.tis:
+                        pend.tis[tk].fields.update(change.fields)
+                    else:
+                        pend.tis[tk] = change
+                pend.run.update(mine.run)
+                pend.xcom.update(mine.xcom)
+                pend.jobs.extend(mine.jobs)
+                pend.after.extend(mine.after)
+                self.pending[key] = pend
+        if committed:
+            self._after_commit({k: p for k, p in pending.items() if k in committed},
+                               {k: set(p.tis) for k, p in pending.items() if k in committed},
+                               {k for k in committed if pending[k].run})
+
+    def _after_commit(self, pending: dict[RunKey, Pending], accepted: dict[RunKey, set[TaskKey]],
+                      run_accepted: set[RunKey]) -> None:
+        for key, pend in pending.items():
+            took = accepted.get(key, set())
+            carried = self.carried.get(key)
+            if len(took) != len(pend.tis) and carried is not None:  # a guard refused: decide again
+                self._recount(carried, set(pend.tis) - took)
+            for job in pend.jobs:
+                if isinstance(job.key, TryKey) and job.key.task in took:
+                    self.executor.submit(job)
+                    self.submitted[job.key] = key
+            for tk, kind, info in pend.after:
+                if tk is not None and tk not in took:
+                    continue
+                if tk is None and key not in run_accepted:
+                    continue
+                self._follow(key, tk, kind, info)
+                if kind == "task_finished" and carried is not None and tk is not None:
+                    self._wake_next_run(carried, tk)
+
+    def _wake_next_run(self, carried: Carried, tk: TaskKey) -> None:
+        """A depends_on_past task in a later run waits for this one: look again."""
+        spec = carried.spec
+        if spec is None or tk.task_id not in spec.tasks or not spec.tasks[tk.task_id].depends_on_past:
+            return
+        for other in self.carried.values():
+            if other.key.dag_id == carried.key.dag_id and other.order_date > carried.order_date:
+                other.prev_loaded = False
+                other.prev_states = None
+                other.dirty.add(tk)
+
+    def _follow(self, key: RunKey, tk: TaskKey | None, kind: str, info: dict[str, Any]) -> None:
+        """Announcements, callbacks and notices of a committed change, each once."""
+        base = {"dag_id": key.dag_id, "run_id": key.run_id}
+        if tk is not None:
+            base.update(task_id=tk.task_id, map_index=tk.map_index)
+        carried = self.carried.get(key)
+        if kind == "task_finished":
+            self.announce("task_finished", {**base, **info})
+        elif kind == "run_finished":
+            self.announce("run_finished", {**base, **info})
+        elif kind == "notice":
+            if self.notify is not None:
+                record = carried.stored.record if carried else None
+                self.notify({"event": info["event"], "dag_id": key.dag_id, "run_id": key.run_id,
+                             "task_id": tk.task_id if tk else None, "try_number": info.get("try_number"),
+                             "logical_date": record.logical_date if record else None,
+                             "error": info.get("error"), "log": info.get("log")})
+        elif kind == "callback" and carried is not None and carried.spec is not None:
+            spec = carried.spec
+            n = int(info.get("try_number") or 0)
+            job_key = CallbackKey(key.dag_id, key.run_id, tk.task_id if tk else None,
+                                  tk.map_index if tk else -1, n, info["name"])
+            if tk is not None:
+                payload = self._payload(carried, tk, n, None)
+            else:
+                payload = self._payload(carried, TaskKey(spec.order[0] if spec.order else ""), 0, None)
+                payload["task_id"] = None
+                payload["log_path"] = str(self.store.paths.dag_callback_log(key.dag_id, key.run_id))
+            payload.update(callback=info["name"], error=info.get("error"), reason=info.get("reason"))
+            self.executor.submit(Job(job_key, spec.fileloc, spec.fingerprint, payload))
+            self.submitted[job_key] = key
+
+    # -- waking ----------------------------------------------------------------------------
+
+    def _next_wake(self, now: datetime, mono: float, busy: bool) -> float:
+        waits = [self.max_sleep]
+        if self.timers:
+            waits.append((self.timers[0][0] - now).total_seconds())
+        if self.starts:
+            oldest = min(m for _, m in self.starts.values())
+            waits.append(START_DEFER - (mono - oldest))
+        if self.terminating:
+            waits.append(min(TERM_GRACE - (mono - t) for t in self.terminating.values()))
+        if self.killing or self.leftovers:
+            waits.append(GONE_POLL)
+        if self.stalled is not None:
+            waits.append(self._stall_retry - mono)
+        if any(not p.empty() for p in self.pending.values()) and self.stalled is None:
+            waits.append(0.0)
+        has_timer = bool(self.timers) or bool(self.starts) or bool(self.terminating)
+        self.idle_ticks = 0 if (busy or has_timer or self.killing or self.leftovers) else self.idle_ticks + 1
+        return max(0.0, min(waits))
+
+    # -- stopping ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Start nothing new; running tries finish."""
+        self.stopping = True
+
+    def interrupt_all(self) -> None:
+        """Kill every running try; each will run again later (not a failure)."""
+        for key in list(self.submitted):
+            if isinstance(key, TryKey):
+                self.interrupted.add(key)
+            self.executor.kill(key, hard=True)
+
+    def running_tries(self) -> list[TryKey]:
+        return sorted(k for k in self.submitted if isinstance(k, TryKey))
+
+    def busy(self) -> bool:
+        """Work is under way that must end before this loop may stop."""
+        return bool(self.submitted or self.killing or self.leftovers or self.starts
+                    or any(not p.empty() for p in self.pending.values()))
+
+    def unfinished(self) -> list[RunKey]:
+        """Runs in scope that have not finished (carried, foreign, or damaged)."""
+        out = []
+        for key, carried in self.carried.items():
+            if carried.stored.record.state not in RUN_FINISHED:
+                out.append(key)
+        return sorted(out + list(self.foreign) + list(self.damaged))
+
+    def _log(self, key: TryKey, message: str) -> None:
+        """A line from flowctl itself in the try's log."""
+        path = self.store.log_path(key.dag_id, key.run_id, key.task_id, key.try_number, key.map_index)
         try:
             from flowctl.store import private_dir
 
             private_dir(path.parent)
+            stamp = datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
             with open(path, "a") as f:
-                f.write(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] flowctl: {message}\n")
+                f.write(f"[{stamp}] flowctl: {message}\n")
         except OSError:
             pass
 
-    @staticmethod
-    def _pending(view: RunView | None, pending: dict[RunKey, _Pending], key: RunKey) -> _Pending:
-        if key not in pending:
-            pending[key] = _Pending(owner=view.run.get("owner") if view is not None else None)
-        return pending[key]
 
-    def _update_ti(self, view: RunView, ch: _Pending, task_id: str, fields: dict[str, Any]) -> None:
-        ti = view.tis.setdefault(task_id, {"task_id": task_id, "state": TaskState.NONE, "try_number": 0})
-        if task_id not in ch.tis:
-            ch.tis[task_id] = (ti.get("state", TaskState.NONE), ti.get("try_number", 0), {})
-        ch.tis[task_id][2].update(fields)
-        ti.update(fields)
+# -- helpers -------------------------------------------------------------------------------
 
-    # -- adoption, stale tries, timeouts ------------------------------------------
 
-    def _adopt(self, views: dict[RunKey, RunView], pending: dict[RunKey, _Pending]) -> None:
-        """Take runs with no live owner; their queued or running tries died with
-        it, so they go back to be run again (the try number goes on)."""
-        for key, view in views.items():
-            owner = view.run.get("owner")
-            if owner and _same_owner(owner, self.owner):
-                continue
-            ch = self._pending(views[key] if key in views else None, pending, key)
-            ch.run["owner"] = self.owner  # guarded by the owner we read (see _commit), nothing else
-            view.run["owner"] = self.owner
-            for tid, ti in list(view.tis.items()):
-                if ti.get("state") in ACTIVE:
-                    self._leftovers.append((key, dict(ti)))
-                    self._requeue_interrupted(view, ch, tid, ti, None,
-                                              "interrupted: the process that ran this try is gone; it will run again")
+def _when(at: float | None, now: datetime, clock: Clock) -> str:
+    """When an executor says a process started or ended (real time), or `now`
+    under a fake clock (tests)."""
+    if at is not None and type(clock).__name__ == "SystemClock":
+        return datetime.fromtimestamp(at, UTC).isoformat()
+    return now.isoformat()
 
-    def _requeue_interrupted(self, view: RunView, ch: _Pending, task_id: str, ti: dict[str, Any],
-                             ended: datetime | None, why: str) -> None:
-        """An interrupted try is not a failure: it goes in the history, its log
-        says why, and the task instance goes back to run again (the try count goes on)."""
-        n = ti.get("try_number", 0)
-        self._append_log(view.dag_id, view.run_id, task_id, n, why)
-        history = [*(ti.get("tries") or []), {"try_number": n, "state": "interrupted", "start_date": ti.get("start_date"),
-                                              "end_date": ended.isoformat() if ended else None, "error": why}]
-        self._update_ti(view, ch, task_id, {"state": TaskState.NONE, "tries": history, "error": why})
 
-    def _kill_stale_and_late(self, views: dict[RunKey, RunView], specs: dict[str, DagSpec], now: datetime) -> None:
-        for key, run_key in list(self.submitted.items()):
-            dag_id, run_id, task_id, n = parse_key(key)
-            view = views.get(run_key)
-            ti = view.tis.get(task_id) if view else None
-            if ti is None or ti.get("try_number") != n or ti.get("state") not in ACTIVE:
-                self.executor.kill(key, hard=True)  # cleared or marked while it ran
-                continue
-            spec = specs.get(dag_id)
-            task = spec.tasks.get(task_id) if spec else None
-            if key in self._timeouts:
-                if time.monotonic() - self._timeouts[key] > TERM_GRACE:
-                    self.executor.kill(key, hard=True)
-            elif timed_out(task, ti, now):
-                self._timeouts[key] = time.monotonic()
-                self._append_log(dag_id, run_id, task_id, n, f"execution_timeout of {task.execution_timeout:g} s reached: terminating the process group")
-                self.executor.kill(key)
-
-    def _heartbeat(self, views: dict[RunKey, RunView], pending: dict[RunKey, _Pending]) -> None:
-        if time.monotonic() - self._last_heartbeat < 10.0:
-            return
-        self._last_heartbeat = time.monotonic()
-        stamp = self.clock.now().isoformat()
-        for key, view in views.items():
-            if view.run.get("state") not in RUN_FINISHED:
-                ch = self._pending(views[key] if key in views else None, pending, key)
-                ch.run["heartbeat"] = stamp
-                ch.run_expected = ch.run_expected or view.run.get("state")
-
-    # -- decisions -> changes ---------------------------------------------------
-
-    def _apply(self, actions: list[Any], views: dict[RunKey, RunView], specs: dict[str, DagSpec], now: datetime, pending: dict[RunKey, _Pending]) -> list[tuple[str, str, str, dict[str, Any]]]:
-        submissions = []
-        for action in actions:
-            view = views[action.key]
-            ch = self._pending(views[action.key] if action.key in views else None, pending, action.key)
-            if isinstance(action, SetState):
-                self._update_ti(view, ch, action.task_id, {"state": action.to, "end_date": now.isoformat(), "reason": action.reason})
-            elif isinstance(action, Queue):
-                if any(k.startswith(KEY_SEP.join((view.dag_id, view.run_id, action.task_id, ""))) for k in self.submitted):
-                    continue  # an older try (cleared or marked meanwhile) has not ended yet
-                spec = specs[view.dag_id]
-                ti = view.tis[action.task_id]
-                poke_again = action.expected == TaskState.UP_FOR_RESCHEDULE
-                n = int(ti.get("try_number", 0)) + (0 if poke_again and ti.get("try_number") else 1)
-                fields = {
-                    "state": TaskState.QUEUED, "try_number": n, "queued_at": now.isoformat(),
-                    "start_date": None, "end_date": None, "duration": None, "exit_code": None,
-                    "pid": None, "error": None, "next_retry_at": None,
-                    "fingerprint": spec.tasks[action.task_id].fingerprint,
-                    "next_poke_at": None,
-                }
-                if not poke_again:
-                    fields["first_poke_at"] = None
-                self._update_ti(view, ch, action.task_id, fields)
-                key = try_key(view.dag_id, view.run_id, action.task_id, n)
-                submissions.append((key, spec.fileloc, spec.fingerprint, self._payload(spec, view, action.task_id, n)))
-            elif isinstance(action, SetRunState):
-                if ch.run_expected is None:
-                    ch.run_expected = view.run.get("state")
-                ch.run["state"] = action.to
-                if action.to == "running" and not view.run.get("start_date"):
-                    ch.run["start_date"] = now.isoformat()
-                if action.to in RUN_FINISHED:
-                    ch.run["end_date"] = now.isoformat()
-                    spec = specs.get(view.dag_id)
-                    if spec is not None and spec.has_dag_callbacks:
-                        name = "on_success_callback" if action.to == "success" else "on_failure_callback"
-                        self._followups.append((name, action.key, None, 0, {"reason": f"run {action.to}"}))
-                    if action.to == "failed" and self.notifier is not None:
-                        failed = sorted(t for t, ti in view.tis.items() if ti.get("state") == TaskState.FAILED)
-                        self._followups.append(("notify", action.key, None, 0, {
-                            "event": "run_failed",
-                            "error": f"failed task(s): {', '.join(failed)}" if failed else "upstream failures"}))
-                else:
-                    ch.run["end_date"] = None
-                view.run.update(ch.run)
-        return submissions
-
-    def _prev_states(self, specs: dict[str, DagSpec], views: dict[RunKey, RunView]) -> dict[RunKey, dict[str, str]]:
-        from flowctl.service import previous_states
-
-        out = {}
-        for key, view in views.items():
-            spec = specs.get(view.dag_id)
-            if spec is not None:
-                states = previous_states(self.store, spec, view.run)
-                if states is not None:
-                    out[key] = states
-        return out
-
-    def _payload(self, spec: DagSpec, view: RunView, task_id: str, n: int) -> dict[str, Any]:
-        run = view.run
-        return {
-            "dag_id": view.dag_id, "run_id": view.run_id, "task_id": task_id, "try_number": n,
-            "fileloc": spec.fileloc, "home": str(self.store.home), "timezone": spec.timezone,
-            "log_path": str(self.store.log_path(view.dag_id, view.run_id, task_id, n)),
-            "run": {k: run.get(k) for k in ("run_id", "run_type", "logical_date", "data_interval_start", "data_interval_end", "conf")},
-            "prev_success": self._previous_success(view),
-            "first_poke_at": view.tis.get(task_id, {}).get("first_poke_at"),
-        }
-
-    def _previous_success(self, view: RunView) -> dict[str, Any] | None:
-        if view.key not in self._prev_success:
-            from flowctl.service import previous_run
-
-            prev = previous_run(self.store, view.dag_id, view.run.get("logical_date"), state="success")
-            self._prev_success[view.key] = (
-                {"data_interval_start": prev.get("data_interval_start"), "data_interval_end": prev.get("data_interval_end")}
-                if prev else None
-            )
-        return self._prev_success[view.key]
-
-    def _dispatch_followups(self, views: dict[RunKey, RunView], specs: dict[str, DagSpec]) -> None:
-        """Callbacks and notices for what this tick committed, each exactly once."""
-        followups, self._followups = self._followups, []
-        for name, run_key, task_id, n, extra in followups:
-            view = views.get(run_key)
-            spec = specs.get(run_key[0])
-            if view is None:
-                continue
-            if name == "notify":
-                self.notifier({
-                    "event": extra["event"], "dag_id": run_key[0], "run_id": run_key[1], "task_id": task_id,
-                    "try_number": n or None, "logical_date": view.run.get("logical_date"),
-                    "error": extra.get("error"), "log": extra.get("log"),
-                })
-                continue
-            if spec is None:
-                continue
-            key = KEY_SEP.join((CALLBACK_PREFIX, run_key[0], run_key[1], task_id or "", str(n), name))
-            if task_id is not None:
-                log = self.store.log_path(run_key[0], run_key[1], task_id, n)
-                payload = self._payload(spec, view, task_id, n)
-            else:
-                log = self.store.home / "logs" / run_key[0] / run_key[1] / "dag_callbacks.log"
-                payload = self._payload(spec, view, spec.order[0] if spec.order else "", 0)
-                payload["task_id"] = None
-            payload.update(callback=name, log_path=str(log), error=extra.get("error"), reason=extra.get("reason"))
-            self.executor.submit(key, spec.fileloc, payload, spec.fingerprint)
-            self.callbacks.add(key)
-
-    # -- commit -------------------------------------------------------------
-
-    def _commit(self, pending: dict[RunKey, _Pending]) -> tuple[dict[str, set[RunKey]], set[tuple[RunKey, str]], set[RunKey]]:
-        """Write the changes; a change whose guard fails (the user cleared or
-        marked the task since we read it) is dropped. Returns the queued tries
-        that went in (by task id), every task-instance change that went in, and
-        the runs whose run-level change went in."""
-        accepted: dict[str, set[RunKey]] = {}
-        accepted_tis: set[tuple[RunKey, str]] = set()
-        accepted_runs: set[RunKey] = set()
-        if not any(ch.tis or ch.run or ch.xcom for ch in pending.values()):
-            return accepted, accepted_tis, accepted_runs
-        with self.store.transaction() as tx:
-            for key, ch in pending.items():
-                rf = tx.run(*key)
-                if rf is None or rf.run.get("owner") != ch.owner:
-                    continue  # gone, or another process took it since we read it
-                for tid, (state, n, fields) in ch.tis.items():
-                    cur = rf.ti(tid) or {"state": TaskState.NONE, "try_number": 0}
-                    if cur.get("state", TaskState.NONE) != state or cur.get("try_number", 0) != n:
-                        continue
-                    rf.put_ti(tid, **fields)
-                    accepted_tis.add((key, tid))
-                    if fields.get("state") == TaskState.QUEUED:
-                        accepted.setdefault(tid, set()).add(key)
-                    if tid in ch.xcom:
-                        rf.clear_xcom(tid)
-                        for xkey, value in ch.xcom[tid].items():
-                            rf.set_xcom(tid, xkey, value)
-                if ch.run:
-                    if ch.run_expected is None or rf.run.get("state") == ch.run_expected:
-                        rf.update_run(**ch.run)
-                        accepted_runs.add(key)
-        return accepted, accepted_tis, accepted_runs
-
-    # -- driving it -----------------------------------------------------------
-
-    def finished(self) -> bool:
-        if self.keys is None or self.submitted or self.callbacks:
-            return False
-        for key in self.keys:
-            data = self.store.read_run(*key)
-            if data is not None and data.run.get("state") not in RUN_FINISHED:
-                return False
+def _same_doc_owner(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    if not a and not b:
         return True
+    return same_owner(a, b)
 
-    def run_until_done(self, on_tick: Callable[[], None] | None = None) -> None:
-        """Carry out `keys` until every run has finished. Ctrl-C once: start
-        nothing new and let running tries finish; twice: kill them."""
-        events: list[Event] = []
-        with self.stop_on_signals():
-            while True:
-                sleep = self.step(events)
-                if on_tick:
-                    on_tick()
-                if self.finished() or (self.stopping and not self.submitted and not self.callbacks):
-                    break
-                events = self.executor.poll(sleep)
 
-    def on_stop_signal(self, signum: int, frame: Any) -> None:
-        """Ctrl-C or SIGTERM once: start nothing new, let running tries finish;
-        twice: interrupt them (they run again later)."""
-        if self.stopping:
-            for key in list(self.submitted):
-                self.interrupt(key)
-        self.stopping = True
+def _descendants(spec: DagSpec, task_ids: Iterable[str]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(task_ids)
+    while stack:
+        tid = stack.pop()
+        for down in spec.tasks[tid].downstream if tid in spec.tasks else ():
+            if down not in seen:
+                seen.add(down)
+                stack.append(down)
+    return seen
 
-    @contextmanager
-    def stop_on_signals(self) -> Iterator[None]:
-        old = {s: signal.signal(s, self.on_stop_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+def previous_run(store: Store, dag_id: str, logical_date: str | None, state: str | None = None) -> StoredRun | None:
+    """The latest run of the DAG before `logical_date` (in `state` if given);
+    a damaged old run is no previous run (doctor names it)."""
+    if logical_date is None:
+        return None
+    candidates = []
+    for run_id in store.run_ids(dag_id):
+        parsed = parse_run_id(run_id)
+        if parsed is not None and parsed[1] < logical_date:
+            candidates.append((parsed[1], run_id))
+    for _, run_id in sorted(candidates, reverse=True):
         try:
-            yield
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
+            stored = store.read_run(dag_id, run_id)
+        except StoreCorrupt:
+            continue
+        if stored is None:
+            continue
+        if state is None or stored.record.state == state:
+            return stored
+    return None
 
 
-def _took_effect(followup: tuple[Any, ...], tis: set[tuple[RunKey, str]], runs: set[RunKey]) -> bool:
-    """A task's callback or notice needs its task-instance change committed;
-    a run's needs the run's change committed."""
-    _, run_key, task_id, _, _ = followup
-    return (run_key, task_id) in tis if task_id is not None else run_key in runs
-
-
-def _kill_leftover(ti: dict[str, Any]) -> None:
-    """A try of a dead owner that still runs (its fork server was killed with
-    it) is stopped before the try runs again; the recorded start time makes
-    sure a reused pid is never hit."""
-    pid, started = ti.get("pid"), ti.get("pid_started")
-    if not pid or started is None or process_start_time(pid) != started:
-        return
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def _same_owner(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return a.get("pid") == b.get("pid") and a.get("started") == b.get("started") and a.get("hostname") == b.get("hostname")
+__all__ = ["Loop", "previous_run"]

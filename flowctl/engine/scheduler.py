@@ -1,29 +1,33 @@
-"""The scheduler process: create the runs that are due, carry out every run
-without a live owner, notice sleep and downtime, stop gracefully.
+"""The scheduler's scope: create the runs that are due, carry out every run
+without a live owner, notice sleep and downtime.
 
-`flowctl scheduler` (foreground or --daemon) and `--until-idle` both run
-`serve()`. The clock is read only here and in the loop it drives.
+`flowctl scheduler` (foreground or --daemon) and `--until-idle` are the one
+driver (`drive.py`) with this scope. What the scheduler will create next is
+`next_scheduled`, the same function `dags list` and the TUI show.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flowctl.clock import Clock, SystemClock, iso
-from flowctl.engine.decisions import due_runs
+from flowctl.clock import iso
+from flowctl.engine.daemon import StatusFile
+from flowctl.engine.decisions import DueRuns, RunView, due_runs, task_verdicts
 from flowctl.engine.loop import Loop
+from flowctl.engine.runs import new_run
+from flowctl.records import RunKey, parse_run_id
 from flowctl.specs import DagSpec
-from flowctl.store import atomic_write, owner_identity
+from flowctl.states import RUN_FINISHED
+from flowctl.store import Store
 
-IDLE_SLEEP = 5.0  #: the longest nap when commands can wake us (status heartbeat cadence)
 WAKE_THRESHOLD = 60.0  #: seconds of wall-clock jump (beyond elapsed time) that mean "the machine slept"
+DAG_RELOAD = 1.0  #: seconds between looks at the DAG folder (only changed files are imported)
+STATUS_EVERY = 5.0  #: seconds between heartbeats in the status file
 
 
 def human_span(seconds: float) -> str:
@@ -38,20 +42,53 @@ def human_span(seconds: float) -> str:
     return "".join(parts)
 
 
+def existing_runs(store: Store, dag_id: str) -> tuple[set[str], datetime | None]:
+    """(logical dates that have a run of any type, the latest scheduled run's logical date)."""
+    existing: set[str] = set()
+    last: datetime | None = None
+    for run_id in store.run_ids(dag_id):
+        parsed = parse_run_id(run_id)
+        if parsed is None:
+            continue
+        kind, stamp = parsed
+        existing.add(stamp)
+        if kind == "scheduled":
+            when = datetime.fromisoformat(stamp)
+            last = when if last is None or when > last else last
+    return existing, last
+
+
+def next_scheduled(spec: DagSpec, store: Store, now: datetime) -> Any:
+    """The data interval of the next run the scheduler will create for this DAG
+    (due now, or the next to fall due), or None."""
+    if spec.schedule is None and spec.schedule_seconds is None:
+        return None
+    tt = spec.timetable()
+    existing, last = existing_runs(store, spec.dag_id)
+    due = due_runs(spec, tt, existing, last, 0, now)
+    if due.create:
+        return due.create[0]
+    latest = tt.latest_complete(now)
+    for interval in tt.next_intervals(after=latest.end if latest is not None else None, n=64):
+        if interval.end <= now or iso(interval.start) in existing:
+            continue
+        if last is not None and interval.start <= last:
+            continue
+        return interval
+    return None
+
+
 class RunCreator:
     """Creates due scheduled runs, remembering per DAG when to look again."""
 
-    def __init__(self, service: Any, owner: dict[str, Any]) -> None:
-        self.service = service
-        self.store = service.store
+    def __init__(self, store: Store, owner: dict[str, Any]) -> None:
+        self.store = store
         self.owner = owner
         self._next_check: dict[str, tuple[str, datetime | None]] = {}  # dag -> (version, when)
         self._signature: tuple[Any, ...] | None = None
 
     def tick(self, specs: dict[str, DagSpec], now: datetime, want_summary: bool = False) -> list[dict[str, Any]]:
         """Create what is due; return per-DAG reports (for the wake summary)."""
-        from flowctl.service import new_run
-
         flags = self.store.dag_flags()
         active_runs = self.store.active_runs()
         # what can change what is due: a pause, a run starting or ending (max_active_runs)
@@ -59,28 +96,26 @@ class RunCreator:
         if signature != self._signature:
             self._signature = signature
             self._next_check.clear()
-        reports = []
-        plans = []
+        reports: list[dict[str, Any]] = []
+        plans: list[tuple[DagSpec, DueRuns]] = []
         for dag_id, spec in sorted(specs.items()):
             if spec.schedule is None and spec.schedule_seconds is None:
                 continue
             if flags.get(dag_id, {}).get("paused"):
                 continue
             version, when = self._next_check.get(dag_id, ("", None))
-            if not want_summary and version == spec.fingerprint + (spec.schedule or "") and when is not None and now < when:
+            mine = spec.fingerprint + (spec.schedule or "") + str(spec.schedule_seconds)
+            if not want_summary and version == mine and when is not None and now < when:
                 continue
             try:
                 tt = spec.timetable()
             except ValueError as exc:
                 reports.append({"dag_id": dag_id, "error": str(exc)})
                 continue
-            existing, last = self._existing(dag_id)
-            active = sum(1 for d, _ in active_runs if d == dag_id)
+            existing, last = existing_runs(self.store, dag_id)
+            active = sum(1 for k in active_runs if k.dag_id == dag_id)
             due = due_runs(spec, tt, existing, last, active, now, want_skipped=want_summary)
-            nxt = tt.next_due(now)
-            # a DAG held back by max_active_runs is looked at again when a run ends (the commit
-            # counter changes), not on every tick
-            self._next_check[dag_id] = (spec.fingerprint + (spec.schedule or ""), nxt)
+            self._next_check[dag_id] = (mine, tt.next_due(now))
             if due.create or due.skipped:
                 plans.append((spec, due))
         if not plans:
@@ -102,221 +137,6 @@ class RunCreator:
         """The earliest time a DAG's next interval ends (when a run becomes due)."""
         times = [when for _, when in self._next_check.values() if when is not None]
         return min(times) if times else None
-
-    def _existing(self, dag_id: str) -> tuple[set[str], datetime | None]:
-        existing: set[str] = set()
-        last: datetime | None = None
-        for run_id in self.store.run_ids(dag_id):
-            kind, _, stamp = run_id.partition("__")
-            if kind in ("scheduled", "backfill"):
-                existing.add(stamp)
-                if kind == "scheduled":
-                    when = datetime.fromisoformat(stamp)
-                    last = when if last is None or when > last else last
-        return existing, last
-
-
-class StatusFile:
-    """`<home>/scheduler.json`: pid, start and heartbeat, for `scheduler status`
-    and for noticing downtime at the next start."""
-
-    def __init__(self, home: Path) -> None:
-        self.path = home / "scheduler.json"
-
-    def read(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def write(self, doc: dict[str, Any]) -> None:
-        atomic_write(self.path, json.dumps(doc).encode(), fsync=False)
-
-
-def serve(
-    service: Any,
-    *,
-    until_idle: bool = False,
-    clock: Clock | None = None,
-    log: Callable[[str], None] = print,
-    grace: float = 30.0,
-    notify: Callable[[dict[str, Any]], None] | None = None,
-) -> int:
-    """The scheduler's life. Returns the exit code."""
-    from flowctl.executors import make_executor
-
-    clock = clock or SystemClock()
-    settings = service.settings
-    store = service.store
-    store.ensure()
-    for dag_id, run_id in store.reconcile_index():
-        log(f"index: {dag_id} {run_id} was out of date in the index of active runs; fixed")
-    owner = owner_identity()
-    status = StatusFile(settings.home)
-    previous = status.read()
-    started = clock.now()
-    status.write({"pid": owner["pid"], "started_at": iso(started), "heartbeat": iso(started)})
-    t0 = time.monotonic()
-
-    def event_line(kind: str, info: dict[str, Any]) -> None:
-        elapsed = time.monotonic() - t0
-        name = f"{info.get('dag_id')}.{info.get('task_id')}"
-        if kind == "task_started":
-            log(f"{elapsed:9.2f}s -> {name} {info['run_id']} try {info['try_number']}")
-        elif kind == "task_finished":
-            extra = f": {info['error']}" if info.get("error") else ""
-            log(f"{elapsed:9.2f}s    {name} {info['run_id']} {info['state']}{extra}")
-        elif kind == "run_finished":
-            log(f"{elapsed:9.2f}s == {info['dag_id']} {info['run_id']} {info['state']}")
-        elif kind == "store_error":
-            log(f"skipping a damaged run ({info['error']})")
-
-    last_load = 0.0
-
-    def specs() -> dict[str, DagSpec]:
-        nonlocal last_load
-        if time.monotonic() - last_load >= 1.0:
-            bag = service.dagbag(reload=True)
-            last_load = time.monotonic()
-            for err in bag.errors:
-                if err.fileloc not in seen_errors or seen_errors[err.fileloc] != err.error:
-                    log(f"import error: {err.fileloc}: {err.error}")
-            seen_errors.clear()
-            seen_errors.update({e.fileloc: e.error for e in bag.errors})
-        return service.dagbag().dags
-
-    seen_errors: dict[str, str] = {}
-    executor = make_executor(settings)
-    from flowctl.notify import send_detached
-
-    wake_fds = _listen_for_pokes(store) if hasattr(executor, "wake_fds") else []
-    if wake_fds:
-        executor.wake_fds = wake_fds[:1]
-    loop = Loop(store=store, executor=executor, specs=specs, workers=settings.workers, clock=clock,
-                keys=None, owner=owner, on_event=event_line,
-                notifier=lambda event: send_detached(settings.notify, event),
-                max_sleep=IDLE_SLEEP if wake_fds and not until_idle else 0.5)
-    creator = RunCreator(service, owner)
-    signals = ExitStack()
-    signals.enter_context(loop.stop_on_signals())
-    log(f"scheduler started: pid {owner['pid']}, DAGs from {settings.dags_folder}, {settings.workers} worker slots")
-    down_since = previous.get("heartbeat") if previous else None
-    wall_prev, mono_prev = clock.now(), clock.monotonic()
-    events: list[Any] = []
-    stop_deadline = None
-    last_status = 0.0
-    exit_code = 0
-    try:
-        while True:
-            now = clock.now()
-            mono = clock.monotonic()
-            gap = (now - wall_prev).total_seconds() - (mono - mono_prev)
-            wake_note = None
-            if down_since is not None:
-                down = (now - datetime.fromisoformat(down_since)).total_seconds()
-                if down > WAKE_THRESHOLD:
-                    wake_note = f"was down for {human_span(down)} (since {down_since})"
-                down_since = None
-            elif gap > WAKE_THRESHOLD:
-                wake_note = f"the machine slept for {human_span(gap)}"
-            wall_prev, mono_prev = now, mono
-            if not loop.stopping:
-                reports = creator.tick(specs(), now, want_summary=wake_note is not None)
-                for r in reports:
-                    if r.get("error"):
-                        log(f"schedule error: {r['dag_id']}: {r['error']}")
-                    elif r["created"] and not wake_note:
-                        log(f"created {', '.join(r['created'])} for {r['dag_id']}")
-                if wake_note:
-                    summary = wake_summary(wake_note, reports)
-                    log(summary)
-                    if notify is not None:
-                        notify({"event": "scheduler_woke", "dag_id": None, "run_id": None, "task_id": None,
-                                "try_number": None, "logical_date": None, "error": None, "log": None,
-                                "message": summary})
-            sleep = loop.step(events)
-            due = creator.next_due()
-            if due is not None:
-                sleep = min(sleep, max(0.0, (due - clock.now()).total_seconds()))
-            if not loop.submitted and time.monotonic() - last_load >= 1.0:
-                sleep = min(sleep, 2.0)  # DAG files are re-read every couple of seconds when idle
-            if time.monotonic() - last_status >= 1.0:
-                status.write({"pid": owner["pid"], "started_at": iso(started), "heartbeat": iso(clock.now())})
-                last_status = time.monotonic()
-            if loop.stopping:
-                if stop_deadline is None:
-                    stop_deadline = time.monotonic() + grace
-                    if loop.submitted:
-                        log(f"stopping: waiting up to {grace:g} s for {len(loop.submitted)} running task(s)")
-                if not loop.submitted and not loop.callbacks:
-                    break
-                if time.monotonic() > stop_deadline:
-                    for key in list(loop.submitted):
-                        if key not in loop._interrupted:
-                            loop.interrupt(key)
-            elif until_idle and not loop.submitted and not loop.callbacks:
-                if not _has_work(loop):
-                    break
-                if loop.idle_ticks >= 3:  # runs are left that nothing can move on
-                    stuck = _stuck_runs(loop, service)
-                    log(f"{len(stuck)} run(s) cannot go on without a change:")
-                    for line in stuck:
-                        log(f"  {line}")
-                    exit_code = 1
-                    break
-            events = executor.poll(sleep)
-    finally:
-        from flowctl.notify import wait_for_notices
-
-        for fd in wake_fds:
-            os.close(fd)
-        executor.shutdown(grace=0)
-        wait_for_notices(timeout=30)
-        signals.close()
-        final = status.read()
-        final["stopped_at"] = iso(clock.now())
-        status.write(final)
-        log("scheduler stopped")
-    return exit_code
-
-
-def _listen_for_pokes(store: Any) -> list[int]:
-    """A FIFO that commands write to when they change the store (`wake_scheduler`).
-    Returns [read end, our own write end]: holding a write end keeps the read
-    end from reporting end-of-file when a command closes its end."""
-    path = store.wake_path
-    try:
-        if not path.exists():
-            os.mkfifo(path, 0o600)
-        read_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        write_fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError:
-        return []  # no FIFOs on this file system: the loop polls instead
-    return [read_fd, write_fd]
-
-
-def _stuck_runs(loop: Loop, service: Any) -> list[str]:
-    """One line per active run that no tick can move on, with why (as `explain` says)."""
-    lines = []
-    for (dag_id, run_id), view in sorted(loop.read_views().items()):
-        if view.run.get("state") not in ("queued", "running"):
-            continue
-        if dag_id not in service.dagbag().dags:
-            lines.append(f"{dag_id} {run_id}: the DAG is not in the DAG folder (see `flowctl dags errors`)")
-            continue
-        try:
-            doc = service.explain(dag_id, run_id)
-        except Exception as exc:  # noqa: BLE001 - a report line must not stop the report
-            lines.append(f"{dag_id} {run_id}: {exc}")
-            continue
-        waiting = [f"{t['task_id']}: {t['reason']}" for t in doc["tasks"] if t["state"] in ("none", "scheduled")]
-        lines.append(f"{dag_id} {run_id}: " + ("; ".join(waiting[:3]) or "no task can start"))
-    return lines
-
-
-def _has_work(loop: Loop) -> bool:
-    """Any run this scheduler may carry out that has not finished."""
-    return any(v.run.get("state") in ("queued", "running") for v in loop.read_views().values())
 
 
 def wake_summary(note: str, reports: list[dict[str, Any]]) -> str:
@@ -341,3 +161,144 @@ def wake_summary(note: str, reports: list[dict[str, Any]]) -> str:
     if len(lines) == 1:
         lines.append("  nothing was missed")
     return "\n".join(lines)
+
+
+@dataclass
+class SchedulerScope:
+    """Everything due: create scheduled runs, carry out every active run that
+    has no live owner. `until_idle`: stop when nothing is left to do."""
+
+    store: Store
+    owner: dict[str, Any]
+    dags: Callable[[], Any]  #: () -> DagBag, reloading changed files
+    status: StatusFile
+    log: Callable[[str], None]
+    until_idle: bool = False
+    notify: Callable[[dict[str, Any]], None] | None = None
+    clock: Any = None
+
+    def __post_init__(self) -> None:
+        self.creator = RunCreator(self.store, self.owner)
+        self.specs: dict[str, DagSpec] = {}
+        self._loaded_at: float | None = None
+        self._seen_errors: dict[str, str] = {}
+        self._status_at: float | None = None
+        self._started = self.clock.now()
+        previous = self.status.read()
+        self._down_since = previous.get("heartbeat") if previous else None
+        self._wall_prev = self.clock.now()
+        self._mono_prev = self.clock.monotonic()
+        self.stuck: list[str] = []
+        self.damaged: list[str] = []
+        self.status.write({"pid": self.owner["pid"], "started_at": iso(self._started), "heartbeat": iso(self._started)})
+
+    def current_specs(self) -> dict[str, DagSpec]:
+        return self.specs
+
+    def reload(self, force: bool = False) -> None:
+        mono = self.clock.monotonic()
+        if not force and self._loaded_at is not None and mono - self._loaded_at < DAG_RELOAD:
+            return
+        self._loaded_at = mono
+        bag = self.dags()
+        for err in bag.errors:
+            if self._seen_errors.get(err.fileloc) != err.error:
+                self.log(f"import error: {err.fileloc}: {err.error}")
+        self._seen_errors = {e.fileloc: e.error for e in bag.errors}
+        self.specs = dict(bag.dags)
+
+    def runs(self) -> set[RunKey] | None:
+        return None
+
+    def before(self, loop: Loop, now: datetime) -> float | None:
+        mono = self.clock.monotonic()
+        self.reload()
+        gap = (now - self._wall_prev).total_seconds() - (mono - self._mono_prev)
+        note = None
+        if self._down_since is not None:
+            down = (now - datetime.fromisoformat(self._down_since)).total_seconds()
+            if down > WAKE_THRESHOLD:
+                note = f"was down for {human_span(down)} (since {self._down_since})"
+            self._down_since = None
+        elif gap > WAKE_THRESHOLD:
+            note = f"the machine slept for {human_span(gap)}"
+        self._wall_prev, self._mono_prev = now, mono
+        if not loop.stopping:
+            reports = self.creator.tick(self.specs, now, want_summary=note is not None)
+            created = False
+            for r in reports:
+                if r.get("error"):
+                    self.log(f"schedule error: {r['dag_id']}: {r['error']}")
+                elif r["created"]:
+                    created = True
+                    if not note:
+                        self.log(f"created {', '.join(r['created'])} for {r['dag_id']}")
+            if created:
+                loop.poke()
+            if note:
+                summary = wake_summary(note, reports)
+                self.log(summary)
+                if self.notify is not None:
+                    self.notify({"event": "scheduler_woke", "dag_id": None, "run_id": None, "task_id": None,
+                                 "try_number": None, "logical_date": None, "error": None, "log": None,
+                                 "message": summary})
+        if self._status_at is None or mono - self._status_at >= STATUS_EVERY:
+            self._status_at = mono
+            self.status.write({"pid": self.owner["pid"], "started_at": iso(self._started), "heartbeat": iso(now)})
+        waits = [DAG_RELOAD]
+        due = self.creator.next_due()
+        if due is not None:
+            waits.append((due - now).total_seconds())
+        return min(waits)
+
+    def done(self, loop: Loop) -> bool:
+        if not self.until_idle or loop.busy():
+            return False
+        if loop.damaged:
+            self.damaged = [f"{k.dag_id} {k.run_id}: {why}" for k, why in sorted(loop.damaged.items())]
+        unfinished = [k for k, c in loop.carried.items() if c.stored.record.state not in RUN_FINISHED]
+        if not unfinished:
+            return True
+        if loop.idle_ticks >= 3:  # runs are left that nothing can move on
+            self.stuck = [self._why_stuck(loop, k) for k in sorted(unfinished)]
+            return True
+        return False
+
+    def _why_stuck(self, loop: Loop, key: RunKey) -> str:
+        carried = loop.carried[key]
+        spec = self.specs.get(key.dag_id)
+        if spec is None:
+            return f"{key.dag_id} {key.run_id}: the DAG is not in the DAG folder (see `flowctl dags errors`)"
+        stored = carried.stored
+        view = RunView(key.dag_id, key.run_id, stored.run, dict(stored.task_instances))
+        _, _, waits, _ = task_verdicts(spec, view, self.clock.now(), carried.prev_states, explain=True)
+        reasons = [f"{w.task_id}: {w.reason}" for w in waits[:3]]
+        return f"{key.dag_id} {key.run_id}: " + ("; ".join(reasons) or "no task can start")
+
+    def exit_code(self, loop: Loop) -> int:
+        final = self.status.read()
+        final["stopped_at"] = iso(self.clock.now())
+        self.status.write(final)
+        if self.stuck:
+            self.log(f"{len(self.stuck)} run(s) cannot go on without a change:")
+            for line in self.stuck:
+                self.log(f"  {line}")
+        if self.damaged:
+            self.log(f"{len(self.damaged)} run(s) cannot be read:")
+            for line in self.damaged:
+                self.log(f"  {line}")
+        return 1 if (self.stuck or self.damaged) else 0
+
+
+def listen_for_pokes(path: Path) -> list[int]:
+    """A FIFO that commands write to when they change the store (`wake_scheduler`).
+    Returns [read end, our own write end]: holding a write end keeps the read
+    end from reporting end-of-file when a command closes its end."""
+    try:
+        if not path.exists():
+            os.mkfifo(path, 0o600)
+        read_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        write_fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return []  # no FIFOs on this file system: the loop polls instead
+    return [read_fd, write_fd]

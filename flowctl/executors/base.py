@@ -1,14 +1,27 @@
-"""The executor protocol the scheduler loop drives."""
+"""The executor protocol the engine drives: submit jobs, poll for events, kill."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from flowctl.records import JobKey
+
+
+@dataclass(frozen=True)
+class Job:
+    """One try (or callback) to run: the DAG file it lives in, the file's
+    version (a changed file gets a fresh process), and what the runner needs."""
+
+    key: JobKey
+    fileloc: str
+    version: str
+    payload: dict[str, Any]
+
 
 @dataclass(frozen=True)
 class Started:
-    key: str
+    key: JobKey
     pid: int
     hostname: str
     at: float | None = None  #: when the process started (epoch seconds), if the executor knows
@@ -16,28 +29,33 @@ class Started:
 
 @dataclass(frozen=True)
 class Finished:
-    key: str
+    key: JobKey
     result: dict[str, Any] | None  #: the runner's result; None when the process died
     exit_code: int | None  #: the process's exit code, or -signal
-    how: str  #: "exit code 0", "signal SIGSEGV", ...
+    how: str  #: "exit code 0", "killed by SIGSEGV", ...
     at: float | None = None  #: when the process ended (epoch seconds), if the executor knows
+    lost: bool = False  #: the executor lost sight of the try: its process may still run
+    pid: int | None = None  #: with `lost`: the try's process group, if it was known
 
 
 Event = Started | Finished
 
 
 class Executor(Protocol):
-    def submit(self, key: str, fileloc: str, payload: dict[str, Any]) -> None:
-        """Start one task try; its events come back from `poll`."""
+    name: str
+    wake_fds: list[int]
+
+    def submit(self, job: Job) -> None:
+        """Start one job; its events come back from `poll`."""
 
     def poll(self, timeout: float) -> list[Event]:
         """Wait up to `timeout` seconds for events; return as soon as there are some."""
 
-    def kill(self, key: str, hard: bool = False) -> None:
-        """Terminate a try's whole process group (SIGTERM, or SIGKILL if hard)."""
+    def kill(self, key: JobKey, hard: bool = False) -> None:
+        """Terminate a job's whole process group (SIGTERM, or SIGKILL if hard)."""
 
     def running(self) -> int:
-        """Tries submitted and not yet finished."""
+        """Jobs submitted and not yet finished."""
 
-    def shutdown(self, grace: float = 0.0) -> None:
-        """Stop; tries still running after `grace` seconds are killed."""
+    def shutdown(self, grace: float = 0.0) -> list[Event]:
+        """Stop; jobs still running after `grace` seconds are killed."""

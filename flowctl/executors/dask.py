@@ -22,7 +22,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from flowctl.executors.base import Event, Finished, Started
+from flowctl.executors.base import Event, Finished, Job, Started
+from flowctl.records import JobKey
 
 
 def run_on_worker(payload: dict[str, Any], kill_event: str) -> dict[str, Any]:
@@ -116,12 +117,14 @@ class DaskExecutor:
             self._cluster = LocalCluster(n_workers=1, threads_per_worker=max(1, workers), processes=False,
                                          dashboard_address=None)
             self.client = Client(self._cluster)
-        self._futures: dict[str, Any] = {}
-        self._payloads: dict[str, dict[str, Any]] = {}
+        self._futures: dict[JobKey, Any] = {}
+        self._payloads: dict[JobKey, dict[str, Any]] = {}
         self._events: list[Event] = []
+        self.wake_fds: list[int] = []
 
-    def submit(self, key: str, fileloc: str, payload: dict[str, Any], version: str = "") -> None:
-        payload = dict(payload)
+    def submit(self, job: Job) -> None:
+        key = job.key
+        payload = dict(job.payload)
         payload["xcom_values"] = self._xcoms(payload)
         kill_event = f"flowctl-kill-{uuid.uuid4().hex}"
         payload["_kill_event"] = kill_event
@@ -183,7 +186,7 @@ class DaskExecutor:
                 f.write(f"(ran on Dask worker host {answer['host']})\n")
             f.write(answer.get("log", ""))
 
-    def kill(self, key: str, hard: bool = False) -> None:
+    def kill(self, key: JobKey, hard: bool = False) -> None:
         payload = self._payloads.get(key)
         if payload is None:
             return

@@ -23,9 +23,10 @@ import sys
 import time
 from typing import Any
 
-from flowctl.executors.base import Event, Finished, Started
+from flowctl.executors.base import Event, Finished, Job, Started
+from flowctl.records import JobKey
 
-_PRELOAD = ("pendulum", "jinja2", "tinydb", "flowctl.runtime.templating", "flowctl.runtime.runner", "flowctl.store")
+_PRELOAD = ("pendulum", "flowctl.runtime.templating", "flowctl.runtime.runner", "flowctl.store")
 
 
 def describe_status(status: int) -> tuple[int, str]:
@@ -79,6 +80,10 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
 
     for name in _PRELOAD:
         importlib.import_module(name)
+    from flowctl.procs import die_with_parent, load_prctl
+
+    load_prctl()
+    me = os.getpid()
     try:
         from flowctl.loader import describe_exception, import_dag_file
 
@@ -107,7 +112,7 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
 
     while True:
         fds = [sock.fileno(), *children]
-        ready, _, _ = select.select(fds, [], [], 1.0)
+        ready, _, _ = select.select(fds, [], [], 1.0 if children else None)
         for fd in ready:
             if fd == sock.fileno():
                 data = sock.recv(1 << 16)
@@ -123,6 +128,7 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
                         read_fd, write_fd = os.pipe()
                         pid = os.fork()
                         if pid == 0:
+                            die_with_parent(me)  # a try never outlives its fork server
                             sock.close()
                             os.close(read_fd)
                             for other in children:
@@ -199,12 +205,17 @@ class ForkServer:
         self.sock = parent
         ForkServer._open.add(parent)
         self.reader = _LineReader()
-        self.keys: set[str] = set()
+        self.keys: set[int] = set()
         self.alive = True
 
-    def send(self, key: str, payload: dict[str, Any]) -> None:
-        _send(self.sock, {"op": "run", "key": key, "payload": payload})
-        self.keys.add(key)
+    def send(self, wire: int, payload: dict[str, Any]) -> None:
+        self.keys.add(wire)
+        try:
+            _send(self.sock, {"op": "run", "key": wire, "payload": payload})
+        except OSError:
+            pass  # the server is gone; poll reports it and its jobs
+
+
 
     def close(self, wait: bool = True) -> None:
         if self.alive:
@@ -219,17 +230,19 @@ class ForkServer:
 
 
 class LocalExecutor:
-    """Runs tries in forked processes on this machine; the scheduler limits how many."""
+    """Runs jobs in forked processes on this machine; the engine limits how many."""
 
     name = "local"
 
     def __init__(self) -> None:
-        self._servers: dict[str, ForkServer] = {}  # fileloc + content hash -> server
+        self._servers: dict[str, ForkServer] = {}  # fileloc + version -> server
         self._by_fd: dict[int, ForkServer] = {}
-        self._pids: dict[str, int] = {}
-        self._pending: set[str] = set()
+        self._ids: dict[int, JobKey] = {}  # wire id -> key
+        self._wire: dict[JobKey, int] = {}  # key -> wire id
+        self._next_id = 1
+        self._pids: dict[JobKey, int] = {}
         self.wake_fds: list[int] = []  # also wake `poll` when one of these is readable
-        self._kill_on_start: set[str] = set()
+        self._kill_on_start: set[JobKey] = set()
 
     def server_for(self, fileloc: str, version: str = "") -> ForkServer:
         """The fork server for this file; a changed file gets a new one."""
@@ -246,19 +259,36 @@ class LocalExecutor:
             self._by_fd[server.sock.fileno()] = server
         return server
 
-    def submit(self, key: str, fileloc: str, payload: dict[str, Any], version: str = "") -> None:
-        self.server_for(fileloc, version).send(key, payload)
-        self._pending.add(key)
+    def submit(self, job: Job) -> None:
+        wire = self._next_id
+        self._next_id += 1
+        self._ids[wire] = job.key
+        self._wire[job.key] = wire
+        server = self.server_for(job.fileloc, job.version)
+        server.send(wire, job.payload)
 
     def running(self) -> int:
-        return len(self._pending)
+        return len(self._wire)
 
-    def pid_of(self, key: str) -> int | None:
+    def pid_of(self, key: JobKey) -> int | None:
         return self._pids.get(key)
+
+    def _done(self, wire: int) -> JobKey | None:
+        key = self._ids.pop(wire, None)
+        if key is not None:
+            self._wire.pop(key, None)
+            self._pids.pop(key, None)
+            self._kill_on_start.discard(key)
+        return key
 
     def poll(self, timeout: float) -> list[Event]:
         events: list[Event] = []
-        ready, _, _ = select.select([*self._by_fd, *self.wake_fds], [], [], max(0.0, timeout))
+        fds = [*self._by_fd, *self.wake_fds]
+        if not fds:
+            if timeout > 0:
+                time.sleep(timeout)
+            return events
+        ready, _, _ = select.select(fds, [], [], max(0.0, timeout))
         host = socket.gethostname()
         for fd in ready:
             if fd in self.wake_fds:
@@ -267,45 +297,57 @@ class LocalExecutor:
                 except BlockingIOError:
                     pass
                 continue
-            server = self._by_fd[fd]
-            data = server.sock.recv(1 << 16)
+            server = self._by_fd.get(fd)
+            if server is None:
+                continue
+            try:
+                data = server.sock.recv(1 << 16)
+            except OSError:
+                data = b""
             if not data:
-                events.extend(self._server_died(server, "the fork server exited"))
+                events.extend(self._server_died(server, "its fork server died"))
                 continue
             for msg in server.reader.feed(data):
                 op = msg["op"]
+                key = self._ids.get(msg.get("key"))
                 if op == "started":
-                    self._pids[msg["key"]] = msg["pid"]
-                    if msg["key"] in self._kill_on_start:  # killed before we knew its pid
-                        self._kill_on_start.discard(msg["key"])
-                        self.kill(msg["key"], hard=True)
-                    events.append(Started(msg["key"], msg["pid"], host, msg.get("at")))
+                    if key is None:
+                        continue
+                    self._pids[key] = msg["pid"]
+                    events.append(Started(key, msg["pid"], host, msg.get("at")))
+                    if key in self._kill_on_start:  # killed before we knew its pid
+                        self._kill_on_start.discard(key)
+                        self.kill(key, hard=True)
                 elif op == "finished":
-                    key = msg["key"]
-                    server.keys.discard(key)
-                    self._pending.discard(key)
-                    self._kill_on_start.discard(key)
-                    self._pids.pop(key, None)
-                    events.append(Finished(key, msg["result"], msg["exit_code"], msg["how"], msg.get("at")))
+                    server.keys.discard(msg["key"])
+                    key = self._done(msg["key"])
+                    if key is not None:
+                        events.append(Finished(key, msg["result"], msg["exit_code"], msg["how"], msg.get("at")))
                 elif op == "import_failed":
-                    events.extend(self._server_died(server, f"the DAG file failed to import: {msg['error']}"))
+                    events.extend(self._server_died(server, f"the DAG file failed to import: {msg['error']}",
+                                                    lost=False))
         return events
 
-    def _server_died(self, server: ForkServer, why: str) -> list[Event]:
+    def _server_died(self, server: ForkServer, why: str, lost: bool = True) -> list[Event]:
+        """Every job of a dead server ends; with `lost`, its process may still
+        run (the engine makes sure it is gone before the task runs again)."""
         events: list[Event] = []
-        for key in sorted(server.keys):
-            self._pending.discard(key)
-            self._pids.pop(key, None)
-            events.append(Finished(key, {"state": "failed", "error": why, "xcom": {}}, None, why))
+        for wire in sorted(server.keys):
+            key = self._ids.get(wire)
+            pid = self._pids.get(key) if key is not None else None
+            self._done(wire)
+            if key is not None:
+                result = None if lost else {"state": "failed", "error": why, "xcom": {}}
+                events.append(Finished(key, result, None, why, lost=lost, pid=pid))
         server.keys.clear()
         self._by_fd.pop(server.sock.fileno(), None)
         server.close()
         return events
 
-    def kill(self, key: str, hard: bool = False) -> None:
+    def kill(self, key: JobKey, hard: bool = False) -> None:
         pid = self._pids.get(key)
         if pid is None:
-            if key in self._pending:
+            if key in self._wire:
                 self._kill_on_start.add(key)
             return
         try:
@@ -314,16 +356,16 @@ class LocalExecutor:
             pass
 
     def shutdown(self, grace: float = 0.0) -> list[Event]:
-        """Wait up to `grace` s for running tries, kill the rest, stop the servers."""
+        """Wait up to `grace` s for running jobs, kill the rest, stop the servers."""
         events: list[Event] = []
         deadline = time.monotonic() + grace
-        while self._pending and time.monotonic() < deadline:
+        while self._wire and time.monotonic() < deadline:
             events.extend(self.poll(min(0.2, max(0.0, deadline - time.monotonic()))))
-        if self._pending:
-            for key in list(self._pending):
+        if self._wire:
+            for key in list(self._wire):
                 self.kill(key, hard=True)
             end = time.monotonic() + 5
-            while self._pending and time.monotonic() < end:
+            while self._wire and time.monotonic() < end:
                 events.extend(self.poll(0.2))
         for server in self._servers.values():
             server.close(wait=False)

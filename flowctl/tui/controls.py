@@ -134,10 +134,12 @@ class Controls:
             if result is None:
                 return
 
-            def done(changed: list[str]) -> str:
-                if not changed:
+            def done(result: tuple[list[str], list[str]]) -> str:
+                marked, reset = result
+                if not marked and not reset:
                     return f"{task_id} was already {state}; nothing changed."
-                return f"Marked {state}: {', '.join(changed)}."
+                text = f"Marked {state}: {', '.join(marked)}." if marked else f"{task_id} was already {state}."
+                return text + (f" Reset to run again: {', '.join(reset)}." if reset else "")
 
             self._run_action(
                 lambda: self.service.mark(dag_id, run_id, task_id, state, downstream=result["downstream"]),

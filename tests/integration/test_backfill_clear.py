@@ -3,7 +3,6 @@ on a daily incremental DAG whose tasks write one file per `{{ ds }}`."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -101,13 +100,11 @@ def ran(out: Path, day: str) -> list[str]:
 
 
 def run_file_state(flow, run_id: str, dag_id: str = "inc") -> str | None:
-    """The run's state read straight from its state file (cheap enough to poll)."""
-    path = flow.home / "state" / "runs" / dag_id / f"{run_id}.json"
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return next(iter(doc.get("run", {}).values()), {}).get("state")
+    """The run's state as committed, read through the store (cheap enough to poll)."""
+    from flowctl.store import Store
+
+    data = Store(flow.home).read_run(dag_id, run_id)
+    return data.record.state if data is not None else None
 
 
 def backfill(flow, *args: str, timeout: float = 60) -> Any:

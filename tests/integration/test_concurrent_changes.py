@@ -59,8 +59,9 @@ def test_clearing_a_running_task_under_the_scheduler_does_not_hang_it(flow):
 
 
 def test_a_backfill_leaves_a_run_a_live_scheduler_carries_alone(flow):
-    """The daemon carries a cleared run; a backfill over that interval skips it
-    (the plan says who runs it) and the daemon finishes it, each task once."""
+    """The daemon carries a cleared run; a backfill over that interval leaves it to
+    the daemon (the plan says who runs it), follows it to its end and exits with its
+    outcome; each task runs once."""
     flow.write_dag("d.py", """
 import pendulum
 from flowctl import DAG, BashOperator
@@ -76,10 +77,10 @@ with DAG("d", schedule="@daily", start_date=pendulum.datetime(2026, 1, 1, tz="UT
         wait_for("the daemon to take the run", lambda: state_of(flow, "d", run_id, "t") == "running")
         plan = flow("backfill", "d", "--start", "2026-01-01", "--end", "2026-01-01", "--reprocess", "completed",
                     "--dry-run", "--json").json()
-        assert plan["intervals"][0]["action"] == "skip" and "running under pid" in plan["intervals"][0]["why"]
+        assert plan["intervals"][0]["action"] == "follow" and "carried out by a scheduler (pid" in plan["intervals"][0]["why"]
         res = flow("backfill", "d", "--start", "2026-01-01", "--end", "2026-01-01", "--reprocess", "completed")
         assert res.code == 0, res.out + res.err
-        wait_for("the daemon to finish it", lambda: state_of(flow, "d", run_id, "t") == "success")
+        assert state_of(flow, "d", run_id, "t") == "success"  # the backfill ended when the daemon's run did
     finally:
         flow("scheduler", "stop")
     assert (flow.root / "ran.txt").read_text().splitlines() == ["2026-01-01", "2026-01-01"]  # the backfill, then the daemon
@@ -97,7 +98,8 @@ def test_until_idle_names_a_run_that_cannot_go_on_and_exits_1(flow):
 
 
 def test_a_damaged_old_run_does_not_stop_the_scheduler(flow):
-    """One run file that no longer parses is reported; the other runs go on."""
+    """One run file that no longer parses is reported; the other runs go on; --until-idle
+    exits 1 naming it, and `runs list` shows it as damaged rather than leaving it out."""
     flow.write_dag("q.py", "from flowctl import DAG, EmptyOperator\nwith DAG('q', schedule=None):\n    EmptyOperator(task_id='a')\n")
     first = flow("trigger", "q", "--logical-date", "2026-01-01").out.strip()
     second = flow("trigger", "q", "--logical-date", "2026-01-02").out.strip()
@@ -105,8 +107,11 @@ def test_a_damaged_old_run_does_not_stop_the_scheduler(flow):
     damaged.write_bytes(damaged.read_bytes()[:40])
     res = flow("scheduler", "--until-idle", timeout=30)
     assert "skipping a damaged run" in res.out and str(damaged) in res.out
-    runs = {r["run_id"]: r["state"] for r in flow("runs", "list", "--json").json()}
-    assert runs == {second: "success"}
+    assert res.code == 1 and "cannot be read" in res.out
+    listed = flow("runs", "list", "--json")
+    runs = {r["run_id"]: r["state"] for r in listed.json()}
+    assert runs == {second: "success", first: "damaged"}
+    assert str(damaged) in listed.err
     assert damaged.read_bytes()[:40] == damaged.read_bytes()  # never overwritten
     doctor = flow("doctor", "--json")
     assert doctor.code == 1 and any(str(damaged) in p["problem"] for p in json.loads(doctor.out)["problems"])

@@ -61,9 +61,12 @@ def log(flow, dag_id: str, run_id: str, task_id: str, try_number: int | None = N
 
 
 def run_file_tis(flow, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
-    """The task instances as stored in the run's state file (with their tries history)."""
-    doc = json.loads((flow.home / "state" / "runs" / dag_id / f"{run_id}.json").read_text())
-    return {ti["task_id"]: ti for ti in doc["task_instances"].values()}
+    """The task instances as committed (with their tries history), read through the store."""
+    from flowctl.store import Store
+
+    data = Store(flow.home).read_run(dag_id, run_id)
+    assert data is not None
+    return data.task_instances
 
 
 def state_map(doc: dict[str, Any]) -> dict[str, str]:

@@ -372,7 +372,7 @@ def jump(tmp_path: Path, catchup: bool, pause: bool = False) -> tuple[Any, list[
     specs = service.dagbag().dags
     assert set(specs) == {"jumpy"}, service.dagbag().errors
     clock = FakeClock(datetime(2026, 3, 2, 0, 30, tzinfo=UTC))
-    creator = RunCreator(service, owner_identity())
+    creator = RunCreator(service.store, owner_identity())
     if pause:
         service.set_paused("jumpy", True)
     creator.tick(specs, clock.now())
@@ -413,6 +413,6 @@ def test_a_paused_dag_gets_no_runs_across_a_clock_jump(tmp_path: Path):
     service, first, reports = jump(tmp_path, catchup=True, pause=True)
     assert first == [] and reports == [] and scheduled(service) == []
     service.set_paused("jumpy", False)
-    creator = RunCreator(service, owner_identity())
+    creator = RunCreator(service.store, owner_identity())
     creator.tick(service.dagbag().dags, datetime(2026, 3, 5, 1, 0, tzinfo=UTC))
     assert len(scheduled(service)) == 4

@@ -1,4 +1,5 @@
-"""The state store: atomic, private, corruption-reporting TinyDB files (flowctl/store.py)."""
+"""The state store: a run is a document plus a journal of fsynced, checksummed
+lines; atomic, private, and naming what it cannot read (flowctl/store.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from flowctl.errors import StoreCorrupt
-from flowctl.store import SCHEMA_VERSION, Store
+from flowctl.records import Run, TaskInstance, TaskKey
+from flowctl.store import FOLD_MIN_BYTES, SCHEMA_VERSION, Store
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -32,11 +34,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
 def make_run(store: Store, dag_id: str = DAG, run_id: str = RUN, *, state: str = "running",
              tasks: tuple[str, ...] = ("extract", "load")) -> None:
     with store.transaction() as tx:
-        rf = tx.run(dag_id, run_id, create=True)
-        assert rf is not None
-        rf.update_run(dag_id=dag_id, run_id=run_id, state=state)
-        for tid in tasks:
-            rf.put_ti(tid, state="queued", try_number=0)
+        tx.create_run(Run(dag_id, run_id, state=state), [TaskInstance(t, state="queued") for t in tasks], {})
 
 
 def snapshot(home: Path) -> dict[str, bytes]:
@@ -44,6 +42,12 @@ def snapshot(home: Path) -> dict[str, bytes]:
     root = home / "state"
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and p.name != ".lock"}
+
+
+def ti_state(store: Store, task_id: str, run_id: str = RUN) -> str:
+    data = store.read_run(DAG, run_id)
+    assert data is not None
+    return data.tis[TaskKey(task_id)].state
 
 
 # --- commits, visibility, permissions ----------------------------------------------
@@ -63,12 +67,74 @@ def test_commit_is_visible_to_a_fresh_store(home: Path):
     data = reader.read_run(DAG, RUN)
     assert data is not None
     assert data.run["state"] == "running"
-    assert data.task_instances["extract"] == {"task_id": "extract", "state": "success", "try_number": 1}
+    extract = data.task_instances["extract"]
+    assert (extract["task_id"], extract["state"], extract["try_number"]) == ("extract", "success", 1)
     assert data.task_instances["load"]["state"] == "queued"
     assert [(x["task_id"], x["key"], x["value"]) for x in data.xcoms] == [("extract", "return_value", {"rows": 3})]
     assert reader.active_runs() == [(DAG, RUN)]
     assert reader.run_ids(DAG) == [RUN]
     assert reader.seq() >= 2
+
+
+def test_a_commit_appends_a_line_and_leaves_the_document_alone(home: Path):
+    """A change to a running run is one journal line; the run's document is not rewritten
+    (so a commit costs what changed, not the run's size)."""
+    store = Store(home)
+    make_run(store, tasks=tuple(f"t{i}" for i in range(2000)))
+    doc = store.run_path(DAG, RUN)
+    before = (doc.stat().st_ino, doc.stat().st_mtime_ns, doc.read_bytes())
+    with store.transaction() as tx:
+        rf = tx.run(DAG, RUN)
+        assert rf is not None
+        rf.put_ti("t7", state="success", try_number=1)
+    journal = store.journal_path(DAG, RUN)
+    lines = journal.read_bytes().splitlines()
+    assert len(lines) == 1 and len(lines[0]) < 200
+    assert (doc.stat().st_ino, doc.stat().st_mtime_ns, doc.read_bytes()) == before
+    assert ti_state(Store(home), "t7") == "success"
+
+
+def test_a_finished_run_is_folded_into_one_document(home: Path):
+    """When a run ends, its journal is folded into a new document and removed; the state is the same."""
+    store = Store(home)
+    make_run(store)
+    with store.transaction() as tx:
+        rf = tx.run(DAG, RUN)
+        assert rf is not None
+        rf.put_ti("extract", state="success", try_number=1)
+    assert store.journal_path(DAG, RUN).exists()
+    with store.transaction() as tx:
+        rf = tx.run(DAG, RUN)
+        assert rf is not None
+        rf.put_ti("load", state="failed", try_number=1)
+        rf.update_run(state="failed")
+    assert not store.journal_path(DAG, RUN).exists()
+    doc = json.loads(store.run_path(DAG, RUN).read_bytes())
+    states = {t["task_id"]: t["state"] for t in doc["task_instances"].values()}
+    assert states == {"extract": "success", "load": "failed"}
+    assert Store(home).read_run(DAG, RUN).run["state"] == "failed"
+
+
+def test_a_long_journal_is_folded_and_readers_see_every_change(home: Path):
+    """Past its size limit the journal is folded; a reader that followed it incrementally
+    and a fresh reader agree on every change."""
+    store = Store(home)
+    make_run(store, tasks=("a",))
+    follower = Store(home)
+    assert follower.read_run(DAG, RUN) is not None
+    big = "x" * 4096
+    n = FOLD_MIN_BYTES // 4096 + 10
+    for i in range(n):
+        with store.transaction() as tx:
+            rf = tx.run(DAG, RUN)
+            assert rf is not None
+            rf.put_ti("a", note=f"{i}:{big}", try_number=i)
+        if i % 7 == 0:
+            assert follower.read_run(DAG, RUN).tis[TaskKey("a")].try_number == i
+    assert store.journal_path(DAG, RUN).stat().st_size < FOLD_MIN_BYTES
+    for reader in (follower, Store(home)):
+        ti = reader.read_run(DAG, RUN).tis[TaskKey("a")]
+        assert ti.try_number == n - 1 and ti.extra["note"].startswith(f"{n - 1}:")
 
 
 def test_dag_flags_are_read_back_by_dag_id(home: Path):
@@ -91,11 +157,14 @@ def test_state_files_are_0600_and_folders_0700(home: Path):
     make_run(store)
     with store.transaction() as tx:
         tx.set_dag_flags(DAG, paused=False)
+        rf = tx.run(DAG, RUN)
+        assert rf is not None
+        rf.put_ti("extract", state="running")
 
     files = [p for p in (home / "state").rglob("*") if p.is_file()]
     folders = [home, home / "state", *[p for p in (home / "state").rglob("*") if p.is_dir()]]
     names = {p.name for p in files}
-    assert {"index.json", "seq", ".lock", f"{RUN}.json"} <= names
+    assert {"index.json", "dags.json", "seq", ".lock", f"{RUN}.json", f"{RUN}.journal"} <= names
     assert {home / "state" / "runs", home / "state" / "runs" / DAG} <= set(folders)
     for p in files:
         assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
@@ -118,7 +187,43 @@ def test_finished_run_leaves_the_active_index(home: Path):
     assert data is not None and data.run["state"] == "success"
 
 
-# --- damaged files --------------------------------------------------------------------
+# --- crashes and damage ---------------------------------------------------------------
+
+
+def test_a_torn_last_line_is_ignored_and_cut_by_the_next_writer(home: Path):
+    """A writer killed mid-append leaves half a line: readers ignore it (it was never
+    announced) and the next commit cuts it off before appending."""
+    store = Store(home)
+    make_run(store)
+    with store.transaction() as tx:
+        tx.run(DAG, RUN).put_ti("extract", state="running", try_number=1)
+    journal = store.journal_path(DAG, RUN)
+    good = journal.read_bytes()
+    with open(journal, "ab") as f:
+        f.write(b'0000abcd {"n": 2, "tis": [["extract", -1, {"state": "succ')
+    assert ti_state(Store(home), "extract") == "running"
+    with Store(home).transaction() as tx:
+        tx.run(DAG, RUN).put_ti("load", state="running", try_number=1)
+    raw = journal.read_bytes()
+    assert raw.startswith(good) and b"succ" not in raw
+    reader = Store(home)
+    assert (ti_state(reader, "extract"), ti_state(reader, "load")) == ("running", "running")
+
+
+def test_a_damaged_line_inside_the_journal_is_reported(home: Path):
+    """A bad line followed by good ones is damage: StoreCorrupt naming the journal."""
+    store = Store(home)
+    make_run(store)
+    for state in ("running", "success"):
+        with store.transaction() as tx:
+            tx.run(DAG, RUN).put_ti("extract", state=state, try_number=1)
+    journal = store.journal_path(DAG, RUN)
+    raw = bytearray(journal.read_bytes())
+    raw[12] ^= 0x20
+    journal.write_bytes(bytes(raw))
+    with pytest.raises(StoreCorrupt) as err:
+        Store(home).read_run(DAG, RUN)
+    assert str(journal) in str(err.value)
 
 
 def test_truncated_run_file_raises_store_corrupt_naming_it(home: Path):
@@ -133,6 +238,17 @@ def test_truncated_run_file_raises_store_corrupt_naming_it(home: Path):
     assert str(path) in str(err.value)
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_run_file_is_store_corrupt(home: Path):
+    """A run file the user cannot read is reported like a damaged one, naming it."""
+    make_run(Store(home))
+    path = Store(home).run_path(DAG, RUN)
+    path.chmod(0)
+    with pytest.raises(StoreCorrupt) as err:
+        Store(home).read_run(DAG, RUN)
+    assert str(path) in str(err.value) and "cannot be read" in str(err.value)
+
+
 def test_transaction_touching_a_damaged_run_fails_and_leaves_it_unchanged(home: Path):
     """A transaction that reaches a damaged run file raises StoreCorrupt and writes nothing, that file included."""
     store = Store(home)
@@ -143,34 +259,34 @@ def test_transaction_touching_a_damaged_run_fails_and_leaves_it_unchanged(home: 
     path.write_bytes(damaged)
     before = snapshot(home)
 
-    for create in (False, True):
-        with pytest.raises(StoreCorrupt) as err:
-            with Store(home).transaction() as tx:
-                ok = tx.run(DAG, "healthy")
-                assert ok is not None
-                ok.put_ti("extract", state="running")
-                rf = tx.run(DAG, RUN, create=create)
-                assert rf is not None  # not reached
-                rf.update_run(state="failed")
-        assert str(path) in str(err.value)
-        assert path.read_bytes() == damaged
-        assert snapshot(home) == before
-
-
-def test_damaged_index_is_reported_and_not_overwritten(home: Path):
-    """A damaged index.json raises StoreCorrupt on the next commit and keeps its bytes."""
-    store = Store(home)
-    make_run(store)
-    index = home / "state" / "index.json"
-    index.write_bytes(b'{"_meta": {"1": {"schema": 1')
-    before = snapshot(home)
     with pytest.raises(StoreCorrupt) as err:
         with Store(home).transaction() as tx:
+            ok = tx.run(DAG, "healthy")
+            assert ok is not None
+            ok.put_ti("extract", state="running")
             rf = tx.run(DAG, RUN)
-            assert rf is not None
-            rf.update_run(state="success")
-    assert str(index) in str(err.value)
+            assert rf is not None  # not reached
+            rf.update_run(state="failed")
+    assert str(path) in str(err.value)
+    assert path.read_bytes() == damaged
     assert snapshot(home) == before
+
+
+def test_a_damaged_index_is_set_aside_and_rebuilt(home: Path):
+    """The index is a hint: a damaged one is moved aside (its bytes kept) on the next
+    commit and rebuilt from the run files; readers meanwhile scan the run files."""
+    store = Store(home)
+    make_run(store)
+    make_run(store, run_id="done", state="success")
+    index = home / "state" / "index.json"
+    garbage = b'{"_meta": {"1": {"schema": 1'
+    index.write_bytes(garbage)
+    assert Store(home).active_runs() == [(DAG, RUN)]
+    with Store(home).transaction() as tx:
+        tx.run(DAG, RUN).put_ti("extract", state="running")
+    aside = [p for p in (home / "state").iterdir() if p.name.startswith("index.json.damaged-")]
+    assert len(aside) == 1 and aside[0].read_bytes() == garbage
+    assert Store(home).read_index()["active"] == {"1": {"dag_id": DAG, "run_id": RUN}}
 
 
 def _schema_2(data: dict) -> dict:
@@ -202,7 +318,7 @@ def test_other_schema_version_raises_store_corrupt(home: Path, change):
     assert str(path) in str(err.value)
     with pytest.raises(StoreCorrupt):
         with Store(home).transaction() as tx:
-            tx.run(DAG, RUN, create=True)
+            tx.run(DAG, RUN)
     assert path.read_bytes() == raw
 
 
@@ -218,26 +334,40 @@ def test_malformed_meta_raises_store_corrupt(home: Path, text: str):
     assert str(path) in str(err.value)
 
 
+def test_temp_files_of_dead_writers_go_at_the_next_first_commit(home: Path):
+    """A temp file whose writer is dead is removed by a process's first commit; a live one's stays."""
+    store = Store(home)
+    make_run(store)
+    folder = store.run_path(DAG, RUN).parent
+    dead = folder / f".{RUN}.json.999999999.1.tmp"
+    live = folder / f".{RUN}.json.{os.getpid()}.1.tmp"
+    dead.write_bytes(b"x")
+    live.write_bytes(b"x")
+    with Store(home).transaction() as tx:
+        tx.set_dag_flags(DAG, paused=False)
+    assert not dead.exists() and live.exists()
+
+
 # --- guarded transitions ------------------------------------------------------------------
 
 
 def test_transition_refuses_a_state_not_in_from(home: Path):
-    """RunFile.transition changes a TI only when its current state is in from_; a refused one changes nothing."""
+    """transition changes a TI only when its current state is in from_; a refused one changes nothing."""
     store = Store(home)
     make_run(store)  # extract and load are queued
     with store.transaction() as tx:
         rf = tx.run(DAG, RUN)
         assert rf is not None
         assert rf.transition("extract", from_={"scheduled", "none"}, state="running", pid=1) is False
-        assert rf.ti("extract") == {"task_id": "extract", "state": "queued", "try_number": 0}
+        assert rf.ti("extract").state == "queued"
         assert rf.transition("missing", from_={"queued"}, state="running") is False
         assert rf.ti("missing") is None
         assert rf.transition("load", from_=frozenset({"queued"}), state="running") is True
-        assert rf.ti("load")["state"] == "running"
+        assert rf.ti("load").state == "running"
     data = Store(home).read_run(DAG, RUN)
     assert data is not None
     assert data.task_instances["extract"]["state"] == "queued"
-    assert "pid" not in data.task_instances["extract"]
+    assert data.task_instances["extract"]["pid"] is None
     assert "missing" not in data.task_instances
     assert data.task_instances["load"]["state"] == "running"
 
@@ -263,9 +393,7 @@ def test_exception_inside_transaction_writes_nothing(home: Path):
             rf.update_run(state="failed")
             rf.put_ti("extract", state="failed", try_number=1)
             rf.set_xcom("extract", "k", 1)
-            new = tx.run(DAG, "other", create=True)
-            assert new is not None
-            new.update_run(state="queued")
+            tx.create_run(Run(DAG, "other"), [], {})
             tx.set_dag_flags(DAG, paused=True)
             raise Boom()
 

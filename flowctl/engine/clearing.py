@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from flowctl.errors import NotFound, UsageError
+from flowctl.records import TaskKey
 from flowctl.specs import DagSpec
 from flowctl.states import FINISHED, TaskState, run_state_of
 from flowctl.store import Store
@@ -127,7 +128,8 @@ def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
     their history). With `take_over` (a backfill reprocessing a run), a run is
     cleared only if no other live process owns it, and it becomes ours in the
     same commit. Returns how many instances were reset."""
-    from flowctl.store import owner_alive
+    from flowctl.engine.runs import fresh_ti
+    from flowctl.procs import owner_alive, same_owner
 
     by_run: dict[str, list[dict[str, Any]]] = {}
     for item in plan:
@@ -140,52 +142,51 @@ def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
             if rf is None:
                 continue
             if take_over is not None:
-                current = rf.run.get("owner")
-                if current and current != take_over and owner_alive(current):
+                current = rf.record.owner
+                if current and not same_owner(current, take_over) and owner_alive(current):
                     continue  # a live process carries it: leave it alone
                 rf.update_run(owner=take_over)
             for item in items:
-                ti = rf.ti(item["task_id"])
-                if ti is None:
+                key = TaskKey(item["task_id"], item.get("map_index", -1))
+                if rf.ti(key) is None:
                     continue
-                rf.put_ti(item["task_id"], **reset_fields())
+                rf.put_ti(key, **reset_fields())
                 count += 1
             if spec is not None:
-                from flowctl.service import fresh_ti
-
                 for tid in spec.order:
-                    if rf.ti(tid) is None:
-                        rf.put_ti(tid, **fresh_ti(spec, tid))
+                    if rf.ti(TaskKey(tid)) is None:
+                        rf.put_ti(TaskKey(tid), **fresh_ti(spec, tid).to_doc())
                 rf.set_dag_version(spec.version_doc())
             rf.update_run(state="queued", end_date=None)
     return count
 
 
 def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, task_id: str,
-               state: str, downstream: bool) -> list[str]:
-    """Set the state; marking success heals the failure leftovers below it."""
+               state: str, downstream: bool) -> tuple[list[str], list[str]]:
+    """Set the state; marking success heals the failure leftovers below it.
+    Returns (the task ids marked, the task ids reset to run again)."""
     with store.transaction() as tx:
         rf = tx.run(dag_id, run_id)
         if rf is None:
             raise NotFound(f"{dag_id} has no run {run_id!r}")
-        tis = rf.tis()
+        tis = {k.task_id: ti.to_doc() for k, ti in rf.tis().items() if k.map_index < 0}
         if task_id not in tis:
             raise NotFound(f"run {run_id} of {dag_id} has no task {task_id!r}")
-        version = rf.db.table("dag_version").all()
-        up = _edges(spec, version[0] if version else {})
+        up = _edges(spec, rf.version)
         down = _downstream_map(up)
         targets = [task_id] + (sorted(_closure({task_id}, down) & set(tis)) if downstream else [])
-        changed = []
+        marked: list[str] = []
+        reset: list[str] = []
         for tid in targets:
             if tis[tid].get("state") != state:
-                rf.put_ti(tid, state=state, marked=True, next_retry_at=None, reason=f"marked {state} by hand")
+                rf.put_ti(TaskKey(tid), state=state, marked=True, next_retry_at=None, reason=f"marked {state} by hand")
                 tis[tid]["state"] = state
-                changed.append(tid)
+                marked.append(tid)
         if state == TaskState.SUCCESS:
-            for tid in failure_leftovers(tis, down, set(targets)) - set(targets):
-                rf.put_ti(tid, **reset_fields())
+            for tid in sorted(failure_leftovers(tis, down, set(targets)) - set(targets)):
+                rf.put_ti(TaskKey(tid), **reset_fields())
                 tis[tid]["state"] = TaskState.NONE
-                changed.append(tid)
+                reset.append(tid)
         states = [TaskState(t.get("state", "none")) for t in tis.values()]
         new_state = run_state_of(states)
         if new_state in ("queued", "running"):
@@ -194,6 +195,6 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
         if new_state in ("success", "failed"):
             from flowctl.clock import utcnow
 
-            ended = rf.run.get("end_date") or utcnow().isoformat()
+            ended = rf.record.end_date or utcnow().isoformat()
         rf.update_run(state=str(new_state), end_date=ended)
-    return changed
+    return marked, reset

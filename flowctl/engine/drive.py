@@ -1,0 +1,163 @@
+"""The one driver: it owns the executor, the clock, the signals and the
+shutdown, and turns the loop (`loop.py`) until its scope is done.
+
+`flowctl run`, `flowctl backfill` and `flowctl scheduler` are the same
+driver with a different scope (`scopes.py`): one run, a backfill's runs, or
+everything due. What a person sees comes out through `announce`; an
+announcement that cannot be written (a closed pipe) never stops the work.
+
+Signals: the first Ctrl-C (or SIGTERM) starts nothing new and says at once
+what it waits for; running tries finish (within `grace` seconds, if given).
+A second one kills them; they run again later (an interruption, not a failure).
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from flowctl.clock import Clock
+from flowctl.engine.loop import Announce, Loop
+from flowctl.executors.base import Event
+from flowctl.records import RunKey
+from flowctl.specs import DagSpec
+from flowctl.store import Store
+
+
+class Scope(Protocol):
+    """What a driver carries out, and when it is done."""
+
+    def runs(self) -> set[RunKey] | None:
+        """The runs to carry out (None: every active run without a live owner)."""
+
+    def before(self, loop: Loop, now: Any) -> float | None:
+        """Work of the scope itself before a tick (create runs, say); seconds
+        until it wants another tick, if it does."""
+
+    def done(self, loop: Loop) -> bool:
+        """Whether the driver may stop."""
+
+    def exit_code(self, loop: Loop) -> int:
+        """What the command exits with."""
+
+
+class SafeAnnounce:
+    """Passes announcements on until writing one fails (a closed pipe, a full
+    disk for a log); after that it drops them, so the work goes on."""
+
+    def __init__(self, target: Announce) -> None:
+        self.target = target
+        self.broken = False
+
+    def __call__(self, kind: str, info: dict[str, Any]) -> None:
+        if self.broken:
+            return
+        try:
+            self.target(kind, info)
+        except (OSError, ValueError):  # EPIPE, ENOSPC, a closed stream
+            self.broken = True
+
+
+class Driver:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        executor: Any,
+        specs: Callable[[], Mapping[str, DagSpec]],
+        workers: int,
+        owner: dict[str, Any],
+        clock: Clock,
+        scope: Scope,
+        announce: Announce | None = None,
+        notify: Callable[[dict[str, Any]], None] | None = None,
+        grace: float | None = None,
+        max_sleep: float = 0.5,
+        payload_extra: Any = None,
+    ) -> None:
+        self.executor = executor
+        self.clock = clock
+        self.scope = scope
+        self.grace = grace
+        self.say = SafeAnnounce(announce or (lambda kind, info: None))
+        self.loop = Loop(store=store, executor=executor, specs=specs, workers=workers, owner=owner, clock=clock,
+                         scope=scope.runs(), announce=self.say, notify=notify, max_sleep=max_sleep,
+                         payload_extra=payload_extra)
+        self._signals = 0
+        self._stop_deadline: float | None = None
+        self.interrupted = False
+
+    # -- signals -------------------------------------------------------------------------
+
+    def on_signal(self, signum: int, frame: Any) -> None:
+        """Only sets flags and says what happens; the loop acts on its next tick."""
+        self._signals += 1
+        loop = self.loop
+        if self._signals == 1:
+            loop.stop()
+            self.interrupted = True
+            running = loop.running_tries()
+            if running:
+                names = ", ".join(f"{k.dag_id}.{k.task_id}" for k in running[:5])
+                more = f" and {len(running) - 5} more" if len(running) > 5 else ""
+                within = f" (up to {self.grace:g} s)" if self.grace is not None else ""
+                self.say("stopping", {"message": f"stopping: nothing new starts; waiting for {len(running)} "
+                                                 f"running task(s) to finish{within}: {names}{more}. "
+                                                 f"Press Ctrl-C again to kill them (they run again later)."})
+            else:
+                self.say("stopping", {"message": "stopping: nothing is running"})
+        else:
+            if loop.running_tries():
+                self.say("stopping", {"message": f"killing {len(loop.running_tries())} running task(s); "
+                                                 f"they run again later"})
+            loop.interrupt_all()
+
+    @contextmanager
+    def signals(self) -> Iterator[None]:
+        old = {s: signal.signal(s, self.on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+    # -- running -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Turn the loop until the scope is done (or a stop has drained); the exit code."""
+        loop = self.loop
+        events: list[Event] = []
+        try:
+            with self.signals():
+                while True:
+                    now = self.clock.now()
+                    want = self.scope.before(loop, now)
+                    loop.scope = self.scope.runs()
+                    sleep = loop.step(events, now)
+                    if want is not None:
+                        sleep = min(sleep, max(0.0, want))
+                    if loop.stopping:
+                        if self._stopped():
+                            break
+                    elif self.scope.done(loop):
+                        break
+                    events = self.executor.poll(sleep)
+        finally:
+            self.executor.shutdown(grace=0)
+        return self.scope.exit_code(loop)
+
+    def _stopped(self) -> bool:
+        loop = self.loop
+        if not loop.busy():
+            return True
+        if self.grace is not None:
+            mono = self.clock.monotonic()
+            if self._stop_deadline is None:
+                self._stop_deadline = mono + self.grace
+            elif mono > self._stop_deadline and loop.running_tries() and not loop.interrupted:
+                self.say("stopping", {"message": f"grace of {self.grace:g} s is over: killing "
+                                                 f"{len(loop.running_tries())} running task(s); they run again later"})
+                loop.interrupt_all()
+        return False

@@ -1,0 +1,419 @@
+"""The front door: everything the CLI and the TUI do goes through `Service`.
+
+Front ends parse and render; this decides what a command means (which run a
+date names, what a clear resets, why a task waits) and calls the engine and
+the store. Nothing below imports this module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flowctl.clock import iso, utcnow, zone
+from flowctl.config import Settings
+from flowctl.errors import NotFound, StoreCorrupt, UsageError
+from flowctl.loader import DagBag, Loader
+from flowctl.records import RunKey, logical_stamp
+from flowctl.specs import DagSpec
+from flowctl.store import Store
+
+RUN_FIELDS = ("dag_id", "run_id", "run_type", "state", "logical_date", "data_interval_start",
+              "data_interval_end", "start_date", "end_date", "conf")
+
+
+@dataclass
+class Service:
+    settings: Settings
+    store: Store
+    _bag: DagBag | None = None
+    warnings: list[str] = field(default_factory=list)
+    _loader: Loader | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Service:
+        return cls(settings=settings, store=Store(settings.home))
+
+    # -- DAGs -------------------------------------------------------------------------
+
+    @property
+    def loader(self) -> Loader:
+        if self._loader is None:
+            from flowctl.store import private_dir
+
+            private_dir(self.settings.home / "cache")
+            self._loader = Loader(
+                self.settings.dags_folder,
+                self.settings.home / "cache" / "dagbag.json",
+                self.settings.default_timezone,
+                self.settings.dag_file_timeout,
+            )
+        return self._loader
+
+    def dagbag(self, reload: bool = False) -> DagBag:
+        if self._bag is None or reload:
+            self._bag = self.loader.load()
+        return self._bag
+
+    def dag(self, dag_id: str) -> DagSpec:
+        bag = self.dagbag()
+        spec = bag.dags.get(dag_id)
+        if spec is None:
+            broken = [e for e in bag.errors if Path(e.fileloc).stem == dag_id]
+            hint = f"; {broken[0].fileloc} failed to import: {broken[0].error}" if broken else ""
+            known = ", ".join(sorted(bag.dags)) or "none"
+            raise NotFound(f"no DAG named {dag_id!r} in {self.settings.dags_folder} (DAGs: {known}){hint}")
+        return spec
+
+    def dag_tz(self, dag_id: str) -> str:
+        """The DAG's zone for reading and showing dates; a DAG gone from the
+        folder keeps its runs (and the zone they recorded)."""
+        spec = self.dagbag().dags.get(dag_id)
+        if spec is not None:
+            return spec.timezone
+        ids = self.store.run_ids(dag_id)
+        if not ids:
+            self.dag(dag_id)  # raises NotFound naming it
+        for run_id in reversed(ids):
+            try:
+                stored = self.store.read_run(dag_id, run_id)
+            except StoreCorrupt:
+                continue
+            if stored is not None and stored.record.timezone:
+                return stored.record.timezone
+        return self.settings.default_timezone
+
+    # -- dates and conf -----------------------------------------------------------------
+
+    @staticmethod
+    def parse_date(text: str, tz: str) -> datetime:
+        """`2026-01-01`, `2026-01-01T06:00`, `2026-01-01 06:00` (as listings show
+        it) or with an offset; without an offset in the DAG's zone (contract section 3)."""
+        import pendulum
+
+        try:
+            value = pendulum.parse(text.strip(), tz=zone(tz), strict=False)
+        except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
+            value = None
+        if not isinstance(value, pendulum.DateTime):
+            if isinstance(value, pendulum.Date):
+                return pendulum.datetime(value.year, value.month, value.day, tz=zone(tz))
+            raise UsageError(f"not a date: {text!r} (use 2026-01-01, 2026-01-01T06:00 or with an offset)")
+        return value
+
+    @staticmethod
+    def parse_conf(text: str | None) -> dict[str, Any]:
+        if text is None:
+            return {}
+        try:
+            conf = json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"--conf is not valid JSON: {exc}") from None
+        if not isinstance(conf, dict):
+            raise UsageError("--conf must be a JSON object, like '{\"limit\": 10}'")
+        return conf
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def manual_interval(self, spec: DagSpec, logical_date: datetime | None, now: datetime) -> tuple[datetime, datetime, datetime]:
+        from flowctl.engine.runs import manual_interval
+
+        return manual_interval(spec, logical_date, now)
+
+    def create_run(self, spec: DagSpec, *, run_type: str, logical_date: datetime,
+                   interval: tuple[datetime, datetime], conf: dict[str, Any] | None = None,
+                   owner: dict[str, Any] | None = None, now: datetime) -> str:
+        """Create a run with every task of the current DAG version in state none;
+        a logical date that has a run already is refused, naming it."""
+        from flowctl.engine.runs import new_run
+
+        with self.store.transaction() as tx:
+            run_id = new_run(tx, spec, run_type=run_type, logical_date=logical_date,
+                             interval=interval, conf=conf, owner=owner, now=now)
+        assert run_id is not None
+        return run_id
+
+    def resolve_run(self, dag_id: str, run: str, tz: str | None = None) -> str:
+        """A run id, or a logical date that names the run of that date."""
+        ids = self.store.run_ids(dag_id)
+        if run in ids:
+            return run
+        try:
+            when = self.parse_date(run, tz or self.dag_tz(dag_id))
+        except UsageError:
+            raise NotFound(f"{dag_id} has no run {run!r} (see `flowctl runs list --dag {dag_id}`)") from None
+        stamp = iso(when)
+        matches = [r for r in ids if logical_stamp(r) == stamp]
+        if not matches:
+            raise NotFound(f"{dag_id} has no run with logical date {stamp} (see `flowctl runs list --dag {dag_id}`)")
+        if len(matches) > 1:  # only in a home made before one run per date was enforced
+            raise UsageError(f"several runs of {dag_id} have logical date {stamp}: {', '.join(matches)}; give a run id")
+        return matches[0]
+
+    def read_run(self, dag_id: str, run_id: str) -> Any:
+        data = self.store.read_run(dag_id, run_id)
+        if data is None:
+            raise NotFound(f"{dag_id} has no run {run_id!r}")
+        return data
+
+    def run_doc(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return self.read_run(dag_id, run_id).run
+
+    def list_runs(self, dag_id: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+        """Runs, newest logical date first. A run whose file is damaged or
+        unreadable is a row in state `damaged` naming its file."""
+        dag_ids = [dag_id] if dag_id else self.store.dag_ids_with_runs()
+        runs = []
+        self.warnings = []
+        for d in dag_ids:
+            for run_id in self.store.run_ids(d):
+                try:
+                    data = self.store.read_run(d, run_id)
+                except StoreCorrupt as exc:
+                    self.warnings.append(str(exc))
+                    if state in (None, "damaged"):
+                        stamp = logical_stamp(run_id)
+                        kind = run_id.partition("__")[0] if stamp else None
+                        runs.append({"dag_id": d, "run_id": run_id, "run_type": kind, "state": "damaged",
+                                     "logical_date": stamp, "data_interval_start": None, "data_interval_end": None,
+                                     "start_date": None, "end_date": None, "conf": {},
+                                     "file": str(self.store.run_path(d, run_id)), "error": str(exc)})
+                    continue
+                if data is None:
+                    continue
+                doc = data.run
+                if state and doc.get("state") != state:
+                    continue
+                runs.append(doc)
+        runs.sort(key=lambda r: (r.get("logical_date") or "", r.get("run_id")), reverse=True)
+        return runs
+
+    def task_states(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The run's task instances in the order of the DAG version it ran under,
+        including tasks since removed from the file; mapped instances by index."""
+        data = self.read_run(dag_id, run_id)
+        order = data.dag_version.get("order") or []
+        place = {t: i for i, t in enumerate(order)}
+        tis = sorted(data.tis.values(), key=lambda ti: (place.get(ti.task_id, len(place)), ti.task_id, ti.map_index))
+        return [ti.to_doc() for ti in tis]
+
+    def xcoms(self, dag_id: str, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
+        data = self.read_run(dag_id, run_id)
+        return [x for x in data.xcoms if task_id is None or x["task_id"] == task_id]
+
+    def log_path(self, dag_id: str, run_id: str, task_id: str, try_number: int | None, map_index: int = -1) -> Path:
+        if try_number is not None and try_number < 1:
+            raise UsageError(f"--try must be 1 or more, not {try_number}")
+        data = self.read_run(dag_id, run_id)
+        from flowctl.records import TaskKey
+
+        ti = data.tis.get(TaskKey(task_id, map_index))
+        if ti is None:
+            raise NotFound(f"run {run_id} of {dag_id} has no task {task_id!r}")
+        latest = int(ti.try_number or 0)
+        n = try_number or latest
+        if n < 1:
+            raise NotFound(f"{dag_id}.{task_id} has not run yet in {run_id} (state {ti.state})")
+        if n > latest:
+            raise NotFound(f"{dag_id}.{task_id} in {run_id} has {latest} tr{'y' if latest == 1 else 'ies'}, not {n}")
+        return self.store.log_path(dag_id, run_id, task_id, n, map_index)
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self.dag(dag_id)
+        with self.store.transaction() as tx:
+            tx.set_dag_flags(dag_id, paused=paused)
+        self.store.wake_scheduler()
+
+    def next_run(self, spec: DagSpec, now: datetime | None = None) -> Any:
+        """The data interval of the next run the scheduler will create (the
+        scheduler's own function), or None."""
+        from flowctl.engine.scheduler import next_scheduled
+
+        try:
+            return next_scheduled(spec, self.store, now or utcnow())
+        except (ValueError, StoreCorrupt):
+            return None
+
+    # -- clear and mark ----------------------------------------------------------------
+
+    def select_runs(self, dag_id: str, run_id: str | None = None, start: datetime | None = None,
+                    end: datetime | None = None) -> list[str]:
+        """Run ids of the DAG: one run, the runs whose logical date is in [start, end], or all."""
+        if start is not None and end is not None and end < start:
+            raise UsageError(f"--end ({end.isoformat()}) is before --start ({start.isoformat()})")
+        ids = self.store.run_ids(dag_id)
+        if run_id is not None:
+            return [self.resolve_run(dag_id, run_id)]
+        lo = iso(start) if start else None
+        hi = iso(end) if end else None
+        out = []
+        for rid in ids:
+            stamp = logical_stamp(rid) or ""
+            if (lo is None or stamp >= lo) and (hi is None or stamp <= hi):
+                out.append(rid)
+        return sorted(out, key=lambda r: logical_stamp(r) or "")
+
+    def plan_clear(self, dag_id: str, *, run_id: str | None = None, start: datetime | None = None,
+                   end: datetime | None = None, task_regex: str | None = None, upstream: bool = False,
+                   downstream: bool = False, only_failed: bool = False, changed: bool = False) -> list[dict[str, Any]]:
+        """The task instances a clear would reset, each with why it is in the set."""
+        from flowctl.engine.clearing import plan_clear
+
+        spec = self.dagbag().dags.get(dag_id)
+        if spec is None and not self.store.run_ids(dag_id):
+            self.dag(dag_id)  # raises NotFound
+        runs = self.select_runs(dag_id, run_id, start, end)
+        return plan_clear(self.store, spec, dag_id, runs, task_regex=task_regex, upstream=upstream,
+                          downstream=downstream, only_failed=only_failed, changed=changed)
+
+    def clear(self, plan: list[dict[str, Any]]) -> int:
+        """Reset the planned task instances (their try count goes on) and put
+        their runs back to queued, on the current DAG version."""
+        from flowctl.engine.clearing import apply_clear
+
+        if not plan:
+            return 0
+        dag_id = plan[0]["dag_id"]
+        count = apply_clear(self.store, self.dagbag().dags.get(dag_id), plan)
+        self.store.wake_scheduler()
+        return count
+
+    def version_notes(self, dag_id: str, run_ids: list[str]) -> list[str]:
+        """For runs that ran under another version of the DAG: what differs."""
+        from flowctl.engine.clearing import version_changes
+
+        spec = self.dagbag().dags.get(dag_id)
+        notes = []
+        for run_id in run_ids:
+            try:
+                data = self.store.read_run(dag_id, run_id)
+            except StoreCorrupt:
+                continue
+            added, removed = version_changes(spec, data.dag_version if data else {})
+            if added or removed:
+                parts = ([f"added {', '.join(added)}"] if added else []) + ([f"removed {', '.join(removed)}"] if removed else [])
+                notes.append(f"{run_id} ran under an older version of the DAG ({'; '.join(parts)}); "
+                             f"it re-runs with the current one")
+        return notes
+
+    def mark(self, dag_id: str, run_id: str, task_id: str, state: str, downstream: bool = False) -> tuple[list[str], list[str]]:
+        """Set a task instance's state (and its descendants' with `downstream`).
+        Returns (the task ids marked, the task ids reset to run again below them)."""
+        from flowctl.engine.clearing import apply_mark
+
+        if state not in ("success", "failed", "skipped"):
+            raise UsageError(f"--state must be success, failed or skipped, not {state!r}")
+        rid = self.resolve_run(dag_id, run_id)
+        result = apply_mark(self.store, self.dagbag().dags.get(dag_id), dag_id, rid, task_id, state, downstream)
+        self.store.wake_scheduler()
+        return result
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: datetime | None = None,
+                now: datetime | None = None) -> str:
+        """Queue a manual run for the scheduler (no owner until one adopts it)."""
+        spec = self.dag(dag_id)
+        now = now or utcnow()
+        logical, start, end = self.manual_interval(spec, logical_date, now)
+        run_id = self.create_run(spec, run_type="manual", logical_date=logical, interval=(start, end),
+                                 conf=conf, owner=None, now=now)
+        self.store.wake_scheduler()
+        return run_id
+
+    def next_intervals(self, dag_id: str, after: datetime | None, n: int) -> list[Any]:
+        spec = self.dag(dag_id)
+        if spec.schedule is None and spec.schedule_seconds is None:
+            return []
+        return spec.timetable().next_intervals(after=after, n=n)
+
+    # -- carrying work out ----------------------------------------------------------------
+
+    def run_foreground(self, spec: DagSpec, when: datetime | None, conf: dict[str, Any],
+                       announce: Callable[[str, dict[str, Any]], None] | None = None,
+                       on_created: Callable[[str], None] | None = None) -> tuple[str, int]:
+        """Create a manual run owned by this process and carry it out. Returns
+        (run id, exit code: 0 if it succeeded)."""
+        from flowctl.engine import operate
+
+        executor = operate.make_executor(self.settings)  # refuse before anything is written
+        owner = operate.owner_identity("run")
+        now = utcnow()
+        logical, start, end = self.manual_interval(spec, when, now)
+        run_id = self.create_run(spec, run_type="manual", logical_date=logical, interval=(start, end),
+                                 conf=conf, owner=owner, now=now)
+        if on_created is not None:
+            on_created(run_id)
+        code = operate.carry_out_runs(self.store, self.settings, executor, {spec.dag_id: spec},
+                                      {RunKey(spec.dag_id, run_id)}, owner, announce)
+        return run_id, code
+
+    def plan_backfill(self, spec: DagSpec, start: datetime, end: datetime, reprocess: str = "none",
+                      run_backwards: bool = False) -> list[Any]:
+        from flowctl.engine.backfill import plan_backfill
+
+        return plan_backfill(self.store, spec, start, end, reprocess, run_backwards)
+
+    def backfill_gap(self, spec: DagSpec, start: datetime, end: datetime) -> str:
+        from flowctl.engine.backfill import plan_gap_reason
+
+        return plan_gap_reason(spec, start, end)
+
+    def backfill(self, spec: DagSpec, plan: list[Any], max_active_runs: int,
+                 announce: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, str]:
+        """Carry the plan out (runs at most `max_active_runs` at once), following
+        runs another process carries to their end. Returns run id -> final state
+        ("not run" for those a stop kept from starting)."""
+        from flowctl.engine import operate
+
+        return operate.backfill(self.store, self.settings, spec, plan, max_active_runs, announce)
+
+    def serve_scheduler(self, *, until_idle: bool = False, log: Callable[[str], None] = print,
+                        grace: float = 30.0) -> int:
+        from flowctl.engine import operate
+
+        return operate.serve(self.store, self.settings, lambda: self.dagbag(reload=True),
+                             until_idle=until_idle, log=log, grace=grace)
+
+    def test_task(self, spec: DagSpec, task_id: str, when: datetime | None) -> dict[str, Any]:
+        """Run one task in this process; its log goes to stdout; no state is written.
+        Upstream XCom comes from the run of that logical date, if there is one."""
+        from flowctl.engine import operate
+
+        now = utcnow()
+        logical, start, end = self.manual_interval(spec, when, now)
+        stamp = iso(logical)
+        existing = next((r for r in self.store.run_ids(spec.dag_id) if logical_stamp(r) == stamp), None)
+        return operate.test_task(self.store, spec, task_id, logical, start, end, existing)
+
+    # -- the scheduler process -------------------------------------------------------------
+
+    def scheduler_status(self) -> dict[str, Any]:
+        from flowctl.engine import daemon
+
+        return daemon.status(self.settings.home)
+
+    def scheduler_running(self) -> bool:
+        from flowctl.engine import daemon
+
+        return daemon.is_running(self.settings.home)
+
+    # -- explain ----------------------------------------------------------------------------
+
+    def explain(self, dag_id: str, run_id: str, task_id: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+        from flowctl.service.explain import explain
+
+        return explain(self, dag_id, run_id, task_id, now or utcnow())
+
+    # -- the home -------------------------------------------------------------------------
+
+    def doctor(self, fix: bool = False) -> tuple[list[Any], list[str]]:
+        from flowctl.service.doctor import check, home_mode_findings
+
+        findings, done = check(self.settings.home, fix=fix)
+        return home_mode_findings(self.settings.home, fix=fix) + findings, done
+
+
+__all__ = ["RUN_FIELDS", "Service"]

@@ -1,0 +1,164 @@
+"""`flowctl doctor`: check the home and say what is wrong and what to do.
+
+Checks: every state file can be read, parses and has this flowctl's schema;
+the index of active runs matches the run files; no task instance is marked
+running with nobody running it; files and folders are the user's only.
+`--fix` does the safe repairs: permissions back to 0600/0700 (which also
+makes an unreadable file readable again), the index rebuilt from the run
+files (a damaged one is moved aside, never deleted), temp files of killed
+writers removed. It never rewrites a damaged run file: it names it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from flowctl.errors import StoreCorrupt
+from flowctl.procs import owner_alive
+from flowctl.records import RunKey
+from flowctl.states import RUN_FINISHED
+from flowctl.store import Store, parse_state_file
+
+
+@dataclass
+class Finding:
+    problem: str
+    fix: str
+    path: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _mode_problems(store: Store, fix: bool, done: list[str]) -> list[Finding]:
+    findings: list[Finding] = []
+    fixed = 0
+    for folder, dirs, files in os.walk(store.root):
+        for name in [*dirs, *files]:
+            path = Path(folder) / name
+            try:
+                st = path.lstat()
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            want = 0o700 if stat.S_ISDIR(st.st_mode) else 0o600
+            mode = stat.S_IMODE(st.st_mode)
+            if not mode & 0o077 and mode & want == want:
+                continue
+            if fix:
+                try:
+                    os.chmod(path, want)
+                    fixed += 1
+                    continue
+                except OSError as exc:
+                    findings.append(Finding(f"{path} has mode {mode:o} and cannot be changed ({exc.strerror})",
+                                            f"chmod {want:o} {path} as its owner", str(path)))
+                    continue
+            what = "folder" if stat.S_ISDIR(st.st_mode) else "file"
+            if mode & 0o077:
+                problem = f"{what} {path} is readable by others (mode {mode:o})"
+            else:
+                problem = f"{what} {path} is not readable and writable by you (mode {mode:o})"
+            findings.append(Finding(problem, f"chmod {want:o} {path}, or run `flowctl doctor --fix`", str(path)))
+    if fixed:
+        done.append(f"set the permissions of {fixed} file(s) and folder(s) back to the user's only")
+    return findings
+
+
+def check(home: Path, fix: bool = False) -> tuple[list[Finding], list[str]]:
+    """(findings, repairs done)."""
+    from flowctl.engine.daemon import is_running
+
+    store = Store(home)
+    findings: list[Finding] = []
+    done: list[str] = []
+    if not store.root.exists():
+        return findings, done
+    findings += _mode_problems(store, fix, done)
+    scheduler_up = is_running(home)
+    damaged: list[tuple[RunKey, str]] = []
+    active_files: set[RunKey] = set()
+    for dag_id in store.dag_ids_with_runs():
+        for run_id in store.run_ids(dag_id):
+            key = RunKey(dag_id, run_id)
+            try:
+                stored = store.read_run(*key)
+            except StoreCorrupt as exc:
+                damaged.append((key, str(exc)))
+                continue
+            if stored is None:
+                continue
+            run = stored.record
+            if run.state not in RUN_FINISHED:
+                active_files.add(key)
+                if not owner_alive(run.owner) and not scheduler_up:
+                    stuck = sorted(k.label() for k, ti in stored.tis.items() if ti.state in ("running", "queued"))
+                    if stuck:
+                        findings.append(Finding(
+                            f"run {run_id} of {dag_id} has task(s) marked running whose process is gone: "
+                            f"{', '.join(stuck)}",
+                            "start the scheduler (`flowctl scheduler --until-idle` or --daemon): it runs them again",
+                            str(store.run_path(*key))))
+    for key, why in damaged:
+        path = store.run_path(*key)
+        findings.append(Finding(why, f"the run cannot be read: move {path} aside (e.g. `mv {path} {path}.damaged`); "
+                                     f"its run is then gone from the listings and can be made again", str(path)))
+    for path in (store.index_path, store.flags_path):
+        try:
+            if path.exists():
+                parse_state_file(path)
+        except StoreCorrupt as exc:
+            if fix and path == store.index_path:
+                moved = store.set_aside(path)
+                done.append(f"moved the damaged index aside to {moved}")
+            elif path == store.index_path:
+                findings.append(Finding(str(exc), "run `flowctl doctor --fix`: it rebuilds the index from the run "
+                                                  "files and keeps the damaged copy aside", str(path)))
+            else:
+                findings.append(Finding(str(exc), f"move {path} aside; the DAGs it paused are then unpaused "
+                                                  f"(pause them again)", str(path)))
+    try:
+        indexed = set(store.active_runs()) if store.index_path.exists() else set()
+    except StoreCorrupt:
+        indexed = set()
+    missing = active_files - indexed
+    extra = {k for k in indexed - active_files if k not in {d for d, _ in damaged}}
+    if missing or extra or (fix and not store.index_path.exists() and active_files):
+        if fix:
+            with store.transaction() as tx:
+                tx.set_active(active_files)
+            done.append(f"rebuilt the index of active runs ({len(active_files)} run(s))")
+        else:
+            names = ", ".join(f"{k.dag_id}/{k.run_id}" for k in sorted(missing | extra))
+            findings.append(Finding(f"the index of active runs is out of date ({names})",
+                                    "run `flowctl doctor --fix` to rebuild it", str(store.index_path)))
+    temps = store.stale_temps()
+    if temps:
+        if fix:
+            removed = store.remove_stale_temps()
+            done.append(f"removed {removed} temp file(s) left by killed writers")
+        else:
+            findings.append(Finding(f"{len(temps)} temp file(s) left by killed writers (harmless)",
+                                    "run `flowctl doctor --fix` to remove them"))
+    return findings, done
+
+
+def home_mode_findings(home: Path, fix: bool = False) -> list[Finding]:
+    try:
+        mode = stat.S_IMODE(os.stat(home).st_mode)
+    except OSError:
+        return []
+    if not mode & 0o077:
+        return []
+    if fix:
+        try:
+            os.chmod(home, 0o700)
+            return []
+        except OSError:
+            pass
+    return [Finding(f"the home {home} is readable by others (mode {mode:o})", f"chmod 700 {home}", str(home))]
