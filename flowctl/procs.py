@@ -60,7 +60,8 @@ def owner_alive(owner: dict[str, Any] | None) -> bool:
 
 
 def group_gone(pgid: int | None) -> bool:
-    """True when no process is left in the process group (a try's tree)."""
+    """True when no process of the group (a try's tree) can run any more:
+    none is left, or only zombies are (their reaper may be slow)."""
     if not pgid or pgid <= 1:
         return True
     try:
@@ -69,7 +70,21 @@ def group_gone(pgid: int | None) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return False
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            return False
+    return True
 
 
 def kill_group(pgid: int | None, hard: bool = True) -> None:

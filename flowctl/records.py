@@ -8,6 +8,7 @@ run id is taken apart is `parse_run_id`.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
@@ -197,8 +198,9 @@ class TaskInstance:
                 self.extra[name] = value
 
     def copy(self) -> TaskInstance:
-        twin = TaskInstance.from_doc(self.to_doc())
+        twin = copy.copy(self)
         twin.tries = list(self.tries)
+        twin.extra = dict(self.extra)
         return twin
 
 

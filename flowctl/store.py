@@ -331,6 +331,7 @@ class Store:
         self.flags_path = self.root / "dags.json"
         self.seq_path = self.paths.seq
         self._cache: dict[RunKey, _Cached] = {}
+        self._paths: dict[tuple[str, str], tuple[Path, Path]] = {}
         self._lock: Any = None
         self._own_seq: int | None = None  #: the commit counter as our last commit left it
         self._swept = False
@@ -342,10 +343,17 @@ class Store:
         private_dir(self.runs_dir)
 
     def run_path(self, dag_id: str, run_id: str) -> Path:
-        return self.paths.run_file(dag_id, run_id)
+        return self._run_paths(dag_id, run_id)[0]
 
     def journal_path(self, dag_id: str, run_id: str) -> Path:
-        return self.paths.journal_file(dag_id, run_id)
+        return self._run_paths(dag_id, run_id)[1]
+
+    def _run_paths(self, dag_id: str, run_id: str) -> tuple[Path, Path]:
+        key = (dag_id, run_id)
+        hit = self._paths.get(key)
+        if hit is None:
+            hit = self._paths[key] = (self.paths.run_file(dag_id, run_id), self.paths.journal_file(dag_id, run_id))
+        return hit
 
     def log_path(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> Path:
         return self.paths.log_file(dag_id, run_id, task_id, try_number, map_index)
@@ -917,7 +925,11 @@ class Transaction:
         hit.journal_ino = st.st_ino
         finished = w.stored.record.state in RUN_FINISHED
         if finished or (hit.offset >= FOLD_MIN_BYTES and hit.offset >= hit.base_stamp[2]):
-            self._fold(key, hit, remove_journal=finished)
+            try:
+                self._fold(key, hit, remove_journal=finished)
+            except OSError as exc:  # the line is committed; folding waits for room (a full disk)
+                store.warnings.append(f"could not fold {store.run_path(*key)} ({exc.strerror}); "
+                                      f"its journal is kept and folded later")
 
     def _fold(self, key: RunKey, hit: _Cached, remove_journal: bool) -> None:
         """Write the run as one document again; the journal starts afresh."""

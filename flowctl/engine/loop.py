@@ -39,9 +39,12 @@ from flowctl.store import Store, StoredRun
 
 TERM_GRACE = 5.0  #: seconds between SIGTERM and SIGKILL for a timed-out try
 START_DEFER = 0.05  #: a try's "running" waits this long for its result, so a short task costs one commit
+EPSILON = 1e-6  #: what two monotonic readings may differ by and still be "the same time"
 GONE_POLL = 0.05  #: how often a lost try's process group is checked until it is gone
 RETRY_COMMIT = 1.0  #: seconds between attempts at a commit the disk refused
 WAITING_STATES = frozenset({TaskState.NONE, TaskState.SCHEDULED})
+BAD = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.SKIPPED})
+_START_FIELDS = frozenset({"state", "pid", "pid_started", "hostname", "start_date"})
 
 Announce = Callable[[str, dict[str, Any]], None]
 
@@ -57,6 +60,8 @@ class Carried:
     counted: set[TaskKey]  #: instances that count toward the run's state
     counts: Counter[str] = field(default_factory=Counter)
     dirty: set[TaskKey] = field(default_factory=set)
+    open_up: dict[TaskKey, int] = field(default_factory=dict)  #: upstream instances not finished yet
+    bad_up: dict[TaskKey, int] = field(default_factory=dict)  #: upstream instances failed, upstream_failed or skipped
     prev_states: dict[str, str] | None = None  #: the previous run's states (depends_on_past)
     prev_success: dict[str, Any] | None = None
     prev_loaded: bool = False
@@ -80,6 +85,7 @@ class Pending:
     """One run's changes for the next commit, and what follows once it is in."""
 
     tis: dict[TaskKey, Change] = field(default_factory=dict)
+    views: dict[TaskKey, TaskInstance] = field(default_factory=dict)  #: the instances as they will be
     run: dict[str, Any] = field(default_factory=dict)
     run_expected: str | None = None
     owner_expected: dict[str, Any] | None = None
@@ -237,8 +243,33 @@ class Loop:
         carried = Carried(key, spec, stored, counted)
         carried.counts = Counter(stored.tis[k].state for k in counted)
         carried.dirty = set(stored.tis)
+        self._count_upstream(carried)
         self.carried[key] = carried
         return carried
+
+    def _count_upstream(self, carried: Carried) -> None:
+        """How many of each instance's upstream instances are unfinished, and
+        how many ended failed or skipped: the common rule decides from these."""
+        carried.open_up, carried.bad_up = {}, {}
+        spec = carried.spec
+        if spec is None:
+            return
+        tis = carried.stored.tis
+        for tk in tis:
+            task = spec.tasks.get(tk.task_id)
+            if task is None:
+                continue
+            unfinished = bad = 0
+            for u in task.upstream:
+                uti = self._ti(carried, TaskKey(u))
+                if uti is None:
+                    continue
+                if uti.state not in FINISHED:
+                    unfinished += 1
+                elif uti.state in BAD:
+                    bad += 1
+            carried.open_up[tk] = unfinished
+            carried.bad_up[tk] = bad
 
     def _refresh(self, carried: Carried, specs: Mapping[str, DagSpec]) -> None:
         """Another process committed: re-read the run's new journal lines."""
@@ -476,7 +507,7 @@ class Loop:
             elif kind == "leftovers":
                 pass  # checked below on every tick while any remain
         for key, since in list(self.terminating.items()):
-            if mono - since > TERM_GRACE and key in self.submitted:
+            if mono - since >= TERM_GRACE - EPSILON and key in self.submitted:
                 self.executor.kill(key, hard=True)
                 self.terminating[key] = mono  # and again after another grace, if need be
 
@@ -500,6 +531,7 @@ class Loop:
                 changed = carried.spec is None or spec.fingerprint != carried.spec.fingerprint
                 carried.spec = spec
                 if changed:
+                    self._count_upstream(carried)
                     carried.dirty |= set(carried.stored.tis)
             if carried.dirty:
                 self._judge_run(carried, now)
@@ -526,6 +558,14 @@ class Loop:
             if ti is None or (carried.key, tk) in self.leftovers:
                 continue
             task = spec.tasks[tk.task_id]
+            if (task.trigger_rule == "all_success" and not task.depends_on_past and ti.state in WAITING_STATES
+                    and not carried.bad_up.get(tk, 0)):
+                if carried.open_up.get(tk, 0):  # the common case, in O(1): an upstream is still going
+                    self.ready.discard(carried.key, tk)
+                    continue
+                order = (carried.order_date, -task.priority_weight, position[tk.task_id], tk.map_index)
+                self.ready.push(Candidate(order, carried.key, tk, ti.state))
+                continue
             upstream = {}
             for u in task.upstream:
                 uti = self._ti(carried, TaskKey(u))
@@ -672,14 +712,12 @@ class Loop:
         return pend
 
     def _ti(self, carried: Carried, tk: TaskKey) -> TaskInstance | None:
-        base = carried.stored.tis.get(tk)
         pend = self.pending.get(carried.key)
-        change = pend.tis.get(tk) if pend is not None else None
-        if change is None:
-            return base
-        ti = base.copy() if base is not None else TaskInstance(tk.task_id, tk.map_index)
-        ti.update(change.fields)
-        return ti
+        if pend is not None:
+            view = pend.views.get(tk)
+            if view is not None:
+                return view
+        return carried.stored.tis.get(tk)
 
     def _state(self, carried: Carried, tk: TaskKey) -> str:
         ti = self._ti(carried, tk)
@@ -689,22 +727,36 @@ class Loop:
         """Change a task instance in the next commit, guarded by what it is now."""
         pend = self._pending(carried.key)
         change = pend.tis.get(tk)
+        view = pend.views.get(tk)
         if change is None:
             base = carried.stored.tis.get(tk)
             change = pend.tis[tk] = Change(base.state if base else TaskState.NONE,
                                            base.try_number if base else 0, {})
-        old = self._state(carried, tk)
+            view = pend.views[tk] = base.copy() if base is not None else TaskInstance(tk.task_id, tk.map_index)
+        assert view is not None
+        old = view.state
         change.fields.update(fields)
-        if fields.keys() - {"state", "pid", "pid_started", "hostname", "start_date"} or fields.get("state") != TaskState.RUNNING:
+        view.update(fields)
+        if fields.keys() - _START_FIELDS or fields.get("state") != TaskState.RUNNING:
             pend.only_starts = False
-        new = change.fields.get("state", old)
-        if new != old and tk in carried.counted:
+        new = view.state
+        if new == old:
+            return
+        if tk in carried.counted:
             carried.counts[old] -= 1
             carried.counts[new] += 1
-        if new != old and carried.spec is not None and tk.task_id in carried.spec.tasks:
-            carried.dirty.update(TaskKey(d) for d in carried.spec.tasks[tk.task_id].downstream)
-            if new == TaskState.RUNNING or new == TaskState.QUEUED:
-                pass
+        spec = carried.spec
+        task = spec.tasks.get(tk.task_id) if spec is not None else None
+        if task is not None and tk.map_index < 0:
+            was_done, now_done = old in FINISHED, new in FINISHED
+            was_bad, now_bad = old in BAD, new in BAD
+            if was_done != now_done or was_bad != now_bad:  # only these can change a downstream verdict
+                for d in task.downstream:
+                    dk = TaskKey(d)
+                    if dk in carried.open_up:
+                        carried.open_up[dk] += int(not now_done) - int(not was_done)
+                        carried.bad_up[dk] += now_bad - was_bad
+                    carried.dirty.add(dk)
         if new == TaskState.RUNNING and fields.get("start_date"):
             self._schedule_timeout(carried, tk, fields["start_date"])
 
@@ -725,7 +777,7 @@ class Loop:
         what went in. Returns whether anything happened."""
         if self.starts:
             oldest = min(m for _, m in self.starts.values())
-            defer_over = mono - oldest >= START_DEFER or self.stopping
+            defer_over = mono - oldest >= START_DEFER - EPSILON or self.stopping
             if defer_over or any(not p.only_starts for p in self.pending.values()):
                 self._flush_starts(now)
         if not any(not p.empty() for p in self.pending.values()):
@@ -816,6 +868,7 @@ class Loop:
     def _recount(self, carried: Carried, touched: set[TaskKey]) -> None:
         spec = carried.spec
         carried.counts = Counter(carried.stored.tis[k].state for k in carried.counted if k in carried.stored.tis)
+        self._count_upstream(carried)
         carried.dirty |= touched | self._below(spec, touched)
 
     def _stall(self, exc: OSError, pending: dict[RunKey, Pending], committed: set[RunKey], mono: float) -> None:
@@ -832,11 +885,16 @@ class Loop:
             if mine is None:
                 self.pending[key] = pend
             else:  # events recorded since are newer: they win
+                carried = self.carried.get(key)
                 for tk, change in mine.tis.items():
                     if tk in pend.tis:
                         pend.tis[tk].fields.update(change.fields)
                     else:
                         pend.tis[tk] = change
+                    base = carried.stored.tis.get(tk) if carried is not None else None
+                    view = base.copy() if base is not None else TaskInstance(tk.task_id, tk.map_index)
+                    view.update(pend.tis[tk].fields)
+                    pend.views[tk] = view
                 pend.run.update(mine.run)
                 pend.xcom.update(mine.xcom)
                 pend.jobs.extend(mine.jobs)
