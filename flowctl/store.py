@@ -33,7 +33,6 @@ What a crash can do, and what it cannot:
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import threading
@@ -907,14 +906,15 @@ class Transaction:
             if st.st_size != hit.offset and (hit.journal_ino in (None, st.st_ino)):
                 os.ftruncate(fd, hit.offset)  # a torn line left by a killed writer
             created = st.st_size == 0 and hit.journal_ino != st.st_ino
-            written = os.write(fd, line)
-            if written != len(line):
-                os.ftruncate(fd, hit.offset)
-                raise OSError(errno.ENOSPC, "short write", str(path))
             try:
+                view = memoryview(line)
+                while view:  # a short write is retried: the next one says why (ENOSPC)
+                    view = view[os.write(fd, view):]
                 _sync(fd)
-            except OSError:
+            except OSError as exc:
                 os.ftruncate(fd, hit.offset)
+                if exc.filename is None:
+                    raise OSError(exc.errno, exc.strerror, str(path)) from None
                 raise
         finally:
             os.close(fd)

@@ -28,6 +28,11 @@ def main() -> None:
             raise
         _err(str(exc))
         sys.exit(exc.exit_code)
+    except BrokenPipeError:  # a listing into `| head`: the reader is gone, nothing is wrong
+        from flowctl.cli import pipes
+
+        pipes.silence()
+        sys.exit(0)
     except KeyboardInterrupt:
         _err("interrupted")
         sys.exit(130)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flowctl.cli import pipes
 from flowctl.specs import DagSpec
 from flowctl.states import FINISHED, STATE_COLOURS
 
@@ -43,8 +44,7 @@ class Progress:
                 line += f": {info['error']}"
         else:
             return
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        pipes.write(line + "\n")
 
     def _render(self) -> Any:
         from rich.table import Table
@@ -99,9 +99,8 @@ def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, An
         state["progress"] = progress
         if not as_json and progress.live is None:
             n = len(spec.tasks)
-            sys.stdout.write(f"{spec.dag_id} {run_id}: {n} task{'' if n == 1 else 's'}, "
-                             f"{service.settings.workers} worker slots\n")
-            sys.stdout.flush()
+            pipes.write(f"{spec.dag_id} {run_id}: {n} task{'' if n == 1 else 's'}, "
+                        f"{service.settings.workers} worker slots\n")
 
     def announce(kind: str, info: dict[str, Any]) -> None:
         if kind in ("stopping", "store_stalled", "store_recovered", "store_error"):
@@ -234,9 +233,8 @@ class BackfillProgress:
             if info["state"] != "success":
                 self.failures += 1
             if self.enabled and self.bar is None:
-                sys.stdout.write(f"{time.perf_counter() - self.t0:8.2f}s  {info['done']}/{self.total}  "
-                                 f"{info['run_id']}  {info['state']}\n")
-                sys.stdout.flush()
+                pipes.write(f"{time.perf_counter() - self.t0:8.2f}s  {info['done']}/{self.total}  "
+                            f"{info['run_id']}  {info['state']}\n")
         if self.bar is not None:
             self.bar.update(self.task, completed=self.done,
                             info=f"{self.running} task(s) running, {self.failures} failed run(s)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -55,11 +54,11 @@ def scheduler(
 def _logger() -> Any:
     import time as _time
 
+    from flowctl.cli import pipes
+
     def log(message: str) -> None:
         stamp = _time.strftime("%Y-%m-%d %H:%M:%S")
-        for line in message.splitlines():
-            sys.stdout.write(f"[{stamp}] {line}\n")
-        sys.stdout.flush()
+        pipes.write("".join(f"[{stamp}] {line}\n" for line in message.splitlines()))
 
     return log
 
