@@ -69,7 +69,9 @@ def runs_list(
     for warning in service.warnings:
         _err(warning)
     if as_json:
-        print_json([{k: r.get(k) for k in RUN_FIELDS} for r in runs])
+        print_json([{**{k: r.get(k) for k in RUN_FIELDS},
+                     **({"file": r.get("file"), "error": r.get("error")} if r.get("state") == "damaged" else {})}
+                    for r in runs])
         return
     from flowctl.cli.render import duration
 

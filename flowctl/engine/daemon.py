@@ -103,13 +103,36 @@ def status(home: Path) -> dict[str, Any]:
     """`running`, `pid`, `started_at`, `heartbeat` (contract section 5)."""
     doc = StatusFile(home / "scheduler.json").read()
     running = is_running(home)
+    pid = None
+    if running:
+        info = read_pid(home)
+        pid = info.get("pid") if is_the_scheduler(info, home) else (lock_holder(home) or doc.get("pid"))
     return {
         "running": running,
-        "pid": (read_pid(home).get("pid") or doc.get("pid")) if running else None,
+        "pid": pid,
         "started_at": doc.get("started_at") if running else None,
         "heartbeat": doc.get("heartbeat"),
         "log": str(log_path(home)),
     }
+
+
+def lock_holder(home: Path) -> int | None:
+    """The pid of the process that holds the scheduler lock, from the kernel's
+    table of locks (/proc/locks), or None where that cannot be told."""
+    try:
+        st = os.stat(home / "scheduler.lock")
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and "->" not in fields and fields[5] == dev:
+            try:
+                return int(fields[4])
+            except ValueError:
+                return None
+    return None
 
 
 def stop(home: Path, timeout: float = 60.0) -> int | None:
@@ -118,16 +141,18 @@ def stop(home: Path, timeout: float = 60.0) -> int | None:
         return None
     info = read_pid(home)
     pid = info.get("pid")
-    if not isinstance(pid, int) or pid <= 1:
-        raise FlowctlError(f"a scheduler holds the lock but its pid file ({pid_path(home)}) does not name it; "
-                           f"stop it by hand")
     if not is_the_scheduler(info, home):
+        holder = lock_holder(home)
+        stale = f"the pid file named pid {pid}, which is not this home's scheduler; it was stale and is removed"
         try:
             pid_path(home).unlink()
         except OSError:
             pass
-        raise FlowctlError(f"the pid file named pid {pid}, which is not this home's scheduler (another process, "
-                           f"or one started at another time): it was stale and is removed; nothing was signalled")
+        if holder is None or holder <= 1:
+            raise FlowctlError(f"{stale}; the process that holds {home / 'scheduler.lock'} cannot be told, so "
+                               f"nothing was signalled: stop the scheduler by hand")
+        sys.stderr.write(f"flowctl: {stale}; stopping pid {holder}, which holds the scheduler lock\n")
+        pid = holder
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
