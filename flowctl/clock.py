@@ -62,3 +62,16 @@ def utcnow() -> datetime:
 
 def iso(dt: datetime | None) -> str | None:
     return None if dt is None else dt.astimezone(UTC).isoformat()
+
+
+def human_duration(seconds: float | None) -> str:
+    """A duration as a person reads it: 8 ms, 3.2 s, 4m05s, 1h02m03s ("-" for none)."""
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"

@@ -30,15 +30,9 @@ def local_time(value: str | None, tz: str, with_seconds: bool = True) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+    from flowctl.clock import human_duration
+
+    return human_duration(seconds)
 
 
 def state_text(state: str | None) -> str:

@@ -188,7 +188,7 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
                 tis[tid]["state"] = TaskState.NONE
                 reset.append(tid)
         states = [TaskState(t.get("state", "none")) for t in tis.values()]
-        new_state = run_state_of(states)
+        new_state = str(run_state_of(states))
         if new_state in ("queued", "running"):
             new_state = "queued" if not any(s not in (TaskState.NONE,) and s not in FINISHED for s in states) else "running"
         ended = None

@@ -153,6 +153,7 @@ def stop(home: Path, timeout: float = 60.0) -> int | None:
                                f"nothing was signalled: stop the scheduler by hand")
         sys.stderr.write(f"flowctl: {stale}; stopping pid {holder}, which holds the scheduler lock\n")
         pid = holder
+    assert isinstance(pid, int)
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:

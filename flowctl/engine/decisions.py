@@ -241,7 +241,7 @@ def decide(
         spec = specs.get(view.dag_id)
         if spec is not None and len(spec.tasks) != len(states):  # a removed task cannot hold its run open
             states = {t: s for t, s in states.items() if t in spec.tasks or s in FINISHED}
-        new = run_state_of(list(states.values()))
+        new = run_state_of([TaskState(s) for s in states.values()])
         if new != view.run.get("state"):
             actions.append(SetRunState(view.key, new))
     return actions, waits
@@ -265,7 +265,7 @@ def outcome_of_try(
         return fields
     try_number = int(ti.get("try_number", 1))
     retries = task.retries if task is not None else 0
-    if try_number <= retries and not (result or {}).get("no_retry"):
+    if task is not None and try_number <= retries and not (result or {}).get("no_retry"):
         at = next_retry_at(
             now,
             try_number,
@@ -295,10 +295,13 @@ def next_wakeup(specs: Mapping[str, DagSpec], views: Iterable[RunView], now: dat
         spec = specs.get(view.dag_id)
         for tid, ti in view.tis.items():
             state = ti.get("state")
-            if state == TaskState.UP_FOR_RETRY and ti.get("next_retry_at"):
-                times.append(_dt(ti["next_retry_at"]))
-            elif state == TaskState.UP_FOR_RESCHEDULE and ti.get("next_poke_at"):
-                times.append(_dt(ti["next_poke_at"]))
+            due = None
+            if state == TaskState.UP_FOR_RETRY:
+                due = _dt(ti.get("next_retry_at"))
+            elif state == TaskState.UP_FOR_RESCHEDULE:
+                due = _dt(ti.get("next_poke_at"))
+            if due is not None:
+                times.append(due)
             elif state == TaskState.RUNNING and spec is not None and tid in spec.tasks:
                 t = spec.tasks[tid].execution_timeout
                 started = _dt(ti.get("start_date"))

@@ -310,7 +310,7 @@ class Loop:
     def _below(self, spec: DagSpec | None, keys: Iterable[TaskKey]) -> set[TaskKey]:
         if spec is None:
             return set()
-        out = set()
+        out: set[TaskKey] = set()
         for k in keys:
             task = spec.tasks.get(k.task_id)
             if task is not None:
@@ -938,7 +938,7 @@ class Loop:
 
     def _follow(self, key: RunKey, tk: TaskKey | None, kind: str, info: dict[str, Any]) -> None:
         """Announcements, callbacks and notices of a committed change, each once."""
-        base = {"dag_id": key.dag_id, "run_id": key.run_id}
+        base: dict[str, Any] = {"dag_id": key.dag_id, "run_id": key.run_id}
         if tk is not None:
             base.update(task_id=tk.task_id, map_index=tk.map_index)
         carried = self.carried.get(key)

@@ -52,7 +52,7 @@ class _LineReader:
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
         self.buf.extend(data)
-        out = []
+        out: list[dict[str, Any]] = []
         while True:
             nl = self.buf.find(b"\n")
             if nl < 0:
@@ -92,7 +92,11 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
         message, _ = describe_exception(exc, fileloc)
         _send(sock, {"op": "import_failed", "error": message})
         os._exit(0)
-    children: dict[int, tuple[str, int, bytearray]] = {}  # result fd -> (key, pid, data)
+    import gc
+
+    gc.collect()
+    gc.freeze()  # what is loaded now is never scanned by a try's collector: its pages stay shared
+    children: dict[int, tuple[int, int, bytearray]] = {}  # result fd -> (wire id, pid, data)
     reader = _LineReader()
     last_reap = time.monotonic()
 
@@ -158,18 +162,18 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
                 except ChildProcessError:
                     done = pid
                 if done:
-                    data = children[fd][2]
+                    buf = children[fd][2]
                     os.set_blocking(fd, False)  # the try has exited: its result is in the pipe
                     try:
                         while chunk := os.read(fd, 1 << 16):
-                            data.extend(chunk)
+                            buf.extend(chunk)
                     except BlockingIOError:
                         pass  # a grandchild still holds the pipe open; what the try wrote is read
                     os.close(fd)
-                    key, _, data = children.pop(fd)
+                    key, _, buf = children.pop(fd)
                     code, how = describe_status(status) if done == pid else (None, "exited")
                     try:
-                        result = json.loads(data) if data else None
+                        result = json.loads(buf) if buf else None
                     except ValueError:
                         result = None
                     _send(sock, {"op": "finished", "key": key, "result": result, "exit_code": code, "how": how,
@@ -309,7 +313,8 @@ class LocalExecutor:
                 continue
             for msg in server.reader.feed(data):
                 op = msg["op"]
-                key = self._ids.get(msg.get("key"))
+                wire = msg.get("key")
+                key = self._ids.get(wire) if isinstance(wire, int) else None
                 if op == "started":
                     if key is None:
                         continue

@@ -167,7 +167,7 @@ class Service:
         """Runs, newest logical date first. A run whose file is damaged or
         unreadable is a row in state `damaged` naming its file."""
         dag_ids = [dag_id] if dag_id else self.store.dag_ids_with_runs()
-        runs = []
+        runs: list[dict[str, Any]] = []
         self.warnings = []
         for d in dag_ids:
             for run_id in self.store.run_ids(d):

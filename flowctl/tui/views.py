@@ -129,9 +129,9 @@ def fmt_ago(value: str | datetime | None, now: datetime) -> str:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    from flowctl.cli.render import duration
+    from flowctl.clock import human_duration
 
-    return duration(seconds)
+    return human_duration(seconds)
 
 
 # -- the snapshot ------------------------------------------------------------------------
