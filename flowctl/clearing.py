@@ -161,8 +161,19 @@ def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
     return count
 
 
+class Marked(list):
+    """What a mark changed: as a list, every changed task id (marked first);
+    `marked` the ids set to the state, `reset` the failure leftovers below
+    them that a success mark reset (id -> the state they had)."""
+
+    def __init__(self, marked: list[str], reset: dict[str, str]) -> None:
+        super().__init__([*marked, *reset])
+        self.marked = marked
+        self.reset = reset
+
+
 def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, task_id: str,
-               state: str, downstream: bool) -> list[str]:
+               state: str, downstream: bool) -> Marked:
     """Set the state; marking success heals the failure leftovers below it."""
     with store.transaction() as tx:
         rf = tx.run(dag_id, run_id)
@@ -175,17 +186,18 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
         up = _edges(spec, version[0] if version else {})
         down = _downstream_map(up)
         targets = [task_id] + (sorted(_closure({task_id}, down) & set(tis)) if downstream else [])
-        changed = []
+        marked: list[str] = []
+        reset: dict[str, str] = {}
         for tid in targets:
             if tis[tid].get("state") != state:
                 rf.put_ti(tid, state=state, marked=True, next_retry_at=None, reason=f"marked {state} by hand")
                 tis[tid]["state"] = state
-                changed.append(tid)
+                marked.append(tid)
         if state == TaskState.SUCCESS:
             for tid in failure_leftovers(tis, down, set(targets)) - set(targets):
+                reset[tid] = str(tis[tid].get("state") or "none")
                 rf.put_ti(tid, **reset_fields())
                 tis[tid]["state"] = TaskState.NONE
-                changed.append(tid)
         states = [TaskState(t.get("state", "none")) for t in tis.values()]
         new_state = run_state_of(states)
         if new_state in ("queued", "running"):
@@ -196,4 +208,5 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
 
             ended = rf.run.get("end_date") or utcnow().isoformat()
         rf.update_run(state=str(new_state), end_date=ended)
-    return changed
+    order = (version[0] if version else {}).get("order") or list(tis)
+    return Marked(marked, {t: reset[t] for t in sorted(reset, key=lambda t: order.index(t) if t in order else len(order))})
