@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flowctl.cli.render import plural, write
 from flowctl.specs import DagSpec
 from flowctl.states import FINISHED, STATE_COLOURS
 
@@ -43,8 +44,7 @@ class Progress:
                 line += f": {info['error']}"
         else:
             return
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        write(line + "\n")  # never raises: a closed pipe must not stop the run
 
     def _render(self) -> Any:
         from rich.table import Table
@@ -105,7 +105,8 @@ def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, An
     store = service.store
     progress = Progress(spec, run_id, store, live=sys.stdout.isatty(), quiet=as_json)
     if not as_json and progress.live is None:
-        sys.stdout.write(f"{spec.dag_id} {run_id}: {len(spec.tasks)} tasks, {service.settings.workers} worker slots\n")
+        write(f"{spec.dag_id} {run_id}: {plural(len(spec.tasks), 'task')}, "
+              f"{plural(service.settings.workers, 'worker slot')}\n")
     from flowctl.notify import send_detached, wait_for_notices
 
     settings = service.settings
@@ -159,7 +160,7 @@ def test_task(service: Any, spec: DagSpec, task_id: str, when: Any) -> bool:
     existing = [r for r in service.store.run_ids(spec.dag_id) if r.split("__", 1)[-1] == iso(logical)]
     if existing:  # upstream values come from that run's XCom, read-only
         run_id, home = existing[0], str(service.store.home)
-        sys.stdout.write(f"XCom of upstream tasks is read from run {run_id}\n")
+        write(f"XCom of upstream tasks is read from run {run_id}\n")
     payload = {
         "dag_id": spec.dag_id, "run_id": run_id, "task_id": task_id, "try_number": 1,
         "timezone": spec.timezone, "fileloc": spec.fileloc,
@@ -171,8 +172,8 @@ def test_task(service: Any, spec: DagSpec, task_id: str, when: Any) -> bool:
         import json
 
         for key, value in result["xcom"].items():
-            sys.stdout.write(f"xcom {key} = {json.dumps(value)}\n")
-    sys.stdout.write(f"{task_id}: {result['state']}" + (f" ({result['error']})" if result.get("error") else "") + "\n")
+            write(f"xcom {key} = {json.dumps(value)}\n")
+    write(f"{task_id}: {result['state']}" + (f" ({result['error']})" if result.get("error") else "") + "\n")
     return result["state"] in ("success", "skipped")
 
 
@@ -180,7 +181,6 @@ def print_log(service: Any, dag_id: str, run_id: str, task_id: str, path: Path, 
     """Print the log; with follow, keep printing until the try has ended."""
     from flowctl.errors import NotFound
 
-    out = sys.stdout
     if not path.exists() and not follow:
         raise NotFound(f"no log at {path} (the try may not have started yet)")
     pos = 0
@@ -190,8 +190,7 @@ def print_log(service: Any, dag_id: str, run_id: str, task_id: str, path: Path, 
                 f.seek(pos)
                 chunk = f.read()
                 pos += len(chunk)
-            out.write(chunk.decode(errors="replace"))
-            out.flush()
+            write(chunk.decode(errors="replace"))
         if not follow:
             return
         data = service.store.read_run(dag_id, run_id)
@@ -202,6 +201,6 @@ def print_log(service: Any, dag_id: str, run_id: str, task_id: str, path: Path, 
             if path.exists():
                 with open(path, "rb") as f:
                     f.seek(pos)
-                    out.write(f.read().decode(errors="replace"))
+                    write(f.read().decode(errors="replace"))
             return
         time.sleep(0.3)

@@ -19,7 +19,10 @@ def doctor(
     as_json: JsonOpt = False,
 ) -> None:
     """Check the state home: files parse and have this version's schema, no task is
-    marked running with nobody running it, permissions. Exit 1 when anything is wrong."""
+    marked running with nobody running it, permissions. Exit 1 when anything is wrong.
+
+    Example: `flowctl doctor --fix`
+    """
     from flowctl.cli.render import console, print_json
     from flowctl.doctor import check, home_mode_findings
 
