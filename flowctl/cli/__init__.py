@@ -75,30 +75,32 @@ def os_error_line(exc: OSError) -> str:
     import errno
     from pathlib import Path
 
-    path = exc.filename or ""
+    path = str(exc.filename or "")
     settings = _last_settings[0] if _last_settings else None
-    home = str(settings.home) if settings is not None else None
-    where = f" {path}" if path else (f" in {home}" if home else "")
-    place = "the home" if home and str(path).startswith(home) else "it"
-    choose = " or choose another home with --home / FLOWCTL_HOME" if home and (not path or str(path).startswith(home)) else ""
+    home = str(settings.home) if settings is not None else ""
+    in_home = bool(home) and (not path or path == home or path.startswith(home + "/"))
+    where = path or home or "a file"
+    place = "the home" if in_home else path or "it"
+    other = " (or choose another home with --home or FLOWCTL_HOME)" if in_home else ""
     code = exc.errno
     if code in (errno.ENOSPC, errno.EDQUOT):
-        return (f"no space left on the device{where}: free some space and run the command again "
-                f"(what was committed before is intact){choose}")
+        return (f"no space left on the device holding {where}: free some space and run the command again "
+                f"(what was committed before is intact)")
     if code == errno.EROFS:
-        return f"read-only file system:{where}: {place} must be writable{choose}"
+        return f"{where} is on a read-only file system: {place} must be writable{other}"
     if code in (errno.EACCES, errno.EPERM):
-        return f"permission denied:{where}: make {place} readable and writable by you (or run `flowctl doctor`){choose}"
+        fix = f"make {place} readable and writable by you" + (f" (chmod -R u+rwX {home})" if in_home else "")
+        return f"permission denied: {where}: {fix}{other}"
     if code == errno.ENOTDIR:
         blocker = next((p for p in [Path(path), *Path(path).parents] if p.is_file()), None) if path else None
-        what = f"{blocker} is a file, not a folder" if blocker else f"a part of {path} is not a folder"
-        return f"{what}: {place} must be a folder{choose}"
+        what = f"{blocker} is a file, not a folder" if blocker else f"a part of {where} is not a folder"
+        return f"{what}: {place} must be a folder{other}"
     if code == errno.EISDIR:
-        return f"{path} is a folder where a file was expected: move it aside{choose}"
+        return f"{where} is a folder where a file was expected: move it aside{other}"
     if code == errno.ENOENT:
-        return f"no such file or folder:{where}"
-    reason = exc.strerror or type(exc).__name__
-    return f"{reason.lower()}:{where} (run again with --debug for the traceback)"
+        return f"no such file or folder: {where}"
+    reason = (exc.strerror or type(exc).__name__).lower()
+    return f"{reason}: {where} (run again with --debug for the traceback)"
 
 
 if __name__ == "__main__":

@@ -53,6 +53,44 @@ def _run_dags(home: Path) -> list[str]:
         return []
 
 
+def _typed_words() -> list[str]:
+    """The command line being completed, as the shell handed it over."""
+    import shlex
+
+    text = os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS") or ""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def _dag_id(ctx: typer.Context) -> str | None:
+    """The DAG id typed before the value being completed. Click loses the
+    positional arguments when the line ends in an option that still waits for
+    its value (`flowctl clear etl --task <Tab>`), so then it is read from the
+    words the shell handed over: the first one after the command's own words
+    that is neither an option nor an option's value."""
+    dag_id = ctx.params.get("dag_id")
+    if dag_id:
+        return str(dag_id)
+    words = _typed_words()[1:]
+    for name in ctx.command_path.split()[1:]:
+        if name not in words:
+            return None
+        words = words[words.index(name) + 1:]
+    takes_value = {opt for p in ctx.command.params if getattr(p, "param_type_name", "") == "option"
+                   and not getattr(p, "is_flag", False) for opt in (*p.opts, *p.secondary_opts)}
+    skip = False
+    for word in words[:-1]:  # the last one is being completed
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = word in takes_value
+        else:
+            return word
+    return None
+
+
 def dag_ids(ctx: typer.Context, incomplete: str) -> list[str]:
     home = _home(ctx)
     if home is None:
@@ -63,7 +101,7 @@ def dag_ids(ctx: typer.Context, incomplete: str) -> list[str]:
 
 def run_ids(ctx: typer.Context, incomplete: str) -> list[str]:
     home = _home(ctx)
-    dag_id = ctx.params.get("dag_id")
+    dag_id = _dag_id(ctx)
     if home is None or not dag_id:
         return []
     try:
@@ -76,7 +114,7 @@ def run_ids(ctx: typer.Context, incomplete: str) -> list[str]:
 
 def task_ids(ctx: typer.Context, incomplete: str) -> list[str]:
     home = _home(ctx)
-    dag_id = ctx.params.get("dag_id")
+    dag_id = _dag_id(ctx)
     if home is None or not dag_id:
         return []
     return [t for t in _cached_dags(home).get(dag_id, []) if t.startswith(incomplete)]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from polling import wait_for
 
 pytestmark = pytest.mark.timeout(180)
