@@ -157,6 +157,10 @@ def backfill(
     first = service.parse_date(start, spec.timezone)
     last = service.parse_date(end, spec.timezone)
     plan = plan_backfill(service, spec, first, last, reprocess, run_backwards)
+    bounds = f"; the DAG's intervals start at {logical_date(spec.start_date, spec.timezone)}" + (
+        f" and end by {logical_date(spec.end_date, spec.timezone)}" if spec.end_date else "")
+    nothing = (f"no data interval of {dag_id} has a logical date between {logical_date(iso_of(first), spec.timezone)} "
+               f"and {logical_date(iso_of(last), spec.timezone)}{bounds}")
     if dry_run:
         if as_json:
             print_json({"dag_id": dag_id, "dry_run": True, "intervals": [p.to_doc() for p in plan]})
@@ -167,12 +171,11 @@ def backfill(
             colour = {"create": "green", "reprocess": "yellow", "resume": "cyan"}.get(p.action, "dim")
             t.add_row(logical_date(iso_of(p.logical_date), spec.timezone), f"[{colour}]{p.action}[/]", p.run_id, p.why)
         console().print(t)
-        console().print(f"{sum(p.action != 'skip' for p in plan)} of {plural(len(plan), 'interval')} would run.")
+        console().print(f"{sum(p.action != 'skip' for p in plan)} of {plural(len(plan), 'interval')} would run"
+                        + (f": {nothing}." if not plan else "."))
         return
     if not plan:
-        bounds = f"; the DAG's intervals start at {spec.start_date}" + (f" and end by {spec.end_date}" if spec.end_date else "")
-        _err(f"no data interval of {dag_id} has a logical date between {logical_date(iso_of(first), spec.timezone)} "
-             f"and {logical_date(iso_of(last), spec.timezone)}{bounds}")
+        _err(nothing)
         raise typer.Exit(0)
     results = carry_out(service, spec, plan, max_active_runs or spec.max_active_runs, quiet=as_json)
     failed = [r for r, st in results.items() if st not in ("success", "skipped")]

@@ -362,3 +362,12 @@ def test_runs_list_json_is_one_document(flow):
     assert {d["dag_id"] for d in docs} == {"ams", "etl"}
     table = flow("runs", "list").out
     assert "zone" in table and "Europe/Amsterdam" in table  # mixed zones get a zone column
+
+
+def test_a_backfill_dry_run_before_start_date_says_why(flow):
+    """A range with no interval: the plan says why (the DAG's first interval), in typeable dates."""
+    flow.write_dag("ams.py", chain(dag_id="ams", tz="Europe/Amsterdam"))
+    res = flow("backfill", "ams", "-s", "2025-01-01", "-e", "2025-01-03", "--dry-run")
+    assert res.code == 0
+    assert ("0 of 0 intervals would run: no data interval of ams has a logical date between 2025-01-01 00:00 "
+            "and 2025-01-03 00:00; the DAG's intervals start at 2026-01-01 00:00.") in res.out
