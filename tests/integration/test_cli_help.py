@@ -179,3 +179,23 @@ def test_scheduler_status_exits_3_when_none_runs(flow):
     finally:
         assert flow("scheduler", "stop", "--timeout", "30", timeout=60).code == 0
     assert flow("scheduler", "status").code == 3
+
+
+HEAVY = ("textual", "jinja2", "pendulum", "tinydb", "croniter", "filelock", "pydantic", "markdown_it", "dask",
+         "distributed")
+
+
+@pytest.mark.parametrize("args", [None, ["--help"], ["run", "--help"], ["--version"]])
+def test_start_up_imports_nothing_heavy(flow, args):
+    """`import flowctl.cli`, and the help pages drawn from it, load none of the
+    modules that cost start-up time (the help budget is 0.25 s: bench/bench_startup.py)."""
+    import subprocess
+    import sys
+
+    code = "import sys\nimport flowctl.cli\n"
+    if args is not None:
+        code += (f"sys.argv = ['flowctl', *{args!r}]\ntry:\n    flowctl.cli.main()\nexcept SystemExit:\n    pass\n")
+    code += f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})), file=sys.stderr)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=flow.env,
+                          cwd=flow.root, timeout=60)
+    assert proc.stderr.strip().splitlines()[-1] == "[]", proc.stderr
