@@ -58,13 +58,13 @@ def tasks_states(dag_id: DagArg, run_id: RunArg, as_json: JsonOpt = False) -> No
     print_ti_table(tis, service.settings.default_timezone, title=f"{dag_id}  {rid}")
 
 
-RUN_STATES = ("queued", "running", "success", "failed")
+RUN_STATES = ("queued", "running", "success", "failed", "damaged")
 
 
 @runs_app.command("list")
 def runs_list(
     dag_id: Annotated[str | None, typer.Option("--dag", "-d", "--dag-id", metavar="DAG_ID", help="Only this DAG's runs.", show_default=False, autocompletion=complete.dag_ids)] = None,
-    state: Annotated[str | None, typer.Option("--state", metavar="STATE", help="Only runs in this state (queued, running, success, failed).", show_default=False)] = None,
+    state: Annotated[str | None, typer.Option("--state", metavar="STATE", help="Only runs in this state (queued, running, success, failed, damaged).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """DAG runs, newest first. A logical date is shown in its DAG's zone, as
@@ -135,7 +135,7 @@ def _runs_list(dag_id: str | None, state: str | None, as_json: bool) -> None:
 def dags_list_runs(
     dag_arg: Annotated[str | None, typer.Argument(metavar="DAG_ID", help="Only this DAG's runs (Airflow 3 form).", show_default=False, autocompletion=complete.dag_ids)] = None,
     dag_id: Annotated[str | None, typer.Option("--dag-id", "-d", metavar="DAG_ID", help="Only this DAG's runs (Airflow 2 form).", show_default=False, autocompletion=complete.dag_ids)] = None,
-    state: Annotated[str | None, typer.Option("--state", metavar="STATE", help="Only runs in this state (queued, running, success, failed).", show_default=False)] = None,
+    state: Annotated[str | None, typer.Option("--state", metavar="STATE", help="Only runs in this state (queued, running, success, failed, damaged).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Airflow's name for `flowctl runs list`.
