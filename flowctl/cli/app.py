@@ -73,9 +73,10 @@ def _plain_values(param: Any) -> None:
 
 
 def _taught(params: list[Any]) -> list[Any]:
-    """Help that reads as the README does: `DAG_ID` rather than `{dag_id}`, no
-    `<bool>`/`<str>` type placeholders (an option's metavar says what it
-    takes: DATE, JSON, N; a flag takes nothing)."""
+    """Parameters as flowctl shows and reads them. Help reads as the README
+    does: `DAG_ID` rather than `{dag_id}`, no `<bool>`/`<str>` type
+    placeholders (an option's metavar says what it takes: DATE, JSON, N; a
+    flag takes nothing). Values are read by `_PlainValue`."""
     for param in params:
         if getattr(param, "_taught", False):
             continue
@@ -149,17 +150,17 @@ def teach(command: Any) -> Any:
     return command
 
 
+#: The order of `flowctl --help` (and of each group's help).
+COMMAND_ORDER = ("dags", "list", "errors", "show", "next", "run", "trigger", "runs", "tasks", "states", "logs",
+                 "explain", "xcom", "backfill", "clear", "mark", "pause", "unpause", "scheduler", "status", "stop",
+                 "tui", "doctor")
+
 def group(help: str, **kwargs: Any) -> typer.Typer:
     """A command group of flowctl's shape."""
     return typer.Typer(cls=Group, help=help, no_args_is_help=True, rich_markup_mode=None, **kwargs)
 
 
 # -- Airflow's spellings -------------------------------------------------------------------------
-
-#: The order of `flowctl --help` (and of each group's help).
-COMMAND_ORDER = ("dags", "list", "errors", "show", "next", "run", "trigger", "runs", "tasks", "states", "logs",
-                 "explain", "xcom", "backfill", "clear", "mark", "pause", "unpause", "scheduler", "status", "stop",
-                 "tui", "doctor")
 
 #: Airflow commands flowctl does not have: (what to type instead, why), by their first words.
 AIRFLOW_FORMS: dict[tuple[str, ...], tuple[str, str]] = {

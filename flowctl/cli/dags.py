@@ -174,13 +174,10 @@ def dags_next(
     if not rows:
         console().print(f"{dag_id} has no more scheduled intervals ({spec.schedule_display or 'manual only'}).")
         return
-    from flowctl.cli.render import logical_date
-
     t = table("logical date = data interval start", "data interval end",
               title=f"{dag_id}  {spec.schedule_display}  (times in {spec.timezone})")
-    for r in rows:
-        t.add_row(logical_date(r["data_interval_start"], spec.timezone),
-                  logical_date(r["data_interval_end"], spec.timezone))
+    for i in service.next_intervals(dag_id, when, n):  # with the UTC offset, which DST changes: typed back as shown
+        t.add_row(i.start.strftime("%Y-%m-%d %H:%M %z"), i.end.strftime("%Y-%m-%d %H:%M %z"))
     console().print(t)
 
 

@@ -184,10 +184,11 @@ def test_logical_dates_are_shown_in_the_dags_zone_and_read_back(flow):
     plan = flow("clear", "ams", "--run", shown, "--dry-run", "--json").json()["task_instances"]
     assert {p["run_id"] for p in plan} == {"manual__2026-11-19T23:00:00+00:00"}
     # the next intervals, too, are shown as they are typed
-    table = flow("dags", "next", "ams", "--after", "2026-03-28", "-n", "2").out
-    assert "2026-03-28 00:00" in table and "2026-03-29 00:00" in table
-    back = flow("dags", "next", "ams", "--after", "2026-03-29 00:00", "-n", "1", "--json").json()
-    assert back[0]["logical_date"] == "2026-03-28T23:00:00+00:00"
+    table = flow("dags", "next", "ams", "--after", "2026-03-28", "-n", "3").out
+    shown = re.findall(r"^(\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d{4})", table, flags=re.M)
+    assert shown == ["2026-03-28 00:00 +0100", "2026-03-29 00:00 +0100", "2026-03-30 00:00 +0200"], table
+    back = flow("dags", "next", "ams", "--after", shown[2], "-n", "1", "--json").json()
+    assert back[0]["logical_date"] == "2026-03-29T22:00:00+00:00"
 
 
 def test_human_lines_show_no_microseconds(flow):
