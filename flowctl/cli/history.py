@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from flowctl.cli.app import (
+    AIRFLOW_PANEL,
     DagArg,
     JsonOpt,
     RunArg,
@@ -131,7 +132,7 @@ def _runs_list(dag_id: str | None, state: str | None, as_json: bool) -> None:
     out.print(t if runs else "No runs yet.")
 
 
-@dags_app.command("list-runs", rich_help_panel="Airflow's names for the commands above")
+@dags_app.command("list-runs", rich_help_panel=AIRFLOW_PANEL)
 def dags_list_runs(
     dag_arg: Annotated[str | None, typer.Argument(metavar="DAG_ID", help="Only this DAG's runs (Airflow 3 form).", show_default=False, autocompletion=complete.dag_ids)] = None,
     dag_id: Annotated[str | None, typer.Option("--dag-id", "-d", metavar="DAG_ID", help="Only this DAG's runs (Airflow 2 form).", show_default=False, autocompletion=complete.dag_ids)] = None,
@@ -147,7 +148,7 @@ def dags_list_runs(
     _runs_list(dag_arg or dag_id, state, as_json)
 
 
-@tasks_app.command("state", rich_help_panel="Airflow's names for the commands above")
+@tasks_app.command("state", rich_help_panel=AIRFLOW_PANEL)
 def tasks_state(dag_id: DagArg, task_id: TaskArg, run_id: RunArg) -> None:
     """The state of one task instance, as one word (Airflow's `tasks state`).
 

@@ -112,9 +112,10 @@ def tasks_run(
     date: Annotated[str | None, typer.Argument(metavar="LOGICAL_DATE", help="Logical date.", show_default=False)] = None,
     logical_date: Annotated[str | None, typer.Option("--logical-date", "-d", metavar="DATE", help="Logical date (default: now).", show_default=False)] = None,
 ) -> None:
-    """Airflow's name, here for `flowctl tasks test`: runs one task in this
-    process and prints its log, recording no state. To run a task instance of a
-    recorded run again, clear it: `flowctl clear DAG_ID --run RUN --task '^TASK_ID$' --yes`.
+    """Airflow's name, here for `flowctl tasks test` (it records no state).
+
+    Runs one task in this process and prints its log. To run a task instance
+    of a recorded run again, clear it: `flowctl clear DAG_ID --run RUN --task '^TASK_ID$' --yes`.
 
     Example: `flowctl tasks run user_events_etl extract 2026-11-20`
     """
