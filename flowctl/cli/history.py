@@ -112,23 +112,28 @@ def _runs_list(dag_id: str | None, state: str | None, as_json: bool) -> None:
     zones = [zone_of(r) for r in runs]
     mixed = several_zones(zones)
     out = console()
-    wide = out.width >= 110  # on a narrow terminal the start time gives way
-    started = "started"
-    columns = ["DAG", f"logical date{zone_note(zones, local)}"] + (["zone"] if mixed else []) + ["type", "state"] \
-        + ([started] if wide else []) + ["took", "run id"]
+    # On a narrow terminal the start time and the type (the run id starts with
+    # it) give way, and with a zone column the duration too; the DAG id, the
+    # zone and the run id are cut last. Output that is not a terminal has all.
+    wide = out.width >= 110
+    show = {"type": wide, "started": wide, "took": wide or not mixed}
+    logical = f"logical date{zone_note(zones, local)}"
+    columns = ["DAG", logical, *(["zone"] if mixed else []), *(["type"] if show["type"] else []), "state",
+               *(["started"] if show["started"] else []), *(["took"] if show["took"] else []), "run id"]
     t = table(*columns)
-    give_way(t, {columns[1]: 16, "type": 9, "state": 7, started: 16, "took": 7}, {"DAG": 20})
+    give_way(t, {logical: 16, "type": 9, "state": 7, "started": 16, "took": 7}, {"DAG": 16 if mixed else 20, "zone": 10},
+             last="run id")
     for r, tz in zip(runs, zones, strict=True):
         took = None
         if r.get("start_date") and r.get("end_date"):
             from datetime import datetime
 
             took = (datetime.fromisoformat(r["end_date"]) - datetime.fromisoformat(r["start_date"])).total_seconds()
-        row = [r["dag_id"], logical_date(r.get("logical_date"), tz)] + ([tz] if mixed else []) \
-            + [r.get("run_type") or "-", state_text(r.get("state"))]
-        if wide:
-            row.append(local_time(r.get("start_date"), local, with_seconds=False))
-        t.add_row(*row, duration(took), r["run_id"])
+        row = [r["dag_id"], logical_date(r.get("logical_date"), tz), *([tz] if mixed else []),
+               *([r.get("run_type") or "-"] if show["type"] else []), state_text(r.get("state")),
+               *([local_time(r.get("start_date"), local, with_seconds=False)] if show["started"] else []),
+               *([duration(took)] if show["took"] else []), r["run_id"]]
+        t.add_row(*row)
     out.print(t if runs else "No runs yet.")
 
 

@@ -140,13 +140,11 @@ def logical_date(value: str | None, tz: str) -> str:
 def zone_note(zones: list[str], local: str) -> str:
     """What a header says about the zone of the dates under it: nothing when
     they are in the local zone, ` (Europe/Amsterdam)` when all are in another
-    one, ` (DAG's zone)` when they differ (a zone column then names each)."""
+    one; when they differ (`several_zones`), a zone column names each."""
     distinct = {_zone_name(z) for z in zones}
-    if not distinct or distinct == {_zone_name(local)}:
+    if len(distinct) != 1 or distinct == {_zone_name(local)}:
         return ""
-    if len(distinct) == 1:
-        return f" ({distinct.pop()})"
-    return " (DAG's zone)"
+    return f" ({zones[0]})"
 
 
 _UTC_NAMES = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu", "GMT",
@@ -229,19 +227,21 @@ def table(*columns: str, title: str | None = None) -> Any:
     return t
 
 
-def give_way(t: Any, widths: dict[str, int], narrow: dict[str, int]) -> None:
-    """On a terminal: one line per row; the columns in `narrow` (header -> most
-    width) are cut with an ellipsis first, the others keep `widths` at least.
-    Output that is not a terminal is left whole."""
+def give_way(t: Any, widths: dict[str, int], narrow: dict[str, int], last: str | None = None) -> None:
+    """On a terminal: one line per row, cut with an ellipsis where it must be.
+    The column `last` gives way first (to its start), the columns in `narrow`
+    (header -> most width) next, the others keep `widths` at least. Output
+    that is not a terminal is left whole."""
     if not is_terminal():
         return
     for column in t.columns:
         header = str(column.header)
-        column.no_wrap = True
+        column.no_wrap = header != last  # rich shrinks a wrapping column first; the ellipsis keeps it one line
         column.min_width = widths.get(header)
         column.overflow = "ellipsis"
         if header in narrow:
             column.max_width = narrow[header]
+            column.min_width = min(narrow[header], 12)
 
 
 def graph_tree(spec: Any) -> Any:
