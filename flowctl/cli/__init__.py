@@ -91,10 +91,13 @@ def os_error_line(exc: OSError) -> str:
     if code in (errno.EACCES, errno.EPERM):
         fix = f"make {place} readable and writable by you" + (f" (chmod -R u+rwX {home})" if in_home else "")
         return f"permission denied: {where}: {fix}{other}"
-    if code == errno.ENOTDIR:
+    if code == errno.ENOTDIR or (code == errno.EEXIST and path and Path(path).is_file()):
         blocker = next((p for p in [Path(path), *Path(path).parents] if p.is_file()), None) if path else None
-        what = f"{blocker} is a file, not a folder" if blocker else f"a part of {where} is not a folder"
-        return f"{what}: {place} must be a folder{other}"
+        if blocker is None:
+            return f"a part of {where} is not a folder: {place} must be a folder{other}"
+        if in_home and str(blocker) != home:
+            return f"{blocker} is a file, not a folder: flowctl keeps a folder there; move the file aside"
+        return f"{blocker} is a file, not a folder: {place} must be a folder{other}"
     if code == errno.EISDIR:
         return f"{where} is a folder where a file was expected: move it aside{other}"
     if code == errno.ENOENT:

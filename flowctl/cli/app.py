@@ -304,9 +304,20 @@ def _service(dags: bool = False) -> Any:
     from flowctl.service import Service
 
     settings = _settings()
+    need_home_folder(settings)
     if dags:
         need_dags_folder(settings)
     return Service.from_settings(settings)
+
+
+def need_home_folder(settings: Any) -> None:
+    """A home that is a file is refused before anything starts (a daemon, say),
+    with the same one line as any other unusable home (see `os_error_line`)."""
+    import errno
+
+    home = settings.home
+    if home.exists() and not home.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(home))
 
 
 def need_dags_folder(settings: Any) -> None:

@@ -10,6 +10,7 @@ from flowctl.cli.app import (
     JsonOpt,
     _settings,
     app,
+    need_home_folder,
 )
 
 
@@ -27,6 +28,7 @@ def doctor(
     from flowctl.doctor import check, home_mode_findings
 
     settings = _settings()
+    need_home_folder(settings)
     findings, done = check(settings.home, fix=fix)
     findings = home_mode_findings(settings.home) + findings
     if as_json:

@@ -287,7 +287,8 @@ def test_history_still_reads_without_the_dags_folder(flow):
 # -- an unusable home ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["runs", "list"], ["trigger", "etl"], ["run", "etl"]])
+@pytest.mark.parametrize("command", [["runs", "list"], ["trigger", "etl"], ["run", "etl"], ["doctor"],
+                                     ["scheduler", "--until-idle"], ["scheduler", "--daemon"]])
 def test_a_file_where_the_home_should_be(flow, command):
     """`--home /etc/passwd` (or any file): one line naming the file and what to do, exit 1."""
     flow.write_dag("etl.py", chain())
@@ -298,6 +299,16 @@ def test_a_file_where_the_home_should_be(flow, command):
         assert res.code == 1, res.err
         line = one_line(res)
         assert f"{home} is a file, not a folder" in line and "--home" in line
+
+
+def test_a_file_where_the_state_folder_should_be(flow):
+    """Inside a good home, a file where flowctl keeps a folder: named, and what to do."""
+    flow.write_dag("etl.py", chain())
+    flow.home.mkdir()
+    (flow.home / "state").write_text("")
+    res = flow("trigger", "etl")
+    assert res.code == 1
+    assert one_line(res) == f"flowctl: {flow.home / 'state'} is a file, not a folder: flowctl keeps a folder there; move the file aside"
 
 
 def test_a_home_that_cannot_be_written(flow):
