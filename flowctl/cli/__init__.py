@@ -10,37 +10,100 @@ from __future__ import annotations
 import sys
 
 from flowctl.cli import changes, dags, history, running, scheduler, system, tui_cmd  # noqa: F401  (registers)
-from flowctl.cli.app import _err, app
+from flowctl.cli.app import UsageError, _err, _last_settings, app, teach
 
 
-def main() -> None:
-    """Run the CLI: our errors are one line on stderr, never a traceback unless --debug.
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI. Errors are one line on stderr, never a traceback unless
+    --debug: ours (FlowctlError) with their exit code, a wrong command line
+    with exit 2, a file or folder the OS refuses with its path and what to do
+    (exit 1). Output goes through a writer that a closed pipe cannot stop."""
+    import typer
 
-    Usage errors (unknown option, bad value) are Typer's: a short message and exit 2.
-    """
+    from flowctl.cli.render import protect_output
     from flowctl.errors import FlowctlError
 
-    debug = "--debug" in sys.argv
+    protect_output()
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    command = teach(typer.main.get_command(app))
     try:
-        app()
+        code = command.main(args=args, prog_name="flowctl", standalone_mode=False)
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            code = 0  # `flowctl` (or a group) alone: its help was printed
+        else:
+            _err(usage_line(exc))
+            code = 2
     except FlowctlError as exc:
         if debug:
             raise
         _err(str(exc))
-        sys.exit(exc.exit_code)
-    except BrokenPipeError:  # a listing into `| head`: the reader is gone, nothing is wrong
-        from flowctl.cli import pipes
-
-        pipes.silence()
-        sys.exit(0)
-    except KeyboardInterrupt:
+        code = exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):
         _err("interrupted")
-        sys.exit(130)
+        code = 130
+    except OSError as exc:
+        if debug:
+            raise
+        _err(os_error_line(exc))
+        code = 1
     except Exception as exc:  # noqa: BLE001
         if debug:
             raise
         _err(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
-        sys.exit(1)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_line(exc: Exception) -> str:
+    """Click's usage error as one line: what is wrong, and where the help is."""
+    message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "flowctl"
+    if message:
+        message = message[0].lower() + message[1:]
+    if message.endswith(".") and not message.endswith(".."):
+        message = message[:-1]
+    if "did you mean" in message.lower():
+        return message
+    return f"{message} (see `{path} --help`)"
+
+
+def os_error_line(exc: OSError) -> str:
+    """A file or folder the OS refused, as one line: which, why, what to do."""
+    import errno
+    from pathlib import Path
+
+    path = str(exc.filename or "")
+    settings = _last_settings[0] if _last_settings else None
+    home = str(settings.home) if settings is not None else ""
+    in_home = bool(home) and (not path or path == home or path.startswith(home + "/"))
+    where = path or home or "a file"
+    place = "the home" if in_home else path or "it"
+    other = " (or choose another home with --home or FLOWCTL_HOME)" if in_home else ""
+    code = exc.errno
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return (f"no space left on the device holding {where}: free some space and run the command again "
+                f"(what was committed before is intact)")
+    if code == errno.EROFS:
+        return f"{where} is on a read-only file system: {place} must be writable{other}"
+    if code in (errno.EACCES, errno.EPERM):
+        fix = f"make {place} readable and writable by you" + (f" (chmod -R u+rwX {home})" if in_home else "")
+        return f"permission denied: {where}: {fix}{other}"
+    if code == errno.ENOTDIR or (code == errno.EEXIST and path and Path(path).is_file()):
+        blocker = next((p for p in [Path(path), *Path(path).parents] if p.is_file()), None) if path else None
+        if blocker is None:
+            return f"a part of {where} is not a folder: {place} must be a folder{other}"
+        if in_home and str(blocker) != home:
+            return f"{blocker} is a file, not a folder: flowctl keeps a folder there; move the file aside"
+        return f"{blocker} is a file, not a folder: {place} must be a folder{other}"
+    if code == errno.EISDIR:
+        return f"{where} is a folder where a file was expected: move it aside{other}"
+    if code == errno.ENOENT:
+        return f"no such file or folder: {where}"
+    reason = (exc.strerror or type(exc).__name__).lower()
+    return f"{reason}: {where} (run again with --debug for the traceback)"
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from flowctl.cli.app import (
     JsonOpt,
     _service,
     _short_path,
+    alias,
     app,
     dags_app,
     tasks_app,
@@ -19,11 +20,23 @@ from flowctl.cli.app import (
 
 @dags_app.command("list")
 def dags_list(as_json: JsonOpt = False) -> None:
-    """Every DAG in the DAG folder, with its schedule and next data interval."""
-    from flowctl.cli.render import console, local_time, print_json, table
+    """Every DAG in the DAG folder, with its schedule and next data interval
+    (its start, in the DAG's zone).
+
+    Example: `flowctl dags list --json | jq -r '.[].dag_id'`
+    """
+    from flowctl.cli.render import (
+        console,
+        logical_date,
+        plural,
+        print_json,
+        several_zones,
+        table,
+        zone_note,
+    )
     from flowctl.clock import iso, utcnow
 
-    service = _service()
+    service = _service(dags=True)
     bag = service.dagbag()
     flags = service.store.dag_flags()
     rows = []
@@ -42,16 +55,21 @@ def dags_list(as_json: JsonOpt = False) -> None:
         print_json(rows)
         return
     out = console()
-    tz = service.settings.default_timezone
-    t = table("DAG", "schedule", "tasks", "paused", "next run (data interval start)", "tags", "file")
+    local = service.settings.default_timezone
+    zones = [r["timezone"] for r in rows if r["next_data_interval_start"]]
+    note = zone_note(zones, local)
+    columns = ["DAG", "schedule", "tasks", "paused", f"next run{note}"]
+    mixed = several_zones(zones)
+    t = table(*columns, *(["zone"] if mixed else []), "tags", "file")
     for r in rows:
         t.add_row(r["dag_id"], r["schedule"] or "[dim]manual[/]", str(len(r["tasks"])),
                   "[yellow]paused[/]" if r["paused"] else "no",
-                  local_time(r["next_data_interval_start"], tz, with_seconds=False),
+                  logical_date(r["next_data_interval_start"], r["timezone"]),
+                  *([r["timezone"]] if mixed else []),
                   ", ".join(r["tags"]), _short_path(r["fileloc"]))
     out.print(t)
     if bag.errors:
-        out.print(f"[red]{len(bag.errors)} DAG file(s) failed to import[/]: see `flowctl dags errors`")
+        out.print(f"[red]{plural(len(bag.errors), 'DAG file')} failed to import[/]: see `flowctl dags errors`")
     if not rows and not bag.errors:
         out.print(f"No DAG files in {service.settings.dags_folder}.")
 
@@ -64,10 +82,13 @@ def _next_interval(service: Any, spec: Any, now: Any) -> tuple[Any, Any] | None:
 
 @dags_app.command("errors")
 def dags_errors(as_json: JsonOpt = False) -> None:
-    """DAG files that failed to import, and why. Exit 1 when there are any."""
+    """DAG files that failed to import, and why. Exit 1 when there are any.
+
+    Example: `flowctl dags errors || echo "fix these first"`
+    """
     from flowctl.cli.render import console, print_json
 
-    bag = _service().dagbag()
+    bag = _service(dags=True).dagbag()
     if as_json:
         print_json([{"fileloc": e.fileloc, "error": e.error} for e in bag.errors])
     else:
@@ -81,18 +102,24 @@ def dags_errors(as_json: JsonOpt = False) -> None:
 
 @dags_app.command("show")
 def dags_show(dag_id: DagArg) -> None:
-    """Draw a DAG's task graph in the terminal."""
+    """Draw a DAG's task graph in the terminal.
+
+    Example: `flowctl dags show user_events_etl`
+    """
     from flowctl.cli.render import console, graph_tree
 
-    console().print(graph_tree(_service().dag(dag_id)))
+    console().print(graph_tree(_service(dags=True).dag(dag_id)))
 
 
 @tasks_app.command("list")
 def tasks_list(dag_id: DagArg, as_json: JsonOpt = False) -> None:
-    """The tasks of a DAG, upstream first."""
+    """The tasks of a DAG, upstream first.
+
+    Example: `flowctl tasks list user_events_etl`
+    """
     from flowctl.cli.render import console, print_json, table
 
-    spec = _service().dag(dag_id)
+    spec = _service(dags=True).dag(dag_id)
     rows = [{"task_id": t.task_id, "operator": t.operator, "upstream": list(t.upstream),
              "downstream": list(t.downstream), "trigger_rule": t.trigger_rule, "retries": t.retries}
             for t in (spec.tasks[tid] for tid in spec.order)]
@@ -108,15 +135,19 @@ def tasks_list(dag_id: DagArg, as_json: JsonOpt = False) -> None:
 @dags_app.command("next")
 def dags_next(
     dag_id: DagArg,
-    after: Annotated[str | None, typer.Option("--after", help="First interval starting at or after this date (default: start_date).", show_default=False)] = None,
-    n: Annotated[int, typer.Option("-n", help="How many intervals.", min=1)] = 5,
+    after: Annotated[str | None, typer.Option("--after", metavar="DATE", help="First interval starting at or after this date, in the DAG's zone (default: start_date).", show_default=False)] = None,
+    n: Annotated[int, typer.Option("-n", "--num-executions", metavar="N", help="How many intervals.", min=1)] = 5,
     as_json: JsonOpt = False,
 ) -> None:
-    """The next data intervals of a DAG's schedule."""
+    """The next data intervals of a DAG's schedule; each logical date is the
+    interval's start, shown in the DAG's zone as you would type it.
+
+    Example: `flowctl dags next user_events_etl --after 2026-12-01 -n 3`
+    """
     from flowctl.cli.render import console, print_json, table
     from flowctl.clock import iso
 
-    service = _service()
+    service = _service(dags=True)
     spec = service.dag(dag_id)
     when = service.parse_date(after, spec.timezone) if after else None
     rows = [{"logical_date": iso(i.start), "data_interval_start": iso(i.start), "data_interval_end": iso(i.end)}
@@ -129,20 +160,40 @@ def dags_next(
         return
     t = table("logical date = data interval start", "data interval end",
               title=f"{dag_id}  {spec.schedule_display}  (times in {spec.timezone})")
-    for i in service.next_intervals(dag_id, when, n):
+    for i in service.next_intervals(dag_id, when, n):  # with the UTC offset, which DST changes: typed back as shown
         t.add_row(i.start.strftime("%Y-%m-%d %H:%M %z"), i.end.strftime("%Y-%m-%d %H:%M %z"))
     console().print(t)
 
 
 @app.command()
-def pause(dag_id: DagArg) -> None:
-    """Stop creating scheduled runs for a DAG (manual runs and backfills still work)."""
-    _service().set_paused(dag_id, True)
-    print(f"{dag_id} paused")
+def pause(dag_id: DagArg, as_json: JsonOpt = False) -> None:
+    """Stop creating scheduled runs for a DAG (manual runs and backfills still work).
+
+    Example: `flowctl pause user_events_etl`
+    """
+    _set_paused(dag_id, True, as_json)
 
 
 @app.command()
-def unpause(dag_id: DagArg) -> None:
-    """Resume scheduled runs for a DAG."""
-    _service().set_paused(dag_id, False)
-    print(f"{dag_id} unpaused")
+def unpause(dag_id: DagArg, as_json: JsonOpt = False) -> None:
+    """Resume scheduled runs for a DAG.
+
+    Example: `flowctl unpause user_events_etl`
+    """
+    _set_paused(dag_id, False, as_json)
+
+
+def _set_paused(dag_id: str, paused: bool, as_json: bool) -> None:
+    from flowctl.cli.render import print_json, write
+
+    _service(dags=True).set_paused(dag_id, paused)
+    if as_json:
+        print_json({"dag_id": dag_id, "paused": paused})
+    else:
+        write(f"{dag_id} {'paused' if paused else 'unpaused'}\n")
+
+
+alias(dags_app, "pause", pause, "pause")
+alias(dags_app, "unpause", unpause, "unpause")
+alias(dags_app, "list-import-errors", dags_errors, "dags errors")
+alias(dags_app, "next-execution", dags_next, "dags next")

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flowctl.cli import pipes
+from flowctl.cli.render import plural, write
 from flowctl.specs import DagSpec
 from flowctl.states import FINISHED, STATE_COLOURS
 
@@ -44,7 +44,7 @@ class Progress:
                 line += f": {info['error']}"
         else:
             return
-        pipes.write(line + "\n")
+        write(line + "\n")
 
     def _render(self) -> Any:
         from rich.table import Table
@@ -98,9 +98,8 @@ def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, An
         progress = Progress(spec, run_id, service.store, live=sys.stdout.isatty(), quiet=as_json)
         state["progress"] = progress
         if not as_json and progress.live is None:
-            n = len(spec.tasks)
-            pipes.write(f"{spec.dag_id} {run_id}: {n} task{'' if n == 1 else 's'}, "
-                        f"{service.settings.workers} worker slots\n")
+            write(f"{spec.dag_id} {run_id}: {plural(len(spec.tasks), 'task')}, "
+                  f"{plural(service.settings.workers, 'worker slot')}\n")
 
     def announce(kind: str, info: dict[str, Any]) -> None:
         if kind in ("stopping", "store_stalled", "store_recovered", "store_error"):
@@ -159,8 +158,8 @@ def test_task(service: Any, spec: DagSpec, task_id: str, when: Any) -> bool:
         import json
 
         for key, value in result["xcom"].items():
-            sys.stdout.write(f"xcom {key} = {json.dumps(value)}\n")
-    sys.stdout.write(f"{task_id}: {result['state']}" + (f" ({result['error']})" if result.get("error") else "") + "\n")
+            write(f"xcom {key} = {json.dumps(value)}\n")
+    write(f"{task_id}: {result['state']}" + (f" ({result['error']})" if result.get("error") else "") + "\n")
     return result["state"] in ("success", "skipped")
 
 
@@ -168,7 +167,6 @@ def print_log(service: Any, dag_id: str, run_id: str, task_id: str, path: Path, 
     """Print the log; with follow, keep printing until the try has ended."""
     from flowctl.errors import NotFound
 
-    out = sys.stdout
     if not path.exists() and not follow:
         raise NotFound(f"no log at {path} (the try may not have started yet)")
     pos = 0
@@ -178,8 +176,7 @@ def print_log(service: Any, dag_id: str, run_id: str, task_id: str, path: Path, 
                 f.seek(pos)
                 chunk = f.read()
                 pos += len(chunk)
-            out.write(chunk.decode(errors="replace"))
-            out.flush()
+            write(chunk.decode(errors="replace"))
         if not follow:
             return
         data = service.store.read_run(dag_id, run_id)
@@ -190,7 +187,7 @@ def print_log(service: Any, dag_id: str, run_id: str, task_id: str, path: Path, 
             if path.exists():
                 with open(path, "rb") as f:
                     f.seek(pos)
-                    out.write(f.read().decode(errors="replace"))
+                    write(f.read().decode(errors="replace"))
             return
         time.sleep(0.3)
 
@@ -233,7 +230,7 @@ class BackfillProgress:
             if info["state"] != "success":
                 self.failures += 1
             if self.enabled and self.bar is None:
-                pipes.write(f"{time.perf_counter() - self.t0:8.2f}s  {info['done']}/{self.total}  "
+                write(f"{time.perf_counter() - self.t0:8.2f}s  {info['done']}/{self.total}  "
                             f"{info['run_id']}  {info['state']}\n")
         if self.bar is not None:
             self.bar.update(self.task, completed=self.done,

@@ -7,13 +7,18 @@ from typing import Annotated, Any
 import typer
 
 from flowctl.cli.app import (
+    AIRFLOW_PANEL,
     DagArg,
     JsonOpt,
     RunArg,
+    TaskArg,
     _dag_tz,
     _err,
     _service,
+    alias,
     app,
+    complete,
+    dags_app,
     runs_app,
     tasks_app,
     xcom_app,
@@ -38,7 +43,10 @@ def print_ti_table(tis: list[dict[str, Any]], tz: str, title: str | None = None)
 
 @tasks_app.command("states")
 def tasks_states(dag_id: DagArg, run_id: RunArg, as_json: JsonOpt = False) -> None:
-    """The task instances of one run, with states, tries and times."""
+    """The task instances of one run, with states, tries and times.
+
+    Example: `flowctl tasks states user_events_etl "2026-11-20 00:00"`
+    """
     from flowctl.cli.render import print_json
 
     service = _service()
@@ -51,17 +59,38 @@ def tasks_states(dag_id: DagArg, run_id: RunArg, as_json: JsonOpt = False) -> No
     print_ti_table(tis, service.settings.default_timezone, title=f"{dag_id}  {rid}")
 
 
+RUN_STATES = ("queued", "running", "success", "failed", "damaged")
+
+
 @runs_app.command("list")
 def runs_list(
-    dag_id: Annotated[str | None, typer.Option("--dag", help="Only this DAG's runs.", show_default=False)] = None,
-    state: Annotated[str | None, typer.Option("--state", help="Only runs in this state (queued, running, success, failed).", show_default=False)] = None,
+    dag_id: Annotated[str | None, typer.Option("--dag", "-d", "--dag-id", metavar="DAG_ID", help="Only this DAG's runs.", show_default=False, autocompletion=complete.dag_ids)] = None,
+    state: Annotated[str | None, typer.Option("--state", metavar="STATE", help="Only runs in this state (queued, running, success, failed, damaged).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """DAG runs, newest first."""
-    from flowctl.cli.render import RUN_FIELDS, console, local_time, print_json, state_text, table
+    """DAG runs, newest first. A logical date is shown in its DAG's zone, as
+    you would type it back (`tasks states DAG_ID "2026-11-20 00:00"`).
 
-    if state is not None and state not in ("queued", "running", "success", "failed"):
-        raise typer.BadParameter(f"{state!r} is not a run state (queued, running, success, failed)", param_hint="--state")
+    Example: `flowctl runs list --dag user_events_etl --state failed`
+    """
+    _runs_list(dag_id, state, as_json)
+
+
+def _runs_list(dag_id: str | None, state: str | None, as_json: bool) -> None:
+    from flowctl.cli.render import (
+        RUN_FIELDS,
+        console,
+        give_way,
+        logical_date,
+        print_json,
+        several_zones,
+        state_text,
+        table,
+        zone_note,
+    )
+
+    if state is not None and state not in RUN_STATES:
+        raise typer.BadParameter(f"{state!r} is not a run state ({', '.join(RUN_STATES)})", param_hint="--state")
     service = _service()
     if dag_id is not None:
         _dag_tz(service, dag_id)
@@ -73,42 +102,88 @@ def runs_list(
                      **({"file": r.get("file"), "error": r.get("error")} if r.get("state") == "damaged" else {})}
                     for r in runs])
         return
-    from flowctl.cli.render import duration
+    from flowctl.cli.render import duration, local_time
 
-    tz = service.settings.default_timezone
+    local = service.settings.default_timezone
+    specs = service.dagbag().dags if runs else {}
+
+    def zone_of(run: dict[str, Any]) -> str:
+        spec = specs.get(run["dag_id"])
+        return run.get("timezone") or (spec.timezone if spec is not None else local)
+
+    zones = [zone_of(r) for r in runs]
+    mixed = several_zones(zones)
     out = console()
-    wide = out.width >= 110  # on a narrow terminal the start time gives way
-    columns = ["DAG", "logical date", "type", "state"] + (["started"] if wide else []) + ["took", "run id"]
+    # On a narrow terminal the start time and the type (the run id starts with
+    # it) give way, and with a zone column the duration too; the DAG id, the
+    # zone and the run id are cut last. Output that is not a terminal has all.
+    wide = out.width >= 110
+    show = {"type": wide, "started": wide, "took": wide or not mixed}
+    logical = f"logical date{zone_note(zones, local)}"
+    columns = ["DAG", logical, *(["zone"] if mixed else []), *(["type"] if show["type"] else []), "state",
+               *(["started"] if show["started"] else []), *(["took"] if show["took"] else []), "run id"]
     t = table(*columns)
-    widths = {"logical date": 16, "type": 9, "state": 7, "started": 16, "took": 7}
-    for column in t.columns:  # one line per run; the DAG id and run id give way first
-        column.no_wrap = True
-        column.min_width = widths.get(str(column.header))
-        column.overflow = "ellipsis"
-    t.columns[0].max_width = 20
-    for r in runs:
+    give_way(t, {logical: 16, "type": 9, "state": 7, "started": 16, "took": 7}, {"DAG": 16 if mixed else 20, "zone": 10},
+             last="run id")
+    for r, tz in zip(runs, zones, strict=True):
         took = None
         if r.get("start_date") and r.get("end_date"):
             from datetime import datetime
 
             took = (datetime.fromisoformat(r["end_date"]) - datetime.fromisoformat(r["start_date"])).total_seconds()
-        row = [r["dag_id"], local_time(r.get("logical_date"), tz, with_seconds=False), r.get("run_type") or "-",
-               state_text(r.get("state"))]
-        if wide:
-            row.append(local_time(r.get("start_date"), tz, with_seconds=False))
-        t.add_row(*row, duration(took), r["run_id"])
+        row = [r["dag_id"], logical_date(r.get("logical_date"), tz), *([tz] if mixed else []),
+               *([r.get("run_type") or "-"] if show["type"] else []), state_text(r.get("state")),
+               *([local_time(r.get("start_date"), local, with_seconds=False)] if show["started"] else []),
+               *([duration(took)] if show["took"] else []), r["run_id"]]
+        t.add_row(*row)
     out.print(t if runs else "No runs yet.")
+
+
+@dags_app.command("list-runs", rich_help_panel=AIRFLOW_PANEL)
+def dags_list_runs(
+    dag_arg: Annotated[str | None, typer.Argument(metavar="DAG_ID", help="Only this DAG's runs (Airflow 3 form).", show_default=False, autocompletion=complete.dag_ids)] = None,
+    dag_id: Annotated[str | None, typer.Option("--dag-id", "-d", metavar="DAG_ID", help="Only this DAG's runs (Airflow 2 form).", show_default=False, autocompletion=complete.dag_ids)] = None,
+    state: Annotated[str | None, typer.Option("--state", metavar="STATE", help="Only runs in this state (queued, running, success, failed, damaged).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Airflow's name for `flowctl runs list`.
+
+    DAG runs, newest first.
+
+    Example: `flowctl dags list-runs -d user_events_etl`
+    """
+    _runs_list(dag_arg or dag_id, state, as_json)
+
+
+@tasks_app.command("state", rich_help_panel=AIRFLOW_PANEL)
+def tasks_state(dag_id: DagArg, task_id: TaskArg, run_id: RunArg) -> None:
+    """The state of one task instance, as one word (Airflow's `tasks state`).
+
+    Example: `flowctl tasks state user_events_etl extract 2026-11-20`
+    """
+    from flowctl.cli.render import write
+    from flowctl.errors import NotFound
+
+    service = _service()
+    rid = service.resolve_run(dag_id, run_id, _dag_tz(service, dag_id))
+    ti = next((t for t in service.task_states(dag_id, rid) if t["task_id"] == task_id), None)
+    if ti is None:
+        raise NotFound(f"run {rid} of {dag_id} has no task {task_id!r}")
+    write(f"{ti.get('state') or 'none'}\n")
 
 
 @app.command()
 def logs(
     dag_id: DagArg,
     run_id: RunArg,
-    task_id: Annotated[str, typer.Argument(help="The task id.", show_default=False)],
-    try_number: Annotated[int | None, typer.Option("--try", help="Which try (default: the latest).", show_default=False)] = None,
+    task_id: TaskArg,
+    try_number: Annotated[int | None, typer.Option("--try", metavar="N", min=1, help="Which try, from 1 (default: the latest).", show_default=False)] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing while the task runs.")] = False,
 ) -> None:
-    """Print a task try's log."""
+    """Print a task try's log.
+
+    Example: `flowctl logs user_events_etl 2026-11-20 extract --try 1`
+    """
     from flowctl.cli.foreground import print_log
 
     service = _service()
@@ -121,10 +196,13 @@ def logs(
 def xcom_list(
     dag_id: DagArg,
     run_id: RunArg,
-    task_id: Annotated[str | None, typer.Option("--task", help="Only this task's values.", show_default=False)] = None,
+    task_id: Annotated[str | None, typer.Option("--task", "-t", metavar="TASK_ID", help="Only this task's values.", show_default=False, autocompletion=complete.task_ids)] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """XCom values of a run."""
+    """XCom values of a run.
+
+    Example: `flowctl xcom list user_events_etl 2026-11-20 --task extract`
+    """
     import json
 
     from flowctl.cli.render import console, print_json, table
@@ -146,11 +224,14 @@ def xcom_list(
 def explain(
     dag_id: DagArg,
     run_id: RunArg,
-    task_id: Annotated[str | None, typer.Argument(help="Only this task.", show_default=False)] = None,
+    task_id: Annotated[str | None, typer.Argument(metavar="TASK_ID", help="Only this task.", show_default=False, autocompletion=complete.task_ids)] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Why each task instance of a run is in its state, or is not running yet."""
-    from flowctl.cli.render import console, print_json, state_text, table
+    """Why each task instance of a run is in its state, or is not running yet.
+
+    Example: `flowctl explain user_events_etl 2026-11-20 load`
+    """
+    from flowctl.cli.render import console, human_times, print_json, state_text, table
 
     service = _service()
     rid = service.resolve_run(dag_id, run_id, _dag_tz(service, dag_id))
@@ -159,10 +240,14 @@ def explain(
         print_json(doc)
         return
     out = console()
+    tz = service.settings.default_timezone
     out.print(f"[bold]{dag_id}[/] {rid}: {state_text(doc['run_state'])}")
     for note in doc["notes"]:
-        out.print(f"  [yellow]![/] {note}")
+        out.print(f"  [yellow]![/] {human_times(note, tz)}")
     t = table("task", "state", "try", "why")
     for r in doc["tasks"]:
-        t.add_row(r["task_id"], state_text(r["state"]), str(r["try_number"]), r["reason"])
+        t.add_row(r["task_id"], state_text(r["state"]), str(r["try_number"]), human_times(r["reason"], tz))
     out.print(t)
+
+
+alias(tasks_app, "states-for-dag-run", tasks_states, "tasks states", hidden=True)

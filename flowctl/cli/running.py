@@ -8,26 +8,53 @@ from typing import Annotated, Any
 import typer
 
 from flowctl.cli.app import (
+    AIRFLOW_PANEL,
     DagArg,
+    DaskAddressOpt,
+    ExecutorOpt,
     JsonOpt,
+    TaskArg,
     _err,
     _service,
+    alias,
     app,
+    dags_app,
     tasks_app,
+    use_executor,
 )
+
+LogicalDateOpt = Annotated[str | None, typer.Option(
+    "--logical-date", "-d", metavar="DATE",
+    help="The run's logical date, in the DAG's zone unless it has an offset (default: now); "
+         "ds and the data interval follow from it.", show_default=False)]
+ConfOpt = Annotated[str | None, typer.Option(
+    "--conf", "-c", metavar="JSON", help="JSON object for the run's conf, e.g. '{\"limit\": 10}'.",
+    show_default=False)]
 
 
 @app.command()
 def run(
     dag_id: DagArg,
-    logical_date: Annotated[str | None, typer.Option("--logical-date", "-d", help="The run's logical date (default: now); ds and the data interval follow from it.", show_default=False)] = None,
-    conf: Annotated[str | None, typer.Option("--conf", "-c", help="JSON object for the run's conf, e.g. '{\"limit\": 10}'.", show_default=False)] = None,
+    logical_date: LogicalDateOpt = None,
+    conf: ConfOpt = None,
     as_json: JsonOpt = False,
+    executor: ExecutorOpt = None,
+    dask_address: DaskAddressOpt = None,
 ) -> None:
-    """Run a DAG now, in the foreground, with live progress. Exit 0 if the run succeeded."""
+    """Run a DAG now, in the foreground, with live progress. Exit 0 if the run
+    succeeded, 1 if not. A closed pipe (`| head`) never stops the run.
+
+    Example: `flowctl run user_events_etl --logical-date 2026-11-20 --conf '{"limit": 10}'`
+    """
+    _run(dag_id, logical_date, conf, as_json, executor, dask_address)
+
+
+def _run(dag_id: str, logical_date: str | None, conf: str | None, as_json: bool,
+         executor: str | None, dask_address: str | None) -> None:
     from flowctl.cli.foreground import run_in_foreground
 
-    service = _service()
+    use_executor(executor, dask_address)
+    service = _service(dags=True)
     spec = service.dag(dag_id)
     conf_doc = service.parse_conf(conf)
     when = service.parse_date(logical_date, spec.timezone) if logical_date else None
@@ -35,43 +62,99 @@ def run(
     raise typer.Exit(0 if ok else 1)
 
 
+@dags_app.command("test", rich_help_panel=AIRFLOW_PANEL)
+def dags_test(
+    dag_id: DagArg,
+    date: Annotated[str | None, typer.Argument(metavar="LOGICAL_DATE", help="The run's logical date (Airflow's positional form).", show_default=False)] = None,
+    logical_date: LogicalDateOpt = None,
+    conf: ConfOpt = None,
+    as_json: JsonOpt = False,
+    executor: ExecutorOpt = None,
+    dask_address: DaskAddressOpt = None,
+) -> None:
+    """Airflow's name for `flowctl run`.
+
+    Run a DAG now, in the foreground, with live progress. Exit 0 if the run succeeded.
+
+    Example: `flowctl dags test user_events_etl 2026-11-20`
+    """
+    _run(dag_id, logical_date or date, conf, as_json, executor, dask_address)
+
+
 @tasks_app.command("test")
 def tasks_test(
     dag_id: DagArg,
-    task_id: Annotated[str, typer.Argument(help="The task id.", show_default=False)],
-    logical_date: Annotated[str | None, typer.Option("--logical-date", "-d", help="Logical date for the templates (default: now).", show_default=False)] = None,
+    task_id: TaskArg,
+    date: Annotated[str | None, typer.Argument(metavar="LOGICAL_DATE", help="Logical date (Airflow's positional form of --logical-date).", show_default=False)] = None,
+    logical_date: Annotated[str | None, typer.Option("--logical-date", "-d", metavar="DATE", help="Logical date for the templates (default: now).", show_default=False)] = None,
 ) -> None:
     """Run one task in this process and print its log. Writes no state; upstream
-    values (XCom) come from an existing run with that logical date, if there is one."""
+    values (XCom) come from an existing run with that logical date, if there is one.
+
+    Example: `flowctl tasks test user_events_etl extract 2026-11-20`
+    """
     from flowctl.cli.foreground import test_task
 
-    service = _service()
+    service = _service(dags=True)
     spec = service.dag(dag_id)
     if task_id not in spec.tasks:
         from flowctl.errors import NotFound
 
         raise NotFound(f"DAG {dag_id} has no task {task_id!r} (tasks: {', '.join(spec.order)})")
-    when = service.parse_date(logical_date, spec.timezone) if logical_date else None
+    text = logical_date or date
+    when = service.parse_date(text, spec.timezone) if text else None
     raise typer.Exit(0 if test_task(service, spec, task_id, when) else 1)
+
+
+@tasks_app.command("run", rich_help_panel=AIRFLOW_PANEL)
+def tasks_run(
+    dag_id: DagArg,
+    task_id: TaskArg,
+    date: Annotated[str | None, typer.Argument(metavar="LOGICAL_DATE", help="Logical date.", show_default=False)] = None,
+    logical_date: Annotated[str | None, typer.Option("--logical-date", "-d", metavar="DATE", help="Logical date (default: now).", show_default=False)] = None,
+) -> None:
+    """Airflow's name, here for `flowctl tasks test` (it records no state).
+
+    Runs one task in this process and prints its log. To run a task instance
+    of a recorded run again, clear it: `flowctl clear DAG_ID --run RUN --task '^TASK_ID$' --yes`.
+
+    Example: `flowctl tasks run user_events_etl extract 2026-11-20`
+    """
+    _err("`tasks run` runs the task as `tasks test` does and records no state; "
+         "`flowctl clear DAG_ID --run RUN --task '^TASK_ID$' --yes` re-runs a recorded one")
+    tasks_test(dag_id, task_id, date, logical_date)
+
+
+StartOpt = Annotated[str, typer.Option(
+    "--start", "-s", "--start-date", metavar="DATE",
+    help="First logical date (in the DAG's zone unless it has an offset).", show_default=False)]
+EndOpt = Annotated[str, typer.Option(
+    "--end", "-e", "--end-date", metavar="DATE", help="Last logical date, included.", show_default=False)]
 
 
 @app.command()
 def backfill(
     dag_id: DagArg,
-    start: Annotated[str, typer.Option("--start", "-s", help="First logical date (in the DAG's zone unless it has an offset).", show_default=False)],
-    end: Annotated[str, typer.Option("--end", "-e", help="Last logical date, included.", show_default=False)],
-    reprocess: Annotated[str, typer.Option("--reprocess", help="none: leave intervals that have a run; failed: re-run failed runs; completed: re-run all.")] = "none",
-    max_active_runs: Annotated[int | None, typer.Option("--max-active-runs", min=1, help="Runs at once (default: the DAG's max_active_runs).", show_default=False)] = None,
-    run_backwards: Annotated[bool, typer.Option("--run-backwards", help="Newest interval first.")] = False,
+    start: StartOpt,
+    end: EndOpt,
+    reprocess: Annotated[str, typer.Option("--reprocess", metavar="none|failed|completed", help="none: leave intervals that have a run; failed: re-run failed runs; completed: re-run all.")] = "none",
+    max_active_runs: Annotated[int | None, typer.Option("--max-active-runs", metavar="N", min=1, help="Runs at once (default: the DAG's max_active_runs).", show_default=False)] = None,
+    run_backwards: Annotated[bool, typer.Option("--run-backwards", "-B", help="Newest interval first.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would happen to each interval; change nothing.")] = False,
     as_json: JsonOpt = False,
+    executor: ExecutorOpt = None,
+    dask_address: DaskAddressOpt = None,
 ) -> None:
     """Run a DAG over past data intervals, in the foreground with a progress bar.
-    Exit 0 if every run it carried out succeeded. Ctrl-C stops (exit 1); run it again to resume."""
-    from flowctl.cli.foreground import BackfillProgress
-    from flowctl.cli.render import console, local_time, print_json, state_text, table
+    Exit 0 if every run it carried out succeeded. Ctrl-C stops (exit 1); run it again to resume.
 
-    service = _service()
+    Example: `flowctl backfill user_events_etl --start 2026-11-01 --end 2026-11-07 --dry-run`
+    """
+    from flowctl.cli.foreground import BackfillProgress
+    from flowctl.cli.render import console, logical_date, plural, print_json, state_text, table
+
+    use_executor(executor, dask_address)
+    service = _service(dags=True)
     spec = service.dag(dag_id)
     first = service.parse_date(start, spec.timezone)
     last = service.parse_date(end, spec.timezone)
@@ -85,15 +168,17 @@ def backfill(
         if not plan:
             console().print(f"No interval of {dag_id} has a logical date in that range: {gap}.")
             return
-        t = table("logical date", "action", "run", "why", title=f"backfill plan for {dag_id} (dry run: nothing changes)")
+        t = table(f"logical date ({spec.timezone})", "action", "run", "why",
+                  title=f"backfill plan for {dag_id} (dry run: nothing changes)")
         for p in plan:
             colour = {"create": "green", "reprocess": "yellow", "resume": "cyan", "follow": "blue"}.get(p.action, "dim")
-            t.add_row(local_time(iso_of(p.logical_date), spec.timezone, with_seconds=False), f"[{colour}]{p.action}[/]", p.run_id, p.why)
+            t.add_row(logical_date(iso_of(p.logical_date), spec.timezone), f"[{colour}]{p.action}[/]", p.run_id, p.why)
         console().print(t)
-        console().print(f"{sum(p.action != 'skip' for p in plan)} of {len(plan)} interval(s) would run.")
+        console().print(f"{sum(p.action != 'skip' for p in plan)} of {plural(len(plan), 'interval')} would run.")
         return
     if not plan:
-        _err(f"no data interval of {dag_id} has a logical date between {first.isoformat()} and {last.isoformat()}: {gap}")
+        _err(f"no data interval of {dag_id} has a logical date between {logical_date(iso_of(first), spec.timezone)} "
+             f"and {logical_date(iso_of(last), spec.timezone)}: {gap}")
         raise typer.Exit(0)
     todo = sum(p.action != "skip" for p in plan)
     progress = BackfillProgress(todo, enabled=not as_json, live=sys.stdout.isatty())
@@ -115,20 +200,24 @@ def backfill(
         not_run = [r for r, st in results.items() if st == "not run"]
         unfinished = [r for r, st in results.items() if st in ("queued", "running")]
         if not_run or unfinished:
-            out.print(f"[yellow]Interrupted[/]: {len(not_run) + len(unfinished)} of {len(results)} interval(s) "
+            out.print(f"[yellow]Interrupted[/]: {len(not_run) + len(unfinished)} of {plural(len(results), 'interval')} "
                       f"not finished; run the same command again to resume.")
         broken = [r for r in failed if r not in not_run and r not in unfinished]
         if broken:
-            out.print(f"[red]{len(broken)} of {len(results)} run(s) did not succeed[/]:")
+            out.print(f"[red]{len(broken)} of {plural(len(results), 'run')} did not succeed[/]:")
             for r in broken:
                 out.print(f"  {r}: {state_text(results[r])}  (see `flowctl tasks states {dag_id} '{r}'`)")
         elif not results:
             out.print("Nothing to do: every interval already has a finished run.")
         elif not failed:
-            out.print(f"[green]{len(results)} run(s) succeeded[/].")
+            out.print(f"[green]{plural(len(results), 'run')} succeeded[/].")
         if skipped:
-            out.print(f"{len(skipped)} interval(s) skipped because a run exists; --reprocess failed|completed re-runs them.")
+            out.print(f"{plural(len(skipped), 'interval')} skipped because a run exists; "
+                      "--reprocess failed|completed re-runs them.")
     raise typer.Exit(1 if failed else 0)
+
+
+alias(dags_app, "backfill", backfill, "backfill")
 
 
 def iso_of(dt: Any) -> str:

@@ -7,30 +7,41 @@ from typing import Annotated, Any
 import typer
 
 from flowctl.cli.app import (
+    DaskAddressOpt,
+    ExecutorOpt,
     JsonOpt,
     _service,
     _settings,
     scheduler_app,
+    use_executor,
 )
 
 
 @scheduler_app.callback(invoke_without_command=True)
 def scheduler(
     ctx: typer.Context,
-    daemon: Annotated[bool, typer.Option("--daemon", help="Detach; log to scheduler.log in the home folder.")] = False,
+    daemon: Annotated[bool, typer.Option("--daemon", "-D", help="Detach; log to scheduler.log in the home folder.")] = False,
     until_idle: Annotated[bool, typer.Option("--until-idle", help="Create what is due, carry out all pending work, exit (1 if a run cannot go on).")] = False,
-    grace: Annotated[float, typer.Option("--grace", help="Seconds running tasks get to finish on stop.")] = 30.0,
+    grace: Annotated[float, typer.Option("--grace", metavar="SECONDS", help="Seconds running tasks get to finish on stop.")] = 30.0,
+    executor: ExecutorOpt = None,
+    dask_address: DaskAddressOpt = None,
 ) -> None:
-    """Run the scheduler (foreground unless --daemon). Ctrl-C or SIGTERM stops it
-    gracefully: nothing new starts, running tasks get --grace seconds."""
+    """The scheduler: creates runs when their data interval has passed and carries them out.
+
+    It runs in the foreground unless --daemon. Ctrl-C or SIGTERM stops it
+    gracefully: nothing new starts, running tasks get --grace seconds.
+
+    Example: `flowctl scheduler --daemon`, then `flowctl scheduler status`
+    """
+    use_executor(executor, dask_address)
     if ctx.invoked_subcommand is not None:
         return
     from flowctl.engine import daemon as d
 
-    service = _service()
-    home = service.settings.home
     if daemon and until_idle:
         raise typer.BadParameter("--daemon and --until-idle do not go together", param_hint="--daemon")
+    service = _service(dags=True)
+    home = service.settings.home
     if daemon:
         if d.is_running(home):
             d.acquire(home)  # raises, naming the running scheduler
@@ -45,49 +56,60 @@ def scheduler(
         raise
     d.report_ready()
     try:
-        code = service.serve_scheduler(until_idle=until_idle, log=_logger(), grace=grace)
+        code = service.serve_scheduler(until_idle=until_idle, log=_logger(service.settings.default_timezone),
+                                       grace=grace)
     finally:
         lock.release()
     raise typer.Exit(code)
 
 
-def _logger() -> Any:
+def _logger(tz: str) -> Any:
+    """One stamped line per event, through the writer a closed pipe cannot stop
+    (`flowctl scheduler --until-idle | head` still carries every run out)."""
     import time as _time
 
-    from flowctl.cli import pipes
+    from flowctl.cli.render import human_times, write
 
     def log(message: str) -> None:
         stamp = _time.strftime("%Y-%m-%d %H:%M:%S")
-        pipes.write("".join(f"[{stamp}] {line}\n" for line in message.splitlines()))
+        write("".join(f"[{stamp}] {line}\n" for line in human_times(message, tz).splitlines()))
 
     return log
 
 
 @scheduler_app.command("status")
 def scheduler_status(as_json: JsonOpt = False) -> None:
-    """Is a scheduler running for this home? Its pid, start and last heartbeat."""
-    from flowctl.cli.render import local_time, print_json
+    """Is a scheduler running for this home? Its pid, start and last heartbeat.
+    Exit 0 when one runs, 3 when none does (as `systemctl status`).
+
+    Example: `flowctl scheduler status || flowctl scheduler --daemon`
+    """
+    from flowctl.cli.render import local_time, print_json, write
     from flowctl.engine.daemon import status
 
     settings = _settings()
     doc = status(settings.home)
     if as_json:
         print_json({k: doc[k] for k in ("running", "pid", "started_at", "heartbeat")})
-        return
-    tz = settings.default_timezone
-    if doc["running"]:
-        print(f"running: pid {doc['pid']}, started {local_time(doc['started_at'], tz)}, "
-              f"heartbeat {local_time(doc['heartbeat'], tz)}; log: {doc['log']}")
     else:
-        last = f" (last heartbeat {local_time(doc['heartbeat'], tz)})" if doc.get("heartbeat") else ""
-        print(f"not running{last}; start it with `flowctl scheduler --daemon`")
+        tz = settings.default_timezone
+        if doc["running"]:
+            write(f"running: pid {doc['pid']}, started {local_time(doc['started_at'], tz)}, "
+                  f"heartbeat {local_time(doc['heartbeat'], tz)}; log: {doc['log']}\n")
+        else:
+            last = f" (last heartbeat {local_time(doc['heartbeat'], tz)})" if doc.get("heartbeat") else ""
+            write(f"not running{last}; start it with `flowctl scheduler --daemon`\n")
+    raise typer.Exit(0 if doc["running"] else 3)
 
 
 @scheduler_app.command("stop")
 def scheduler_stop(
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for it to exit.")] = 60.0,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Seconds to wait for it to exit.")] = 60.0,
 ) -> None:
-    """Stop the running scheduler gracefully (SIGTERM) and wait for it to exit."""
+    """Stop the running scheduler gracefully (SIGTERM) and wait for it to exit.
+
+    Example: `flowctl scheduler stop --timeout 30`
+    """
     from flowctl.engine.daemon import stop
 
     pid = stop(_settings().home, timeout)
@@ -99,7 +121,10 @@ def scheduler_install(
     print_only: Annotated[bool, typer.Option("--print", help="Show the service file; change nothing.")] = False,
 ) -> None:
     """Start the scheduler at login and restart it if it dies: a systemd user unit
-    on Linux, a launchd agent on macOS."""
+    on Linux, a launchd agent on macOS.
+
+    Example: `flowctl scheduler install --print`
+    """
     from flowctl.engine.daemon import install, service_file
 
     settings = _settings()
@@ -117,7 +142,10 @@ def scheduler_install(
 
 @scheduler_app.command("uninstall")
 def scheduler_uninstall() -> None:
-    """Remove the login service written by `scheduler install`."""
+    """Remove the login service written by `scheduler install`.
+
+    Example: `flowctl scheduler uninstall`
+    """
     from flowctl.engine.daemon import uninstall
 
     path, hints = uninstall(_settings())

@@ -10,6 +10,7 @@ from flowctl.cli.app import (
     JsonOpt,
     _service,
     app,
+    need_home_folder,
 )
 
 
@@ -19,11 +20,15 @@ def doctor(
     as_json: JsonOpt = False,
 ) -> None:
     """Check the state home: files parse and have this version's schema, no task is
-    marked running with nobody running it, permissions. Exit 1 when anything is wrong."""
+    marked running with nobody running it, permissions. Exit 1 when anything is wrong.
+
+    Example: `flowctl doctor --fix`
+    """
     from flowctl.cli.render import console, print_json
 
     service = _service()
     settings = service.settings
+    need_home_folder(settings)
     findings, done = service.doctor(fix=fix)
     if as_json:
         print_json({"home": str(settings.home), "ok": not findings, "problems": [f.to_doc() for f in findings], "repaired": done})

@@ -161,10 +161,20 @@ def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
     return count
 
 
+class Marked(list):
+    """What a mark changed: as a list, every changed task id (marked first);
+    `marked` the ids set to the state, `reset` the failure leftovers below
+    them that a success mark reset (id -> the state they had)."""
+
+    def __init__(self, marked: list[str], reset: dict[str, str]) -> None:
+        super().__init__([*marked, *reset])
+        self.marked = marked
+        self.reset = reset
+
+
 def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, task_id: str,
-               state: str, downstream: bool) -> tuple[list[str], list[str]]:
-    """Set the state; marking success heals the failure leftovers below it.
-    Returns (the task ids marked, the task ids reset to run again)."""
+               state: str, downstream: bool) -> Marked:
+    """Set the state; marking success heals the failure leftovers below it."""
     with store.transaction() as tx:
         rf = tx.run(dag_id, run_id)
         if rf is None:
@@ -176,7 +186,7 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
         down = _downstream_map(up)
         targets = [task_id] + (sorted(_closure({task_id}, down) & set(tis)) if downstream else [])
         marked: list[str] = []
-        reset: list[str] = []
+        reset: dict[str, str] = {}
         for tid in targets:
             if tis[tid].get("state") != state:
                 rf.put_ti(TaskKey(tid), state=state, marked=True, next_retry_at=None, reason=f"marked {state} by hand")
@@ -185,8 +195,8 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
         if state == TaskState.SUCCESS:
             for tid in sorted(failure_leftovers(tis, down, set(targets)) - set(targets)):
                 rf.put_ti(TaskKey(tid), **reset_fields())
+                reset[tid] = str(tis[tid].get("state"))
                 tis[tid]["state"] = TaskState.NONE
-                reset.append(tid)
         states = [TaskState(t.get("state", "none")) for t in tis.values()]
         new_state = str(run_state_of(states))
         if new_state in ("queued", "running"):
@@ -197,4 +207,4 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
 
             ended = rf.record.end_date or utcnow().isoformat()
         rf.update_run(state=str(new_state), end_date=ended)
-    return marked, reset
+    return Marked(marked, reset)

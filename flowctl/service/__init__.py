@@ -300,9 +300,10 @@ class Service:
                              f"it re-runs with the current one")
         return notes
 
-    def mark(self, dag_id: str, run_id: str, task_id: str, state: str, downstream: bool = False) -> tuple[list[str], list[str]]:
+    def mark(self, dag_id: str, run_id: str, task_id: str, state: str, downstream: bool = False) -> Any:
         """Set a task instance's state (and its descendants' with `downstream`).
-        Returns (the task ids marked, the task ids reset to run again below them)."""
+        Returns what changed (`engine.clearing.Marked`: the ids marked, and
+        those below them reset to run again with the state they had)."""
         from flowctl.engine.clearing import apply_mark
 
         if state not in ("success", "failed", "skipped"):

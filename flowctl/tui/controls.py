@@ -134,8 +134,8 @@ class Controls:
             if result is None:
                 return
 
-            def done(result: tuple[list[str], list[str]]) -> str:
-                marked, reset = result
+            def done(result: Any) -> str:
+                marked, reset = list(result.marked), list(result.reset)
                 if not marked and not reset:
                     return f"{task_id} was already {state}; nothing changed."
                 text = f"Marked {state}: {', '.join(marked)}." if marked else f"{task_id} was already {state}."
