@@ -138,15 +138,16 @@ def describe_exception(exc: BaseException, path: str) -> tuple[str, str]:
     from flowctl.errors import FlowctlError
 
     tb = traceback.extract_tb(exc.__traceback__)
-    lines = [f.lineno for f in tb if f.filename == path]
-    line = lines[-1] if lines else getattr(exc, "lineno", None)
+    frames = [f for f in tb if f.filename == path]
+    line = frames[-1].lineno if frames else getattr(exc, "lineno", None)
+    airflow_message = import_error_message(exc, frames[-1].line if frames else None)
     if isinstance(exc, SyntaxError) and exc.filename == path:
         message = f"{type(exc).__name__}: {exc.msg}"
         line = exc.lineno
     elif isinstance(exc, FlowctlError):
         message = str(exc)
-    elif import_error_message(exc) is not None:
-        message = f"ImportError: {import_error_message(exc)}"
+    elif airflow_message is not None:
+        message = f"ImportError: {airflow_message}"
     else:
         message = f"{type(exc).__name__}: {exc}"
     full = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

@@ -25,13 +25,18 @@ def provider_package(module: str) -> str | None:
     return "apache-airflow-providers-" + name.replace("_", "-")
 
 
-def import_error_message(exc: BaseException) -> str | None:
-    """One line for an ImportError of a part of `airflow` flowctl does not have, else None."""
+def import_error_message(exc: BaseException, source_line: str | None = None) -> str | None:
+    """One line for an ImportError of a part of `airflow` flowctl does not have, else None.
+    `source_line` (the DAG file's import statement) names the module more fully than
+    the exception does (`airflow.providers.cncf` -> `...cncf.kubernetes.operators.pod`)."""
     if not isinstance(exc, ImportError):
         return None
     name = exc.name or ""
     if not (name == "airflow" or name.startswith("airflow.")):
         return None
+    stated = re.search(r"\b(?:from|import)\s+(airflow[\w.]*)", source_line or "")
+    if stated and stated.group(1).startswith(name):
+        name = stated.group(1) if isinstance(exc, ModuleNotFoundError) else name
     package = provider_package(name)
     if package is not None and package not in ("apache-airflow-providers-standard", "apache-airflow-providers-smtp"):
         return (f"this DAG file needs the Airflow provider package {package} ({name}), which flowctl "
