@@ -198,7 +198,10 @@ class DAG:
             )
         value = timetable if timetable is not None else (given[0] if given else None)
         value = getattr(value, "flowctl_schedule", value)  # an airflow.timetables object
-        if isinstance(value, list | tuple | set) or type(value).__name__ in ("Asset", "Dataset", "AssetAll", "AssetAny"):
+        assets = ("Asset", "Dataset", "AssetAll", "AssetAny", "AssetAlias")
+        if type(value).__name__ in assets or (
+            isinstance(value, list | tuple | set) and value and all(type(v).__name__ in assets for v in value)
+        ):
             raise DagDefinitionError(
                 f"DAG {self.dag_id!r}: schedule {value!r}: asset-triggered schedules are not supported yet"
             )
