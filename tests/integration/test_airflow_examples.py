@@ -37,9 +37,11 @@ LOADS = {
     "example_markdown_doc.py": ["example_markdown_doc"],
     "example_multi_type_params.py": ["example_params_multi_type_tutorial"],
     "example_nested_branch_dag.py": ["example_nested_branch_dag"],
+    "example_params_sections_collapsed.py": ["example_params_sections_collapsed"],
     "example_passing_params_via_test_command.py": ["example_passing_params_via_test_command"],
     "example_python_decorator.py": ["example_python_decorator"],
     "example_python_operator.py": ["example_python_operator"],
+    "example_rag_dag.py": ["example_rag_failure_analysis"],
     "example_sensor_decorator.py": ["example_sensor_decorator"],
     "example_sensors.py": ["example_sensors"],
     "example_short_circuit_decorator.py": ["example_short_circuit_decorator"],
@@ -89,7 +91,7 @@ def xcom(flow, dag_id: str, run_id: str) -> dict[tuple[str, str], object]:
 
 
 def test_every_example_loads_or_says_why(flow):
-    """All the core examples copied here, in one DAG folder: 35 files (38 DAGs) load
+    """All the core examples copied here, in one DAG folder: 37 files (40 DAGs) load
     unchanged; the other 4 are import errors that name what is missing."""
     use(flow, *(p.name for p in (EXAMPLES / "core").glob("*.py")))
     dags = {d["dag_id"]: d for d in flow("dags", "list", "--json").json()}
@@ -236,7 +238,8 @@ def test_templates_params_and_conf_examples(flow):
     run's conf in dag_run and templates, multi-type Params, doc_md and display names."""
     use(flow, "tutorial_taskflow_templates.py", "tutorial.py", "example_passing_params_via_test_command.py",
         "example_trigger_target_dag.py", "example_multi_type_params.py", "example_display_name.py",
-        "example_markdown_doc.py", "example_simplest_dag.py", "example_failed_dag.py")
+        "example_markdown_doc.py", "example_simplest_dag.py", "example_failed_dag.py",
+        "example_params_sections_collapsed.py")
     code, run_id, _ = run(flow, "tutorial_taskflow_templates")
     out = log(flow, "tutorial_taskflow_templates", run_id, "template_test")
     assert code == 0 and f"and run_id = '{run_id}'" in out and "and something_else = 'param_from_task'" in out
@@ -265,6 +268,11 @@ def test_templates_params_and_conf_examples(flow):
 
     for dag_id in ("example_display_name", "example_markdown_doc", "example_simplest_dag"):
         assert run(flow, dag_id)[0] == 0
+    code, run_id, _ = run(flow, "example_params_sections_collapsed", "--conf", '{"log_level": "DEBUG"}')
+    out = log(flow, "example_params_sections_collapsed", run_id, "show_config")
+    assert code == 0 and '"environment": "production"' in out and '"log_level": "DEBUG"' in out
+    code, _, _ = run(flow, "example_params_sections_collapsed", "--conf", '{"log_level": "LOUD"}')
+    assert code == 1  # not in the Param's enum: refused, as Airflow refuses such a run
     code, run_id, states = run(flow, "example_failed_dag")
     assert code == 1 and states == {"fail_task": "failed"}
     out = log(flow, "example_failed_dag", run_id, "fail_task")
