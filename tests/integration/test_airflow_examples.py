@@ -108,6 +108,9 @@ def test_standard_provider_examples_load(flow):
     use(flow, "example_bash_operator.py", "example_branch_day_of_week_operator.py",
         "example_measurement_correction_decorator.py", folder="standard")
     assert flow("dags", "errors").code == 0
+    code, _, states = run(flow, "example_bash_operator")
+    assert code == 0 and (states["this_will_skip"], states["run_this_last"], states["run_after_loop"]) == (
+        "skipped", "skipped", "success")
     code, run_id, states = run(flow, "example_measurement_correction_decorator")
     assert code == 0 and set(states.values()) == {"success"}
     assert xcom(flow, "example_measurement_correction_decorator", run_id)[("apply_correction", "return_value")] == 110.00000000000001
@@ -185,6 +188,8 @@ def test_latest_only_examples(flow):
     """A manual run is the latest; an old interval (a backfill) skips what follows latest_only,
     and an all_done task still runs."""
     use(flow, "example_latest_only.py", "example_latest_only_with_trigger.py")
+    code, _, states = run(flow, "latest_only")
+    assert code == 0 and states == {"latest_only": "success", "task1": "success"}
     code, _, states = run(flow, "latest_only_with_trigger")
     assert code == 0 and set(states.values()) == {"success"}
     res = flow("backfill", "latest_only_with_trigger", "--start", "2026-01-01T00:00", "--end", "2026-01-01T00:00")
@@ -215,6 +220,11 @@ def test_xcom_and_taskflow_examples(flow):
     code, run_id, _ = run(flow, "example_xcom_args")
     assert code == 0 and "INFO - The knights of Ni say: Bring me a shrubbery! (at 20" in log(
         flow, "example_xcom_args", run_id, "print_value")
+
+    code, run_id, states = run(flow, "example_xcom_args_with_operators")
+    assert code == 0 and states == {"c": "success", "print_value": "success", "print_value__1": "success",
+                                    "d": "success"}
+    assert "The knights of Ni say: second! (at" in log(flow, "example_xcom_args_with_operators", run_id, "print_value__1")
 
     code, run_id, _ = run(flow, "tutorial_taskflow_api")
     assert code == 0 and "Total order value is: 1236.70" in log(flow, "tutorial_taskflow_api", run_id, "load")
