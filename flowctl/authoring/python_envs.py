@@ -244,12 +244,16 @@ def ensure_virtualenv(root: Path, base: str, requirements: list[str], system_sit
         building = root / f".{key}.building"
         shutil.rmtree(building, ignore_errors=True)
         print(f"Creating a virtualenv for {requirements or 'no requirements'} in {target}", flush=True)
-        argv = [base, "-m", "venv", str(building)]
-        if system_site_packages:
-            argv.insert(3, "--system-site-packages")
+        outer_pip = _pip_can_target()
+        argv = [base, "-m", "venv", *(["--system-site-packages"] if system_site_packages else []),
+                *(["--without-pip"] if outer_pip else []), str(building)]
         if _stream(argv, None) != 0:
             raise TaskFailed(f"could not create a virtualenv with {base} -m venv")
-        pip = [str(building / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", *options]
+        venv_python = str(building / "bin" / "python")
+        # This interpreter's pip installs into the new environment (seconds faster than
+        # bootstrapping a pip inside it); an old pip cannot, so the venv then gets its own.
+        pip = [sys.executable, "-m", "pip", "--python", venv_python] if outer_pip else [venv_python, "-m", "pip"]
+        pip += ["install", "--disable-pip-version-check", *options]
         if index_urls:
             pip += ["--index-url", index_urls[0], *[x for u in index_urls[1:] for x in ("--extra-index-url", u)]]
         reqs: list[str] = []
@@ -262,6 +266,17 @@ def ensure_virtualenv(root: Path, base: str, requirements: list[str], system_sit
         shutil.rmtree(target, ignore_errors=True)
         os.replace(building, target)
     return target
+
+
+def _pip_can_target() -> bool:
+    """Whether this interpreter's pip can install into another environment (`--python`, pip 22.3+)."""
+    try:
+        from importlib.metadata import version
+
+        major, minor = (int(x) for x in version("pip").split(".")[:2])
+    except Exception:  # noqa: BLE001 - no pip, or an odd version string
+        return False
+    return (major, minor) >= (22, 3)
 
 
 class BranchPythonVirtualenvOperator(BranchMixin, PythonVirtualenvOperator):

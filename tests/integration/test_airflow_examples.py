@@ -83,7 +83,14 @@ def run(flow, dag_id: str, *args: str, env=None) -> tuple[int, str, dict[str, st
 
 
 def log(flow, dag_id: str, run_id: str, task_id: str) -> str:
-    return flow("logs", dag_id, run_id, task_id).out
+    """The latest try's log: read where `flowctl logs` reads it (a run id), or through the command."""
+    if "__" not in run_id:
+        return flow("logs", dag_id, run_id, task_id).out
+    from flowctl.store import Store
+
+    tries = sorted(Store(flow.home).log_path(dag_id, run_id, task_id, 1).parent.glob("*.log"),
+                   key=lambda p: int(p.stem))
+    return tries[-1].read_text() if tries else ""
 
 
 def xcom(flow, dag_id: str, run_id: str) -> dict[tuple[str, str], object]:
