@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flowctl.errors import DagDefinitionError, TaskFailed, TaskSkipped
 from flowctl.authoring.dag import DAG
 from flowctl.authoring.sensors import (
     FileSensor,
@@ -16,6 +15,7 @@ from flowctl.authoring.sensors import (
     TimeDeltaSensor,
     sensor_verdict,
 )
+from flowctl.errors import DagDefinitionError, TaskFailed, TaskSkipped
 
 pytestmark = pytest.mark.timeout(30)
 
