@@ -225,3 +225,34 @@ def test_airflow_exceptions_skip_and_fail_without_retry(tmp_path):
     assert execute_task(dag, payload(dag, "skip"), None)["state"] == "skipped"
     failed = execute_task(dag, payload(dag, "fail"), None)
     assert failed["state"] == "failed" and failed["no_retry"] is True and failed["error"] == "bad input"
+
+
+def test_calendar_sensors_and_bash_sensor():
+    """DateTimeSensor (templated), TimeSensor, DayOfWeekSensor and BashSensor decide as Airflow's;
+    a soft_fail time-out skips."""
+    from flowctl import BashSensor, DateTimeSensor, DayOfWeekSensor, TimeSensor
+
+    today = pendulum.now("UTC")
+    other_day = {1: "TUESDAY"}.get(today.isoweekday(), "MONDAY")
+    with DAG("cal", schedule=None) as dag:
+        DateTimeSensor(task_id="past", target_time="{{ data_interval_start }}", poke_interval=0.1)
+        DateTimeSensor(task_id="future", target_time=today.add(days=1), timeout=0.3, poke_interval=0.1, soft_fail=True)
+        TimeSensor(task_id="earlier_today", target_time=today.subtract(minutes=5).time(), poke_interval=0.1)
+        DayOfWeekSensor(task_id="weekday", week_day=today.format("dddd"), poke_interval=0.1)
+        DayOfWeekSensor(task_id="logical_monday", week_day="Monday", use_task_logical_date=True, poke_interval=0.1)
+        DayOfWeekSensor(task_id="not_today", week_day=other_day, timeout=0.3, poke_interval=0.1, soft_fail=True)
+        BashSensor(task_id="bash_ok", bash_command="test -d /", poke_interval=0.1)
+        BashSensor(task_id="bash_hard_fail", bash_command="exit 3", retry_exit_code=1, poke_interval=0.1)
+    states = {tid: execute_task(dag, payload(dag, tid), None)["state"] for tid in dag.task_dict}
+    assert states == {"past": "success", "future": "skipped", "earlier_today": "success", "weekday": "success",
+                      "logical_monday": "success", "not_today": "skipped", "bash_ok": "success",
+                      "bash_hard_fail": "failed"}
+
+
+def test_a_dag_id_that_leaves_the_home_is_refused():
+    """dag_id '..' (or with a slash) is an error: run files would land in the wrong folder."""
+    from flowctl.errors import DagDefinitionError
+
+    for dag_id in ("..", "a/b", ""):
+        with pytest.raises(DagDefinitionError, match="dag_id"):
+            DAG(dag_id, schedule=None)
