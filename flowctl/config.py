@@ -34,6 +34,9 @@ class Settings:
     dask_address: str | None
     notify: NotifySettings = field(default_factory=NotifySettings)
     config_file: Path | None = None
+    max_xcom_bytes: int = 1 << 20  #: the largest XCom value, in bytes of JSON
+    dag_discovery_safe_mode: bool = True  #: skip .py files mentioning neither "dag" nor "airflow"
+    dag_ignore_file_syntax: str = "regexp"  #: how .airflowignore lines are read: regexp or glob
 
     @property
     def state_dir(self) -> Path:
@@ -118,19 +121,17 @@ def load_settings(**options: Any) -> Settings:
         ) from None
     if workers < 1:
         raise UsageError(f"workers must be at least 1, not {workers}")
+    if not timeout > 0:  # also refuses NaN
+        raise UsageError(
+            f"dag_file_timeout must be more than 0 seconds, not {timeout_raw!r} (FLOWCTL_DAG_FILE_TIMEOUT)"
+        )
     executor, _ = pick("executor", "FLOWCTL_EXECUTOR", "local")
     if executor not in ("local", "dask"):
         raise UsageError(f"executor must be 'local' or 'dask', not {executor!r}")
     tz, _ = pick("default_timezone", "FLOWCTL_TIMEZONE", None)
     tz = tz or local_timezone()
     _check_zone(tz)
-    notify_toml = toml.get("notify", {}) if isinstance(toml.get("notify"), dict) else {}
-    desktop_raw = env.get("FLOWCTL_NOTIFY_DESKTOP", notify_toml.get("desktop"))
-    notify = NotifySettings(
-        webhook=env.get("FLOWCTL_NOTIFY_WEBHOOK") or notify_toml.get("webhook"),
-        command=env.get("FLOWCTL_NOTIFY_COMMAND") or notify_toml.get("command"),
-        desktop=None if desktop_raw is None else _truthy(desktop_raw),
-    )
+    notify = notify_settings(env, toml)
     dask_address, _ = pick("dask_address", "FLOWCTL_DASK_ADDRESS", None)
     return Settings(
         dags_folder=path("dags_folder", "FLOWCTL_DAGS_FOLDER", "dags"),
@@ -142,7 +143,68 @@ def load_settings(**options: Any) -> Settings:
         dask_address=dask_address,
         notify=notify,
         config_file=config_file,
+        max_xcom_bytes=max_xcom_bytes(env, toml),
+        dag_discovery_safe_mode=safe_mode(env, toml),
+        dag_ignore_file_syntax=ignore_file_syntax(env, toml),
     )
+
+
+def notify_settings(env: Any = None, toml: dict[str, Any] | None = None) -> NotifySettings:
+    """The notice channels (contract section 6), from the environment and flowctl.toml."""
+    env = os.environ if env is None else env
+    if toml is None:
+        config_file = find_config_file()
+        toml = _read_toml(config_file) if config_file else {}
+    notify_toml = toml.get("notify", {}) if isinstance(toml.get("notify"), dict) else {}
+    desktop_raw = env.get("FLOWCTL_NOTIFY_DESKTOP", notify_toml.get("desktop"))
+    return NotifySettings(
+        webhook=env.get("FLOWCTL_NOTIFY_WEBHOOK") or notify_toml.get("webhook"),
+        command=env.get("FLOWCTL_NOTIFY_COMMAND") or notify_toml.get("command"),
+        desktop=None if desktop_raw is None else _truthy(desktop_raw),
+    )
+
+
+def _env_or_toml(env: Any, toml: dict[str, Any] | None, env_name: str, key: str) -> Any:
+    """The environment's value, else flowctl.toml's (found from the current directory)."""
+    if env.get(env_name):
+        return env[env_name]
+    if toml is None:
+        config_file = find_config_file()
+        toml = _read_toml(config_file) if config_file else {}
+    return toml.get(key)
+
+
+def max_xcom_bytes(env: Any = None, toml: dict[str, Any] | None = None) -> int:
+    """`max_xcom_bytes` / FLOWCTL_MAX_XCOM_BYTES: the largest XCom value (JSON bytes), default 1 MB."""
+    raw = _env_or_toml(os.environ if env is None else env, toml, "FLOWCTL_MAX_XCOM_BYTES", "max_xcom_bytes")
+    if raw is None:
+        return 1 << 20
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise UsageError(f"max_xcom_bytes must be a whole number of bytes, not {raw!r} (FLOWCTL_MAX_XCOM_BYTES)") from None
+    if value < 1:
+        raise UsageError(f"max_xcom_bytes must be at least 1, not {value} (FLOWCTL_MAX_XCOM_BYTES)")
+    return value
+
+
+def safe_mode(env: Any = None, toml: dict[str, Any] | None = None) -> bool:
+    """`dag_discovery_safe_mode` / FLOWCTL_DAG_DISCOVERY_SAFE_MODE (Airflow's setting), default true:
+    a .py file whose text mentions neither `dag` nor `airflow` is not imported."""
+    raw = _env_or_toml(os.environ if env is None else env, toml, "FLOWCTL_DAG_DISCOVERY_SAFE_MODE",
+                       "dag_discovery_safe_mode")
+    return True if raw is None else _truthy(raw)
+
+
+def ignore_file_syntax(env: Any = None, toml: dict[str, Any] | None = None) -> str:
+    """`dag_ignore_file_syntax` / FLOWCTL_DAG_IGNORE_FILE_SYNTAX (Airflow's setting): how
+    `.airflowignore` lines are read, "regexp" (Airflow 2's default) or "glob" (Airflow 3's)."""
+    raw = _env_or_toml(os.environ if env is None else env, toml, "FLOWCTL_DAG_IGNORE_FILE_SYNTAX",
+                       "dag_ignore_file_syntax")
+    value = str(raw or "regexp").strip().lower()
+    if value not in ("regexp", "glob"):
+        raise UsageError(f"dag_ignore_file_syntax must be 'regexp' or 'glob', not {raw!r}")
+    return value
 
 
 def _truthy(value: Any) -> bool:

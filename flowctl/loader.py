@@ -2,8 +2,14 @@
 
 DAG files are untrusted code with bugs: a file that raises, hangs or defines
 a cycle becomes an import error naming the file, and the other files load.
-Results are cached by file content in the home, so an unchanged folder loads
-without importing anything.
+The outcome of every file (its DAGs, its error, its time-out) is cached by
+the file's content in the home, so an unchanged folder loads without
+importing anything, and a file that hung does not stall the next command.
+
+Importing a file works as in Airflow: the DAG folder (and `plugins/` beside
+it) is on the import path, and `import airflow` resolves to flowctl's
+`airflow` layer (flowctl/compat/airflow), which costs nothing to a file that
+does not import it. Which files are DAG files: see dagfolder.py.
 """
 
 from __future__ import annotations
@@ -18,13 +24,22 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowctl.dagfolder import find_dag_files as _find
 from flowctl.specs import DagSpec
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+SLOW_NOTICE_AFTER = 5.0
+"""Seconds of waiting on a file's import before a command says so on stderr."""
+
+COMPAT_PATH = str(Path(__file__).parent / "compat")
+"""The folder holding the `airflow` package of the compatibility layer."""
+
+_dags_root: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,41 +52,71 @@ class ImportErrorRecord:
         return {"fileloc": self.fileloc, "error": self.error, "traceback": self.traceback}
 
 
+@dataclass(frozen=True)
+class WarningRecord:
+    """An Airflow argument a DAG uses that flowctl accepts and does not act on."""
+
+    fileloc: str
+    dag_id: str
+    warning: str
+
+    def to_doc(self) -> dict[str, str]:
+        return {"fileloc": self.fileloc, "dag_id": self.dag_id, "warning": self.warning}
+
+
 @dataclass
 class DagBag:
     dags: dict[str, DagSpec] = field(default_factory=dict)
     errors: list[ImportErrorRecord] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)  #: path -> content hash
+    warnings: list[WarningRecord] = field(default_factory=list)
 
 
-def find_dag_files(folder: Path) -> list[Path]:
-    """Every .py file below `folder`, skipping names starting with '.' or '_'."""
-    found: list[Path] = []
-    if not folder.is_dir():
-        return found
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-        for name in sorted(files):
-            if name.endswith(".py") and not name.startswith((".", "_")):
-                found.append(Path(root) / name)
-    return found
+def find_dag_files(folder: Path, safe_mode: bool = False, syntax: str = "regexp") -> list[Path]:
+    """Every DAG file below `folder` (see dagfolder.py)."""
+    return _find(folder, safe_mode, syntax)
+
+
+def use_dags_folder(folder: str | os.PathLike[str] | None) -> None:
+    """The DAG folder whose root goes on the import path of DAG files imported by this
+    process and its forks (the loader's children, the fork servers of tasks)."""
+    global _dags_root
+    _dags_root = str(folder) if folder else None
 
 
 def module_name_for(path: str) -> str:
     return "flowctl_dag_" + hashlib.sha1(path.encode()).hexdigest()[:12]
 
 
-def import_dag_file(path: str) -> list[Any]:
+def _import_path(path: str, root: str | None) -> list[str]:
+    """What goes first on sys.path for a DAG file: the `airflow` layer, the DAG
+    folder's root and the `plugins/` folder beside it, then the file's own folder."""
+    root = root or _dags_root or os.environ.get("FLOWCTL_DAGS_FOLDER")
+    folder = os.path.dirname(path)
+    entries = [COMPAT_PATH]
+    if root and (folder + os.sep).startswith(os.path.abspath(root).rstrip(os.sep) + os.sep):
+        root = os.path.abspath(root)
+        entries.append(root)
+        plugins = os.path.join(os.path.dirname(root), "plugins")
+        if os.path.isdir(plugins):
+            entries.append(plugins)
+    if folder not in entries:
+        entries.append(folder)
+    return entries
+
+
+def import_dag_file(path: str, root: str | None = None) -> list[Any]:
     """Import one DAG file in this process and return the DAG objects it made.
 
-    The DAG folder is put on sys.path first, as Airflow does, so DAG files
-    can import helper modules that sit next to them.
+    `root` is the DAG folder (default: the one the Loader of this process
+    reads); it and `plugins/` beside it are put on sys.path, as Airflow does.
     """
     from flowctl.authoring import dag as dag_module
 
-    folder = os.path.dirname(path)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+    for entry in reversed(_import_path(path, root)):
+        if entry in sys.path:
+            sys.path.remove(entry)
+        sys.path.insert(0, entry)
     dag_module.collect_created()
     name = module_name_for(path)
     spec = importlib.util.spec_from_file_location(name, path)
@@ -89,16 +134,24 @@ def import_dag_file(path: str) -> list[Any]:
 
 def describe_exception(exc: BaseException, path: str) -> tuple[str, str]:
     """A one-line error naming the line of the DAG file, and the full traceback."""
+    from flowctl.compat import import_error_message
     from flowctl.errors import FlowctlError
 
     tb = traceback.extract_tb(exc.__traceback__)
-    lines = [f.lineno for f in tb if f.filename == path]
-    where = f" (line {lines[-1]})" if lines else ""
+    frames = [f for f in tb if f.filename == path]
+    line = frames[-1].lineno if frames else getattr(exc, "lineno", None)
+    airflow_message = import_error_message(exc, frames[-1].line if frames else None)
     if isinstance(exc, SyntaxError) and exc.filename == path:
-        where = f" (line {exc.lineno})"
-    message = str(exc) if isinstance(exc, FlowctlError) else f"{type(exc).__name__}: {exc}"
+        message = f"{type(exc).__name__}: {exc.msg}"
+        line = exc.lineno
+    elif isinstance(exc, FlowctlError):
+        message = str(exc)
+    elif airflow_message is not None:
+        message = f"ImportError: {airflow_message}"
+    else:
+        message = f"{type(exc).__name__}: {exc}"
     full = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return message + where, full
+    return message + (f" (line {line})" if line else ""), full
 
 
 def _specs_of_file(path: str, default_tz: str) -> dict[str, Any]:
@@ -129,7 +182,43 @@ def _start_child(path: str, default_tz: str) -> tuple[int, int]:
     return pid, read_fd
 
 
-def _collect(children: dict[int, tuple[str, int]], timeout: float) -> dict[str, dict[str, Any]]:
+def timed_out(timeout: float) -> dict[str, Any]:
+    return {"error": f"timed out after {timeout:g} s while importing (dag_file_timeout)", "timed_out": timeout}
+
+
+def _stderr_notice(line: str) -> None:
+    try:
+        sys.stderr.write(f"flowctl: {line}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+class _SlowNotice:
+    """Says once, after a few seconds, which file a command is waiting on."""
+
+    def __init__(self, notice: Callable[[str], None] | None, timeout: float) -> None:
+        self.notice = notice
+        self.timeout = timeout
+        self.started = time.monotonic()
+        self.said = False
+
+    def next_check(self) -> float:
+        return max(0.0, self.started + SLOW_NOTICE_AFTER - time.monotonic()) if not self.said else float("inf")
+
+    def check(self, pending: list[str]) -> None:
+        if self.said or self.notice is None or not pending:
+            return
+        waited = time.monotonic() - self.started
+        if waited >= SLOW_NOTICE_AFTER:
+            self.said = True
+            more = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
+            self.notice(f"importing {os.path.basename(pending[0])}{more}: {waited:.0f} s ... "
+                        f"(gives up after {self.timeout:g} s, dag_file_timeout)")
+
+
+def _collect(children: dict[int, tuple[str, int]], timeout: float,
+             slow: _SlowNotice | None = None) -> dict[str, dict[str, Any]]:
     """Read every child's answer; a child past its time limit is killed."""
     results: dict[str, dict[str, Any]] = {}
     buffers: dict[int, bytearray] = {fd: bytearray() for _, fd in children.values()}
@@ -141,9 +230,12 @@ def _collect(children: dict[int, tuple[str, int]], timeout: float) -> dict[str, 
             for fd, (pid, path) in by_fd.items():
                 _kill(pid)
                 os.close(fd)
-                results[path] = {"error": f"timed out after {timeout:g} s while importing (dag_file_timeout)", "transient": True}
+                results[path] = timed_out(timeout)
             break
-        ready, _, _ = select.select(list(by_fd), [], [], remaining)
+        if slow is not None:
+            slow.check([path for _, path in by_fd.values()])
+        wait = min(remaining, slow.next_check()) if slow is not None else remaining
+        ready, _, _ = select.select(list(by_fd), [], [], max(0.01, wait))
         for fd in ready:
             chunk = os.read(fd, 65536)
             if chunk:
@@ -154,10 +246,10 @@ def _collect(children: dict[int, tuple[str, int]], timeout: float) -> dict[str, 
             _, status = os.waitpid(pid, 0)
             try:
                 results[path] = json.loads(buffers[fd].decode()) if buffers[fd] else {
-                    "error": f"the import process died ({_describe_status(status)})"
+                    "error": f"the import process died ({_describe_status(status)})", "transient": True
                 }
             except json.JSONDecodeError:
-                results[path] = {"error": "the import process returned garbage"}
+                results[path] = {"error": "the import process returned garbage", "transient": True}
     return results
 
 
@@ -175,11 +267,13 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _import_files_in_subprocess(paths: list[str], default_tz: str, timeout: float) -> dict[str, dict[str, Any]]:
+def _import_files_in_subprocess(paths: list[str], default_tz: str, timeout: float,
+                                slow: _SlowNotice | None = None) -> dict[str, dict[str, Any]]:
     """Where forking is unsafe (threads running, as in the TUI) use a fresh interpreter."""
     import subprocess
 
     results = {}
+    env = {**os.environ, **({"FLOWCTL_DAGS_FOLDER": _dags_root} if _dags_root else {})}
     for path in paths:
         try:
             proc = subprocess.run(
@@ -187,20 +281,33 @@ def _import_files_in_subprocess(paths: list[str], default_tz: str, timeout: floa
                 capture_output=True,
                 timeout=timeout,
                 stdin=subprocess.DEVNULL,
+                env=env,
             )
             results[path] = json.loads(proc.stdout.decode() or "{}") or {
-                "error": f"the import process failed: {proc.stderr.decode()[-300:]}"
+                "error": f"the import process failed: {proc.stderr.decode()[-300:]}", "transient": True
             }
         except subprocess.TimeoutExpired:
-            results[path] = {"error": f"timed out after {timeout:g} s while importing (dag_file_timeout)"}
+            results[path] = timed_out(timeout)
         except json.JSONDecodeError:
-            results[path] = {"error": "the import process returned garbage"}
+            results[path] = {"error": "the import process returned garbage", "transient": True}
     return results
 
 
-def import_files(paths: list[str], default_tz: str, timeout: float, parallel: int) -> dict[str, dict[str, Any]]:
+_PRELOAD = ("pendulum", "croniter", "flowctl.authoring.dag", "flowctl.authoring.operators",
+            "flowctl.authoring.decorators", "flowctl.authoring.sensors", "flowctl.timetables", "flowctl.specs",
+            "flowctl.trigger_rules")
+"""What every DAG file's import needs: imported once here, before forking, not once per child."""
+
+
+def import_files(paths: list[str], default_tz: str, timeout: float, parallel: int,
+                 notice: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
+    slow = _SlowNotice(notice, timeout)
     if threading.active_count() > 1 or not hasattr(os, "fork"):
-        return _import_files_in_subprocess(paths, default_tz, timeout)
+        return _import_files_in_subprocess(paths, default_tz, timeout, slow)
+    import importlib
+
+    for name in _PRELOAD:
+        importlib.import_module(name)
     results: dict[str, dict[str, Any]] = {}
     for i in range(0, len(paths), max(1, parallel)):
         batch = paths[i : i + max(1, parallel)]
@@ -208,7 +315,7 @@ def import_files(paths: list[str], default_tz: str, timeout: float, parallel: in
         for path in batch:
             pid, fd = _start_child(path, default_tz)
             children[pid] = (path, fd)
-        results.update(_collect(children, timeout))
+        results.update(_collect(children, timeout, slow))
     return results
 
 
@@ -222,23 +329,43 @@ def _code_stamp() -> str:
 
 
 class Loader:
-    """Loads the DAG folder, re-importing only files whose content changed."""
+    """Loads the DAG folder, re-importing only files whose content changed.
 
-    def __init__(self, folder: Path, cache_path: Path | None, default_tz: str, timeout: float, parallel: int = 0) -> None:
+    `safe_mode` and `ignore_syntax` default to the settings read from the
+    environment and flowctl.toml (config.safe_mode, config.ignore_file_syntax).
+    """
+
+    def __init__(self, folder: Path, cache_path: Path | None, default_tz: str, timeout: float, parallel: int = 0,
+                 safe_mode: bool | None = None, ignore_syntax: str | None = None,
+                 notice: Callable[[str], None] | None = _stderr_notice) -> None:
+        from flowctl import config
+
         self.folder = folder
         self.cache_path = cache_path
         self.default_tz = default_tz
         self.timeout = timeout
         self.parallel = parallel or max(2, os.cpu_count() or 2) * 2
+        self.safe_mode = config.safe_mode() if safe_mode is None else safe_mode
+        self.ignore_syntax = config.ignore_file_syntax() if ignore_syntax is None else ignore_syntax
+        self.notice = notice
+        use_dags_folder(folder)
+        if cache_path is not None and cache_path.parent.name == "cache":
+            from flowctl import variables
+
+            variables.use_home(cache_path.parent.parent)  # Variable.get at a DAG file's top level
         self._cache: dict[str, dict[str, Any]] = self._read_cache()
+
+    def _header(self) -> dict[str, Any]:
+        return {"version": CACHE_VERSION, "default_tz": self.default_tz, "code": _code_stamp(),
+                "safe_mode": self.safe_mode, "ignore_syntax": self.ignore_syntax, "folder": str(self.folder)}
 
     def _read_cache(self) -> dict[str, dict[str, Any]]:
         if self.cache_path is None:
             return {}
         try:
             doc = json.loads(self.cache_path.read_text())
-            if doc.get("version") == CACHE_VERSION and doc.get("default_tz") == self.default_tz \
-                    and doc.get("code") == _code_stamp():
+            header = self._header()
+            if all(doc.get(k) == v for k, v in header.items()):
                 return doc["files"]
         except (OSError, ValueError, KeyError):
             pass
@@ -249,15 +376,22 @@ class Loader:
             return
         from flowctl.store import atomic_write
 
-        doc = {"version": CACHE_VERSION, "default_tz": self.default_tz, "code": _code_stamp(),
-               "files": {p: e for p, e in self._cache.items() if not e.get("transient")}}
+        doc = {**self._header(), "files": {p: e for p, e in self._cache.items() if not e.get("transient")}}
         try:
             atomic_write(self.cache_path, json.dumps(doc).encode(), fsync=False)
         except OSError:
             pass  # the cache is an optimisation; a read-only home still works
 
+    def _still_good(self, cached: dict[str, Any] | None) -> bool:
+        """A cached time-out holds unless the time limit has grown since."""
+        if not cached or cached.get("transient"):
+            return False
+        limit = cached.get("timed_out")
+        return limit is None or self.timeout <= limit
+
     def load(self) -> DagBag:
-        files = find_dag_files(self.folder)
+        # Safe mode is decided below, once per content, not by reading every file on every load.
+        files = find_dag_files(self.folder, False, self.ignore_syntax)
         todo: list[str] = []
         fresh: dict[str, dict[str, Any]] = {}
         for path in files:
@@ -268,18 +402,27 @@ class Loader:
                 continue
             cached = self._cache.get(key)
             stamp = [st.st_mtime_ns, st.st_size]
-            if cached and cached.get("stamp") == stamp:
+            if cached and cached.get("stamp") == stamp and self._still_good(cached):
                 fresh[key] = cached
                 continue
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if cached and cached.get("sha") == digest:
+            try:
+                content = path.read_bytes()
+            except OSError:
+                continue
+            digest = hashlib.sha256(content).hexdigest()
+            if cached and cached.get("sha") == digest and self._still_good(cached):
                 cached["stamp"] = stamp
                 fresh[key] = cached
                 continue
             fresh[key] = {"stamp": stamp, "sha": digest}
+            lowered = content.lower()
+            if self.safe_mode and b"dag" not in lowered and b"airflow" not in lowered:
+                fresh[key]["skipped"] = True  # Airflow's safe mode: not a DAG file
+                continue
             todo.append(key)
         if todo:
-            for path, result in import_files(todo, self.default_tz, self.timeout, self.parallel).items():
+            results = import_files(todo, self.default_tz, self.timeout, self.parallel, self.notice)
+            for path, result in results.items():
                 fresh[path].update(result)
         changed = bool(todo) or set(fresh) != set(self._cache)
         self._cache = fresh
@@ -289,21 +432,33 @@ class Loader:
 
     def _bag(self, entries: dict[str, dict[str, Any]]) -> DagBag:
         bag = DagBag()
+        owners: dict[str, list[str]] = {}
+        specs: dict[tuple[str, str], DagSpec] = {}
         for path in sorted(entries):
             entry = entries[path]
+            if entry.get("skipped"):
+                continue
             bag.files[path] = entry.get("sha", "")
             if "error" in entry:
                 bag.errors.append(ImportErrorRecord(path, entry["error"], entry.get("traceback", "")))
                 continue
             for doc in entry.get("dags", []):
                 spec = DagSpec.from_doc(doc)
-                if spec.dag_id in bag.dags:
-                    other = bag.dags[spec.dag_id].fileloc
-                    bag.errors.append(
-                        ImportErrorRecord(path, f"DAG id {spec.dag_id!r} is already defined in {other}")
-                    )
-                    continue
-                bag.dags[spec.dag_id] = spec
+                if path not in owners.setdefault(spec.dag_id, []):
+                    owners[spec.dag_id].append(path)
+                specs[(spec.dag_id, path)] = spec
+        for dag_id, paths in owners.items():
+            if len(paths) == 1:
+                spec = specs[(dag_id, paths[0])]
+                bag.dags[dag_id] = spec
+                bag.warnings.extend(WarningRecord(spec.fileloc, dag_id, w) for w in spec.warnings)
+                continue
+            for path in paths:
+                others = ", ".join(p for p in paths if p != path)
+                bag.errors.append(ImportErrorRecord(
+                    path, f"DAG id {dag_id!r} is defined in several files: {path} and {others}; "
+                          "it is not loaded until only one file defines it"))
+        bag.errors.sort(key=lambda e: e.fileloc)
         return bag
 
 

@@ -35,6 +35,13 @@ class TaskSpec:
     sensor_mode: str | None = None  #: "poke" or "reschedule" for sensors
     poke_interval: float | None = None
     has_callbacks: bool = False
+    owner: str = "airflow"
+    email: tuple[str, ...] = ()  #: Airflow's `email`: addresses to tell of failures
+    email_on_failure: bool = True
+    email_on_retry: bool = True
+    pool_slots: int = 1
+    max_active_tis_per_dag: int | None = None
+    display_name: str | None = None  #: Airflow's task_display_name, when it differs from the id
 
     @classmethod
     def from_operator(cls, op: BaseOperator) -> TaskSpec:
@@ -62,6 +69,13 @@ class TaskSpec:
             has_callbacks=any(
                 (op.on_failure_callback, op.on_success_callback, op.on_retry_callback)
             ),
+            owner=str(getattr(op, "owner", "airflow")),
+            email=tuple(getattr(op, "email", ()) or ()),
+            email_on_failure=bool(getattr(op, "email_on_failure", True)),
+            email_on_retry=bool(getattr(op, "email_on_retry", True)),
+            pool_slots=int(getattr(op, "pool_slots", 1) or 1),
+            max_active_tis_per_dag=_int_or_none(getattr(op, "max_active_tis_per_dag", None)),
+            display_name=_display_name(getattr(op, "task_display_name", None), op.task_id),
         )
 
     @classmethod
@@ -69,6 +83,7 @@ class TaskSpec:
         doc = dict(doc)
         doc["upstream"] = tuple(doc.get("upstream", ()))
         doc["downstream"] = tuple(doc.get("downstream", ()))
+        doc["email"] = tuple(doc.get("email", ()))
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in doc.items() if k in known})
 
@@ -93,6 +108,12 @@ class DagSpec:
     has_dag_callbacks: bool = False
     fingerprint: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    dagrun_timeout: float | None = None  #: Airflow's dagrun_timeout, in seconds (for the engine to enforce)
+    is_paused_upon_creation: bool | None = None  #: Airflow's; None when not given
+    display_name: str | None = None  #: Airflow's dag_display_name, when it differs from the id
+    edge_labels: dict[str, dict[str, str]] = field(default_factory=dict)  #: upstream -> downstream -> Label
+    warnings: tuple[str, ...] = ()  #: Airflow arguments accepted and not acted on, one line each
+    airflow: bool = False  #: made through `import airflow` (renders undefined template names empty)
 
     # -- conversion ---------------------------------------------------------
 
@@ -112,7 +133,7 @@ class DagSpec:
         start, end = aware(dag.start_date), aware(dag.end_date)
         tz = _zone_name(start) if start is not None else default_tz
         order = tuple(dag.topological_order())
-        tasks = {tid: TaskSpec.from_operator(dag.tasks[tid]) for tid in order}
+        tasks = {tid: TaskSpec.from_operator(dag.task_dict[tid]) for tid in order}
         schedule = dag.schedule
         fp = hashlib.sha256(
             "".join(f"{t.task_id}:{t.fingerprint}:{','.join(t.downstream)};" for t in tasks.values()).encode()
@@ -129,12 +150,18 @@ class DagSpec:
             max_active_runs=int(dag.max_active_runs),
             max_active_tasks=int(dag.max_active_tasks),
             tags=tuple(dag.tags),
-            params=_jsonable(dag.params),
+            params=mask_doc(_jsonable(dag.params)),
             tasks=tasks,
             order=order,
-            description=dag.description or (dag.doc_md.strip().splitlines()[0] if dag.doc_md else None),
+            description=dag.description or _first_line(dag.doc_md),
             has_dag_callbacks=bool(dag.on_failure_callback or dag.on_success_callback),
             fingerprint=fp,
+            dagrun_timeout=dag.dagrun_timeout.total_seconds() if getattr(dag, "dagrun_timeout", None) else None,
+            is_paused_upon_creation=getattr(dag, "is_paused_upon_creation", None),
+            display_name=_display_name(getattr(dag, "dag_display_name", None), dag.dag_id),
+            edge_labels=_edge_labels(getattr(dag, "edge_labels", {})),
+            warnings=tuple(dag.warning_lines()) if hasattr(dag, "warning_lines") else (),
+            airflow=bool(getattr(dag, "airflow_layer", False)),
         )
 
     def to_doc(self) -> dict[str, Any]:
@@ -148,6 +175,7 @@ class DagSpec:
         doc["tasks"] = {tid: TaskSpec.from_doc(t) for tid, t in doc["tasks"].items()}
         doc["order"] = tuple(doc["order"])
         doc["tags"] = tuple(doc.get("tags", ()))
+        doc["warnings"] = tuple(doc.get("warnings", ()))
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in doc.items() if k in known})
 
@@ -199,6 +227,30 @@ class DagSpec:
 
 
 from flowctl.clock import zone  # noqa: E402,F401  (the one place zones are made)
+from flowctl.masking import mask_doc  # noqa: E402
+
+
+def _first_line(text: str | None) -> str | None:
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[0].lstrip("#").strip() or None if lines else None
+
+
+def _display_name(name: Any, ident: str) -> str | None:
+    return str(name) if name and str(name) != ident else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _edge_labels(labels: dict[tuple[str, str], str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for (up, down), label in sorted(labels.items()):
+        out.setdefault(up, {})[down] = label
+    return out
 
 
 def _zone_name(dt: Any) -> str:

@@ -1,4 +1,4 @@
-"""The authoring model: DAG, edges between tasks, `chain`, `TaskGroup`. No I/O.
+"""The authoring model: DAG, edges between tasks, `chain`, `TaskGroup`, `Label`. No I/O.
 
 A DAG file builds these objects when it is imported; the loader turns them
 into `DagSpec` values (plain data) that the scheduler works with, so the
@@ -8,7 +8,11 @@ scheduler never runs user code.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import inspect
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +25,22 @@ _dag_stack: list[DAG] = []
 _group_stack: list[TaskGroup] = []
 _created: list[DAG] = []
 """Every DAG created since the loader last called `collect_created()`."""
+
+
+class _NotSet:
+    def __repr__(self) -> str:
+        return "NOTSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOTSET: Any = _NotSet()
+"""An argument that was not given (Airflow's NOTSET): `None` means "no schedule"."""
+
+ID_MAX_LENGTH = 250
+_ID_RE = re.compile(r"[\w.-]+")
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def current_dag() -> DAG | None:
@@ -38,23 +58,56 @@ def collect_created() -> list[DAG]:
     return dags
 
 
+def check_id(kind: str, value: Any, owner: str = "") -> str:
+    """Airflow's rule for ids: letters, digits, `_`, `.` and `-`, at most 250
+    characters, not `.` or `..`. It also keeps every file flowctl writes for an
+    id (runs, logs) inside the home."""
+    where = f"{owner}: " if owner else ""
+    if not isinstance(value, str) or not value:
+        raise DagDefinitionError(f"{where}{kind} must be a non-empty string, not {value!r}")
+    if len(value) > ID_MAX_LENGTH:
+        raise DagDefinitionError(
+            f"{where}{kind} {value[:40]!r}... is {len(value)} characters long (at most {ID_MAX_LENGTH})"
+        )
+    if value in (".", "..") or not _ID_RE.fullmatch(value):
+        raise DagDefinitionError(
+            f"{where}{kind} {value!r} must be made of letters, digits, '_', '.' and '-' "
+            f"(and not be '.' or '..')"
+        )
+    return value
+
+
+def caller_line() -> int | None:
+    """The line of the first frame outside flowctl: where the DAG file did it."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+            return frame.f_lineno
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
 class DAG:
     """A set of tasks with dependencies and the metadata of when to run them.
 
     Usable as a context manager (`with DAG(...) as dag:`), or built by `@dag`.
-    Arguments mirror Airflow's, so a simple Airflow DAG moves over by
-    changing its imports.
+    Arguments mirror Airflow's; those Airflow takes and flowctl does not act
+    on are accepted and reported by `flowctl dags warnings` (see airflow_args.py).
     """
+
+    airflow_layer = False
+    """True for DAGs made through `import airflow`: they render undefined template
+    names empty (with a warning) unless `template_undefined=` says otherwise."""
 
     def __init__(
         self,
         dag_id: str,
-        schedule: str | timedelta | None = None,
+        schedule: Any = NOTSET,
         start_date: datetime | None = None,
         end_date: datetime | None = None,
-        catchup: bool = False,
+        catchup: bool | None = None,
         max_active_runs: int = 16,
-        max_active_tasks: int = 16,
+        max_active_tasks: int | None = None,
         default_args: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         tags: Sequence[str] | None = None,
@@ -62,38 +115,119 @@ class DAG:
         doc_md: str | None = None,
         on_failure_callback: Callable | None = None,
         on_success_callback: Callable | None = None,
-        **unknown: Any,
+        *,
+        schedule_interval: Any = NOTSET,
+        timetable: Any = None,
+        concurrency: int | None = None,
+        template_searchpath: str | Iterable[str] | None = None,
+        template_undefined: type | None = None,
+        user_defined_macros: dict[str, Any] | None = None,
+        user_defined_filters: dict[str, Callable] | None = None,
+        render_template_as_native_obj: bool = False,
+        jinja_environment_kwargs: dict[str, Any] | None = None,
+        dagrun_timeout: timedelta | float | None = None,
+        is_paused_upon_creation: bool | None = None,
+        dag_display_name: str | None = None,
+        **others: Any,
     ) -> None:
+        from flowctl.authoring.airflow_args import DAG_IGNORED
+
+        check_id("dag_id", dag_id)
+        unknown = sorted(set(others) - set(DAG_IGNORED))
         if unknown:
-            names = ", ".join(sorted(unknown))
-            raise DagDefinitionError(f"DAG {dag_id!r}: unknown argument(s) {names}")
-        if not isinstance(dag_id, str) or not dag_id or not _is_identifier(dag_id):
-            raise DagDefinitionError(
-                f"DAG id {dag_id!r} must be letters, digits, '_', '-' or '.'"
-            )
-        if schedule is not None and not isinstance(schedule, str | timedelta):
-            raise DagDefinitionError(
-                f"DAG {dag_id!r}: schedule must be a cron string, a preset, a timedelta or None"
-            )
-        if schedule is not None and start_date is None:
-            raise DagDefinitionError(f"DAG {dag_id!r}: a schedule needs a start_date")
+            raise DagDefinitionError(f"DAG {dag_id!r}: unknown argument(s) {', '.join(unknown)}")
         self.dag_id = dag_id
-        self.schedule = schedule
+        self.lineno = caller_line()
+        self.warnings: dict[str, list[str]] = {}  #: argument -> where it was used ("DAG", task ids)
+        self.default_args = dict(default_args or {})
+        self.fileloc: str | None = None
+        self.task_dict: dict[str, BaseOperator] = {}
+        self.task_group_ids: set[str] = set()
+        self.edge_labels: dict[tuple[str, str], str] = {}
+        self.edge_lines: dict[tuple[str, str], int | None] = {}
+        for name in others:
+            self.warn(name)
+        if dagrun_timeout is not None:
+            self.warn("dagrun_timeout")
+        if is_paused_upon_creation is not None:
+            self.warn("is_paused_upon_creation")
+        if dag_display_name is not None:
+            self.warn("dag_display_name")
+        if start_date is None:
+            start_date = self.default_args.get("start_date")
+        if end_date is None:
+            end_date = self.default_args.get("end_date")
         self.start_date = start_date
         self.end_date = end_date
-        self.catchup = catchup
-        self.max_active_runs = max_active_runs
-        self.max_active_tasks = max_active_tasks
-        self.default_args = dict(default_args or {})
-        self.params = dict(params or {})
-        self.tags = list(tags or [])
+        self.schedule = self._schedule(schedule, schedule_interval, timetable)
+        self.catchup = bool(catchup) if catchup is not None else False
+        self.max_active_runs = int(max_active_runs)
+        tasks_limit = max_active_tasks if max_active_tasks is not None else concurrency
+        self.max_active_tasks = int(tasks_limit) if tasks_limit is not None else 16
+        from flowctl.authoring.params import resolve_params
+
+        self.params, self.param_specs = resolve_params(params or {}, f"DAG {dag_id!r}")
+        self.tags = [str(t) for t in (tags or [])]
         self.description = description
         self.doc_md = doc_md
         self.on_failure_callback = on_failure_callback
         self.on_success_callback = on_success_callback
-        self.fileloc: str | None = None
-        self.tasks: dict[str, BaseOperator] = {}
+        if isinstance(template_searchpath, str):
+            template_searchpath = [template_searchpath]
+        self.template_searchpath = [str(p) for p in (template_searchpath or [])]
+        self.template_undefined = template_undefined
+        self.user_defined_macros = dict(user_defined_macros or {})
+        self.user_defined_filters = dict(user_defined_filters or {})
+        self.render_template_as_native_obj = bool(render_template_as_native_obj)
+        self.jinja_environment_kwargs = dict(jinja_environment_kwargs or {})
+        if dagrun_timeout is not None and not isinstance(dagrun_timeout, timedelta):
+            dagrun_timeout = timedelta(seconds=float(dagrun_timeout))
+        self.dagrun_timeout = dagrun_timeout
+        self.is_paused_upon_creation = is_paused_upon_creation
+        self.dag_display_name = dag_display_name or dag_id
         _created.append(self)
+
+    # -- construction helpers ----------------------------------------------
+
+    def _schedule(self, schedule: Any, schedule_interval: Any, timetable: Any) -> Any:
+        """Airflow 2's `schedule_interval` and `timetable=` are other names for `schedule`."""
+        given = [v for v in (schedule, schedule_interval) if v is not NOTSET]
+        if len(given) > 1 or (given and timetable is not None):
+            raise DagDefinitionError(
+                f"DAG {self.dag_id!r}: give one of schedule, schedule_interval and timetable"
+            )
+        value = timetable if timetable is not None else (given[0] if given else None)
+        value = getattr(value, "flowctl_schedule", value)  # an airflow.timetables object
+        assets = ("Asset", "Dataset", "AssetAll", "AssetAny", "AssetAlias")
+        if type(value).__name__ in assets or (
+            isinstance(value, list | tuple | set) and value and all(type(v).__name__ in assets for v in value)
+        ):
+            raise DagDefinitionError(
+                f"DAG {self.dag_id!r}: schedule {value!r}: asset-triggered schedules are not supported yet"
+            )
+        if value is not None and not isinstance(value, str | timedelta):
+            raise DagDefinitionError(
+                f"DAG {self.dag_id!r}: invalid schedule {value!r}: expected a cron string, a preset, "
+                "a timedelta or None"
+            )
+        if value is not None and self.start_date is None:
+            raise DagDefinitionError(f"DAG {self.dag_id!r}: a schedule needs a start_date")
+        if value is not None:
+            from flowctl.timetables import make_timetable
+
+            try:
+                make_timetable(value, self.start_date, self.end_date, default_tz="UTC")
+            except (ValueError, TypeError) as exc:
+                raise DagDefinitionError(f"DAG {self.dag_id!r}: {exc}") from None
+        return value
+
+    def warn(self, argument: str, where: str = "DAG") -> None:
+        """Note an Airflow argument flowctl accepts and does not act on (`dags warnings`)."""
+        places = self.warnings.setdefault(argument, [])
+        if where not in places:
+            places.append(where)
+
+    # -- the context manager and Airflow's DAG API ---------------------------
 
     def __enter__(self) -> DAG:
         _dag_stack.append(self)
@@ -105,23 +239,65 @@ class DAG:
     def __repr__(self) -> str:
         return f"<DAG {self.dag_id}>"
 
+    @property
+    def tasks(self) -> Any:
+        """Task id -> task (Airflow's DAG gives a list; see `AirflowDAG`)."""
+        return self.task_dict
+
+    @property
+    def timezone(self) -> Any:
+        """The DAG's zone: its start_date's, UTC when naive or absent."""
+        import pendulum
+
+        tz = getattr(self.start_date, "tzinfo", None)
+        return pendulum.instance(self.start_date).tzinfo if tz is not None else pendulum.timezone("UTC")
+
+    @property
+    def owner(self) -> str:
+        owners = sorted({t.owner for t in self.task_dict.values()})
+        return ", ".join(owners) if owners else str(self.default_args.get("owner", "airflow"))
+
     def add_task(self, op: BaseOperator) -> None:
-        if op.task_id in self.tasks:
+        if op.task_id in self.task_dict:
             raise DagDefinitionError(
                 f"DAG {self.dag_id!r}: duplicate task id {op.task_id!r}"
             )
-        self.tasks[op.task_id] = op
+        self.task_dict[op.task_id] = op
 
     def get_task(self, task_id: str) -> BaseOperator:
-        return self.tasks[task_id]
+        return self.task_dict[task_id]
+
+    def has_task(self, task_id: str) -> bool:
+        return task_id in self.task_dict
 
     @property
     def task_ids(self) -> list[str]:
-        return list(self.tasks)
+        return list(self.task_dict)
+
+    @property
+    def roots(self) -> list[BaseOperator]:
+        return [t for t in self.task_dict.values() if not t.upstream_task_ids]
+
+    @property
+    def leaves(self) -> list[BaseOperator]:
+        return [t for t in self.task_dict.values() if not t.downstream_task_ids]
+
+    def param(self, name: str, default: Any = NOTSET) -> DagParam:
+        """A reference to a param's value at run time (Airflow's `dag.param`)."""
+        if default is not NOTSET and name not in self.params:
+            self.params[name] = default
+        return DagParam(name, default)
+
+    def test(self, *args: Any, **kwargs: Any) -> None:
+        raise DagDefinitionError(
+            f"DAG.test() is Airflow's; with flowctl use `flowctl run {self.dag_id}` "
+            f"or `flowctl tasks test {self.dag_id} TASK`"
+        )
 
     def topological_order(self) -> list[str]:
         """Task ids with every upstream before its downstream; a cycle is an error
-        that names it, e.g. `extract -> load -> extract`."""
+        that names it, e.g. `extract -> load -> extract`, and the line of the edge
+        that closes it."""
         order: list[str] = []
         state: dict[str, int] = {}  # 1 = on the current path, 2 = done
         path: list[str] = []
@@ -131,27 +307,33 @@ class DAG:
                 return
             if state.get(tid) == 1:
                 cycle = path[path.index(tid):] + [tid]
-                raise DagDefinitionError(
-                    f"DAG {self.dag_id!r} has a cycle: {' -> '.join(cycle)}"
-                )
+                error = DagDefinitionError(f"DAG {self.dag_id!r} has a cycle: {' -> '.join(cycle)}")
+                error.lineno = self.edge_lines.get((cycle[-2], cycle[-1])) or self.lineno  # type: ignore[attr-defined]
+                raise error
             state[tid] = 1
             path.append(tid)
-            for down in sorted(self.tasks[tid].downstream_task_ids):
+            for down in sorted(self.task_dict[tid].downstream_task_ids):
                 visit(down)
             path.pop()
             state[tid] = 2
             order.append(tid)
 
-        for tid in self.tasks:
+        for tid in self.task_dict:
             visit(tid)
         order.reverse()
         return order
 
+    def warning_lines(self) -> tuple[str, ...]:
+        """One line per Airflow argument this DAG uses that flowctl accepts and does not act on."""
+        from flowctl.authoring.airflow_args import warning_lines
+
+        return warning_lines(self)
+
     def validate(self) -> None:
         """Raise if the DAG cannot be run: a cycle, or an edge to an unknown task."""
-        for op in self.tasks.values():
+        for op in self.task_dict.values():
             for other in op.upstream_task_ids | op.downstream_task_ids:
-                if other not in self.tasks:
+                if other not in self.task_dict:
                     raise DagDefinitionError(
                         f"DAG {self.dag_id!r}: task {op.task_id!r} is linked to "
                         f"{other!r}, which is not in this DAG"
@@ -159,8 +341,21 @@ class DAG:
         self.topological_order()
 
 
-def _is_identifier(name: str) -> bool:
-    return all(c.isalnum() or c in "_-." for c in name)
+class AirflowDAG(DAG):
+    """The DAG class behind `airflow.DAG`: Airflow's argument order and `tasks` as a list."""
+
+    airflow_layer = True
+
+    def __init__(self, dag_id: str, description: str | None = None, schedule: Any = NOTSET, **kwargs: Any) -> None:
+        super().__init__(dag_id, schedule=schedule, description=description, **kwargs)
+
+    @property
+    def tasks(self) -> Any:
+        return list(self.task_dict.values())
+
+    @property
+    def task_group_dict(self) -> dict[str, Any]:
+        return {}
 
 
 class Dependable:
@@ -190,19 +385,64 @@ class Dependable:
         return self
 
 
+class DagParam:
+    """A DAG param used as an argument in the body of a `@dag` function: its
+    value is read from the run's params when the task runs."""
+
+    def __init__(self, name: str, default: Any = NOTSET) -> None:
+        self.name = name
+        self.default = default
+
+    def resolve(self, context: dict[str, Any]) -> Any:
+        params = context.get("params") or {}
+        if self.name in params:
+            return params[self.name]
+        return None if self.default is NOTSET else self.default
+
+    def __repr__(self) -> str:
+        return f"DagParam({self.name!r})"
+
+
 class TaskGroup(Dependable):
     """Groups tasks under a prefix (`group.task`); edges to a group reach its
     roots, edges from a group leave from its leaves."""
 
-    def __init__(self, group_id: str, prefix_group_id: bool = True, tooltip: str = "") -> None:
-        self.group_id = group_id
-        self.prefix_group_id = prefix_group_id
-        self.tooltip = tooltip
-        self.parent = current_group()
-        self.children: list[BaseOperator] = []
-        self.dag = current_dag()
+    def __init__(
+        self,
+        group_id: str,
+        prefix_group_id: bool = True,
+        parent_group: TaskGroup | None = None,
+        dag: DAG | None = None,
+        default_args: dict[str, Any] | None = None,
+        tooltip: str = "",
+        ui_color: str = "CornflowerBlue",
+        ui_fgcolor: str = "#000",
+        add_suffix_on_collision: bool = False,
+        group_display_name: str = "",
+    ) -> None:
+        self.parent = parent_group if parent_group is not None else current_group()
+        self.dag = dag or (self.parent.dag if self.parent is not None else None) or current_dag()
         if self.dag is None:
             raise DagDefinitionError(f"TaskGroup {group_id!r} must be created inside a DAG")
+        check_id("group_id", group_id, f"DAG {self.dag.dag_id!r}")
+        self.prefix_group_id = prefix_group_id
+        self.tooltip = tooltip
+        self.ui_color = ui_color
+        self.ui_fgcolor = ui_fgcolor
+        self.group_display_name = group_display_name
+        self.default_args = dict(default_args or {})
+        self.children: list[BaseOperator] = []
+        self.group_id = group_id
+        if self.full_id in self.dag.task_group_ids:
+            if not add_suffix_on_collision:
+                raise DagDefinitionError(f"DAG {self.dag.dag_id!r}: duplicate task group id {self.full_id!r}")
+            base, n = group_id, 1
+            while True:
+                self.group_id = f"{base}__{n}"
+                if self.full_id not in self.dag.task_group_ids:
+                    break
+                n += 1
+        self.dag.task_group_ids.add(self.full_id)
 
     @property
     def full_id(self) -> str:
@@ -213,12 +453,27 @@ class TaskGroup(Dependable):
     def child_id(self, task_id: str) -> str:
         return f"{self.full_id}.{task_id}" if self.prefix_group_id else task_id
 
+    def all_default_args(self) -> dict[str, Any]:
+        """The default_args a task in this group gets: the DAG's, then each enclosing group's."""
+        chain_: list[TaskGroup] = []
+        group: TaskGroup | None = self
+        while group is not None:
+            chain_.append(group)
+            group = group.parent
+        merged = dict(self.dag.default_args) if self.dag is not None else {}
+        for g in reversed(chain_):
+            merged.update(g.default_args)
+        return merged
+
     def __enter__(self) -> TaskGroup:
         _group_stack.append(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         _group_stack.pop()
+
+    def __repr__(self) -> str:
+        return f"<TaskGroup {self.full_id}>"
 
     def roots(self) -> list[BaseOperator]:
         ids = {t.task_id for t in self.children}
@@ -233,8 +488,51 @@ class TaskGroup(Dependable):
             leaf.set_downstream(other)
 
     def set_upstream(self, other: Any) -> None:
+        if isinstance(other, Label) or (isinstance(other, list | tuple) and any(isinstance(o, Label) for o in other)):
+            for label in as_tasks(other):
+                label.set_downstream(self)
+            return
         for root in self.roots():
             root.set_upstream(other)
+
+
+class Label(Dependable):
+    """A label on the edges it sits on: `check >> Label("no errors") >> save`.
+    The label is recorded (`DagSpec.edge_labels`); it changes nothing else."""
+
+    def __init__(self, label: str) -> None:
+        self.label = str(label)
+        self._ups: list[Any] = []
+        self._downs: list[Any] = []
+
+    def set_upstream(self, other: Any) -> None:  # other >> label
+        for up in as_tasks(other):
+            self._ups.append(up)
+            for down in self._downs:
+                self._link(up, down)
+
+    def set_downstream(self, other: Any) -> None:  # label >> other
+        for down in as_tasks(other):
+            self._downs.append(down)
+            for up in self._ups:
+                self._link(up, down)
+
+    def _link(self, up: Any, down: Any) -> None:
+        up.set_downstream(down)
+        for u in _edge_ends(up, leaves=True):
+            for d in _edge_ends(down, leaves=False):
+                u.dag.edge_labels[(u.task_id, d.task_id)] = self.label
+
+    def __repr__(self) -> str:
+        return f"Label({self.label!r})"
+
+
+def _edge_ends(value: Any, leaves: bool) -> list[Any]:
+    """The operators an edge from (`leaves`) or to `value` touches."""
+    if hasattr(value, "roots") and hasattr(value, "children"):
+        return value.leaves() if leaves else value.roots()
+    operator = getattr(value, "operator", value)
+    return [operator] if hasattr(operator, "task_id") else []
 
 
 def chain(*elements: Any) -> None:
@@ -259,6 +557,19 @@ def chain(*elements: Any) -> None:
             up.set_downstream(down)
 
 
+def cross_downstream(from_tasks: Sequence[Any], to_tasks: Any) -> None:
+    """Every task of `from_tasks` upstream of every task of `to_tasks` (Airflow's)."""
+    for task in from_tasks:
+        task.set_downstream(to_tasks)
+
+
+def chain_linear(*elements: Any) -> None:
+    """Every task of each element upstream of every task of the next (Airflow's)."""
+    for up, down in zip(elements, elements[1:], strict=False):
+        for u in as_tasks(up):
+            u.set_downstream(down)
+
+
 def as_tasks(value: Any) -> list[Any]:
     """A task, a group, an XCom reference, or a list of them -> a flat list."""
     if isinstance(value, list | tuple | set):
@@ -266,21 +577,49 @@ def as_tasks(value: Any) -> list[Any]:
     return [value]
 
 
-def dag(*dag_args: Any, **dag_kwargs: Any) -> Callable[..., Callable[..., DAG]]:
-    """`@dag(schedule=...)` on a function: calling the function builds the DAG,
-    named after the function unless `dag_id` is given."""
+def make_dag_decorator(dag_class: type[DAG]) -> Callable[..., Any]:
+    """`@dag` for a DAG class: flowctl's own, or Airflow's through the layer."""
 
-    def decorate(fn: Callable[..., Any]) -> Callable[..., DAG]:
-        @functools.wraps(fn)
-        def build(*args: Any, **kwargs: Any) -> DAG:
-            kw = dict(dag_kwargs)
-            kw.setdefault("dag_id", fn.__name__)
-            if fn.__doc__ and "doc_md" not in kw:
-                kw["doc_md"] = fn.__doc__
-            with DAG(*dag_args, **kw) as built:
-                fn(*args, **kwargs)
-            return built
+    def dag(*dag_args: Any, **dag_kwargs: Any) -> Any:
+        """`@dag(schedule=...)` (or bare `@dag`) on a function: calling the function
+        builds the DAG, named after the function unless `dag_id` is given. The
+        function's parameters become DAG params, as in Airflow."""
 
-        return build
+        def decorate(fn: Callable[..., Any]) -> Callable[..., DAG]:
+            signature = inspect.signature(fn)
 
-    return decorate
+            @functools.wraps(fn)
+            def build(*args: Any, **kwargs: Any) -> DAG:
+                kw = dict(dag_kwargs)
+                kw.setdefault("dag_id", fn.__name__)
+                if fn.__doc__ and "doc_md" not in kw:
+                    kw["doc_md"] = inspect.cleandoc(fn.__doc__)
+                try:
+                    bound = signature.bind(*args, **kwargs)
+                except TypeError as exc:
+                    raise DagDefinitionError(f"@dag {fn.__name__}: {exc}") from None
+                bound.apply_defaults()
+                params = dict(kw.pop("params", None) or {})
+                for name, value in bound.arguments.items():
+                    param = signature.parameters[name]
+                    if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                        continue
+                    params.setdefault(name, value)
+                built = dag_class(*dag_args, params=params, **kw)
+                with built:
+                    fn(**{name: DagParam(name) for name in bound.arguments
+                          if signature.parameters[name].kind not in (inspect.Parameter.VAR_POSITIONAL,
+                                                                     inspect.Parameter.VAR_KEYWORD)})
+                return built
+
+            return build
+
+        if len(dag_args) == 1 and callable(dag_args[0]) and not dag_kwargs and not isinstance(dag_args[0], str):
+            fn, dag_args = dag_args[0], ()
+            return decorate(fn)
+        return decorate
+
+    return dag
+
+
+dag = make_dag_decorator(DAG)

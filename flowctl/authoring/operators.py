@@ -1,12 +1,17 @@
 """Operators: what a task does. `BaseOperator` holds the arguments every task
 takes and the edge operators; subclasses implement `execute(context)`.
 
-`execute` runs inside the task's own process (see `runner.py`); its return
+`execute` runs inside the task's own process (see runtime/runner.py); its return
 value becomes the XCom `return_value` and must be a JSON value.
+
+As in Airflow, an operator's own arguments are filled from the DAG's (and its
+task groups') `default_args` when not given: `default_args={"bash_command": ...}`
+or `{"poke_interval": 30}` reach the operators that take them.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import os
@@ -16,7 +21,18 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
-from flowctl.authoring.dag import DAG, Dependable, as_tasks, current_dag, current_group
+from flowctl.authoring.dag import (
+    DAG,
+    DagParam,
+    Dependable,
+    Label,
+    TaskGroup,
+    as_tasks,
+    caller_line,
+    check_id,
+    current_dag,
+    current_group,
+)
 from flowctl.errors import DagDefinitionError, TaskFailed, TaskSkipped
 
 _BASE_DEFAULTS: dict[str, Any] = {
@@ -34,10 +50,55 @@ _BASE_DEFAULTS: dict[str, Any] = {
     "on_retry_callback": None,
 }
 
+_AIRFLOW2_RULES = {"none_failed_or_skipped": "none_failed_min_one_success", "dummy": "always"}
+"""Trigger rule names Airflow 2 still took (deprecated), and what they are now."""
 
-_AIRFLOW_ONLY = frozenset(
-    {"owner", "email", "email_on_failure", "email_on_retry", "queue", "sla", "weight_rule"}
-)
+_NOT_FILLED = frozenset({"self", "task_id", "dag", "task_group", "default_args", "params", "kwargs"})
+
+
+def _defaults_for(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The default_args an operator being built gets: its DAG's, its groups', its own."""
+    group = kwargs.get("task_group") or current_group()
+    dag = kwargs.get("dag") or (group.dag if group is not None else None) or current_dag()
+    if dag is None:
+        return dict(kwargs.get("default_args") or {})
+    merged = group.all_default_args() if group is not None and group.dag is dag else dict(dag.default_args)
+    merged.update(kwargs.get("default_args") or {})
+    return merged
+
+
+def _filling_defaults(init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap an operator's `__init__`: fill its parameters from default_args, and
+    once the outermost `__init__` is done, make the edges its XComArg arguments imply."""
+    signature = inspect.signature(init)
+    names = [
+        n for n, p in signature.parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in _NOT_FILLED
+    ]
+
+    @functools.wraps(init)
+    def wrapper(self: BaseOperator, *args: Any, **kwargs: Any) -> None:
+        if names:
+            defaults = _defaults_for(kwargs)
+            if defaults:
+                try:
+                    given = signature.bind_partial(self, *args, **kwargs).arguments
+                except TypeError:
+                    given = kwargs
+                for name in names:
+                    if name not in given and name in defaults:
+                        kwargs[name] = defaults[name]
+        depth = self.__dict__.get("_init_depth", 0)
+        self.__dict__["_init_depth"] = depth + 1
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            self.__dict__["_init_depth"] = depth
+        if depth == 0 and "task_id" in self.__dict__:
+            link_references(self)
+
+    wrapper._fills_defaults = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 class BaseOperator(Dependable):
@@ -45,45 +106,93 @@ class BaseOperator(Dependable):
     `default_args`, then from Airflow's defaults."""
 
     template_fields: tuple[str, ...] = ()
+    template_ext: tuple[str, ...] = ()
+    template_fields_renderers: dict[str, str] = {}
     ui_color = "white"
+    ui_fgcolor = "#000"
+    shallow_copy_attrs: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_fills_defaults", False):
+            cls.__init__ = _filling_defaults(init)  # type: ignore[method-assign]
 
     def __init__(self, task_id: str, dag: DAG | None = None, **kwargs: Any) -> None:
-        dag = dag or current_dag()
+        from flowctl.authoring.airflow_args import TASK_IGNORED, TASK_METADATA
+        from flowctl.authoring.params import resolve_params
+
+        group: TaskGroup | None = kwargs.pop("task_group", None) or current_group()
+        dag = dag or (group.dag if group is not None else None) or current_dag()
         if dag is None:
             raise DagDefinitionError(
                 f"task {task_id!r} must be created inside a DAG (with DAG(...): or @dag)"
             )
-        if not isinstance(task_id, str) or not task_id:
-            raise DagDefinitionError(f"DAG {dag.dag_id!r}: task_id must be a non-empty string")
-        group = current_group()
+        if group is not None and group.dag is not dag:
+            group = None
+        check_id("task_id", task_id, f"DAG {dag.dag_id!r}")
         self.group_id = group.full_id if group is not None else None
         self.task_id = group.child_id(task_id) if group is not None else task_id
+        check_id("task_id", self.task_id, f"DAG {dag.dag_id!r}")
         self.dag = dag
-        self.doc_md = kwargs.pop("doc_md", None)
-        self.params = {**dag.params, **(kwargs.pop("params", None) or {})}
+        self.lineno = caller_line()
+        defaults = group.all_default_args() if group is not None else dict(dag.default_args)
+        defaults.update(kwargs.pop("default_args", None) or {})
+        values, specs = resolve_params(kwargs.pop("params", None) or {}, f"task {self.task_id!r}")
+        self.params = {**dag.params, **values}
+        self.param_specs = {**dag.param_specs, **specs}
         settings = {**_BASE_DEFAULTS}
-        settings.update({k: v for k, v in dag.default_args.items() if k in _BASE_DEFAULTS})
+        settings.update({k: v for k, v in defaults.items() if k in _BASE_DEFAULTS})
+        airflow: dict[str, Any] = {k: v for k, v in defaults.items() if k in TASK_IGNORED or k in TASK_METADATA}
+        from_defaults = set(airflow)
         for key in list(kwargs):
             if key in _BASE_DEFAULTS:
                 settings[key] = kwargs.pop(key)
-        for key in _AIRFLOW_ONLY & set(kwargs):
-            kwargs.pop(key)  # accepted so that Airflow DAG files move over unchanged
+            elif key in TASK_IGNORED or key in TASK_METADATA:
+                airflow[key] = kwargs.pop(key)
+                from_defaults.discard(key)
         if kwargs:
             raise DagDefinitionError(
                 f"task {self.task_id!r}: unknown argument(s) {', '.join(sorted(kwargs))}"
             )
+        for key, value in airflow.items():
+            if key in TASK_IGNORED and value not in (None, False, "", [], (), {}):
+                dag.warn(key, "default_args" if key in from_defaults else self.task_id)
         self.retries: int = int(settings["retries"])
         self.retry_delay: timedelta = _as_timedelta(settings["retry_delay"], "retry_delay")
         self.retry_exponential_backoff: bool = bool(settings["retry_exponential_backoff"])
         self.max_retry_delay = _as_timedelta(settings["max_retry_delay"], "max_retry_delay")
         self.execution_timeout = _as_timedelta(settings["execution_timeout"], "execution_timeout")
-        self.trigger_rule: str = str(getattr(settings["trigger_rule"], "value", settings["trigger_rule"]))
+        rule = str(getattr(settings["trigger_rule"], "value", settings["trigger_rule"]))
+        self.trigger_rule: str = _AIRFLOW2_RULES.get(rule, rule)
         self.depends_on_past: bool = bool(settings["depends_on_past"])
         self.priority_weight: int = int(settings["priority_weight"])
         self.pool = settings["pool"]
         self.on_failure_callback = settings["on_failure_callback"]
         self.on_success_callback = settings["on_success_callback"]
         self.on_retry_callback = settings["on_retry_callback"]
+        self.owner = str(airflow.get("owner") or "airflow")
+        email = airflow.get("email")
+        self.email: list[str] = [email] if isinstance(email, str) else [str(e) for e in (email or [])]
+        self.email_on_failure = bool(airflow.get("email_on_failure", True))
+        self.email_on_retry = bool(airflow.get("email_on_retry", True))
+        self.do_xcom_push = bool(airflow.get("do_xcom_push", True))
+        if "multiple_outputs" in airflow or not hasattr(self, "multiple_outputs"):
+            self.multiple_outputs = bool(airflow.get("multiple_outputs", False))
+        self.doc_md = airflow.get("doc_md")
+        self.doc = airflow.get("doc") or airflow.get("doc_rst") or airflow.get("doc_json") or airflow.get("doc_yaml")
+        self.task_display_name = str(airflow.get("task_display_name") or task_id)
+        self.start_date = airflow.get("start_date")
+        self.end_date = airflow.get("end_date")
+        self.on_execute_callback = airflow.get("on_execute_callback")
+        self.on_skipped_callback = airflow.get("on_skipped_callback")
+        self._pre_execute_hook = airflow.get("pre_execute")
+        self._post_execute_hook = airflow.get("post_execute")
+        self.pool_slots = int(airflow.get("pool_slots") or 1)
+        self.max_active_tis_per_dag = airflow.get("max_active_tis_per_dag") or airflow.get("task_concurrency")
+        self.queue = airflow.get("queue") or "default"
+        self.outlets = list(airflow.get("outlets") or [])
+        self.inlets = list(airflow.get("inlets") or [])
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
         _check_trigger_rule(self.task_id, self.trigger_rule)
@@ -92,19 +201,74 @@ class BaseOperator(Dependable):
             group.children.append(self)
             group = group.parent
 
+    # -- Airflow's operator API ----------------------------------------------
+
+    @classmethod
+    def partial(cls, *args: Any, **kwargs: Any) -> Any:
+        raise DagDefinitionError(f"{cls.__name__}.partial(): dynamic task mapping is not supported yet")
+
+    @property
+    def dag_id(self) -> str:
+        return self.dag.dag_id
+
+    @property
+    def task_type(self) -> str:
+        return type(self).__name__
+
+    @property
+    def upstream_list(self) -> list[BaseOperator]:
+        return [self.dag.task_dict[t] for t in sorted(self.upstream_task_ids)]
+
+    @property
+    def downstream_list(self) -> list[BaseOperator]:
+        return [self.dag.task_dict[t] for t in sorted(self.downstream_task_ids)]
+
+    def get_direct_relative_ids(self, upstream: bool = False) -> set[str]:
+        return set(self.upstream_task_ids if upstream else self.downstream_task_ids)
+
+    def pre_execute(self, context: dict[str, Any]) -> None:
+        if self._pre_execute_hook is not None:
+            self._pre_execute_hook(context)
+
+    def post_execute(self, context: dict[str, Any], result: Any = None) -> None:
+        if self._post_execute_hook is not None:
+            self._post_execute_hook(context, result)
+
+    def render_template(self, content: Any, context: dict[str, Any], jinja_env: Any = None) -> Any:
+        """Render `content` (strings inside lists and dicts too) with the context, as Airflow's."""
+        from flowctl.runtime.templating import render
+
+        return render(content, context, env=jinja_env, task=self)
+
+    @property
+    def log(self) -> Any:
+        import logging
+
+        return logging.getLogger(f"airflow.task.operators.{type(self).__module__}.{type(self).__name__}")
+
     # -- edges -------------------------------------------------------------
 
-    def set_downstream(self, other: Any) -> None:
+    def set_downstream(self, other: Any, edge_modifier: Label | None = None) -> None:
         for down in as_tasks(other):
-            if hasattr(down, "roots") and not isinstance(down, BaseOperator):
+            if isinstance(down, Label):
+                down.set_upstream(self)
+            elif edge_modifier is not None:
+                edge_modifier.set_upstream(self)
+                edge_modifier.set_downstream(down)
+            elif hasattr(down, "roots") and not isinstance(down, BaseOperator):
                 for root in down.roots():
                     self._link(root)
             else:
                 self._link(_operator_of(down))
 
-    def set_upstream(self, other: Any) -> None:
+    def set_upstream(self, other: Any, edge_modifier: Label | None = None) -> None:
         for up in as_tasks(other):
-            if hasattr(up, "leaves") and not isinstance(up, BaseOperator):
+            if isinstance(up, Label):
+                up.set_downstream(self)
+            elif edge_modifier is not None:
+                edge_modifier.set_upstream(up)
+                edge_modifier.set_downstream(self)
+            elif hasattr(up, "leaves") and not isinstance(up, BaseOperator):
                 for leaf in up.leaves():
                     leaf._link(self)
             else:
@@ -117,6 +281,7 @@ class BaseOperator(Dependable):
             )
         self.downstream_task_ids.add(down.task_id)
         down.upstream_task_ids.add(self.task_id)
+        self.dag.edge_lines.setdefault((self.task_id, down.task_id), caller_line())
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.task_id}>"
@@ -144,9 +309,13 @@ class BaseOperator(Dependable):
         raise NotImplementedError
 
 
+BaseOperator.__init__ = _filling_defaults(BaseOperator.__init__)  # type: ignore[method-assign]
+
+
 class XComArg(Dependable):
     """A task's future value. Passing it to another task makes an edge and,
-    at run time, the value is pulled from the store."""
+    at run time, the value is pulled from the store. In a string (an f-string,
+    a template) it is Airflow's `{{ task_instance.xcom_pull(...) }}`."""
 
     def __init__(self, operator: BaseOperator, key: str = "return_value") -> None:
         self.operator = operator
@@ -155,11 +324,29 @@ class XComArg(Dependable):
     def __getitem__(self, key: str) -> XComArg:
         return XComArg(self.operator, key)
 
-    def set_downstream(self, other: Any) -> None:
-        self.operator.set_downstream(other)
+    def __iter__(self) -> Any:
+        raise TypeError("an XComArg is not iterable: its value exists only when the task runs")
 
-    def set_upstream(self, other: Any) -> None:
-        self.operator.set_upstream(other)
+    def __str__(self) -> str:
+        return (
+            "{{ task_instance.xcom_pull("
+            f"task_ids='{self.operator.task_id}', dag_id='{self.operator.dag.dag_id}', key='{self.key}'"
+            ") }}"
+        )
+
+    def resolve(self, context: dict[str, Any]) -> Any:
+        return context["ti"].xcom_pull(task_ids=self.operator.task_id, key=self.key)
+
+    def set_downstream(self, other: Any, edge_modifier: Label | None = None) -> None:
+        self.operator.set_downstream(other, edge_modifier)
+
+    def set_upstream(self, other: Any, edge_modifier: Label | None = None) -> None:
+        self.operator.set_upstream(other, edge_modifier)
+
+    def expand(self, *args: Any, **kwargs: Any) -> Any:
+        raise DagDefinitionError("dynamic task mapping (expand/map/zip) is not supported yet")
+
+    map = zip = concat = expand
 
     def __repr__(self) -> str:
         return f"XComArg({self.operator.task_id!r}, {self.key!r})"
@@ -183,6 +370,17 @@ def xcom_args_in(value: Any) -> Iterable[XComArg]:
     elif isinstance(value, list | tuple | set):
         for v in value:
             yield from xcom_args_in(v)
+
+
+def has_references(value: Any) -> bool:
+    """Whether a value holds an XComArg or a DagParam, resolved when the task runs."""
+    if isinstance(value, XComArg | DagParam):
+        return True
+    if isinstance(value, dict):
+        return any(has_references(v) for v in value.values())
+    if isinstance(value, list | tuple | set):
+        return any(has_references(v) for v in value)
+    return False
 
 
 def _as_timedelta(value: Any, name: str) -> timedelta | None:
@@ -221,16 +419,20 @@ def set_callable(op: Any, task_id: str, fn: Any, op_args: list[Any] | None, op_k
 
 
 def link_references(op: BaseOperator) -> None:
-    """A task's value passed as an argument (an XComArg) makes the edge from that task."""
-    for ref in xcom_args_in([op.op_args, op.op_kwargs]):
-        ref.operator.set_downstream(op)
+    """A task's value passed as an argument or in a templated field (an XComArg)
+    makes the edge from that task."""
+    values = [getattr(op, name, None) for name in (*op.template_fields, "op_args", "op_kwargs")]
+    for ref in xcom_args_in(values):
+        if ref.operator is not op:
+            ref.operator.set_downstream(op)
 
 
 def call_with_context(
     fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], context: dict[str, Any]
 ) -> Any:
     """Call `fn`, giving it context values for parameters of the same names,
-    or the whole context through `**kwargs` (Airflow's convention)."""
+    or the whole context through `**kwargs` (Airflow's convention). An async
+    callable is run to completion."""
     sig = inspect.signature(fn)
     params = sig.parameters
     takes_var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
@@ -244,7 +446,16 @@ def call_with_context(
     if takes_var_kw:
         for key, value in context.items():
             call_kwargs.setdefault(key, value)
-    return fn(*args, **call_kwargs)
+    result = fn(*args, **call_kwargs)
+    if inspect.isawaitable(result):
+        import asyncio
+
+        result = asyncio.run(_await(result))
+    return result
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
 
 
 class EmptyOperator(BaseOperator):
@@ -260,7 +471,7 @@ class PythonOperator(BaseOperator):
     """Calls `python_callable(*op_args, **op_kwargs)`; the callable receives context
     values for its parameters of the same names. Its return value is the XCom."""
 
-    template_fields = ("op_args", "op_kwargs", "templates_dict")
+    template_fields = ("templates_dict", "op_args", "op_kwargs")
 
     def __init__(
         self,
@@ -269,100 +480,229 @@ class PythonOperator(BaseOperator):
         op_args: list[Any] | None = None,
         op_kwargs: dict[str, Any] | None = None,
         templates_dict: dict[str, Any] | None = None,
+        templates_exts: list[str] | None = None,
+        show_return_value_in_logs: bool = True,
         **kwargs: Any,
     ) -> None:
         set_callable(self, task_id, python_callable, op_args, op_kwargs)
         self.templates_dict = templates_dict
+        if templates_exts:
+            self.template_ext = tuple(templates_exts)
+        self.show_return_value_in_logs = show_return_value_in_logs
         super().__init__(task_id=task_id, **kwargs)
-        link_references(self)
 
     def code_text(self) -> str:
         return _source_of(self.python_callable)
 
-    def execute(self, context: dict[str, Any]) -> Any:
+    def execute_callable(self, context: dict[str, Any]) -> Any:
         context = {**context, "templates_dict": self.templates_dict}
         return call_with_context(self.python_callable, self.op_args, self.op_kwargs, context)
 
+    def execute(self, context: dict[str, Any]) -> Any:
+        value = self.execute_callable(context)
+        if self.show_return_value_in_logs and value is not None:
+            print(f"Done. Returned value was: {value!r}", flush=True)
+        return value
 
-class BranchPythonOperator(PythonOperator):
+
+class BranchMixin:
+    """What a branch does with its choice: the other direct downstream tasks are
+    skipped. A task group id stands for its roots; None skips them all."""
+
+    def do_branch(self, context: dict[str, Any], chosen: Any) -> Any:
+        op: BaseOperator = self  # type: ignore[assignment]
+        follow = {chosen} if isinstance(chosen, str) else set(chosen or [])
+        expanded: set[str] = set()
+        for tid in follow:
+            members = [t for t in op.dag.task_dict.values() if t.group_id == tid or (t.group_id or "").startswith(f"{tid}.")]
+            if tid not in op.dag.task_dict and members:
+                ids = {t.task_id for t in members}
+                expanded |= {t.task_id for t in members if not (t.upstream_task_ids & ids)}
+            else:
+                expanded.add(tid)
+        unknown = expanded - op.downstream_task_ids
+        if unknown:
+            raise TaskFailed(
+                f"branch returned {sorted(unknown)}, which are not downstream of {op.task_id!r}"
+            )
+        print(f"Branch: following {sorted(expanded) or 'nothing'}", flush=True)
+        context["ti"].skip_downstream(sorted(op.downstream_task_ids - expanded))
+        return chosen
+
+
+class BranchPythonOperator(BranchMixin, PythonOperator):
     """Its callable returns the task id (or ids) to follow; the other direct
     downstream tasks are skipped."""
 
     def execute(self, context: dict[str, Any]) -> Any:
-        chosen = super().execute(context)
-        follow = {chosen} if isinstance(chosen, str) else set(chosen or [])
-        unknown = follow - self.downstream_task_ids
-        if unknown:
-            raise TaskFailed(
-                f"branch returned {sorted(unknown)}, which are not downstream of {self.task_id!r}"
-            )
-        context["ti"].skip_downstream(sorted(self.downstream_task_ids - follow))
-        return chosen
+        return self.do_branch(context, self.execute_callable(context))
 
 
-class ShortCircuitOperator(PythonOperator):
-    """Skips every downstream task when its callable returns a falsy value."""
+class BaseBranchOperator(BranchMixin, BaseOperator):
+    """Subclass and implement `choose_branch(context)` (Airflow's)."""
+
+    def choose_branch(self, context: dict[str, Any]) -> Any:
+        raise NotImplementedError
 
     def execute(self, context: dict[str, Any]) -> Any:
-        value = super().execute(context)
+        return self.do_branch(context, self.choose_branch(context))
+
+
+class ShortCircuitMixin:
+    """Skip downstream when the value is falsy: every task below
+    (`ignore_downstream_trigger_rules=True`, the default) or only the direct
+    downstream tasks, the rest then following their trigger rules."""
+
+    ignore_downstream_trigger_rules = True
+
+    def do_short_circuit(self, context: dict[str, Any], value: Any) -> Any:
+        op: BaseOperator = self  # type: ignore[assignment]
         if not value:
-            print(f"short-circuit: {value!r} is falsy; skipping downstream tasks")
-            context["ti"].skip_downstream(sorted(self.downstream_task_ids), all_below=True)
+            which = "all downstream tasks" if self.ignore_downstream_trigger_rules else "the direct downstream tasks"
+            print(f"Condition result is {value!r}: skipping {which}", flush=True)
+            context["ti"].skip_downstream(sorted(op.downstream_task_ids),
+                                          all_below=self.ignore_downstream_trigger_rules)
+        else:
+            print(f"Condition result is {value!r}: proceeding with downstream tasks", flush=True)
         return value
+
+
+class ShortCircuitOperator(ShortCircuitMixin, PythonOperator):
+    """Skips downstream tasks when its callable returns a falsy value."""
+
+    def __init__(self, task_id: str, python_callable: Callable[..., Any],
+                 ignore_downstream_trigger_rules: bool = True, **kwargs: Any) -> None:
+        self.ignore_downstream_trigger_rules = bool(ignore_downstream_trigger_rules)
+        super().__init__(task_id=task_id, python_callable=python_callable, **kwargs)
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        return self.do_short_circuit(context, self.execute_callable(context))
+
+
+def airflow_env(context: dict[str, Any]) -> dict[str, str]:
+    """The AIRFLOW_CTX_* variables Airflow gives a task's subprocesses."""
+    ti = context.get("ti")
+    run = context.get("dag_run")
+    logical = context.get("logical_date")
+    env = {
+        "AIRFLOW_CTX_DAG_ID": str(getattr(ti, "dag_id", "") or ""),
+        "AIRFLOW_CTX_TASK_ID": str(getattr(ti, "task_id", "") or ""),
+        "AIRFLOW_CTX_DAG_RUN_ID": str(context.get("run_id") or ""),
+        "AIRFLOW_CTX_TRY_NUMBER": str(getattr(ti, "try_number", "") or ""),
+        "AIRFLOW_CTX_LOGICAL_DATE": logical.isoformat() if logical is not None else "",
+        "AIRFLOW_CTX_EXECUTION_DATE": logical.isoformat() if logical is not None else "",
+        "AIRFLOW_CTX_DAG_OWNER": str(getattr(context.get("dag"), "owner", "") or ""),
+    }
+    if run is not None and getattr(run, "run_type", None):
+        env["AIRFLOW_CTX_DAG_RUN_TYPE"] = str(run.run_type)
+    return env
 
 
 class BashOperator(BaseOperator):
     """Runs `bash_command` in bash. Exit 0 is success, 99 skipped, anything else
-    fails. The last line of stdout is the XCom `return_value`."""
+    fails. The last line of stdout is the XCom `return_value`. A command ending
+    in `.sh` or `.bash` is a template file, read and rendered (Airflow's rule)."""
 
-    template_fields = ("bash_command", "env")
+    template_fields = ("bash_command", "env", "cwd")
+    template_ext = (".sh", ".bash")
     ui_color = "lightblue"
     skip_exit_code = 99
 
     def __init__(
         self,
         task_id: str,
-        bash_command: str,
+        bash_command: Any,
         env: dict[str, str] | None = None,
         append_env: bool = False,
         cwd: str | None = None,
+        output_encoding: str = "utf-8",
+        skip_on_exit_code: int | Iterable[int] | None = 99,
+        output_processor: Callable[[str], Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not isinstance(bash_command, str) or not bash_command.strip():
+        if not has_references(bash_command) and (not isinstance(bash_command, str) or not bash_command.strip()):
             raise DagDefinitionError(f"task {task_id!r}: bash_command must be a non-empty string")
         self.bash_command = bash_command
         self.env = env
         self.append_env = append_env
         self.cwd = cwd
+        self.output_encoding = output_encoding
+        if skip_on_exit_code is None:
+            self.skip_on_exit_code: tuple[int, ...] = ()
+        elif isinstance(skip_on_exit_code, int):
+            self.skip_on_exit_code = (skip_on_exit_code,)
+        else:
+            self.skip_on_exit_code = tuple(skip_on_exit_code)
+        self.output_processor = output_processor
         super().__init__(task_id=task_id, **kwargs)
 
     def code_text(self) -> str:
-        return self.bash_command
+        return str(self.bash_command)
 
     def execute(self, context: dict[str, Any]) -> Any:
-        env = None
-        if self.env is not None:
-            env = {**os.environ, **self.env} if self.append_env else dict(self.env)
-        sys.stdout.flush()
-        proc = subprocess.Popen(
-            ["bash", "-c", self.bash_command],
-            stdout=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=self.cwd,
-        )
-        last = ""
-        assert proc.stdout is not None
-        out = sys.stdout.buffer
-        for raw in proc.stdout:
-            out.write(raw)
-            out.flush()
-            line = raw.decode(errors="replace").rstrip("\n")
-            if line.strip():
-                last = line
-        code = proc.wait()
-        if code == self.skip_exit_code:
-            raise TaskSkipped(f"bash exited with {code}: skipped")
-        if code != 0:
-            raise TaskFailed(f"bash command failed with exit code {code}")
-        return last or None
+        return run_bash(self, str(self.bash_command), context)
+
+
+def run_bash(task: Any, command: str, context: dict[str, Any]) -> Any:
+    """Run `command` in bash with the task's env and cwd; stdout and stderr go to
+    the log (registered secrets redacted); the last stdout line is the result."""
+    import threading
+
+    from flowctl import masking
+
+    base = {**os.environ, **airflow_env(context)}
+    if getattr(task, "env", None) is not None:
+        env = {**base, **task.env} if task.append_env else {**airflow_env(context), **task.env}
+    else:
+        env = base
+    env = {str(k): str(v) for k, v in env.items()}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    proc = subprocess.Popen(
+        ["bash", "-c", command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=getattr(task, "cwd", None),
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    err_out = getattr(sys.stderr, "buffer", None)
+
+    def copy_stderr() -> None:
+        for raw in proc.stderr:  # type: ignore[union-attr]
+            if err_out is not None:
+                err_out.write(masking.redact_bytes(raw))
+                err_out.flush()
+
+    pump = threading.Thread(target=copy_stderr, daemon=True)
+    pump.start()
+    limit = getattr(task, "_xcom_limit", None)
+    last = b""
+    too_big = 0
+    out = sys.stdout.buffer
+    for raw in proc.stdout:
+        out.write(masking.redact_bytes(raw))
+        out.flush()
+        line = raw.rstrip(b"\n")
+        if line.strip():
+            if limit is not None and len(line) > limit:
+                last, too_big = b"", len(line)
+            else:
+                last, too_big = line, 0
+    code = proc.wait()
+    pump.join(timeout=5)
+    codes = getattr(task, "skip_on_exit_code", (BashOperator.skip_exit_code,))
+    if code in codes:
+        raise TaskSkipped(f"Bash command returned exit code {code}. Skipping.")
+    if code != 0:
+        raise TaskFailed(f"Bash command failed. The command returned a non-zero exit code {code}.")
+    if too_big and getattr(task, "do_xcom_push", True):
+        from flowctl.runtime.runner import xcom_too_big
+
+        raise TaskFailed(xcom_too_big("return_value", task.task_id, too_big + 2, limit))
+    text = last.decode(getattr(task, "output_encoding", "utf-8"), errors="replace")
+    processor = getattr(task, "output_processor", None)
+    if processor is not None:
+        return processor(text)
+    return text or None

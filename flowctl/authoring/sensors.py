@@ -63,6 +63,21 @@ class SensorTimeout(TaskFailed):
     """A sensor's timeout passed before its condition came true (a `TaskFailed`)."""
 
 
+class PokeReturnValue:
+    """What a poke may return instead of a bool: whether it is done, and the
+    value to push as the sensor's XCom `return_value` (Airflow's)."""
+
+    def __init__(self, is_done: bool, xcom_value: Any = None) -> None:
+        self.is_done = is_done
+        self.xcom_value = xcom_value
+
+    def __bool__(self) -> bool:
+        return bool(self.is_done)
+
+    def __repr__(self) -> str:
+        return f"PokeReturnValue(is_done={self.is_done!r}, xcom_value={self.xcom_value!r})"
+
+
 def sensor_verdict(
     first_poke_at: float, now: float, poked_true: bool, timeout: float, soft_fail: bool
 ) -> str:
@@ -130,8 +145,15 @@ class BaseSensorOperator(BaseOperator):
         timeout: float | timedelta = DEFAULT_TIMEOUT,
         soft_fail: bool = False,
         mode: str = "poke",
+        deferrable: bool = False,
+        exponential_backoff: bool = False,
+        max_wait: float | timedelta | None = None,
+        silent_fail: bool = False,
+        never_fail: bool = False,
         **kwargs: Any,
     ) -> None:
+        if deferrable:
+            mode = "reschedule"  # Airflow's deferral frees the slot; reschedule does that here
         if mode not in MODES:
             raise DagDefinitionError(
                 f"task {task_id!r}: sensor mode must be 'poke' or 'reschedule', not {mode!r}"
@@ -151,11 +173,36 @@ class BaseSensorOperator(BaseOperator):
         self.poke_interval: float = interval.total_seconds()
         self.timeout_td: timedelta = limit
         self.timeout: float = limit.total_seconds()
-        self.soft_fail = bool(soft_fail)
+        self.soft_fail = bool(soft_fail) or bool(never_fail)
+        self.deferrable = bool(deferrable)
+        self._poke_value: Any = None
         super().__init__(task_id=task_id, **kwargs)
+        for name, value in (("exponential_backoff", exponential_backoff), ("max_wait", max_wait),
+                            ("silent_fail", silent_fail)):
+            if value:
+                self.dag.warn(name, self.task_id)
 
-    def poke(self, context: dict[str, Any]) -> bool:
+    def poke(self, context: dict[str, Any]) -> bool | PokeReturnValue:
         raise NotImplementedError
+
+    def seconds_until_done(self, context: dict[str, Any]) -> float | None:
+        """When the condition will come true, for sensors that know (time sensors):
+        the next poke is then no later than that."""
+        return None
+
+    def _poke(self, context: dict[str, Any]) -> bool:
+        value = self.poke(context)
+        if isinstance(value, PokeReturnValue):
+            self._poke_value = value.xcom_value
+            return bool(value.is_done)
+        return bool(value)
+
+    def _pause(self, context: dict[str, Any], now: float, deadline: float) -> float:
+        pause = self.poke_interval
+        hint = self.seconds_until_done(context)
+        if hint is not None:
+            pause = min(pause, max(0.0, hint) + 0.05)
+        return max(0.0, min(pause, deadline - now))
 
     def _timed_out(self, verdict: str) -> BaseException:
         message = f"sensor timed out after {_seconds_text(self.timeout)}"
@@ -163,35 +210,34 @@ class BaseSensorOperator(BaseOperator):
             return TaskSkipped(f"{message} (soft_fail)")
         return SensorTimeout(message)
 
-    def execute(self, context: dict[str, Any]) -> None:
+    def execute(self, context: dict[str, Any]) -> Any:
         if self.mode == "reschedule":
-            self._execute_reschedule(context)
-        else:
-            self._execute_poke(context)
+            return self._execute_reschedule(context)
+        return self._execute_poke(context)
 
-    def _execute_poke(self, context: dict[str, Any]) -> None:
+    def _execute_poke(self, context: dict[str, Any]) -> Any:
         first = time.time()
         number = 0
         while True:
             number += 1
-            poked = bool(self.poke(context))
+            poked = self._poke(context)
             now = time.time()
             verdict = sensor_verdict(first, now, poked, self.timeout, self.soft_fail)
             if verdict == "done":
                 print(f"poke {number}: condition met", flush=True)
-                return None
+                return self._poke_value
             if verdict != "wait":
                 print(f"poke {number}: not yet; timed out", flush=True)
                 raise self._timed_out(verdict)
             # Never sleep past the deadline: the last poke happens at the timeout.
-            pause = max(0.0, min(self.poke_interval, first + self.timeout - now))
-            print(f"poke {number}: not yet; next in {_seconds_text(pause)}", flush=True)
+            pause = self._pause(context, now, first + self.timeout)
+            print(f"poke {number}: not yet; next in {_seconds_text(round(pause, 3))}", flush=True)
             time.sleep(pause)
 
-    def _execute_reschedule(self, context: dict[str, Any]) -> None:
+    def _execute_reschedule(self, context: dict[str, Any]) -> Any:
         ti = context.get("ti")
         stored = getattr(ti, "first_poke_at", None)
-        poked = bool(self.poke(context))
+        poked = self._poke(context)
         now = time.time()
         try:
             first = _epoch_of(stored)
@@ -202,11 +248,11 @@ class BaseSensorOperator(BaseOperator):
         verdict = sensor_verdict(first, now, poked, self.timeout, self.soft_fail)
         if verdict == "done":
             print("poke: condition met", flush=True)
-            return None
+            return self._poke_value
         if verdict != "wait":
             print(f"poke: not yet; timed out (first poke at {_iso(first)})", flush=True)
             raise self._timed_out(verdict)
-        next_at = min(now + self.poke_interval, first + self.timeout)
+        next_at = now + self._pause(context, now, first + self.timeout)
         print(
             f"poke: not yet; rescheduled, next in {_seconds_text(next_at - now)} "
             f"(at {_iso(next_at)})",
@@ -236,8 +282,57 @@ class PythonSensor(BaseSensorOperator):
     def code_text(self) -> str:
         return _source_of(self.python_callable)
 
+    def poke(self, context: dict[str, Any]) -> bool | PokeReturnValue:
+        value = call_with_context(self.python_callable, self.op_args, self.op_kwargs, context)
+        return value if isinstance(value, PokeReturnValue) else bool(value)
+
+
+class DecoratedSensor(PythonSensor):
+    """`@task.sensor`: the function is the poke; it returns a bool or a PokeReturnValue."""
+
+    @property
+    def operator_name(self) -> str:
+        return "@task.sensor"
+
+
+class BashSensor(BaseSensorOperator):
+    """Done when `bash_command` exits 0 (Airflow's). With `retry_exit_code`, that
+    code means "not yet" and any other non-zero code fails the sensor."""
+
+    template_fields = ("bash_command", "env", "cwd")
+    template_ext = (".sh", ".bash")
+
+    def __init__(self, task_id: str, bash_command: str, env: dict[str, str] | None = None,
+                 output_encoding: str = "utf-8", retry_exit_code: int | None = None,
+                 cwd: str | None = None, **kwargs: Any) -> None:
+        self.bash_command = bash_command
+        self.env = env
+        self.append_env = False
+        self.cwd = cwd
+        self.output_encoding = output_encoding
+        self.retry_exit_code = retry_exit_code
+        super().__init__(task_id=task_id, **kwargs)
+
+    def code_text(self) -> str:
+        return str(self.bash_command)
+
     def poke(self, context: dict[str, Any]) -> bool:
-        return bool(call_with_context(self.python_callable, self.op_args, self.op_kwargs, context))
+        import subprocess
+        import sys
+
+        from flowctl.authoring.operators import airflow_env
+
+        env = {**os.environ, **airflow_env(context)} if self.env is None else {**airflow_env(context), **self.env}
+        sys.stdout.flush()
+        code = subprocess.run(["bash", "-c", str(self.bash_command)], stdin=subprocess.DEVNULL,
+                              env={str(k): str(v) for k, v in env.items()}, cwd=self.cwd).returncode
+        print(f"Command exited with return code {code}", flush=True)
+        if self.retry_exit_code is not None:
+            if code == self.retry_exit_code:
+                return False
+            if code != 0:
+                raise TaskFailed(f"Command exited with return code {code}")
+        return code == 0
 
 
 class FileSensor(BaseSensorOperator):
@@ -299,3 +394,14 @@ class TimeDeltaSensor(BaseSensorOperator):
         target = self.target_time(context)
         print(f"waiting until {target.isoformat()}", flush=True)
         return datetime.now(UTC) >= target
+
+    def seconds_until_done(self, context: dict[str, Any]) -> float | None:
+        return (self.target_time(context) - datetime.now(UTC)).total_seconds()
+
+
+class TimeDeltaSensorAsync(TimeDeltaSensor):
+    """Airflow's deferrable TimeDeltaSensor: here a TimeDeltaSensor in reschedule mode."""
+
+    def __init__(self, task_id: str, delta: timedelta | float, **kwargs: Any) -> None:
+        kwargs.setdefault("deferrable", True)
+        super().__init__(task_id=task_id, delta=delta, **kwargs)

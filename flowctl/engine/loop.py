@@ -646,7 +646,7 @@ class Loop:
             carried.prev_success = {"value": None if prev is None else {
                 "data_interval_start": prev.record.data_interval_start,
                 "data_interval_end": prev.record.data_interval_end,
-                "start_date": prev.record.start_date}}
+                "start_date": prev.record.start_date, "end_date": prev.record.end_date}}
         payload = {
             "dag_id": carried.key.dag_id, "run_id": carried.key.run_id, "task_id": tk.task_id,
             "map_index": tk.map_index, "try_number": n, "fileloc": spec.fileloc, "home": str(self.store.home),

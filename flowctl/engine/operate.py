@@ -45,6 +45,12 @@ def _notifier(settings: Settings) -> Callable[[dict[str, Any]], None]:
     return send
 
 
+def _payload_extra(settings: Settings) -> Callable[[Any, Any, Any], dict[str, Any]]:
+    """What every try's payload carries from the settings."""
+    extra = {"max_xcom_bytes": getattr(settings, "max_xcom_bytes", 1 << 20), "dags_folder": str(settings.dags_folder)}
+    return lambda spec, stored, task: extra
+
+
 def _wait_for_notices() -> None:
     from flowctl.notify import wait_for_notices
 
@@ -57,7 +63,7 @@ def carry_out_runs(store: Store, settings: Settings, executor: Any, specs: Mappi
     fixed = dict(specs)
     driver = Driver(store=store, executor=executor, specs=lambda: fixed, workers=settings.workers, owner=owner,
                     clock=SystemClock(), scope=RunScope(set(keys), store), announce=announce,
-                    notify=_notifier(settings))
+                    notify=_notifier(settings), payload_extra=_payload_extra(settings))
     try:
         return driver.run()
     finally:
@@ -79,7 +85,8 @@ def backfill(store: Store, settings: Settings, spec: DagSpec, plan: list[PlanIte
     feed = Feed(items=list(todo), max_active=max_active_runs, start=starter(store, spec, owner, utcnow()),
                 store=store, on_finish=finished)
     driver = Driver(store=store, executor=executor, specs=lambda: {spec.dag_id: spec}, workers=settings.workers,
-                    owner=owner, clock=SystemClock(), scope=feed, announce=announce, notify=_notifier(settings))
+                    owner=owner, clock=SystemClock(), scope=feed, announce=announce, notify=_notifier(settings),
+                    payload_extra=_payload_extra(settings))
     try:
         driver.run()
     finally:
@@ -153,7 +160,7 @@ def serve(store: Store, settings: Settings, dags: Callable[[], Any], *, until_id
     max_sleep = 5.0 if wake_fds and not until_idle else 0.5
     driver = Driver(store=store, executor=executor, specs=scope.current_specs, workers=settings.workers,
                     owner=owner, clock=clock, scope=scope, announce=announce, notify=notify, grace=grace,
-                    max_sleep=max_sleep)
+                    max_sleep=max_sleep, payload_extra=_payload_extra(settings))
     log(f"scheduler started: pid {owner['pid']}, DAGs from {settings.dags_folder}, {settings.workers} worker slots")
     try:
         return driver.run()

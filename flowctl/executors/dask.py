@@ -77,7 +77,7 @@ def _main() -> None:
 
     payload = json.loads(sys.stdin.read())
     try:
-        dags = {d.dag_id: d for d in import_dag_file(payload["fileloc"])}
+        dags = {d.dag_id: d for d in import_dag_file(payload["fileloc"], root=payload.get("dags_folder"))}
     except BaseException as exc:  # noqa: BLE001
         message, _ = describe_exception(exc, payload["fileloc"])
         result = {"state": "failed", "error": f"the DAG file failed to import on the worker: {message}", "xcom": {}}

@@ -4,11 +4,16 @@ write the log, and hand back the result (XCom or error).
 The task process never writes to the state store: it reads XCom from it,
 and its result goes back to the one process that owns the run, which
 records it. So a crashing task cannot damage the state.
+
+In the task's log: what the task prints, and records of Python's `logging` at
+INFO and above (root logger, `airflow.task`, module loggers), each with a
+timestamp; every registered secret (masking.py) is replaced by `***`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -22,26 +27,62 @@ from flowctl.errors import TaskFailed, TaskSkipped
 
 
 class TaskInstanceHandle:
-    """`ti` in the context: XCom exchange and the try's identity."""
+    """`ti` in the context: XCom exchange and the try's identity, with the
+    attributes of Airflow's TaskInstance that task code reads."""
 
     def __init__(self, payload: dict[str, Any], store_home: str | None) -> None:
         self.dag_id = payload["dag_id"]
         self.run_id = payload["run_id"]
         self.task_id = payload["task_id"]
         self.try_number = payload["try_number"]
+        self.map_index = -1
+        self.state = "running"
         self.hostname = socket.gethostname()
         self.log_path = payload.get("log_path")
+        self.log_url = payload.get("log_path")
+        self.pid = os.getpid()
+        self.task: Any = None
+        self.max_tries = 0
+        self.start_date: Any = None
+        self.logical_date: Any = None
+        self.execution_date: Any = None
+        self.operator: str | None = None
+        self.pool = "default_pool"
+        self.queue = "default"
+        self.priority_weight = 1
         self._home = store_home
         self._pushed: dict[str, Any] = {}
         self._skip: list[str] = []
         self._skip_all_below = False
         self._xcom_cache: dict[tuple[str, str], Any] | None = None
+        self._xcom_limit: int | None = None
+        self._context: dict[str, Any] | None = None
         self.first_poke_at = payload.get("first_poke_at")
         if payload.get("xcom_values") is not None:  # sent along where the store is out of reach (Dask)
             self._xcom_cache = {(x["task_id"], x["key"]): x["value"] for x in payload["xcom_values"]}
 
-    def xcom_push(self, key: str, value: Any) -> None:
+    def attach(self, task: Any, context: dict[str, Any]) -> None:
+        import pendulum
+
+        self.task = task
+        self.max_tries = getattr(task, "retries", 0)
+        self.operator = type(task).__name__
+        self.pool = getattr(task, "pool", None) or "default_pool"
+        self.queue = getattr(task, "queue", "default")
+        self.priority_weight = getattr(task, "priority_weight", 1)
+        self.logical_date = context.get("logical_date")
+        self.execution_date = self.logical_date
+        self.start_date = pendulum.now("UTC")
+        self._context = context
+
+    @property
+    def key(self) -> tuple[str, str, str, int, int]:
+        return (self.dag_id, self.task_id, self.run_id, self.try_number, self.map_index)
+
+    def xcom_push(self, key: str, value: Any, execution_date: Any = None, **_: Any) -> None:
         _check_json(value, f"xcom_push({key!r})")
+        if self._xcom_limit is not None:
+            check_xcom_size(key, self.task_id, value, self._xcom_limit)
         self._pushed[key] = value
 
     def _stored_xcom(self) -> dict[tuple[str, str], Any]:
@@ -55,8 +96,17 @@ class TaskInstanceHandle:
                     self._xcom_cache = {(x["task_id"], x["key"]): x["value"] for x in data.xcoms}
         return self._xcom_cache
 
-    def xcom_pull(self, task_ids: str | list[str] | None = None, key: str = "return_value") -> Any:
-        """One task id gives its value (None if absent); a list gives a list."""
+    def has_xcom(self, task_id: str, key: str = "return_value") -> bool:
+        if task_id == self.task_id and key in self._pushed:
+            return True
+        return (task_id, key) in self._stored_xcom()
+
+    def xcom_pull(self, task_ids: str | list[str] | None = None, dag_id: str | None = None,
+                  key: str = "return_value", include_prior_dates: bool = False,
+                  map_indexes: Any = None, default: Any = None, **_: Any) -> Any:
+        """One task id gives its value (`default` if absent); a list gives a list."""
+        if dag_id is not None and dag_id != self.dag_id:
+            raise TaskFailed(f"xcom_pull from another DAG ({dag_id!r}) is not supported yet")
         if task_ids is None:
             task_ids = self.task_id
         stored = self._stored_xcom()
@@ -64,7 +114,7 @@ class TaskInstanceHandle:
         def one(tid: str) -> Any:
             if tid == self.task_id and key in self._pushed:
                 return self._pushed[key]
-            return stored.get((tid, key))
+            return stored.get((tid, key), default)
 
         if isinstance(task_ids, str):
             return one(task_ids)
@@ -74,8 +124,21 @@ class TaskInstanceHandle:
         self._skip = list(task_ids)
         self._skip_all_below = all_below
 
+    def get_dagrun(self) -> Any:
+        return (self._context or {}).get("dag_run")
+
+    def get_template_context(self) -> dict[str, Any]:
+        return self._context or {}
+
+    def render_templates(self, context: dict[str, Any] | None = None) -> Any:
+        from flowctl.runtime.templating import render_fields
+
+        if self.task is not None:
+            render_fields(self.task, context or self._context or {})
+        return self.task
+
     def __repr__(self) -> str:
-        return f"<TaskInstance {self.dag_id}.{self.task_id} {self.run_id} try {self.try_number}>"
+        return f"<TaskInstance: {self.dag_id}.{self.task_id} {self.run_id} [{self.state}]>"
 
 
 def _check_json(value: Any, what: str) -> None:
@@ -88,18 +151,61 @@ def _check_json(value: Any, what: str) -> None:
         ) from None
 
 
-def resolve_xcom_args(value: Any, ti: TaskInstanceHandle) -> Any:
+def xcom_too_big(key: str, task_id: str, size: int, limit: int | None) -> str:
+    """The one line a too-large XCom fails its task with."""
+    return (f"XCom {key!r} of task {task_id!r} is {size:,} bytes of JSON, over the limit of "
+            f"{limit:,} bytes (setting max_xcom_bytes / FLOWCTL_MAX_XCOM_BYTES)")
+
+
+def check_xcom_size(key: str, task_id: str, value: Any, limit: int) -> None:
+    if isinstance(value, str) and len(value) > limit:  # no need to encode a huge string to know
+        raise TaskFailed(xcom_too_big(key, task_id, len(value) + 2, limit))
+    size = len(json.dumps(value).encode())
+    if size > limit:
+        raise TaskFailed(xcom_too_big(key, task_id, size, limit))
+
+
+def xcom_limit(payload: dict[str, Any]) -> int:
+    """`max_xcom_bytes` from the payload, else the environment or flowctl.toml, else 1 MB."""
+    if payload.get("max_xcom_bytes"):
+        return int(payload["max_xcom_bytes"])
+    from flowctl.config import max_xcom_bytes
+    from flowctl.errors import UsageError
+
+    try:
+        return max_xcom_bytes()
+    except UsageError:
+        return 1 << 20
+
+
+def resolve_references(value: Any, ti: TaskInstanceHandle, context: dict[str, Any], strict: bool = False) -> Any:
+    """XComArgs and DagParams inside a value, replaced by what they stand for now.
+    With `strict` (`tasks test`), an upstream value that is not there is an error."""
+    from flowctl.authoring.dag import DagParam
     from flowctl.authoring.operators import XComArg
 
     if isinstance(value, XComArg):
-        return ti.xcom_pull(task_ids=value.operator.task_id, key=value.key)
+        tid = value.operator.task_id
+        if strict and not ti.has_xcom(tid, value.key):
+            raise TaskFailed(
+                f"the value of upstream task {tid!r} (XCom {value.key!r}) is not there: tasks test writes no "
+                f"state, so run the DAG first (flowctl run) and test against that run with --logical-date"
+            )
+        return ti.xcom_pull(task_ids=tid, key=value.key)
+    if isinstance(value, DagParam):
+        return value.resolve(context)
     if isinstance(value, list):
-        return [resolve_xcom_args(v, ti) for v in value]
+        return [resolve_references(v, ti, context, strict) for v in value]
     if isinstance(value, tuple):
-        return tuple(resolve_xcom_args(v, ti) for v in value)
+        return tuple(resolve_references(v, ti, context, strict) for v in value)
     if isinstance(value, dict):
-        return {k: resolve_xcom_args(v, ti) for k, v in value.items()}
+        return {k: resolve_references(v, ti, context, strict) for k, v in value.items()}
     return value
+
+
+def resolve_xcom_args(value: Any, ti: TaskInstanceHandle) -> Any:
+    """XComArgs inside a value, replaced by their values (kept for callers of the old name)."""
+    return resolve_references(value, ti, {})
 
 
 def log_line(message: str) -> None:
@@ -108,46 +214,128 @@ def log_line(message: str) -> None:
     sys.stdout.flush()
 
 
+class _TaskLogHandler(logging.StreamHandler):
+    """Log records to the current `sys.stdout` (the try's log), whatever it is by then."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def setup_task_logging() -> None:
+    """Records of `logging` at INFO and above go to the task's log, with a timestamp."""
+    root = logging.getLogger()
+    if any(isinstance(h, _TaskLogHandler) for h in root.handlers):
+        return
+    handler = _TaskLogHandler()
+    handler.setFormatter(logging.Formatter(
+        "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.setLevel(logging.INFO)
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+
+
+def _prepare(task: Any, payload: dict[str, Any], home: str | None, limit: int) -> None:
+    task._xcom_limit = limit
+    task._flowctl_home = home
+    if home and getattr(task.dag, "airflow_layer", False):
+        os.environ.setdefault("AIRFLOW_HOME", home)  # Airflow's tasks always have one
+
+
+def _store_result(task: Any, ti: TaskInstanceHandle, value: Any, limit: int) -> None:
+    """The return value as XCom: `return_value`, and each key with multiple_outputs."""
+    if value is None or not getattr(task, "do_xcom_push", True):
+        return
+    _check_json(value, f"the return value of {task.task_id!r}")
+    if getattr(task, "multiple_outputs", False):
+        if not isinstance(value, dict):
+            raise TaskFailed(f"multiple_outputs is set, so {task.task_id!r} must return a dict, "
+                             f"not a {type(value).__name__}")
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TaskFailed(f"multiple_outputs: the returned dict's keys must be strings, not {key!r}")
+            check_xcom_size(key, task.task_id, item, limit)
+            ti._pushed.setdefault(key, item)
+    check_xcom_size("return_value", task.task_id, value, limit)
+    ti._pushed.setdefault("return_value", value)
+
+
 def execute_task(dag: Any, payload: dict[str, Any], home: str | None) -> dict[str, Any]:
     """Run one try of `payload['task_id']` in this process; return its result.
 
     Used by the task process and by `flowctl tasks test` (home None: no XCom
     from the store)."""
+    from flowctl import masking, variables
     from flowctl.runtime.context import set_current_context
     from flowctl.runtime.templating import build_context, render_fields
 
+    saved = sys.stdout, sys.stderr
+    if not isinstance(sys.stdout, masking.RedactingWriter):
+        sys.stdout = masking.RedactingWriter(sys.stdout)
+    if not isinstance(sys.stderr, masking.RedactingWriter):
+        sys.stderr = masking.RedactingWriter(sys.stderr)
+    setup_task_logging()
+    if home:
+        variables.use_home(home)
+    try:
+        return _execute(dag, payload, home, build_context, render_fields, set_current_context)
+    finally:
+        sys.stdout.flush()
+        sys.stdout, sys.stderr = saved
+
+
+def _execute(dag: Any, payload: dict[str, Any], home: str | None, build_context: Any, render_fields: Any,
+             set_current_context: Any) -> dict[str, Any]:
     task = dag.get_task(payload["task_id"])
     ti = TaskInstanceHandle(payload, home)
     run = payload["run"]
+    limit = xcom_limit(payload)
+    ti._xcom_limit = limit
     result: dict[str, Any] = {"state": "failed", "xcom": {}, "error": None}
     log_line(
         f"{dag.dag_id}.{task.task_id} {run['run_id']} try {payload['try_number']} "
         f"started (pid {os.getpid()})"
     )
     started = time.perf_counter()
+    context: dict[str, Any] = {}
     try:
+        _prepare(task, payload, home, limit)
         context = build_context(
             dag=dag, task=task, ti=ti, run=run, timezone=payload["timezone"],
             prev_success=payload.get("prev_success"),
         )
+        ti.attach(task, context)
         set_current_context(context)
         render_fields(task, context)
-        for name in ("op_args", "op_kwargs"):
+        strict = run.get("run_type") == "test"
+        for name in {*task.template_fields, "op_args", "op_kwargs"}:
             if hasattr(task, name):
-                setattr(task, name, resolve_xcom_args(getattr(task, name), ti))
+                setattr(task, name, resolve_references(getattr(task, name), ti, context, strict))
+        if getattr(task, "on_execute_callback", None):
+            _call_all(task.on_execute_callback, context)
+        task.pre_execute(context)
         value = task.execute(context)
-        if value is not None:
-            _check_json(value, f"the return value of {task.task_id!r}")
-            ti._pushed.setdefault("return_value", value)
+        task.post_execute(context, value)
+        _store_result(task, ti, value, limit)
         result["state"] = "success"
     except TaskSkipped as exc:
         result["state"] = "skipped"
-        log_line(f"skipped: {exc}")
+        log_line(f"skipped: {exc}" if str(exc) else "skipped")
+        if getattr(task, "on_skipped_callback", None):
+            try:
+                _call_all(task.on_skipped_callback, context)
+            except Exception as cb_exc:  # noqa: BLE001
+                log_line(f"on_skipped_callback raised {_error_text(cb_exc)}")
     except TaskFailed as exc:
-        result["error"] = str(exc)
-        if type(exc).__name__ == "SensorTimeout":
-            result["no_retry"] = True  # as Airflow: a sensor that timed out is not retried
-        log_line(f"failed: {exc}")
+        result["error"] = str(exc) or type(exc).__name__
+        if type(exc).__name__ == "SensorTimeout" or getattr(exc, "no_retry", False):
+            result["no_retry"] = True  # as Airflow: a timed-out sensor or AirflowFailException is not retried
+        log_line(f"failed: {result['error']}")
     except BaseException as exc:  # noqa: BLE001 - task code may raise anything
         if type(exc).__name__ == "Reschedule":
             result.update(state="reschedule", next_poke_at=exc.next_poke_at, first_poke_at=exc.first_poke_at)
@@ -159,6 +347,8 @@ def execute_task(dag: Any, payload: dict[str, Any], home: str | None) -> dict[st
         else:
             print_user_traceback(exc)
             result["error"] = _error_text(exc)
+            if getattr(exc, "no_retry", False):
+                result["no_retry"] = True
             log_line(f"failed: {result['error']}")
     finally:
         set_current_context(None)
@@ -169,6 +359,11 @@ def execute_task(dag: Any, payload: dict[str, Any], home: str | None) -> dict[st
             result["skip_all_below"] = ti._skip_all_below
         log_line(f"success in {time.perf_counter() - started:.3f} s")
     return result
+
+
+def _call_all(callbacks: Any, context: dict[str, Any]) -> None:
+    for fn in callbacks if isinstance(callbacks, list | tuple) else [callbacks]:
+        fn(context)
 
 
 def print_user_traceback(exc: BaseException) -> None:
@@ -182,10 +377,12 @@ def print_user_traceback(exc: BaseException) -> None:
 
 
 def _error_text(exc: BaseException) -> str:
-    from jinja2 import UndefinedError
+    from jinja2 import TemplateNotFound, UndefinedError
 
     if isinstance(exc, UndefinedError):
         return f"template error: {exc}"
+    if isinstance(exc, TemplateNotFound):
+        return f"template file not found: {exc}"
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -193,27 +390,38 @@ def _error_text(exc: BaseException) -> str:
 def run_callback(dag: Any, payload: dict[str, Any], home: str | None) -> dict[str, Any]:
     """Call a task or DAG callback once, with the context (and the error for
     failures). A callback that raises is logged and changes nothing."""
+    from flowctl import masking, variables
     from flowctl.runtime.context import set_current_context
     from flowctl.runtime.templating import build_context
 
     name = payload["callback"]
     task_id = payload.get("task_id")
-    task = dag.get_task(task_id) if task_id and task_id in dag.tasks else None
+    task = dag.get_task(task_id) if task_id and task_id in dag.task_dict else None
     owner = task if task is not None else dag
     fn = getattr(owner, name, None)
     if fn is None:
         return {"state": "success"}
+    if not isinstance(sys.stdout, masking.RedactingWriter):
+        sys.stdout = masking.RedactingWriter(sys.stdout)
+    setup_task_logging()
+    if home:
+        variables.use_home(home)
     ti = TaskInstanceHandle({**payload, "task_id": task_id or ""}, home)
-    context = build_context(dag=dag, task=task, ti=ti, run=payload["run"], timezone=payload["timezone"],
-                            prev_success=payload.get("prev_success"))
+    try:
+        context = build_context(dag=dag, task=task, ti=ti, run=payload["run"], timezone=payload["timezone"],
+                                prev_success=payload.get("prev_success"))
+    except TaskFailed:  # a param that fails its check: the callback still gets the rest
+        context = build_context(dag=dag, task=None, ti=ti, run={**payload["run"], "conf": {}},
+                                timezone=payload["timezone"], prev_success=payload.get("prev_success"))
+    if task is not None:
+        ti.attach(task, context)
     if payload.get("error"):
         context["exception"] = TaskFailed(payload["error"])
     context["reason"] = payload.get("reason")
     set_current_context(context)
     log_line(f"calling {name} of {'task ' + task_id if task is not None else 'DAG ' + dag.dag_id}")
     try:
-        for f in fn if isinstance(fn, list | tuple) else [fn]:
-            f(context)
+        _call_all(fn, context)
     except BaseException as exc:  # noqa: BLE001
         print_user_traceback(exc)
         log_line(f"{name} raised {_error_text(exc)}; the state is unchanged")
@@ -221,6 +429,32 @@ def run_callback(dag: Any, payload: dict[str, Any], home: str | None) -> dict[st
     finally:
         set_current_context(None)
     return {"state": "success"}
+
+
+class LogStream:
+    """A try's stdout or stderr (its log file) that a full disk cannot break:
+    a write the disk refuses is dropped, so the try's result still reaches
+    the engine; the log is incomplete, not the run."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.lost = 0  #: characters the disk refused
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError:
+            self.lost += len(text)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError:
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def task_process_main(dags: dict[str, Any], payload: dict[str, Any], result_fd: int) -> None:
@@ -240,14 +474,14 @@ def task_process_main(dags: dict[str, Any], payload: dict[str, Any], result_fd: 
         os.dup2(fd, 2)
         os.close(fd)
         os.close(devnull)
-        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+        sys.stdout = LogStream(open(1, "w", buffering=1, closefd=False))  # noqa: SIM115
+        sys.stderr = LogStream(open(2, "w", buffering=1, closefd=False))  # noqa: SIM115
         dag = dags.get(payload["dag_id"])
         if dag is not None and payload.get("callback"):
             result = run_callback(dag, payload, payload.get("home"))
         elif dag is None:
             result = {"state": "failed", "error": f"DAG {payload['dag_id']!r} is no longer in {payload['fileloc']}", "xcom": {}}
-        elif payload["task_id"] not in dag.tasks:
+        elif payload["task_id"] not in dag.task_dict:
             result = {"state": "failed", "error": f"task {payload['task_id']!r} is no longer in DAG {payload['dag_id']!r}", "xcom": {}}
         else:
             result = execute_task(dag, payload, payload.get("home"))

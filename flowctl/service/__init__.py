@@ -51,6 +51,8 @@ class Service:
                 self.settings.home / "cache" / "dagbag.json",
                 self.settings.default_timezone,
                 self.settings.dag_file_timeout,
+                safe_mode=self.settings.dag_discovery_safe_mode,
+                ignore_syntax=self.settings.dag_ignore_file_syntax,
             )
         return self._loader
 
@@ -161,7 +163,8 @@ class Service:
         return data
 
     def run_doc(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return self.read_run(dag_id, run_id).run
+        """The run as shown: values under secret-looking keys of its conf are `***`."""
+        return _shown_run(self.read_run(dag_id, run_id).run)
 
     def list_runs(self, dag_id: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
         """Runs, newest logical date first. A run whose file is damaged or
@@ -188,7 +191,7 @@ class Service:
                 doc = data.run
                 if state and doc.get("state") != state:
                     continue
-                runs.append(doc)
+                runs.append(_shown_run(doc))
         runs.sort(key=lambda r: (r.get("logical_date") or "", r.get("run_id")), reverse=True)
         return runs
 
@@ -202,8 +205,11 @@ class Service:
         return [ti.to_doc() for ti in tis]
 
     def xcoms(self, dag_id: str, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
+        from flowctl.masking import mask_doc
+
         data = self.read_run(dag_id, run_id)
-        return [x for x in data.xcoms if task_id is None or x["task_id"] == task_id]
+        return [{**x, "value": mask_doc({x["key"]: x["value"]})[x["key"]]} for x in data.xcoms
+                if task_id is None or x["task_id"] == task_id]
 
     def log_path(self, dag_id: str, run_id: str, task_id: str, try_number: int | None, map_index: int = -1) -> Path:
         if try_number is not None and try_number < 1:
@@ -415,6 +421,16 @@ class Service:
 
         findings, done = check(self.settings.home, fix=fix)
         return home_mode_findings(self.settings.home, fix=fix) + findings, done
+
+
+def _shown_run(doc: dict[str, Any]) -> dict[str, Any]:
+    """A run document for people and scripts: secrets in its conf masked (the
+    stored conf, which tasks receive, keeps them)."""
+    from flowctl.masking import mask_doc
+
+    if not doc.get("conf"):
+        return doc
+    return {**doc, "conf": mask_doc(doc["conf"])}
 
 
 __all__ = ["RUN_FIELDS", "Service"]

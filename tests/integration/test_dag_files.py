@@ -19,7 +19,7 @@ def test_broken_files_are_import_errors_and_the_rest_loads(flow):
     """A raising file, a cycle, a duplicate id and a hanging file each become an
     import error naming the file and the problem; the good DAG still loads."""
     flow.write_dag("good.py", GOOD)
-    flow.write_dag("raises.py", "x = 1\nraise ValueError('bad config')\n")
+    flow.write_dag("raises.py", "x = 1  # dag\nraise ValueError('bad config')\n")
     flow.write_dag("cycle.py", """
         from flowctl import DAG, EmptyOperator
         with DAG("cyclic", schedule=None) as dag:
@@ -31,7 +31,7 @@ def test_broken_files_are_import_errors_and_the_rest_loads(flow):
         with DAG("dup", schedule=None) as dag:
             EmptyOperator(task_id="same"); EmptyOperator(task_id="same")
     """)
-    flow.write_dag("hangs.py", "import time\ntime.sleep(60)\n")
+    flow.write_dag("hangs.py", "import time  # dag\ntime.sleep(60)\n")
     flow.write_dag("_helper.py", "raise SystemExit('never imported')\n")
     env = {"FLOWCTL_DAG_FILE_TIMEOUT": "2"}
     t0 = time.monotonic()

@@ -320,7 +320,7 @@ async def test_filter_narrows_the_dags(flow):
 async def test_import_errors_banner_opens_the_errors(flow):
     """A DAG file that fails to import raises a banner; `e` shows the error."""
     flow.write_dag("etl.py", ETL_DAG)
-    flow.write_dag("broken.py", "import nonexistent_module_xyz\n")
+    flow.write_dag("broken.py", "import nonexistent_module_xyz  # a broken dag file\n")
     service = make_service(flow)
     app = FlowctlApp(service)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -145,7 +145,7 @@ def seed_fixed(flow: Any) -> Any:
     flow.write_dag("etl.py", ETL_DAG)
     flow.write_dag("flaky.py", FLAKY_DAG)
     flow.write_dag("reports.py", REPORTS_DAG)
-    flow.write_dag("broken.py", "import nonexistent_module_xyz\n")
+    flow.write_dag("broken.py", "import nonexistent_module_xyz  # a broken dag file\n")
     service = make_service(flow)
 
     def at(day: datetime, m: float) -> datetime:

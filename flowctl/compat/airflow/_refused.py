@@ -1,0 +1,27 @@
+"""Airflow features flowctl refuses, each with a one-line reason."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from flowctl.errors import DagDefinitionError
+
+
+def refuse(name: str, why: str) -> NoReturn:
+    raise DagDefinitionError(f"{name}: {why} (see README: Moving from Airflow)")
+
+
+def _refused_class(name: str, why: str) -> type:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        refuse(name, why)
+
+    return type(name, (), {"__init__": __init__, "__doc__": f"Refused by flowctl: {why}."})
+
+
+TriggerDagRunOperator = _refused_class(
+    "TriggerDagRunOperator", "triggering another DAG from a task is not supported yet (cross-DAG runs)")
+ExternalTaskSensor = _refused_class(
+    "ExternalTaskSensor", "waiting on a task of another DAG is not supported yet (cross-DAG dependencies)")
+ExternalTaskMarker = _refused_class(
+    "ExternalTaskMarker", "clearing across DAGs is not supported yet (cross-DAG dependencies)")
+SubDagOperator = _refused_class("SubDagOperator", "SubDAGs are gone in Airflow 2.x and 3; use a TaskGroup")

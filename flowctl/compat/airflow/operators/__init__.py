@@ -1,0 +1,1 @@
+"""airflow.operators: Airflow 2 (and Airflow 1) operator paths."""

@@ -1,0 +1,7 @@
+"""airflow.operators.empty"""
+
+from __future__ import annotations
+
+from flowctl.authoring.operators import EmptyOperator  # noqa: F401
+
+__all__ = ['EmptyOperator']

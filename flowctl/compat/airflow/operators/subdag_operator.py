@@ -1,0 +1,7 @@
+"""airflow.operators.subdag_operator: SubDAGs (refused; use TaskGroup)."""
+
+from __future__ import annotations
+
+from airflow._refused import SubDagOperator  # noqa: F401
+
+__all__ = ['SubDagOperator']

@@ -1,0 +1,7 @@
+"""airflow.operators.weekday"""
+
+from __future__ import annotations
+
+from flowctl.authoring.calendar import BranchDayOfWeekOperator  # noqa: F401
+
+__all__ = ['BranchDayOfWeekOperator']

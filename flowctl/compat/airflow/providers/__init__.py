@@ -1,0 +1,1 @@
+"""airflow.providers: only `standard` (and smtp's EmailOperator) are part of flowctl."""

@@ -1,0 +1,1 @@
+"""The smtp provider: only its EmailOperator, as a flowctl notice."""

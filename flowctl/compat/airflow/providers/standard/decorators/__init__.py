@@ -1,0 +1,1 @@
+"""Standard provider decorators (`@task.*` lives on `task`)."""

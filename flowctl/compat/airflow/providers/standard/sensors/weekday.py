@@ -1,0 +1,7 @@
+"""airflow.providers.standard.sensors.weekday"""
+
+from __future__ import annotations
+
+from flowctl.authoring.calendar import DayOfWeekSensor  # noqa: F401
+
+__all__ = ['DayOfWeekSensor']

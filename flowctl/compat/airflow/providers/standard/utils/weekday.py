@@ -1,0 +1,7 @@
+"""airflow.providers.standard.utils.weekday"""
+
+from __future__ import annotations
+
+from flowctl.authoring.calendar import WeekDay  # noqa: F401
+
+__all__ = ['WeekDay']

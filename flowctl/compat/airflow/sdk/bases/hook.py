@@ -1,0 +1,7 @@
+"""airflow.sdk.bases.hook"""
+
+from __future__ import annotations
+
+from airflow.hooks.base import BaseHook  # noqa: F401
+
+__all__ = ['BaseHook']

@@ -1,0 +1,1 @@
+"""airflow.sdk.definitions: where Airflow 3 defines its authoring names."""

@@ -1,0 +1,7 @@
+"""airflow.sdk.definitions.taskgroup"""
+
+from __future__ import annotations
+
+from flowctl.authoring.dag import TaskGroup  # noqa: F401
+
+__all__ = ['TaskGroup']

@@ -1,0 +1,1 @@
+"""airflow.sensors: Airflow 2 (and Airflow 1) sensor paths."""

@@ -1,0 +1,7 @@
+"""airflow.sensors.bash_sensor (Airflow 1)"""
+
+from __future__ import annotations
+
+from flowctl.authoring.sensors import BashSensor  # noqa: F401
+
+__all__ = ['BashSensor']

@@ -1,0 +1,1 @@
+"""airflow.timetables: the built-in timetables, as flowctl schedules."""
