@@ -8,12 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import SystemCommand
 from textual.binding import Binding
+from textual.events import Resize
 from textual.screen import Screen
 
-from flowctl.tui.views import Snapshot, status_line
+from flowctl.tui.views import Snapshot, carriers, status_line
 
 if TYPE_CHECKING:
     from flowctl.tui.app import FlowctlApp
+
+
+NARROW_HEADER = 100
+"""Below this width the header leaves out its hints and the date."""
+SHORT = 30
+"""Below this height screens leave out hint lines (class `-short`)."""
 
 
 class FlowctlScreen(Screen):
@@ -56,8 +63,13 @@ class FlowctlScreen(Screen):
             bar = self.query_one("StatusBar")
         except Exception:  # noqa: BLE001 - a screen without a header
             return
+        others, waiting = carriers(snap, {proc.pid: dag_id for dag_id, proc, _ in app.backfills})
         bar.show(status_line(snap.scheduler, app.now(), snap.tz, len(snap.dags), len(snap.errors),  # type: ignore[attr-defined]
-                             self.where()))
+                             self.where(), others, waiting, compact=self.size.width < NARROW_HEADER))
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.height < SHORT, "-short")
+        self.show_status()
 
     def on_screen_resume(self) -> None:
         snap = self.flowctl.snapshot

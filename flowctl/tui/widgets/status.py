@@ -8,14 +8,15 @@ from textual.message import Message
 from textual.widgets import Static
 
 from flowctl.tui.views import Line
-from flowctl.tui.widgets.lines import to_text
+from flowctl.tui.widgets.lines import lines_to_text
 
 
 class StatusBar(Static):
-    """One line: `flowctl │ scheduler ● running pid 12 … │ 3 DAGs │ time zone`."""
+    """`etl │ ● scheduler pid 12, beat 2s ago │ ● run pid 40: etl │ 3 DAGs │ time zone`;
+    wraps to a second line in a narrow terminal rather than cut what carries the runs out."""
 
     def show(self, line: Line) -> None:
-        self.update(to_text(line))
+        self.update(lines_to_text([line], wrap=True))
 
 
 class ErrorBanner(Static, can_focus=True):
