@@ -207,9 +207,20 @@ class Terminal:
                 raise SystemExit(f"{text!r} did not show within {timeout:.0f} s")
             time.sleep(0.002)
 
+    def settle(self, quiet=0.15):
+        """Wait until the screen has not changed for `quiet` seconds (late updates land first)."""
+        last, since = self.screen(), time.perf_counter()
+        while time.perf_counter() - since < quiet:
+            time.sleep(0.02)
+            now = self.screen()
+            if now != last:
+                last, since = now, time.perf_counter()
+        return last
+
     def press(self, key, until=None, timeout=30.0):
-        """Send `key`; seconds until the screen changed (and, with `until`, shows that text)."""
-        before = self.screen()
+        """Send `key` to a settled screen; seconds until the screen changed (and,
+        with `until`, shows that text)."""
+        before = self.settle()
         t = time.perf_counter()
         self.tmux("send-keys", "-t", self.name, key)
         while True:
@@ -230,7 +241,11 @@ def key_to_screen(rounds=15):
     times: dict[str, list[float]] = {}
 
     def timed(name, key, until=None):
-        times.setdefault(name, []).append(term.press(key, until))
+        try:
+            times.setdefault(name, []).append(term.press(key, until))
+        except SystemExit as exc:
+            print(term.plain(term.screen()))
+            raise SystemExit(f"round {r}, {name}: {exc}") from None
 
     try:
         term.wait_for("dag_00")
@@ -241,10 +256,10 @@ def key_to_screen(rounds=15):
             timed("j in the DAG table", "j")
             dag = f"dag_{r + 1:02d}"
             timed("Enter: a DAG's grid (20 runs x 10 tasks)", "Enter", f"{dag}  @daily")
-            for _ in range(5):
-                timed("j in the grid", "j")
-            timed("h in the grid (older run)", "h")
-            timed("l in the grid (newer run)", "l")
+            for k in range(5):
+                timed("j in the grid", "j", f"{dag}.task_{k + 1} (BashOperator)")
+            timed("h in the grid (older run)", "h", "run scheduled__2026-01-19")
+            timed("l in the grid (newer run)", "l", "run scheduled__2026-01-20")
             timed("Enter: a task's details and 20,000-line log", "Enter", "19999 processing a row")
             term.tmux("send-keys", "-t", term.name, "/", "ERROR")
             term.wait_for("ERROR")

@@ -170,9 +170,11 @@ class FlowctlApp(Controls, App[int]):
             self.notify(message, severity="error", timeout=15)
 
     def _show_status(self) -> None:
-        for screen in self.screen_stack:
+        """The header of the screen in view (a screen below catches up when it is back on top)."""
+        for screen in reversed(self.screen_stack):
             if isinstance(screen, FlowctlScreen) and screen.is_mounted:
                 screen.show_status()
+                return
 
     # -- navigation -------------------------------------------------------------------------------
 

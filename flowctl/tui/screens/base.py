@@ -126,6 +126,22 @@ class FlowctlScreen(Screen):
         for action, title, help_text in self.PALETTE:
             yield SystemCommand(title, help_text, partial(self.run_action, action))
 
+    _selection_kind: tuple[bool, bool] | None = None
+
+    def selection_changed(self, refresh: bool = True) -> None:
+        """Refresh the footer's keys only when what they act on changed kind
+        (a task instance or a run selected, or not): redrawing the footer on
+        every cursor move costs each key press a footer rebuild. A focus
+        change refreshes them anyway (`refresh=False` then)."""
+        try:
+            kind = (bool(self.current_task()), bool(self.current_run()))
+        except Exception:  # noqa: BLE001 - asked before the widgets exist
+            return
+        if kind != self._selection_kind:
+            self._selection_kind = kind
+            if refresh:
+                self.refresh_bindings()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.TASK_ACTIONS and hasattr(self, f"action_{action}"):
             try:

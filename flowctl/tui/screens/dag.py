@@ -178,7 +178,7 @@ class DagScreen(FlowctlScreen):
             self.run_id = sel[1].run_id
         self._show_details()
         self._show_runline()
-        self.refresh_bindings()
+        self.selection_changed()
 
     def _show_details(self) -> None:
         snap = self.flowctl.snapshot
@@ -319,7 +319,7 @@ class DagScreen(FlowctlScreen):
         if pane in VIEWS:
             self.view = pane
             self._draw_view()
-            self.refresh_bindings()
+            self.selection_changed()
 
     # -- actions -----------------------------------------------------------------------------------
 
@@ -331,7 +331,7 @@ class DagScreen(FlowctlScreen):
         self.view = name
         self._draw_view()
         self._focus_view()
-        self.refresh_bindings()
+        self.selection_changed()
 
     def _focus_view(self) -> None:
         # deferred (the tab switch lands first); keys that come before it

@@ -88,7 +88,7 @@ class MainScreen(FlowctlScreen):
         tree = self.query_one(DagTree)
         tree.children_for = lambda node: node_children(snap, node)
         tree.show(tree_nodes(snap, self.group_by, self.filter_text, tree.expanded_keys()))
-        self.refresh_bindings()
+        self.selection_changed()
 
     def _redraw(self) -> None:
         snap = self.flowctl.snapshot
@@ -120,13 +120,13 @@ class MainScreen(FlowctlScreen):
     @on(Tree.NodeHighlighted)
     def _tree_moved(self) -> None:
         self._focus_tree = True
-        self.refresh_bindings()
+        self.selection_changed()
 
     @on(DataTable.RowHighlighted, "#dags")
     def _table_moved(self) -> None:
         if self.query_one(DagTable).has_focus:
             self._focus_tree = False
-            self.refresh_bindings()
+            self.selection_changed()
 
     def on_descendant_focus(self) -> None:
         focused = self.focused
@@ -134,7 +134,7 @@ class MainScreen(FlowctlScreen):
             self._focus_tree = True
         elif isinstance(focused, DagTable):
             self._focus_tree = False
-        self.refresh_bindings()
+        self.selection_changed(refresh=False)  # Textual refreshes the keys on a focus change
 
     # -- opening things -----------------------------------------------------------------
 

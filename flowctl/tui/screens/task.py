@@ -96,6 +96,12 @@ class TaskScreen(FlowctlScreen):
     # -- details ---------------------------------------------------------------------------
 
     def show_snapshot(self, snap: Snapshot) -> None:
+        if self.info is None and (known := snap.run(self.dag_id, self.run_id)) is not None:
+            # the snapshot already has the run: open the log now, beside the fresh read and explain
+            self.info = known
+            want = self.try_number or self.latest_try()
+            if want:
+                self._open_log(want)
         if snap.seq != self._seq and not self._reloading:
             self._seq = snap.seq
             self._reloading = True

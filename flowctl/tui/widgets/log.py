@@ -69,11 +69,25 @@ class SearchLog(Log):
         if follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
+    _bulk = False
+
     def append(self, text: str) -> None:
-        """Add what the try wrote since the last read; stay at the end while following."""
-        self.write(text, scroll_end=self.follow)
+        """Add what the try wrote since the last read; stay at the end while following.
+
+        One repaint for the whole text: `Log.write` refreshes each line it
+        adds, which costs a 200 KB tail of a log most of a second."""
+        self._bulk = True
+        try:
+            self.write(text, scroll_end=self.follow)
+        finally:
+            self._bulk = False
         if self.pattern is not None:
             self._find()
+        self._repaint()
+
+    def refresh_lines(self, y_start: int, line_count: int = 1) -> None:
+        if not self._bulk:
+            super().refresh_lines(y_start, line_count)
 
     def on_resize(self) -> None:
         if self.follow:  # the details above grew or shrank: keep the end in view
