@@ -169,11 +169,26 @@ def carrier_of(info: RunInfo, scheduler: Mapping[str, Any]) -> str | None:
         pid = owner.get("pid")
         kind = owner.get("kind")
         if not kind:
-            kind = "scheduler" if scheduler.get("running") and pid == scheduler.get("pid") else "process"
+            kind = "scheduler" if scheduler.get("running") and pid == scheduler.get("pid") else command_kind(pid)
         return f"{kind} pid {pid}"
     if scheduler.get("running"):
         return f"scheduler pid {scheduler.get('pid')}"
     return None
+
+
+def command_kind(pid: Any) -> str:
+    """For an owner that does not say its kind: `run`, `backfill` or
+    `scheduler` from the owner's command line (a `flowctl` command of this
+    machine), else `process`. The engine's own `kind` makes this a fallback."""
+    try:
+        args = Path(f"/proc/{int(pid)}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except (OSError, ValueError, TypeError):
+        return "process"
+    if any(a.endswith("flowctl") or a == "flowctl" for a in args):
+        for word in ("backfill", "run", "scheduler"):
+            if word in args:
+                return word
+    return "process"
 
 
 def with_carriers(snap: Snapshot, scheduler: Mapping[str, Any]) -> tuple[Snapshot, bool]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -156,3 +158,23 @@ def test_an_owner_without_a_kind_is_named_by_its_pid(flow):
     nobody = replace(info, run={**info.run, "owner": None})
     assert carrier_of(nobody, {"running": True, "pid": 12}) == "scheduler pid 12"
     assert carrier_of(nobody, {"running": False}) is None
+
+
+def test_an_owner_without_a_kind_is_named_from_its_command_line():
+    """Until the engine records `kind`, a live owner's command line tells a
+    foreground `flowctl run` from a `flowctl backfill`."""
+    import sys
+
+    from flowctl.tui.data import command_kind
+
+    for word in ("run", "backfill"):
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "flowctl", "--home", "h", word])
+        try:
+            deadline = time.monotonic() + 10
+            while command_kind(proc.pid) != word and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert command_kind(proc.pid) == word
+        finally:
+            proc.kill()
+            proc.wait()
+    assert command_kind(os.getpid()) == "process" and command_kind(None) == "process"
