@@ -6,7 +6,9 @@ commit counter (`store.seq()`, one tiny file) and only when it moved, or an
 open screen needs more runs, or the DAG folder is due a look (every
 `dag_reload_interval` s), starts one refresh in a worker thread. The worker
 builds a `Snapshot` (unchanged run files come from the store's stat-keyed
-cache) and hands it to the screens on the UI thread.
+cache) and hands it to the screens on the UI thread. A look at an unchanged
+DAG folder is a `stat` per file (the loader re-imports only what changed),
+so a new, changed or broken DAG file shows within two seconds, no key pressed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from textual.screen import Screen
 
 from flowctl.clock import Clock, SystemClock
 from flowctl.tui.controls import Controls
-from flowctl.tui.data import SnapshotLoader, scheduler_status
+from flowctl.tui.data import SnapshotLoader
 from flowctl.tui.screens.base import FlowctlScreen
 from flowctl.tui.screens.dag import DagScreen
 from flowctl.tui.screens.errors import ErrorsScreen
@@ -34,11 +35,12 @@ from flowctl.tui.screens.main import MainScreen
 from flowctl.tui.screens.modals import HelpScreen
 from flowctl.tui.screens.task import TaskScreen
 from flowctl.tui.views import Snapshot
+from flowctl.tui.widgets.vim import HELP as VIM_HELP
 
 NAVIGATION_KEYS = [
-    ("↑ ↓ ← →", "move; in the tree → expands and ← collapses"),
+    *VIM_HELP,
+    ("→ ← in the tree", "expand / collapse; Space toggles"),
     ("Enter", "open the DAG, run or task instance under the cursor"),
-    ("Space", "expand or collapse a tree node"),
     ("Tab", "next pane (tree, table, grid, tabs)"),
     ("Ctrl+P", "command palette: every action by name"),
 ]
@@ -54,7 +56,7 @@ class FlowctlApp(Controls, App[int]):
     ]
 
     def __init__(self, service: Any, clock: Clock | None = None, *, poll_interval: float = 0.5,
-                 dag_reload_interval: float = 5.0, status_interval: float = 2.0) -> None:
+                 dag_reload_interval: float = 1.0, status_interval: float = 2.0) -> None:
         super().__init__()
         self.service = service
         self.clock: Clock = clock or SystemClock()
@@ -140,7 +142,7 @@ class FlowctlApp(Controls, App[int]):
                                         with_scheduler=status, previous=previous)
                 full = self.loader.changed
             else:
-                snap = replace(previous, scheduler=scheduler_status(self.service.settings.home))
+                snap, full = self.loader.recheck(previous)
             self.call_from_thread(self._apply, snap, detail, full)
         except Exception as exc:  # noqa: BLE001 - a damaged state file: say so, keep going
             self.call_from_thread(self._refresh_failed, exc)
@@ -168,9 +170,11 @@ class FlowctlApp(Controls, App[int]):
             self.notify(message, severity="error", timeout=15)
 
     def _show_status(self) -> None:
-        for screen in self.screen_stack:
+        """The header of the screen in view (a screen below catches up when it is back on top)."""
+        for screen in reversed(self.screen_stack):
             if isinstance(screen, FlowctlScreen) and screen.is_mounted:
                 screen.show_status()
+                return
 
     # -- navigation -------------------------------------------------------------------------------
 
@@ -193,21 +197,36 @@ class FlowctlApp(Controls, App[int]):
         screen = self.screen
         keys = list(_keys_of(getattr(screen, "BINDINGS", [])))
         keys += [k for k in _keys_of(self.BINDINGS) if k not in keys]
-        keys += NAVIGATION_KEYS
-        name = type(screen).__name__.replace("Screen", "") or "flowctl"
-        self.push_screen(HelpScreen(keys, name))
+        shown = {key for key, _ in keys}
+        keys += [k for k in NAVIGATION_KEYS if k[0] not in shown]
+        names = {"MainScreen": "the DAG list", "DagScreen": "a DAG (grid, graph, gantt, code)",
+                 "TaskScreen": "a task instance and its log", "ErrorsScreen": "import errors"}
+        self.push_screen(HelpScreen(keys, names.get(type(screen).__name__, "flowctl")))
 
     async def action_quit(self) -> None:
         self.exit(0)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Textual's commands (less its own "Keys", which `?` replaces), ours,
+        then the screen's: each title once."""
+        seen: set[str] = set()
+        for command in self._commands(screen):
+            if command.title not in seen:
+                seen.add(command.title)
+                yield command
+
+    def _commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":
+                yield command
+        yield SystemCommand("Keys", "Every key of this screen and what it does, and the grid's letters",
+                            self.action_help)
         yield SystemCommand("Start a scheduler", "Run `flowctl scheduler --daemon` for this home",
                             self.action_start_scheduler)
         yield SystemCommand("Reload DAG files", "Look at the DAG folder again now", self.action_reload_dags)
-        yield SystemCommand("Import errors", "DAG files that failed to import, with tracebacks",
-                            self.action_show_errors)
-        yield SystemCommand("Keys for this screen", "Every key and what it does", self.action_help)
+        if not isinstance(screen, ErrorsScreen):
+            yield SystemCommand("Import errors", "DAG files that failed to import, with tracebacks",
+                                self.action_show_errors)
         if isinstance(screen, FlowctlScreen):
             yield from screen.palette_commands()
 

@@ -5,6 +5,11 @@ Everything here blocks (files, the scheduler's lock, DAG imports) and runs
 in worker threads. The store's file cache makes a re-read of an unchanged
 run file a `stat`, so a refresh after one commit parses only what changed;
 the app asks for one only when `store.seq()` moved.
+
+Who carries a run out is not in the commit counter: a foreground `run` or a
+scheduler can die without a commit. So every status refresh (`recheck`)
+looks again at the owners of the active runs (a `kill -0` each) and at the
+scheduler's lock, and a run whose carrier went away shows as waiting.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,6 +47,13 @@ class SnapshotLoader:
     def dags_due(self) -> bool:
         return self._bag_loaded_at is None or time.monotonic() - self._bag_loaded_at >= self.dag_reload_interval
 
+    def recheck(self, previous: Snapshot) -> tuple[Snapshot, bool]:
+        """The scheduler's status and the active runs' carriers read again
+        (no run file is read); whether any run's carrier changed."""
+        scheduler = scheduler_status(self.service.settings.home)
+        snap, changed = with_carriers(previous, scheduler)
+        return replace(snap, scheduler=scheduler), changed
+
     def load(self, now: datetime, *, detail: Iterable[str] = (), reload_dags: bool = False,
              with_scheduler: bool = True, previous: Snapshot | None = None) -> Snapshot:
         with self._lock:
@@ -52,16 +64,18 @@ class SnapshotLoader:
         service = self.service
         store = service.store
         seq = store.seq()
-        if reload_dags or self._bag_loaded_at is None:
+        if reload_dags or self.dags_due():
+            # unchanged files cost a stat each: the loader re-imports only what changed
             bag = service.dagbag(reload=self._bag_loaded_at is not None or reload_dags)
             self._bag_loaded_at = time.monotonic()
         else:
             bag = service.dagbag()
         bag_key = (tuple(sorted(bag.files.items())), tuple((e.fileloc, e.error) for e in bag.errors))
         if previous is not None and seq == previous.seq and bag_key == self._bag_key and detail <= self._detail:
-            self.changed = False
             if with_scheduler:
-                return replace(previous, scheduler=scheduler_status(service.settings.home))
+                snap, self.changed = self.recheck(previous)
+                return snap
+            self.changed = False
             return previous
         self.changed = True
         self._bag_key = bag_key
@@ -70,6 +84,9 @@ class SnapshotLoader:
         active: dict[str, set[str]] = {}
         for d, r in store.active_runs():
             active.setdefault(d, set()).add(r)
+        scheduler: Mapping[str, Any] = dict(previous.scheduler) if previous is not None else {}
+        if with_scheduler or not scheduler:
+            scheduler = scheduler_status(service.settings.home)
         runs: dict[str, tuple[RunInfo, ...]] = {}
         counts: dict[str, int] = {}
         next_runs: dict[str, str | None] = {}
@@ -81,16 +98,13 @@ class SnapshotLoader:
             extra = sorted(active.get(dag_id, set()) - set(wanted))
             infos = []
             for run_id in [*wanted, *extra]:
-                info = read_run_info(store, dag_id, run_id)
+                info = read_run_info(store, dag_id, run_id, scheduler)
                 if info is not None:
                     infos.append(info)
             runs[dag_id] = tuple(infos)
             spec = bag.dags.get(dag_id)
             if spec is not None:
                 next_runs[dag_id] = self._next_run(spec, ids, now)
-        scheduler: dict[str, Any] = dict(previous.scheduler) if previous is not None else {}
-        if with_scheduler or not scheduler:
-            scheduler = scheduler_status(service.settings.home)
         return Snapshot(
             seq=seq, now=now, tz=service.settings.default_timezone, dags=dict(bag.dags),
             errors=tuple(bag.errors), flags=store.dag_flags(), runs=runs, run_counts=counts,
@@ -128,7 +142,8 @@ def next_run(spec: Any, last_scheduled: str | None, now: datetime) -> str | None
         return None
 
 
-def read_run_info(store: Any, dag_id: str, run_id: str) -> RunInfo | None:
+def read_run_info(store: Any, dag_id: str, run_id: str, scheduler: Mapping[str, Any]) -> RunInfo | None:
+    """One run from its file, with who carries it out (given the scheduler's status)."""
     data = store.read_run(dag_id, run_id)
     if data is None:
         return None
@@ -136,7 +151,61 @@ def read_run_info(store: Any, dag_id: str, run_id: str) -> RunInfo | None:
     tis = data.task_instances
     order = version.get("order") or list(tis)
     ordered = [tis[t] for t in order if t in tis] + [tis[t] for t in tis if t not in order]
-    return RunInfo(dag_id, run_id, data.run, tuple(ordered), version)
+    info = RunInfo(dag_id, run_id, data.run, tuple(ordered), version)
+    return replace(info, carrier=carrier_of(info, scheduler)) if info.active else info
+
+
+def carrier_of(info: RunInfo, scheduler: Mapping[str, Any]) -> str | None:
+    """Which process carries an active run out: its owner while that lives
+    (`run pid 40`; the owner's `kind` says scheduler, run or backfill; an
+    owner without one is the scheduler when the pids match), else a running
+    scheduler (it adopts runs whose owner is gone), else nobody (None).
+
+    Should move to the service: "who carries this run out" is store knowledge."""
+    from flowctl.store import owner_alive
+
+    owner = info.run.get("owner")
+    if isinstance(owner, Mapping) and owner_alive(dict(owner)):
+        pid = owner.get("pid")
+        kind = owner.get("kind")
+        if not kind:
+            kind = "scheduler" if scheduler.get("running") and pid == scheduler.get("pid") else command_kind(pid)
+        return f"{kind} pid {pid}"
+    if scheduler.get("running"):
+        return f"scheduler pid {scheduler.get('pid')}"
+    return None
+
+
+def command_kind(pid: Any) -> str:
+    """For an owner that does not say its kind: `run`, `backfill` or
+    `scheduler` from the owner's command line (a `flowctl` command of this
+    machine), else `process`. The engine's own `kind` makes this a fallback."""
+    try:
+        args = Path(f"/proc/{int(pid)}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except (OSError, ValueError, TypeError):
+        return "process"
+    if any(a.endswith("flowctl") or a == "flowctl" for a in args):
+        for word in ("backfill", "run", "scheduler"):
+            if word in args:
+                return word
+    return "process"
+
+
+def with_carriers(snap: Snapshot, scheduler: Mapping[str, Any]) -> tuple[Snapshot, bool]:
+    """The snapshot with its active runs' carriers looked at again."""
+    changed = False
+    runs: dict[str, tuple[RunInfo, ...]] = {}
+    for dag_id, infos in snap.runs.items():
+        fresh = []
+        for info in infos:
+            if info.active:
+                carrier = carrier_of(info, scheduler)
+                if carrier != info.carrier:
+                    info = replace(info, carrier=carrier)
+                    changed = True
+            fresh.append(info)
+        runs[dag_id] = tuple(fresh)
+    return (replace(snap, runs=runs) if changed else snap), changed
 
 
 def scheduler_status(home: Path) -> dict[str, Any]:

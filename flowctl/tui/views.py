@@ -5,11 +5,14 @@ time: no Textual, no I/O, so every rule here is a unit test. A "line" is a
 list of `(text, style)` segments; widgets turn them into Rich `Text`.
 
 States are shown as a letter (or word) *and* a colour, so they read on a
-monochrome terminal and to colour-blind users: see `STATE_LETTERS`.
+monochrome terminal and to colour-blind users: see `STATE_LETTERS`. Where a
+person reads a state (the DAG table's last run, a run's header, the tree) it
+is a word; a run that no process carries out reads `waiting`, not `running`.
 """
 
 from __future__ import annotations
 
+import heapq
 import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,10 +38,20 @@ STATE_LETTERS: dict[str, str] = {
     "up_for_reschedule": "W",
 }
 
+WAITING = "waiting"
+"""How a queued or running run shows while no process carries it out (no
+scheduler, its foreground `run` or `backfill` gone): a display state, never stored."""
+
+ACTIVE_RUN_STATES = frozenset({"queued", "running"})
+
+#: Letters of the states that are only shown, never stored.
+DISPLAY_LETTERS: dict[str, str] = {WAITING: "w"}
+DISPLAY_COLOURS: dict[str, str] = {WAITING: "slate_blue1"}
+
 MAIN_RUNS = 10
 """Runs per DAG read for the main screen (the tree and the counts)."""
 LAST_RUNS = 5
-"""Runs per DAG shown as coloured letters in the DAG table."""
+"""Runs per DAG shown as coloured letters in the tree."""
 GRID_RUNS = 25
 """Runs read for an open DAG screen (the grid's columns)."""
 
@@ -47,11 +60,13 @@ GRID_RUNS = 25
 
 
 def state_letter(state: str | None) -> str:
-    return STATE_LETTERS.get(state or "none", "?")
+    key = state or "none"
+    return STATE_LETTERS.get(key) or DISPLAY_LETTERS.get(key, "?")
 
 
 def state_style(state: str | None, bold: bool = True) -> str:
-    colour = STATE_COLOURS.get(state or "none", "white")
+    key = state or "none"
+    colour = STATE_COLOURS.get(key) or DISPLAY_COLOURS.get(key, "white")
     return f"bold {colour}" if bold else colour
 
 
@@ -65,9 +80,9 @@ def state_word(state: str | None) -> Seg:
 
 
 def legend() -> Line:
-    """`S success  F failed ...`: the key to the letters."""
+    """`S success  F failed ... w waiting`: the key to the letters."""
     line: Line = []
-    for state, letter in STATE_LETTERS.items():
+    for state, letter in [*STATE_LETTERS.items(), *DISPLAY_LETTERS.items()]:
         line += [(letter, state_style(state)), (f" {state}  ", "dim")]
     return line
 
@@ -147,10 +162,27 @@ class RunInfo:
     run: Mapping[str, Any]
     tis: tuple[Mapping[str, Any], ...]
     version: Mapping[str, Any] = field(default_factory=dict)
+    #: who carries this queued or running run out ("scheduler pid 12", "run
+    #: pid 40"), None when nobody does or the run is over (see `data.carrier_of`)
+    carrier: str | None = None
 
     @property
     def state(self) -> str:
         return str(self.run.get("state") or "queued")
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_RUN_STATES
+
+    @property
+    def waiting(self) -> bool:
+        """Queued or running, but no live process carries it out."""
+        return self.active and self.carrier is None
+
+    @property
+    def shown_state(self) -> str:
+        """The state a person reads: `waiting` for an active run nobody carries out."""
+        return WAITING if self.waiting else self.state
 
     @property
     def logical_date(self) -> str | None:
@@ -214,6 +246,35 @@ def newest_run_ids(run_ids: Iterable[str], n: int) -> list[str]:
     return sorted(run_ids, key=lambda r: (logical_stamp(r), r), reverse=True)[:n]
 
 
+def upstream_first(order: Sequence[str], upstream: Mapping[str, Iterable[str]]) -> list[str]:
+    """`order` rearranged as little as possible so that every task comes after
+    its upstream tasks (a stable topological sort: ties keep `order`'s order).
+
+    The DAG's own order already is one; a run's stored order, or one from an
+    older flowctl, may not be. Upstream ids not in `order` are ignored; a
+    cycle (impossible in a loaded DAG) leaves the rest in `order`'s order."""
+    position = {tid: i for i, tid in enumerate(order)}
+    waiting_on = {tid: {u for u in upstream.get(tid, ()) if u in position and u != tid} for tid in order}
+    downstream: dict[str, list[str]] = {}
+    for tid, ups in waiting_on.items():
+        for u in ups:
+            downstream.setdefault(u, []).append(tid)
+    ready = [position[t] for t in order if not waiting_on[t]]
+    heapq.heapify(ready)
+    out: list[str] = []
+    while ready:
+        tid = order[heapq.heappop(ready)]
+        out.append(tid)
+        for d in downstream.get(tid, ()):
+            waiting_on[d].discard(tid)
+            if not waiting_on[d]:
+                heapq.heappush(ready, position[d])
+    if len(out) < len(order):  # a cycle: keep the rest as given
+        done = set(out)
+        out += [t for t in order if t not in done]
+    return out
+
+
 # -- filtering and grouping ---------------------------------------------------------
 
 
@@ -252,15 +313,16 @@ class DagRow:
     dag_id: str
     schedule: str
     paused: bool
-    last_runs: tuple[tuple[str, str], ...]  #: (run_id, state), oldest to newest
     next_run: str
     running: int
     failed: int
     tags: tuple[str, ...] = ()
     broken: bool = False  #: runs exist but the DAG is not in the folder
+    last_run: tuple[str, str] | None = None  #: (state as shown, MM-DD HH:MM) of the newest run
 
 
-DAG_COLUMNS = ("DAG", "schedule", "paused", "last runs", "next run", "running", "failed")
+DAG_COLUMNS = ("DAG", "schedule", "paused", "last run", "next run", "running", "failed")
+"""The recent runs as letters are in the tree beside the table (and in the grid)."""
 
 
 def dag_rows(snap: Snapshot, text: str = "") -> list[DagRow]:
@@ -280,7 +342,7 @@ def dag_rows(snap: Snapshot, text: str = "") -> list[DagRow]:
             dag_id=dag_id,
             schedule=schedule,
             paused=snap.paused(dag_id),
-            last_runs=tuple((r.run_id, r.state) for r in reversed(runs[:LAST_RUNS])),
+            last_run=(runs[0].shown_state, short_time(runs[0].logical_date, snap.tz)) if runs else None,
             next_run=short_time(nxt, snap.tz) if nxt else "-",
             running=running,
             failed=failed,
@@ -292,28 +354,19 @@ def dag_rows(snap: Snapshot, text: str = "") -> list[DagRow]:
 
 def dag_cells(row: DagRow) -> list[Line]:
     """The DAG table's cells, one line each, in `DAG_COLUMNS` order."""
-    runs: Line = []
-    for _, state in row.last_runs:
-        runs.append(state_cell(state))
-    runs = [("-", "dim")] if not runs else _spaced(runs)
+    last: Line = [("never", "dim")]
+    if row.last_run is not None:
+        state, when = row.last_run
+        last = [(state, state_style(state, bold=False)), (f" {when}", "")]
     return [
         [(row.dag_id, "bold red" if row.broken else "bold")],
         [(row.schedule, "dim" if row.schedule == "manual" else "")],
         [("paused", "bold yellow")] if row.paused else [("no", "dim")],
-        runs,
+        last,
         [(row.next_run, "yellow dim" if row.paused and row.next_run != "-" else "")],
         [(str(row.running), state_style("running"))] if row.running else [("0", "dim")],
         [(str(row.failed), state_style("failed"))] if row.failed else [("0", "dim")],
     ]
-
-
-def _spaced(segs: Line) -> Line:
-    out: Line = []
-    for i, seg in enumerate(segs):
-        if i:
-            out.append((" ", ""))
-        out.append(seg)
-    return out
 
 
 # -- the tree ---------------------------------------------------------------------------
@@ -379,7 +432,7 @@ def _dag_node(snap: Snapshot, group: str, dag_id: str, expanded: Collection[str]
         label.append(("  paused", "yellow"))
     if runs:
         label.append(("  ", ""))
-        label += [state_cell(r.state) for r in reversed(runs[:LAST_RUNS])]
+        label += [state_cell(r.shown_state) for r in reversed(runs[:LAST_RUNS])]
     children: tuple[Node, ...] = ()
     if expanded is None or key in expanded:
         children = tuple(_run_node(snap, group, r, expanded if deep else ()) for r in runs)
@@ -388,8 +441,8 @@ def _dag_node(snap: Snapshot, group: str, dag_id: str, expanded: Collection[str]
 
 
 def _run_node(snap: Snapshot, group: str, info: RunInfo, expanded: Collection[str] | None) -> Node:
-    label = (state_cell(info.state), (" " + short_time(info.logical_date, snap.tz), ""),
-             (f" {info.run_type}", "dim"), ("  ", ""), state_word(info.state))
+    label = (state_cell(info.shown_state), (" " + short_time(info.logical_date, snap.tz), ""),
+             (f" {info.run_type}", "dim"), ("  ", ""), state_word(info.shown_state))
     prefix = f"{group}:{info.dag_id}:{info.run_id}"
     key = f"r:{prefix}"
     kids: tuple[Node, ...] = ()
@@ -397,10 +450,15 @@ def _run_node(snap: Snapshot, group: str, info: RunInfo, expanded: Collection[st
         kids = tuple(
             Node(key=f"t:{prefix}:{ti.get('task_id')}", kind="ti", dag_id=info.dag_id, run_id=info.run_id,
                  task_id=str(ti.get("task_id")), label=_ti_label(ti), group=group)
-            for ti in info.tis
+            for ti in _upstream_first_tis(info)
         )
     return Node(key=key, label=label, kind="run", dag_id=info.dag_id, run_id=info.run_id, children=kids,
                 expandable=bool(info.tis), group=group)
+
+
+def _upstream_first_tis(info: RunInfo) -> list[Mapping[str, Any]]:
+    by_id = {str(ti.get("task_id")): ti for ti in info.tis}
+    return [by_id[t] for t in upstream_first(list(by_id), info.upstream())]
 
 
 def _ti_label(ti: Mapping[str, Any]) -> tuple[Seg, ...]:
@@ -450,13 +508,16 @@ def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str) -> GridModel:
     """Runs as columns (oldest left), tasks as rows (the DAG's order, then
     tasks only past runs had), a first row of run states, and a row per task
     group showing its members' most urgent state."""
-    cols = tuple(GridRun(r.run_id, r.state, fmt_time(r.logical_date, tz, "%m-%d"),
+    cols = tuple(GridRun(r.run_id, r.shown_state, fmt_time(r.logical_date, tz, "%m-%d"),
                          fmt_time(r.logical_date, tz, "%H:%M"), r.run_type) for r in reversed(runs))
-    order: list[str] = list(spec.order) if spec is not None else []
+    order: list[str] = []
+    if spec is not None:
+        order = upstream_first(list(spec.order), {t: spec.tasks[t].upstream for t in spec.order})
     known = set(order)
     removed: list[str] = []
     for r in runs:
-        for tid in (r.version.get("order") or [ti.get("task_id") for ti in r.tis]):
+        old = [str(t) for t in (r.version.get("order") or [ti.get("task_id") for ti in r.tis])]
+        for tid in upstream_first(old, r.upstream()):
             if tid not in known:
                 known.add(tid)
                 removed.append(tid)
@@ -482,7 +543,7 @@ def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str) -> GridModel:
         rows.append(GridRow(tid, f"{tid} (removed)", "task", tid, removed=True))
     cells: dict[tuple[str, str], tuple[str, int]] = {}
     for r in runs:
-        cells[(RUN_ROW, r.run_id)] = (r.state, 0)
+        cells[(RUN_ROW, r.run_id)] = (r.shown_state, 0)
         by_group: dict[str, list[str]] = {}
         for ti in r.tis:
             tid = str(ti.get("task_id"))
@@ -515,31 +576,39 @@ def ti_detail_lines(info: RunInfo, task_id: str, spec: Any, reason: str | None,
     operator = ti.get("operator") or (spec.tasks[task_id].operator if spec is not None and task_id in spec.tasks else "-")
     label = "dim"
     lines: list[Line] = [
-        [("task      ", label), (f"{info.dag_id}.{task_id}", "bold"), ("  run ", label), (info.run_id, "")],
-        [("state     ", label), state_cell(state), (" ", ""), state_word(state),
-         ("   try ", label), (f"{tries}" + (f" of {max_tries}" if max_tries and tries <= max_tries else ""), "")],
-        [("start     ", label), (fmt_time(start, tz), ""), ("   end ", label), (fmt_time(end, tz), ""),
-         ("   took ", label), (took, "")],
-        [("operator  ", label), (str(operator), "")],
-        [("why       ", label), (reason or "…", "italic" if reason is None else "")],
+        [("task   ", label), (f"{info.dag_id}.{task_id}", "bold"), (f" ({operator})", label), ("  run ", label),
+         (info.run_id, "")],
+        [("state  ", label), state_cell(state), (" ", ""), state_word(state),
+         ("  try ", label), (f"{tries}" + (f" of {max_tries}" if max_tries and tries <= max_tries else ""), ""),
+         ("  start ", label), (fmt_time(start, tz), ""), ("  end ", label), (fmt_time(end, tz), ""),
+         ("  took ", label), (took, "")],
+        [("why    ", label), (reason or "…", "italic" if reason is None else "")],
     ]
     for note in notes:
-        lines.append([("note      ", label), (note, "yellow")])
+        lines.append([("note   ", label), (note, "yellow")])
     return lines
 
 
 def run_detail_line(info: RunInfo, tz: str, now: datetime | None = None) -> Line:
+    """A run's header: id, state in words (`waiting` when nobody carries it
+    out), who carries it out, logical date, how long it took (or so far)."""
     run = info.run
     started = run.get("start_date")
     ended = run.get("end_date")
     took = "-"
     if started and ended:
         took = fmt_duration((datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds())
-    elif started and now is not None and info.state in ("queued", "running"):
+    elif started and now is not None and info.active:
         took = fmt_duration((now - datetime.fromisoformat(started)).total_seconds()) + " so far"
-    line: Line = [("run ", "dim"), (info.run_id, "bold"), ("  ", ""), state_cell(info.state), (" ", ""),
-                  state_word(info.state), ("  logical ", "dim"), (fmt_time(info.logical_date, tz), ""),
-                  ("  took ", "dim"), (took, "")]
+    shown = info.shown_state
+    line: Line = [("run ", "dim"), (info.run_id, "bold"), ("  ", ""), state_cell(shown), (" ", ""),
+                  state_word(shown)]
+    if info.waiting:
+        line += [(f" ({info.state}; no process carries it out: S starts a scheduler)", "italic")]
+    elif info.active and info.carrier:
+        line += [("  by ", "dim"), (info.carrier, "")]
+    line += [("  logical ", "dim"), (fmt_time(info.logical_date, tz, "%Y-%m-%d %H:%M"), ""), ("  took ", "dim"),
+             (took, "")]
     if run.get("conf"):
         import json
 
@@ -591,9 +660,50 @@ def mark_targets(info: RunInfo, upstream: Mapping[str, Iterable[str]], task_id: 
 # -- the header ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Carrier:
+    """A process that carries runs out, as the header names it."""
+
+    label: str  #: "scheduler pid 12", "run pid 40", "backfill pid 41"
+    dag_ids: tuple[str, ...] = ()
+    here: bool = False  #: a backfill this TUI started
+
+
+def carriers(snap: Snapshot, backfills: Mapping[int, str] | None = None) -> tuple[list[Carrier], int]:
+    """Who carries the active runs out, besides the scheduler (the header says
+    that one already), and how many active runs nobody carries out.
+
+    `backfills` are the backfills this TUI started (pid -> DAG id): they show
+    from their start, before they own a run."""
+    backfills = dict(backfills or {})
+    by_label: dict[str, set[str]] = {}
+    waiting = 0
+    for dag_id, infos in snap.runs.items():
+        for info in infos:
+            if not info.active:
+                continue
+            if info.carrier is None:
+                waiting += 1
+            elif not info.carrier.startswith("scheduler"):
+                by_label.setdefault(info.carrier, set()).add(dag_id)
+    out: list[Carrier] = []
+    for pid, dag_id in sorted(backfills.items()):
+        label = f"backfill pid {pid}"
+        dags = by_label.pop(label, set()) | {dag_id}
+        for other in [k for k in by_label if k.endswith(f" pid {pid}")]:  # owned before its kind was known
+            dags |= by_label.pop(other)
+        out.append(Carrier(label, tuple(sorted(dags)), here=True))
+    for label in sorted(by_label):
+        out.append(Carrier(label, tuple(sorted(by_label[label]))))
+    return out, waiting
+
+
 def status_line(scheduler: Mapping[str, Any], now: datetime, tz: str, n_dags: int,
-                n_errors: int, where: str = "") -> Line:
-    """`etl │ ● scheduler pid 12, beat 2s ago │ 3 DAGs │ 2026-03-02 09:00:00 UTC`."""
+                n_errors: int, where: str = "", others: Sequence[Carrier] = (), waiting: int = 0,
+                compact: bool = False) -> Line:
+    """`etl │ ● scheduler pid 12, beat 2s ago │ ● run pid 40: etl │ 3 DAGs │ 2026-03-02 09:00:00 UTC`:
+    which processes carry the runs out, and how many runs wait for one.
+    `compact` (a narrow terminal) leaves out the hints and the date."""
     line: Line = [(" ", "")]
     if where:
         line += [(where, "bold"), (" │ ", "dim")]
@@ -601,13 +711,24 @@ def status_line(scheduler: Mapping[str, Any], now: datetime, tz: str, n_dags: in
         line += [("● scheduler", "bold green"),
                  (f" pid {scheduler.get('pid')}, beat {fmt_ago(scheduler.get('heartbeat'), now)}", "")]
     elif scheduler:
-        line += [("○ no scheduler", "bold yellow"), (" (S starts one)", "dim")]
+        line += [("○ no scheduler", "bold yellow")]
+        if not compact:
+            line.append((" (S starts one)", "dim"))
     else:
         line += [("scheduler …", "dim")]
+    for c in others:
+        line += [(" │ ", "dim"), ("● " + c.label, "bold green")]
+        if c.here:
+            line.append((" (started here)", "dim"))
+        if c.dag_ids:
+            line.append((": " + ", ".join(c.dag_ids), ""))
+    if waiting:
+        line += [(" │ ", "dim"), (f"{waiting} run{'s' if waiting != 1 else ''} waiting", state_style(WAITING))]
     line += [(" │ ", "dim"), (f"{n_dags} DAG{'s' if n_dags != 1 else ''}", "")]
     if n_errors:
         line += [(" │ ", "dim"), (f"{n_errors} import error{'s' if n_errors != 1 else ''}", "bold red")]
-    line += [(" │ ", "dim"), (fmt_time(now, tz, "%Y-%m-%d %H:%M:%S"), ""), (f" {tz}", "dim")]
+    line += [(" │ ", "dim"), (fmt_time(now, tz, "%H:%M:%S" if compact else "%Y-%m-%d %H:%M:%S"), ""),
+             (f" {tz}", "dim")]
     return line
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -95,3 +100,81 @@ def test_next_run_follows_the_latest_scheduled_run(flow):
     service = seed(flow, 3)
     snap = SnapshotLoader(service).load(NOW)
     assert snap.next_runs["etl"] == "2026-01-04T00:00:00+00:00"
+
+
+# -- who carries a run out -------------------------------------------------------------------
+
+
+def _owned_run(service, owner):
+    when = datetime(2026, 2, 1, tzinfo=UTC)
+    run_id = put_run(service, "etl", when, "running", {
+        "extract": {"state": "success", "start": when, "end": when + timedelta(minutes=1)},
+        "transform": {"state": "running", "start": when + timedelta(minutes=1)},
+        "load": {"state": "none", "try": 0}})
+    with service.store.transaction() as tx:
+        tx.run("etl", run_id).update_run(owner=owner)
+    return run_id
+
+
+def test_a_run_whose_owner_lives_is_carried_by_it_and_waits_once_it_dies(flow):
+    """A running run owned by a live foreground `run` reads "run pid N"; once
+    that process dies (no commit says so) the next status look shows it
+    waiting, since no scheduler runs either."""
+    from flowctl.store import process_start_time
+
+    service = seed(flow, 0)
+    proc = subprocess.Popen(["sleep", "60"])
+    try:
+        owner = {"pid": proc.pid, "started": process_start_time(proc.pid), "hostname": socket.gethostname(),
+                 "kind": "run"}
+        run_id = _owned_run(service, owner)
+        loader = SnapshotLoader(service)
+        snap = loader.load(NOW)
+        info = snap.run("etl", run_id)
+        assert info.carrier == f"run pid {proc.pid}" and not info.waiting
+        same, changed = loader.recheck(snap)
+        assert not changed and same.run("etl", run_id).carrier == info.carrier
+    finally:
+        proc.kill()
+        proc.wait()
+    after, changed = loader.recheck(snap)
+    assert changed
+    info = after.run("etl", run_id)
+    assert info.carrier is None and info.waiting and info.shown_state == "waiting"
+
+
+def test_an_owner_without_a_kind_is_named_by_its_pid(flow):
+    """The engine's owner may lack `kind`: it is the scheduler when the pids
+    match, else a process; an ownerless run is the running scheduler's."""
+    from flowctl.store import owner_identity
+    from flowctl.tui.data import carrier_of
+
+    service = seed(flow, 0)
+    me = owner_identity()
+    run_id = _owned_run(service, me)
+    info = SnapshotLoader(service).load(NOW).run("etl", run_id)
+    assert carrier_of(info, {"running": True, "pid": me["pid"]}) == f"scheduler pid {me['pid']}"
+    assert carrier_of(info, {"running": False}) == f"process pid {me['pid']}"
+    nobody = replace(info, run={**info.run, "owner": None})
+    assert carrier_of(nobody, {"running": True, "pid": 12}) == "scheduler pid 12"
+    assert carrier_of(nobody, {"running": False}) is None
+
+
+def test_an_owner_without_a_kind_is_named_from_its_command_line():
+    """Until the engine records `kind`, a live owner's command line tells a
+    foreground `flowctl run` from a `flowctl backfill`."""
+    import sys
+
+    from flowctl.tui.data import command_kind
+
+    for word in ("run", "backfill"):
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "flowctl", "--home", "h", word])
+        try:
+            deadline = time.monotonic() + 10
+            while command_kind(proc.pid) != word and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert command_kind(proc.pid) == word
+        finally:
+            proc.kill()
+            proc.wait()
+    assert command_kind(os.getpid()) == "process" and command_kind(None) == "process"

@@ -13,7 +13,10 @@ from tui_support import FIXED_NOW, seed_fixed, settle
 from flowctl.clock import FakeClock
 from flowctl.tui.app import FlowctlApp
 from flowctl.tui.screens.dag import DagScreen
+from flowctl.tui.screens.modals import ClearScreen
+from flowctl.tui.screens.task import TaskScreen
 from flowctl.tui.widgets.grid import GridTable
+from flowctl.tui.widgets.log import SearchLog
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -46,8 +49,9 @@ def open_dag(dag_id: str, run_day: str | None = None, keys: tuple[str, ...] = ()
 
 
 def test_main_screen(snap_compare, world):
-    """The main screen: header, import-error banner, the tree with etl's
-    newest run expanded to its task instances, and the DAG table."""
+    """The main screen: header (no scheduler, two runs waiting), import-error
+    banner, the tree with etl's newest run expanded to its task instances, and
+    the DAG table with the last run in words."""
 
     async def before(pilot) -> None:
         await settle(pilot)
@@ -86,3 +90,56 @@ def test_gantt(snap_compare, world):
     """The gantt of etl's 02-26 run: transform's first try ▒, then its second."""
     assert snap_compare(app_for(world), terminal_size=(120, 40),
                         run_before=open_dag("etl", run_day="2026-02-26", keys=("3",)))
+
+
+def test_grid_80x24(snap_compare, world):
+    """The grid at 80x24: the run's header in words, the grid, the details."""
+    assert snap_compare(app_for(world), terminal_size=(80, 24), run_before=open_dag("etl", keys=("j",)))
+
+
+def test_main_screen_160x45(snap_compare, world):
+    """A wide terminal: the tree beside the table; last run in words."""
+
+    async def before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("l", "j")
+        await settle(pilot)
+
+    assert snap_compare(app_for(world), terminal_size=(160, 45), run_before=before)
+
+
+def test_clear_dialog(snap_compare, world):
+    """The clear dialog: each toggle's key and state in words, downstream on."""
+
+    async def before(pilot) -> None:
+        await open_dag("flaky", keys=("j",))(pilot)
+        await pilot.press("c")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, ClearScreen) and pilot.app.screen.plan is not None)
+        await pilot.press("d")
+        await settle(pilot, lambda: pilot.app.screen.plan is not None and len(pilot.app.screen.plan) == 2)
+
+    assert snap_compare(app_for(world), terminal_size=(120, 40), run_before=before)
+
+
+def test_help(snap_compare, world):
+    """`?` on the grid: its keys, the vim keys, and the letters' legend."""
+    assert snap_compare(app_for(world), terminal_size=(120, 40), run_before=open_dag("etl", keys=("question_mark",)))
+
+
+def test_log_search(snap_compare, world):
+    """A task's log searched for `error`: matches lit, the current one brighter."""
+    run_id = world.store.run_ids("flaky")[-1]
+    path = world.log_path("flaky", run_id, "parse", None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"parsing record {i}\n" if i % 7 else f"record {i}: error: bad field (Error {i})\n"
+                            for i in range(1, 60)))
+
+    async def before(pilot) -> None:
+        await settle(pilot)
+        pilot.app.open_task("flaky", run_id, "parse")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, TaskScreen)
+                     and len(pilot.app.screen.query_one(SearchLog).lines) > 10)
+        await pilot.press("g", "slash", *"error", "enter", "n")
+        await settle(pilot)
+
+    assert snap_compare(app_for(world), terminal_size=(120, 40), run_before=before)

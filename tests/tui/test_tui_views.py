@@ -10,12 +10,14 @@ import pytest
 from flowctl.states import STATE_COLOURS, TaskState
 from flowctl.tui.charts import gantt_lines, graph_lines, levels_of
 from flowctl.tui.views import (
-    LAST_RUNS,
+    DISPLAY_LETTERS,
     RUN_ROW,
     STATE_LETTERS,
     RunInfo,
     Snapshot,
     aggregate_state,
+    carriers,
+    dag_cells,
     dag_rows,
     downstream_of,
     error_banner,
@@ -27,10 +29,12 @@ from flowctl.tui.views import (
     matches,
     newest_run_ids,
     plan_lines,
+    run_detail_line,
     state_cell,
     status_line,
     ti_detail_lines,
     tree_nodes,
+    upstream_first,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -57,7 +61,8 @@ def ti(task_id, state="success", try_number=1, start=None, end=None, tries=(), *
     return doc
 
 
-def run(dag_id, day, state="success", tis=(), run_type="scheduled", version=None):
+def run(dag_id, day, state="success", tis=(), run_type="scheduled", version=None, carrier="scheduler pid 7"):
+    """A run as `data.py` reads it; an active one carried out by `carrier` (None: nobody)."""
     logical = datetime(2026, 3, day, tzinfo=UTC).isoformat()
     run_id = f"{run_type}__{logical}"
     doc = {"dag_id": dag_id, "run_id": run_id, "state": state, "logical_date": logical, "run_type": run_type,
@@ -66,7 +71,7 @@ def run(dag_id, day, state="success", tis=(), run_type="scheduled", version=None
         version = {"order": [t["task_id"] for t in tis],
                    "tasks": {"extract": {"upstream": []}, "transform": {"upstream": ["extract"]},
                              "load": {"upstream": ["transform"]}}}
-    return RunInfo(dag_id, run_id, doc, tuple(tis), version)
+    return RunInfo(dag_id, run_id, doc, tuple(tis), version, carrier=carrier if state in ("queued", "running") else None)
 
 
 def three(states=("success", "success", "success")):
@@ -83,13 +88,16 @@ def snapshot(**kw):
 
 
 def test_every_state_has_its_own_letter_and_a_colour():
-    """Letters as well as colours: each state reads without colour, and no two share a letter."""
+    """Letters as well as colours: each state reads without colour, and no two
+    share a letter, the shown-only `waiting` included; the legend lists them all."""
     assert set(STATE_LETTERS) == {s.value for s in TaskState}
-    assert len(set(STATE_LETTERS.values())) == len(STATE_LETTERS)
+    letters = {**STATE_LETTERS, **DISPLAY_LETTERS}
+    assert len(set(letters.values())) == len(letters)
     assert set(STATE_LETTERS) <= set(STATE_COLOURS)
     assert state_cell("failed") == ("F", "bold red")
+    assert state_cell("waiting") == ("w", "bold slate_blue1")
     text = "".join(t for t, _ in legend())
-    assert all(f"{letter} {state}" in text for state, letter in STATE_LETTERS.items())
+    assert all(f"{letter} {state}" in text for state, letter in letters.items())
 
 
 @pytest.mark.parametrize(("states", "expected"), [
@@ -136,19 +144,64 @@ def test_newest_run_ids_sort_by_logical_date_without_reading_files():
 # -- the DAG table ---------------------------------------------------------------------------
 
 
-def test_dag_row_has_last_runs_oldest_first_and_counts():
-    """The table's last runs are the newest few, oldest on the left; running
-    counts active task instances, failed counts failed ones in recent runs."""
+def test_dag_row_has_the_last_run_and_counts():
+    """The table's row has the newest run (in words); running counts active
+    task instances, failed counts failed ones in recent runs."""
     runs = tuple(run("etl", d, "success", three()) for d in range(8, 1, -1))
     active = run("etl", 9, "running", three(("success", "running", "none")))
     failed = run("etl", 1, "failed", three(("success", "failed", "upstream_failed")))
     snap = snapshot(runs={"etl": (active, *runs, failed)}, flags={"etl": {"paused": True}},
                     next_runs={"etl": "2026-03-02T00:00:00+00:00"})
     (row,) = dag_rows(snap)
-    assert len(row.last_runs) == LAST_RUNS
-    assert [s for _, s in row.last_runs] == ["success"] * 4 + ["running"]
-    assert row.last_runs[-1][0] == active.run_id
+    assert row.last_run == ("running", "03-09 00:00")
     assert (row.paused, row.running, row.failed, row.next_run) == (True, 1, 1, "03-02 00:00")
+
+
+def test_last_run_cell_says_the_state_in_words_and_when():
+    """The DAG table's "last run" cell reads `success 03-08 00:00`, not only a coloured letter."""
+    snap = snapshot(runs={"etl": (run("etl", 8, "success", three()), run("etl", 7, "failed", three()))})
+    (row,) = dag_rows(snap)
+    cells = dict(zip(("DAG", "schedule", "paused", "last run"), dag_cells(row), strict=False))
+    assert "".join(t for t, _ in cells["last run"]) == "success 03-08 00:00"
+    assert cells["last run"][0] == ("success", "green")
+    (never,) = dag_rows(snapshot())
+    assert "".join(t for t, _ in dag_cells(never)[3]) == "never"
+
+
+def test_a_run_nobody_carries_out_shows_as_waiting_everywhere():
+    """A running run with no live owner and no scheduler reads `waiting`: in
+    the DAG table, the tree, the grid's run row and the run's header."""
+    r = run("etl", 9, "running", three(("success", "running", "none")), carrier=None)
+    assert r.waiting and r.shown_state == "waiting" and r.state == "running"
+    snap = snapshot(runs={"etl": (r,)})
+    (row,) = dag_rows(snap)
+    assert row.last_run == ("waiting", "03-09 00:00")
+    (group,) = tree_nodes(snap, expanded=None)
+    run_label = "".join(t for t, _ in group.children[0].children[0].label)
+    assert run_label.startswith("w 03-09 00:00") and run_label.endswith("waiting")
+    model = grid_model(spec(), [r], "UTC")
+    assert model.cell(RUN_ROW, r.run_id) == ("waiting", 0) and model.runs[0].state == "waiting"
+    header = "".join(t for t, _ in run_detail_line(r, "UTC", NOW))
+    assert "w waiting (running; no process carries it out: S starts a scheduler)" in header
+
+
+def test_a_carried_run_says_who_carries_it_out():
+    """A run a foreground `flowctl run` owns reads running, by that process."""
+    r = run("etl", 9, "running", three(("success", "running", "none")), carrier="run pid 40")
+    assert not r.waiting and r.shown_state == "running"
+    header = "".join(t for t, _ in run_detail_line(r, "UTC", NOW))
+    assert "R running  by run pid 40  logical" in header
+
+
+def test_took_so_far_moves_with_the_clock():
+    """An active run's header says how long it has taken so far, from `now`."""
+    r = run("etl", 9, "running", three(("success", "running", "none")))
+    r = RunInfo(r.dag_id, r.run_id, {**r.run, "start_date": (NOW - timedelta(minutes=2)).isoformat()}, r.tis,
+                r.version, carrier=r.carrier)
+    first = "".join(t for t, _ in run_detail_line(r, "UTC", NOW))
+    later = "".join(t for t, _ in run_detail_line(r, "UTC", NOW + timedelta(seconds=5)))
+    assert first.endswith("took 2m00s so far")
+    assert later.endswith("took 2m05s so far")
 
 
 def test_filter_matches_id_tag_or_file():
@@ -240,7 +293,8 @@ def test_details_of_a_running_task_show_time_so_far_and_the_reason():
     text = "\n".join("".join(t for t, _ in line)
                      for line in ti_detail_lines(r, "extract", spec(), "running try 1 since …", ["paused"], "UTC", NOW))
     assert "R running" in text and "try 1 of 2" in text and "42.0 s so far" in text
-    assert "why       running try 1 since …" in text and "note      paused" in text
+    assert "why    running try 1 since …" in text and "note   paused" in text
+    assert "etl.extract (BashOperator)" in text
 
 
 def test_mark_targets_are_the_task_and_with_downstream_its_descendants():
@@ -334,6 +388,54 @@ def test_status_line_says_whether_a_scheduler_runs():
     assert up.endswith("2026-03-02 09:00:00 UTC")
     down = "".join(t for t, _ in status_line({"running": False}, NOW, "UTC", 1, 0))
     assert down.startswith(" ○ no scheduler (S starts one) │ 1 DAG │")
+
+
+def test_header_says_which_processes_carry_the_runs_out():
+    """Besides the scheduler, the header names a foreground `run` and a
+    backfill started here (with its DAGs), and counts runs nobody carries out."""
+    snap = snapshot(runs={
+        "etl": (run("etl", 9, "running", three(), carrier="run pid 40"),
+                run("etl", 8, "queued", three(), carrier="scheduler pid 7")),
+        "other": (run("other", 9, "running", three(), carrier=None),
+                  run("other", 8, "running", three(), carrier="process pid 41")),
+        "done": (run("done", 9, "success", three()),),
+    })
+    others, waiting = carriers(snap, {41: "other", 50: "etl"})
+    assert [(c.label, c.dag_ids, c.here) for c in others] == [
+        ("backfill pid 41", ("other",), True), ("backfill pid 50", ("etl",), True), ("run pid 40", ("etl",), False)]
+    assert waiting == 1
+    text = "".join(t for t, _ in status_line({"running": False}, NOW, "UTC", 3, 0, "", others, waiting))
+    assert ("○ no scheduler (S starts one) │ ● backfill pid 41 (started here): other │ ● backfill pid 50 "
+            "(started here): etl │ ● run pid 40: etl │ 1 run waiting │ 3 DAGs") in text
+
+
+# -- order ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("order", "upstream", "expected"), [
+    pytest.param(["load", "transform", "extract"], {"transform": ["extract"], "load": ["transform"]},
+                 ["extract", "transform", "load"], id="reversed-chain"),
+    pytest.param(["a", "b", "c"], {"c": ["a"]}, ["a", "b", "c"], id="already-fine-kept"),
+    pytest.param(["x", "join", "y"], {"join": ["x", "y"]}, ["x", "y", "join"], id="fan-in"),
+    pytest.param(["b", "a"], {"a": ["b"], "b": ["a"]}, ["b", "a"], id="cycle-left-as-given"),
+    pytest.param(["a", "b"], {"b": ["gone"]}, ["a", "b"], id="unknown-upstream-ignored"),
+])
+def test_upstream_first_is_a_stable_topological_order(order, upstream, expected):
+    """Every task after its upstream tasks, otherwise in the order given."""
+    assert upstream_first(order, upstream) == expected
+
+
+def test_grid_rows_follow_the_dags_order_upstream_first():
+    """Grid rows go upstream first even when the order at hand is not (an
+    older run's version, or a spec listed in another order)."""
+    tasks = {"load": task(["transform"]), "transform": task(["extract"]), "extract": task()}
+    s = spec(tasks=tasks)
+    assert s.order == ("load", "transform", "extract")
+    r = run("etl", 1, "success", three(), version={
+        "order": ["gone_b", "gone_a"],
+        "tasks": {"gone_a": {"upstream": []}, "gone_b": {"upstream": ["gone_a"]}}})
+    model = grid_model(s, [r], "UTC")
+    assert [row.key for row in model.rows] == [RUN_ROW, "extract", "transform", "load", "gone_a", "gone_b"]
 
 
 def test_error_banner_names_the_first_file():

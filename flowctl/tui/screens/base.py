@@ -8,12 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import SystemCommand
 from textual.binding import Binding
+from textual.events import Resize
 from textual.screen import Screen
 
-from flowctl.tui.views import Snapshot, status_line
+from flowctl.tui.views import Snapshot, carriers, status_line
 
 if TYPE_CHECKING:
     from flowctl.tui.app import FlowctlApp
+
+
+NARROW_HEADER = 100
+"""Below this width the header leaves out its hints and the date."""
+SHORT = 30
+"""Below this height screens leave out hint lines (class `-short`)."""
 
 
 class FlowctlScreen(Screen):
@@ -56,8 +63,13 @@ class FlowctlScreen(Screen):
             bar = self.query_one("StatusBar")
         except Exception:  # noqa: BLE001 - a screen without a header
             return
+        others, waiting = carriers(snap, {proc.pid: dag_id for dag_id, proc, _ in app.backfills})
         bar.show(status_line(snap.scheduler, app.now(), snap.tz, len(snap.dags), len(snap.errors),  # type: ignore[attr-defined]
-                             self.where()))
+                             self.where(), others, waiting, compact=self.size.width < NARROW_HEADER))
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.height < SHORT, "-short")
+        self.show_status()
 
     def on_screen_resume(self) -> None:
         snap = self.flowctl.snapshot
@@ -113,6 +125,22 @@ class FlowctlScreen(Screen):
 
         for action, title, help_text in self.PALETTE:
             yield SystemCommand(title, help_text, partial(self.run_action, action))
+
+    _selection_kind: tuple[bool, bool] | None = None
+
+    def selection_changed(self, refresh: bool = True) -> None:
+        """Refresh the footer's keys only when what they act on changed kind
+        (a task instance or a run selected, or not): redrawing the footer on
+        every cursor move costs each key press a footer rebuild. A focus
+        change refreshes them anyway (`refresh=False` then)."""
+        try:
+            kind = (bool(self.current_task()), bool(self.current_run()))
+        except Exception:  # noqa: BLE001 - asked before the widgets exist
+            return
+        if kind != self._selection_kind:
+            self._selection_kind = kind
+            if refresh:
+                self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.TASK_ACTIONS and hasattr(self, f"action_{action}"):

@@ -8,7 +8,6 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import ScrollableContainer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from flowctl.tui.charts import graph_lines
@@ -28,6 +27,7 @@ from flowctl.tui.widgets.charts import GanttView, GraphView
 from flowctl.tui.widgets.grid import GridTable
 from flowctl.tui.widgets.lines import lines_to_text, to_text
 from flowctl.tui.widgets.status import StatusBar
+from flowctl.tui.widgets.vim import VimScroll
 
 VIEWS = ("grid", "graph", "gantt", "code")
 
@@ -40,10 +40,10 @@ class DagScreen(FlowctlScreen):
         Binding("2", "view('graph')", "Graph"),
         Binding("3", "view('gantt')", "Gantt"),
         Binding("4", "view('code')", "Code"),
-        Binding("l", "open_task", "Log"),
+        Binding("enter", "nav('enter')", "Open the log (or the run's gantt)", key_display="Enter"),
         Binding("c", "clear", "Clear"),
         Binding("s", "mark_success", "Success"),
-        Binding("f", "mark_failed", "Failed"),
+        Binding("f,x", "mark_failed", "Failed"),
         Binding("t", "trigger", "Trigger"),
         Binding("left_square_bracket", "step_run(-1)", "Older run", key_display="[", show=False),
         Binding("right_square_bracket", "step_run(1)", "Newer run", key_display="]", show=False),
@@ -51,7 +51,7 @@ class DagScreen(FlowctlScreen):
         Binding("b", "backfill", "Backfill", show=False),
         # keys that arrive before a view's widget has taken the focus (a
         # focus change lands after keys already queued) still reach it
-        *(Binding(k, f"nav('{k}')", show=False) for k in ("up", "down", "left", "right", "enter")),
+        *(Binding(k, f"nav('{k}')", show=False) for k in ("up", "down", "left", "right", "j", "k", "h", "l")),
         *COMMON_BINDINGS,
     ]
     PALETTE = (
@@ -81,27 +81,27 @@ class DagScreen(FlowctlScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield Static(id="daginfo")
+        yield Static(id="runline", classes="runline")
         with TabbedContent(initial="grid", id="views"):
             with TabPane("1 Grid", id="grid"):
                 yield GridTable(id="gridtable")
                 yield Static(id="details")
             with TabPane("2 Graph", id="graph"):
-                yield Static(id="graph-run", classes="runline")
-                with ScrollableContainer(classes="canvas"):
+                with VimScroll(classes="canvas"):
                     yield GraphView(id="graphview")
                 yield Static(lines_to_text([legend()], wrap=True), classes="legend")
             with TabPane("3 Gantt", id="gantt"):
-                yield Static(id="gantt-run", classes="runline")
-                with ScrollableContainer(classes="canvas"):
+                with VimScroll(classes="canvas"):
                     yield GanttView(id="ganttview")
             with TabPane("4 Code", id="code"):
-                with ScrollableContainer(classes="canvas"):
+                with VimScroll(classes="canvas"):
                     yield Static(id="source")
         yield Footer()
 
     def on_mount(self) -> None:
         self.flowctl.watch_dag(self.dag_id)
-        self.query_one(GridTable).focus()
+        self.set_focus(self.query_one(GridTable))
+        self.set_interval(1.0, self._tick)
         snap = self.flowctl.snapshot
         if snap is not None:
             self.show_snapshot(snap)
@@ -177,7 +177,8 @@ class DagScreen(FlowctlScreen):
         if sel is not None:
             self.run_id = sel[1].run_id
         self._show_details()
-        self.refresh_bindings()
+        self._show_runline()
+        self.selection_changed()
 
     def _show_details(self) -> None:
         snap = self.flowctl.snapshot
@@ -200,15 +201,31 @@ class DagScreen(FlowctlScreen):
                 reason = next((t["reason"] for t in ex.get("tasks", []) if t["task_id"] == row.task_id), None)
                 reason = reason or ex.get("error")
             lines = ti_detail_lines(info, row.task_id, spec, reason, notes, snap.tz, self.flowctl.now())
-            lines.append([("Enter/l opens the log · c clear · s success · f failed", "dim")])
+            if not self.has_class("-short"):
+                lines.append([("Enter opens the log · c clear · s success · f failed · ? keys", "dim")])
         else:
-            lines = [run_detail_line(info, snap.tz, self.flowctl.now())]
+            lines = []
             ex = self._explained.get((run.run_id, None))
             for note in (ex or {}).get("notes", []):
                 lines.append([("note ", "dim"), (note, "yellow")])
-            lines.append([("c clears the whole run · Enter shows its gantt", "dim")])
+            if not self.has_class("-short"):
+                lines.append([("c clears the whole run · Enter shows its gantt", "dim")])
             lines.append(legend())
         details.update(lines_to_text(lines, wrap=True))
+
+    def _tick(self) -> None:
+        """Once a second, while the selected run is going on: "took X so far" moves on."""
+        info = self.selected_info()
+        if info is not None and info.active:
+            self._show_details()
+            self._show_runline()
+            if self.view == "gantt":
+                self._draw_view()
+
+    def _show_runline(self) -> None:
+        snap = self.flowctl.snapshot
+        if snap is not None:
+            self.query_one("#runline", Static).update(self._run_line(self.selected_info(), snap))
 
     def _draw_view(self) -> None:
         snap = self.flowctl.snapshot
@@ -216,6 +233,7 @@ class DagScreen(FlowctlScreen):
             return
         info = self.selected_info()
         spec = snap.dags.get(self.dag_id)
+        self._show_runline()
         if self.view == "graph":
             if info is not None:
                 up = info.upstream() or ({t: spec.tasks[t].upstream for t in spec.order} if spec else {})
@@ -226,19 +244,19 @@ class DagScreen(FlowctlScreen):
                 order, states = list(spec.order), {}
             else:
                 up, order, states = {}, [], {}
-            self.query_one("#graph-run", Static).update(self._run_line(info, snap))
             self.query_one(GraphView).show(graph_lines(order, up, states))
         elif self.view == "gantt":
-            self.query_one("#gantt-run", Static).update(self._run_line(info, snap))
             self.query_one(GanttView).show(info, self.flowctl.now(), snap.tz)
         elif self.view == "code" and spec is not None and self._source_for != spec.fileloc:
             self._source_for = spec.fileloc
             self._load_source(spec)
 
     def _run_line(self, info: RunInfo | None, snap: Snapshot) -> Any:
+        """The selected run's header: its state in words, who carries it out, how long."""
         if info is None:
-            return to_text([("no runs yet", "dim")])
-        return to_text(run_detail_line(info, snap.tz, self.flowctl.now()) + [("   [ ] older/newer run", "dim")])
+            return to_text([("no runs yet: t triggers one", "dim")])
+        return lines_to_text([run_detail_line(info, snap.tz, self.flowctl.now()) + [("   [ ] older/newer run", "dim")]],
+                             wrap=True)
 
     @work(thread=True, exit_on_error=False, group="source")
     def _load_source(self, spec: Any) -> None:
@@ -301,7 +319,7 @@ class DagScreen(FlowctlScreen):
         if pane in VIEWS:
             self.view = pane
             self._draw_view()
-            self.refresh_bindings()
+            self.selection_changed()
 
     # -- actions -----------------------------------------------------------------------------------
 
@@ -313,9 +331,11 @@ class DagScreen(FlowctlScreen):
         self.view = name
         self._draw_view()
         self._focus_view()
-        self.refresh_bindings()
+        self.selection_changed()
 
     def _focus_view(self) -> None:
+        # deferred (the tab switch lands first); keys that come before it
+        # reach the view through the `nav` bindings
         if self.view == "grid":
             self.query_one(GridTable).focus()
         else:
@@ -330,9 +350,10 @@ class DagScreen(FlowctlScreen):
                        "left": grid.action_cursor_left, "right": grid.action_cursor_right,
                        "enter": grid.action_select_cursor}
         else:
-            canvas = self.query_one(f"#{self.view} .canvas", ScrollableContainer)
+            canvas = self.query_one(f"#{self.view} .canvas", VimScroll)
             actions = {"up": canvas.action_scroll_up, "down": canvas.action_scroll_down,
                        "left": canvas.action_scroll_left, "right": canvas.action_scroll_right}
+        key = {"j": "down", "k": "up", "h": "left", "l": "right"}.get(key, key)
         action = actions.get(key)
         if action is not None:
             action()

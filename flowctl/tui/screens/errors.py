@@ -5,12 +5,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
 from flowctl.tui.screens.base import COMMON_BINDINGS, FlowctlScreen
 from flowctl.tui.views import Snapshot
 from flowctl.tui.widgets.status import StatusBar
+from flowctl.tui.widgets.vim import VimVerticalScroll
 
 
 class ErrorsScreen(FlowctlScreen):
@@ -19,12 +19,12 @@ class ErrorsScreen(FlowctlScreen):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
-        with VerticalScroll(id="errors"):
+        with VimVerticalScroll(id="errors"):
             yield Static(id="errortext")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#errors").focus()
+        self.set_focus(self.query_one("#errors"))
         snap = self.flowctl.snapshot
         if snap is not None:
             self.show_snapshot(snap)
@@ -42,7 +42,7 @@ class ErrorsScreen(FlowctlScreen):
             if err.traceback:
                 text.append(err.traceback.rstrip() + "\n", "dim")
             text.append("\n")
-        text.append("Fix the file and save it: the DAG list reloads within a few seconds (R reloads now).", "dim")
+        text.append("Fix the file and save it: the DAG list follows within two seconds.", "dim")
         self.query_one("#errortext", Static).update(text)
 
     def action_back(self) -> None:

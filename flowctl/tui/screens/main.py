@@ -23,14 +23,17 @@ NARROW = 110
 class MainScreen(FlowctlScreen):
     BINDINGS = [
         Binding("question_mark", "app.help", "Keys", key_display="?"),
-        Binding("slash", "filter", "Filter", key_display="/"),
+        # priority: handled as it arrives, so the keys typed right after it land in the box
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("t", "trigger", "Trigger"),
         Binding("p", "pause", "Pause/unpause"),
         Binding("b", "backfill", "Backfill"),
         Binding("c", "clear", "Clear", show=False),
         Binding("s", "mark_success", "Mark success", show=False),
-        Binding("f", "mark_failed", "Mark failed", show=False),
+        Binding("f,x", "mark_failed", "Mark failed", show=False),
+        Binding("h", "pane(-1)", "Pane to the left", show=False),
+        Binding("l", "pane(1)", "Pane to the right", show=False),
         Binding("e", "app.show_errors", "Import errors", show=False),
         Binding("o", "group", "Group by tag/folder", show=False),
         *COMMON_BINDINGS,
@@ -65,12 +68,12 @@ class MainScreen(FlowctlScreen):
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         self.query_one(ErrorBanner).display = False
-        self.query_one(DagTree).focus()
+        self.set_focus(self.query_one(DagTree))
         snap = self.flowctl.snapshot
         if snap is not None:
             self.show_snapshot(snap)
 
-    def on_resize(self, event: Resize) -> None:
+    def on_resize(self, event: Resize) -> None:  # FlowctlScreen's runs too
         self.query_one("#body").set_class(event.size.width < NARROW, "-narrow")
 
     # -- refresh ----------------------------------------------------------------------
@@ -85,7 +88,7 @@ class MainScreen(FlowctlScreen):
         tree = self.query_one(DagTree)
         tree.children_for = lambda node: node_children(snap, node)
         tree.show(tree_nodes(snap, self.group_by, self.filter_text, tree.expanded_keys()))
-        self.refresh_bindings()
+        self.selection_changed()
 
     def _redraw(self) -> None:
         snap = self.flowctl.snapshot
@@ -117,13 +120,13 @@ class MainScreen(FlowctlScreen):
     @on(Tree.NodeHighlighted)
     def _tree_moved(self) -> None:
         self._focus_tree = True
-        self.refresh_bindings()
+        self.selection_changed()
 
     @on(DataTable.RowHighlighted, "#dags")
     def _table_moved(self) -> None:
         if self.query_one(DagTable).has_focus:
             self._focus_tree = False
-            self.refresh_bindings()
+            self.selection_changed()
 
     def on_descendant_focus(self) -> None:
         focused = self.focused
@@ -131,7 +134,7 @@ class MainScreen(FlowctlScreen):
             self._focus_tree = True
         elif isinstance(focused, DagTable):
             self._focus_tree = False
-        self.refresh_bindings()
+        self.selection_changed(refresh=False)  # Textual refreshes the keys on a focus change
 
     # -- opening things -----------------------------------------------------------------
 
@@ -161,12 +164,21 @@ class MainScreen(FlowctlScreen):
     def _open_errors(self) -> None:
         self.flowctl.action_show_errors()
 
+    def action_pane(self, step: int) -> None:
+        """h / l: the tree, then the DAG table (in a narrow terminal: above, then below)."""
+        panes = [self.query_one(DagTree), self.query_one(DagTable)]
+        here = next((i for i, p in enumerate(panes) if p.has_focus), 0 if step > 0 else 1)
+        self.set_focus(panes[min(max(here + step, 0), len(panes) - 1)])
+
     # -- filter and grouping ---------------------------------------------------------------
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        if box.has_focus:  # a `/` typed into the filter itself
+            box.insert_text_at_cursor("/")
+            return
         box.display = True
-        box.focus()
+        self.set_focus(box)
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -175,7 +187,7 @@ class MainScreen(FlowctlScreen):
             box.display = False
             self.filter_text = ""
             self._redraw()
-            self.query_one(DagTree).focus()
+            self.set_focus(self.query_one(DagTree))
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -186,7 +198,7 @@ class MainScreen(FlowctlScreen):
     def _filter_done(self) -> None:
         if not self.filter_text:
             self.query_one("#filter", Input).display = False
-        self.query_one(DagTable).focus()
+        self.set_focus(self.query_one(DagTable))
 
     def action_group(self) -> None:
         self.group_by = "tag" if self.group_by == "folder" else "folder"

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from flowctl.tui.views import (
     Line,
@@ -28,6 +28,7 @@ from flowctl.tui.views import (
     state_word,
 )
 from flowctl.tui.widgets.lines import lines_to_text
+from flowctl.tui.widgets.vim import VimTable
 
 
 class Dialog(ModalScreen):
@@ -73,12 +74,27 @@ class ConfirmScreen(Dialog):
             yield self.buttons(self.ok_label, "error" if self.danger else "primary")
 
     def on_mount(self) -> None:
-        self.query_one("#ok", Button).focus()
+        self.set_focus(self.query_one("#ok", Button))
 
     @on(Button.Pressed, "#ok")
     def action_ok(self) -> None:
         self.dismiss(True)
 
+
+
+#: The clear dialog's toggles: id -> (key, what it adds)
+TOGGLES = {
+    "upstream": ("u", "upstream"),
+    "downstream": ("d", "downstream"),
+    "only_failed": ("o", "only failed"),
+}
+
+
+def toggle_label(name: str, on: bool) -> Content:
+    """`[u] upstream: off`: the key and the state in words, not only the box's
+    colour (plain text: `[u]` is not markup)."""
+    key, text = TOGGLES[name]
+    return Content(f"[{key}] {text}: {'ON' if on else 'off'}")
 
 
 class ClearScreen(Dialog):
@@ -107,16 +123,15 @@ class ClearScreen(Dialog):
         with Vertical(id="dialog"):
             yield Label(f"Clear {what} in {self.run_id}?", id="title")
             with Horizontal(classes="options"):
-                yield Checkbox("Upstream [u]", id="upstream")
-                yield Checkbox("Downstream [d]", id="downstream")
-                yield Checkbox("Only failed [o]", id="only_failed")
+                for name in TOGGLES:
+                    yield Checkbox(toggle_label(name, False), id=name)
             yield Static("These task instances go back to no state and run again:", classes="hint")
             with VerticalScroll(id="body"):
                 yield Static("working out the set…", id="plan")
             yield self.buttons("Clear [y]", "warning")
 
     def on_mount(self) -> None:
-        self.query_one("#ok", Button).focus()
+        self.set_focus(self.query_one("#ok", Button))
         self._replan()
 
     def action_toggle(self, name: str) -> None:
@@ -124,11 +139,12 @@ class ClearScreen(Dialog):
         box.value = not box.value
 
     @on(Checkbox.Changed)
-    def _changed(self) -> None:
+    def _changed(self, event: Checkbox.Changed) -> None:
+        event.checkbox.label = toggle_label(str(event.checkbox.id), event.value)
         self._replan()
 
     def options(self) -> dict[str, bool]:
-        return {name: self.query_one(f"#{name}", Checkbox).value for name in ("upstream", "downstream", "only_failed")}
+        return {name: self.query_one(f"#{name}", Checkbox).value for name in TOGGLES}
 
     def _replan(self) -> None:
         self.plan = None
@@ -189,13 +205,13 @@ class MarkScreen(Dialog):
         with Vertical(id="dialog"):
             yield Label(f"Mark {self.info.dag_id}.{self.task_id} {self.state} in {self.info.run_id}?", id="title")
             with Horizontal(classes="options"):
-                yield Checkbox("Downstream [d]", id="downstream")
+                yield Checkbox(toggle_label("downstream", False), id="downstream")
             with VerticalScroll(id="body"):
                 yield Static(id="targets")
             yield self.buttons(f"Mark {self.state} [y]", "success" if self.state == "success" else "error")
 
     def on_mount(self) -> None:
-        self.query_one("#ok", Button).focus()
+        self.set_focus(self.query_one("#ok", Button))
         self._show()
 
     def action_toggle(self) -> None:
@@ -204,7 +220,9 @@ class MarkScreen(Dialog):
 
     @on(Checkbox.Changed)
     def _show(self) -> None:
-        down = self.query_one("#downstream", Checkbox).value
+        box = self.query_one("#downstream", Checkbox)
+        box.label = toggle_label("downstream", box.value)
+        down = box.value
         targets = mark_targets(self.info, self.upstream, self.task_id, down)
         lines: list[Line] = [[("These task instances become ", "bold"), state_word(self.state), (":", "bold")]]
         for tid, state in targets:
@@ -243,7 +261,7 @@ class TriggerScreen(Dialog):
             yield self.buttons("Trigger [Enter]", cancel="Cancel [Esc]")
 
     def on_mount(self) -> None:
-        self.query_one("#conf", Input).focus()
+        self.set_focus(self.query_one("#conf", Input))
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")
@@ -295,7 +313,7 @@ class BackfillScreen(Dialog):
             yield self.buttons("Start backfill [Enter]", cancel="Cancel [Esc]")
 
     def on_mount(self) -> None:
-        self.query_one("#start", Input).focus()
+        self.set_focus(self.query_one("#start", Input))
         self._update()
 
     @on(Input.Changed)
@@ -330,13 +348,12 @@ class HelpScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(f"Keys: {self.title_text}", id="title")
-            table: DataTable = DataTable(show_header=False, cursor_type="none", id="keys")
-            yield table
-            yield Static(lines_to_text([legend()], wrap=True), classes="hint")
+            yield VimTable(show_header=False, cursor_type="none", id="keys")
+            yield Static(lines_to_text([[("The grid's letters: ", "bold")], legend()], wrap=True), classes="hint")
             yield Static("Esc or ? closes. Ctrl+P opens the command palette with every action.", classes="hint")
 
     def on_mount(self) -> None:
-        table = self.query_one("#keys", DataTable)
+        table = self.query_one("#keys", VimTable)
         table.add_columns("key", "does")
         for key, text in self.keys:
             table.add_row(key, text)

@@ -1,19 +1,21 @@
 """A task instance: its details (with `explain`'s reason) and a try's log,
-followed live while it grows; `[` and `]` switch tries."""
+followed live while it grows (`f` toggles following); `[` and `]` switch
+tries; `/` searches the log, `n`/`N` go to the next and previous match."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Footer, Input, Static
 
 from flowctl.tui.data import read_from, read_run_info, read_tail
 from flowctl.tui.screens.base import COMMON_BINDINGS, FlowctlScreen
 from flowctl.tui.views import Line, RunInfo, Snapshot, ti_detail_lines
 from flowctl.tui.widgets.lines import lines_to_text, to_text
+from flowctl.tui.widgets.log import SearchLog
 from flowctl.tui.widgets.status import StatusBar
 
 
@@ -21,27 +23,33 @@ class TaskScreen(FlowctlScreen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("question_mark", "app.help", "Keys", key_display="?"),
+        # priority: handled as it arrives, so the keys typed right after it land in the box
+        Binding("slash", "search", "Search", key_display="/", priority=True),
+        Binding("n", "next_match(1)", "Next match", show=False),
+        Binding("N", "next_match(-1)", "Previous match", show=False),
+        Binding("f", "toggle_follow", "Follow"),
         Binding("left_square_bracket", "try_step(-1)", "Earlier try", key_display="["),
         Binding("right_square_bracket", "try_step(1)", "Later try", key_display="]"),
-        Binding("G", "follow", "Follow", show=False),
         Binding("c", "clear", "Clear"),
         Binding("s", "mark_success", "Success"),
-        Binding("f", "mark_failed", "Failed"),
+        Binding("x", "mark_failed", "Failed"),
         *COMMON_BINDINGS,
     ]
     PALETTE = (
+        ("search", "Search the log", "Matches are highlighted; n and N move between them"),
+        ("toggle_follow", "Follow the log, or stop following", "Keep the end of the latest try in view"),
         ("clear", "Clear this task instance", "With upstream, downstream or only-failed options"),
         ("mark_success", "Mark this task instance success", ""),
         ("mark_failed", "Mark this task instance failed", ""),
         ("try_step(-1)", "Show the earlier try's log", ""),
         ("try_step(1)", "Show the later try's log", ""),
-        ("follow", "Follow the log", "Jump to the end and keep following"),
     )
 
     def __init__(self, dag_id: str, run_id: str, task_id: str, try_number: int | None = None) -> None:
         super().__init__()
         self.dag_id, self.run_id, self.task_id = dag_id, run_id, task_id
         self.try_number = try_number  #: None: the latest try, followed
+        self.follow = try_number is None
         self.info: RunInfo | None = None
         self.explained: dict[str, Any] | None = None
         self._seq = -1
@@ -54,13 +62,18 @@ class TaskScreen(FlowctlScreen):
         yield StatusBar(id="status")
         yield Static(id="details")
         yield Static(id="trybar")
-        yield Log(id="log", max_lines=20_000)
+        yield SearchLog(id="log", max_lines=20_000)
+        yield Input(placeholder="search the log: Enter finds, Esc cancels", id="search")
         yield Footer()
 
     def on_mount(self) -> None:
         self.flowctl.watch_dag(self.dag_id)
-        self.query_one(Log).focus()
+        self.query_one("#search", Input).display = False
+        log = self.query_one(SearchLog)
+        log.follow = self.follow
+        self.set_focus(log)
         self.set_interval(0.5, self._follow_tick)
+        self.set_interval(1.0, self._tick)
         snap = self.flowctl.snapshot
         if snap is not None:
             self.show_snapshot(snap)
@@ -83,6 +96,12 @@ class TaskScreen(FlowctlScreen):
     # -- details ---------------------------------------------------------------------------
 
     def show_snapshot(self, snap: Snapshot) -> None:
+        if self.info is None and (known := snap.run(self.dag_id, self.run_id)) is not None:
+            # the snapshot already has the run: open the log now, beside the fresh read and explain
+            self.info = known
+            want = self.try_number or self.latest_try()
+            if want:
+                self._open_log(want)
         if snap.seq != self._seq and not self._reloading:
             self._seq = snap.seq
             self._reloading = True
@@ -90,12 +109,19 @@ class TaskScreen(FlowctlScreen):
         else:
             self._show_details()
 
+    def _tick(self) -> None:
+        """Once a second: a running try's "took X so far" moves on."""
+        ti = self.info.ti(self.task_id) if self.info else None
+        if ti is not None and ti.get("state") == "running":
+            self._show_details()
+
     @work(thread=True, exit_on_error=False, group="task-reload")
     def _reload(self) -> None:
         service = self.flowctl.service
         info = explained = None
+        snap = self.flowctl.snapshot
         try:
-            info = read_run_info(service.store, self.dag_id, self.run_id)
+            info = read_run_info(service.store, self.dag_id, self.run_id, snap.scheduler if snap else {})
             explained = service.explain(self.dag_id, self.run_id, self.task_id, now=self.flowctl.now())
         except Exception as exc:  # noqa: BLE001 - shown instead of the reason
             explained = {"notes": [], "tasks": [], "error": str(exc)}
@@ -112,7 +138,7 @@ class TaskScreen(FlowctlScreen):
         if want and want != self._log_try:
             self._open_log(want)
         elif not want and self._log_try is None:
-            log = self.query_one(Log)
+            log = self.query_one(SearchLog)
             log.clear()
             state = (info.ti(self.task_id) or {}).get("state") if info else "?"
             log.write_line(f"(no log yet: this task instance has not run; state {state})")
@@ -144,12 +170,22 @@ class TaskScreen(FlowctlScreen):
         if not shown:
             line.append(("no try yet", ""))
         else:
-            line += [(f"try {shown} of {latest}", "bold")]
-            if self.try_number is None:
-                line.append(("  following the latest try", "green"))
-            line.append(("   [ ] switch tries", "dim"))
+            line += [(f"try {shown} of {latest}", "bold"), ("  [ ] switch", "dim")]
+            if self.follow:
+                line += [("  following", "bold green"), (" (f stops)", "dim")]
+            else:
+                line += [("  not following", "bold yellow"), (" (f follows)", "dim")]
             if self._skipped:
-                line.append((f"   (the first {self._skipped // 1024} KB are not shown)", "yellow"))
+                line.append((f"  (the first {self._skipped // 1024} KB are not shown)", "yellow"))
+        log = self.query_one(SearchLog)
+        if log.pattern is not None:
+            n = len(log.matches)
+            line += [("  /", "dim"), (log.query_text, "bold")]
+            if not n:
+                line.append(("  no match", "bold red"))
+            else:
+                at = f"match {log.current + 1} of {n}" if log.current >= 0 else f"{n} match{'es' if n != 1 else ''}"
+                line += [(f"  {at}", "bold"), (" (n N; Esc clears)", "dim")]
         self.query_one("#trybar", Static).update(to_text(line))
 
     # -- the log ------------------------------------------------------------------------------
@@ -174,20 +210,23 @@ class TaskScreen(FlowctlScreen):
             return
         self._offset = offset
         self._skipped = skipped
-        log = self.query_one(Log)
+        log = self.query_one(SearchLog)
         log.clear()
         if skipped:
             log.write_line(f"… {skipped // 1024} KB earlier in {path} not shown …")
         if text:
-            log.write(text, scroll_end=True)
+            log.append(text)
         elif not path.exists():
             log.write_line(f"(no log file yet: {path})")
+        if log.pattern is not None:
+            log.search(log.query_text)
+        log.scroll_end(animate=False, immediate=True, x_axis=False)  # where a failed try says why
         self._show_trybar()
 
     def _follow_tick(self) -> None:
         if self._log_busy or self._log_try is None:
             return
-        if self.try_number is not None and self.try_number != self.latest_try():
+        if self._log_try != self.latest_try():
             return  # an older try's log does not grow
         self._log_busy = True
         self._read_more(self._log_try, self._offset)
@@ -204,15 +243,30 @@ class TaskScreen(FlowctlScreen):
             return
         self._offset = new_offset
         if text:
-            log = self.query_one(Log)
+            log = self.query_one(SearchLog)
             if new_offset < offset or offset == 0:
                 log.clear()
-            log.write(text, scroll_end=log.is_vertical_scroll_end)
+            log.append(text)
+            if log.pattern is not None:
+                self._show_trybar()
 
     # -- actions -------------------------------------------------------------------------------
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        """Esc: closes the search box, then clears the search, then goes back."""
+        box = self.query_one("#search", Input)
+        log = self.query_one(SearchLog)
+        if box.display:
+            box.display = False
+            if not box.value:
+                log.search("")
+            self.set_focus(log)
+        elif log.pattern is not None:
+            log.search("")
+        else:
+            self.app.pop_screen()
+            return
+        self._show_trybar()
 
     def action_try_step(self, step: int) -> None:
         latest = self.latest_try()
@@ -221,15 +275,64 @@ class TaskScreen(FlowctlScreen):
             return
         current = self._log_try or latest
         n = min(max(current + step, 1), latest)
-        self.try_number = None if n == latest else n
+        if n != latest:
+            self._set_follow(False)
+        self.try_number = None if self.follow else n
         if n != self._log_try:
             self._open_log(n)
         self._show_trybar()
 
-    def action_follow(self) -> None:
-        self.try_number = None
-        latest = self.latest_try()
-        if latest and latest != self._log_try:
-            self._open_log(latest)
-        self.query_one(Log).scroll_end(animate=False)
+    def action_toggle_follow(self) -> None:
+        self._set_follow(not self.follow)
+        if self.follow:
+            latest = self.latest_try()
+            if latest and latest != self._log_try:
+                self._open_log(latest)
+        self._show_trybar()
+
+    def _set_follow(self, follow: bool) -> None:
+        """Following: the latest try, its end kept in view. Not following: this try, where it is."""
+        self.follow = follow
+        self.try_number = None if follow else (self._log_try or None)
+        self.query_one(SearchLog).set_follow(follow)
+
+    @on(SearchLog.FollowChanged)
+    def _follow_changed(self, event: SearchLog.FollowChanged) -> None:
+        if event.follow != self.follow:
+            self._set_follow(event.follow)
+        self._show_trybar()
+
+    # -- search --------------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        if box.has_focus:  # a `/` typed into the search itself
+            box.insert_text_at_cursor("/")
+            return
+        box.value = self.query_one(SearchLog).query_text
+        box.display = True
+        self.set_focus(box)
+
+    @on(Input.Changed, "#search")
+    def _search_typed(self, event: Input.Changed) -> None:
+        self.query_one(SearchLog).search(event.value)  # highlight as you type
+        self._show_trybar()
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self, event: Input.Submitted) -> None:
+        box = self.query_one("#search", Input)
+        box.display = False
+        log = self.query_one(SearchLog)
+        self.set_focus(log)
+        if log.search(event.value):
+            log.next_match(1)
+        self._show_trybar()
+
+    def action_next_match(self, step: int) -> None:
+        log = self.query_one(SearchLog)
+        if log.pattern is None:
+            self.notify("Search first: / and a word.", severity="warning")
+            return
+        if log.next_match(step) is None:
+            self.notify(f"No match for {log.query_text!r} in this try's log.", severity="warning")
         self._show_trybar()

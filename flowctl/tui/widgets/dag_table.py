@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
-
 from flowctl.tui.views import DAG_COLUMNS, DagRow, dag_cells
 from flowctl.tui.widgets.lines import to_text
+from flowctl.tui.widgets.vim import VimTable
 
 
-class DagTable(DataTable):
-    """One row per DAG: schedule, paused, last runs as coloured letters, next
-    run, running and failed task counts. Enter opens the DAG."""
+class DagTable(VimTable):
+    """One row per DAG: schedule, paused, the last run's state in words and
+    its date, recent runs as coloured letters, next run, running and failed
+    task counts. Enter opens the DAG."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]

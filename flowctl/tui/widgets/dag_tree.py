@@ -15,9 +15,10 @@ from textual.widgets.tree import TreeNode
 
 from flowctl.tui.views import Node
 from flowctl.tui.widgets.lines import to_text
+from flowctl.tui.widgets.vim import VimTree
 
 
-class DagTree(Tree[Node]):
+class DagTree(VimTree, Tree[Node]):
     BINDINGS = [
         Binding("right", "expand", "Expand", show=False),
         Binding("left", "collapse", "Collapse", show=False),

@@ -4,9 +4,9 @@ state letter in its colour. Updated cell by cell while the shape holds."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from flowctl.tui.views import GridModel, GridRow, GridRun, state_letter, state_style
+from flowctl.tui.widgets.vim import SIDEWAYS, VimTable
 
 TASK_COLUMN = "__task__"
 CELL_WIDTH = 5
@@ -19,7 +19,11 @@ def _cell(state: str | None) -> Text:
     return text
 
 
-class GridTable(DataTable):
+class GridTable(VimTable):
+    """j/k move between tasks, h/l between runs (the grid is its screen's only pane)."""
+
+    BINDINGS = SIDEWAYS
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="cell", fixed_columns=1, header_height=2, **kwargs)  # type: ignore[arg-type]
         self.model: GridModel | None = None

@@ -8,14 +8,28 @@ from textual.message import Message
 from textual.widgets import Static
 
 from flowctl.tui.views import Line
-from flowctl.tui.widgets.lines import to_text
+from flowctl.tui.widgets.lines import lines_to_text
 
 
 class StatusBar(Static):
-    """One line: `flowctl │ scheduler ● running pid 12 … │ 3 DAGs │ time zone`."""
+    """`etl │ ● scheduler pid 12, beat 2s ago │ ● run pid 40: etl │ 3 DAGs │ time zone`;
+    wraps to a second line in a narrow terminal rather than cut what carries the runs out.
+
+    Redrawn only when its text changes, and laid out again only when it needs
+    another number of lines: the clock ticks every second, and a layout of the
+    whole screen each time would cost every key press behind it."""
+
+    _shown: tuple[str, int] = ("", 0)
 
     def show(self, line: Line) -> None:
-        self.update(to_text(line))
+        text = lines_to_text([line], wrap=True)
+        width = max(1, self.size.width or self.app.size.width)
+        rows = len(text.wrap(self.app.console, width))
+        if (text.markup, rows) == self._shown:
+            return
+        relayout = rows != self._shown[1]
+        self._shown = (text.markup, rows)
+        self.update(text, layout=relayout)
 
 
 class ErrorBanner(Static, can_focus=True):
