@@ -91,7 +91,8 @@ class Bench:
         self.dags = Path(tempfile.mkdtemp(prefix="flowctl-bench-dags-"))
         for name, source in DAGS.items():
             (self.dags / name).write_text(textwrap.dedent(source))
-        self.env = {**os.environ, "FLOWCTL_HOME": str(self.home), "FLOWCTL_DAGS_FOLDER": str(self.dags),
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # as installed: bytecode cached
+        self.env = {**env, "FLOWCTL_HOME": str(self.home), "FLOWCTL_DAGS_FOLDER": str(self.dags),
                     "FLOWCTL_WORKERS": "2", "FLOWCTL_NOTIFY_DESKTOP": "false"}
         for key in ("FLOWCTL_EXECUTOR", "FLOWCTL_NOTIFY_WEBHOOK", "FLOWCTL_NOTIFY_COMMAND"):
             self.env.pop(key, None)

@@ -84,6 +84,17 @@ def use_dags_folder(folder: str | os.PathLike[str] | None) -> None:
     _dags_root = str(folder) if folder else None
 
 
+def use_bytecode_folder(folder: str | os.PathLike[str] | None) -> None:
+    """Where the bytecode of DAG files (and the helper modules they import)
+    is cached: a folder in the home, so that flowctl writes nothing into the
+    DAG folder (Python would put `__pycache__` beside each file)."""
+    global _bytecode_root
+    _bytecode_root = str(folder) if folder else None
+
+
+_bytecode_root: str | None = None
+
+
 def module_name_for(path: str) -> str:
     return "flowctl_dag_" + hashlib.sha1(path.encode()).hexdigest()[:12]
 
@@ -124,7 +135,13 @@ def import_dag_file(path: str, root: str | None = None) -> list[Any]:
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    prefix = sys.pycache_prefix
+    if _bytecode_root is not None:
+        sys.pycache_prefix = _bytecode_root
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.pycache_prefix = prefix
     dags = dag_module.collect_created()
     for d in dags:
         d.fileloc = path
@@ -349,6 +366,8 @@ class Loader:
         self.ignore_syntax = config.ignore_file_syntax() if ignore_syntax is None else ignore_syntax
         self.notice = notice
         use_dags_folder(folder)
+        if cache_path is not None:
+            use_bytecode_folder(cache_path.parent / "bytecode")
         if cache_path is not None and cache_path.parent.name == "cache":
             from flowctl import variables
 

@@ -106,9 +106,9 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
         fsync_dir(path.parent)
 
 
-def private_dir(path: Path) -> None:
+def private_dir(path: Path, durable: bool = False) -> None:
     """Create `path` and any missing parents readable by the user only (0700);
-    each new folder is made durable in its parent."""
+    with `durable` (state folders), each new folder is made durable in its parent."""
     missing = []
     p = path
     while not p.exists():
@@ -119,7 +119,8 @@ def private_dir(path: Path) -> None:
             d.mkdir(mode=_DIR_MODE)
         except FileExistsError:
             continue
-        fsync_dir(d.parent)
+        if durable:
+            fsync_dir(d.parent)
 
 
 def _damaged(path: Path, why: str) -> StoreCorrupt:
@@ -340,7 +341,7 @@ class Store:
     # -- paths -------------------------------------------------------------------------
 
     def ensure(self) -> None:
-        private_dir(self.runs_dir)
+        private_dir(self.runs_dir, durable=True)
 
     def run_path(self, dag_id: str, run_id: str) -> Path:
         return self._run_paths(dag_id, run_id)[0]
@@ -952,7 +953,7 @@ class Transaction:
             stored.apply({**w.entry(stored.applied + 1)})
             stored.folded = stored.applied
         path = self.store.run_path(*key)
-        private_dir(path.parent)
+        private_dir(path.parent, durable=True)
         atomic_write(path, orjson.dumps(stored.to_document()))
         self._remember(key, stored, path, offset=0)
 

@@ -427,13 +427,27 @@ def link_references(op: BaseOperator) -> None:
             ref.operator.set_downstream(op)
 
 
+_signatures: dict[Any, inspect.Signature] = {}
+
+
+def signature_of(fn: Callable[..., Any]) -> inspect.Signature:
+    """`inspect.signature`, remembered (a fork server works it out once for every try)."""
+    try:
+        hit = _signatures.get(fn)
+    except TypeError:  # an unhashable callable
+        return inspect.signature(fn)
+    if hit is None:
+        hit = _signatures[fn] = inspect.signature(fn)
+    return hit
+
+
 def call_with_context(
     fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], context: dict[str, Any]
 ) -> Any:
     """Call `fn`, giving it context values for parameters of the same names,
     or the whole context through `**kwargs` (Airflow's convention). An async
     callable is run to completion."""
-    sig = inspect.signature(fn)
+    sig = signature_of(fn)
     params = sig.parameters
     takes_var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
     call_kwargs = dict(kwargs)
@@ -495,7 +509,7 @@ class PythonOperator(BaseOperator):
         return _source_of(self.python_callable)
 
     def execute_callable(self, context: dict[str, Any]) -> Any:
-        context = {**context, "templates_dict": self.templates_dict}
+        context["templates_dict"] = self.templates_dict  # (not a copy: the context makes its values when read)
         return call_with_context(self.python_callable, self.op_args, self.op_kwargs, context)
 
     def execute(self, context: dict[str, Any]) -> Any:

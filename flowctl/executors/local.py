@@ -26,7 +26,8 @@ from typing import Any
 from flowctl.executors.base import Event, Finished, Job, Started
 from flowctl.records import JobKey
 
-_PRELOAD = ("pendulum", "flowctl.runtime.templating", "flowctl.runtime.runner", "flowctl.store")
+_PRELOAD = ("pendulum", "flowctl.runtime.templating", "flowctl.runtime.runner", "flowctl.runtime.context", "flowctl.store",
+            "flowctl.config", "flowctl.variables", "flowctl.connections", "flowctl.masking")
 
 
 def describe_status(status: int) -> tuple[int, str]:
@@ -94,29 +95,52 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
         os._exit(0)
     import gc
 
+    from flowctl.runtime.runner import prepare_fork_server
+
+    prepare_fork_server(dags)
     gc.collect()
     gc.freeze()  # what is loaded now is never scanned by a try's collector: its pages stay shared
     children: dict[int, tuple[int, int, bytearray]] = {}  # result fd -> (wire id, pid, data)
+    exiting: set[int] = set()  # tries that handed their result over and are on their way out
     reader = _LineReader()
     last_reap = time.monotonic()
 
     def finish(fd: int) -> None:
         key, pid, data = children.pop(fd)
         os.close(fd)
-        _, status = os.waitpid(pid, 0)
-        code, how = describe_status(status)
         result = None
         if data:
             try:
                 result = json.loads(data)
             except ValueError:
                 result = None
-        _send(sock, {"op": "finished", "key": key, "result": result, "exit_code": code, "how": how,
+        if result is not None:
+            # the try's last act was to hand its result over: report it now and reap the
+            # process when it is gone, rather than wait here while the kernel tears it down
+            exiting.add(pid)
+            _send(sock, {"op": "finished", "key": key, "result": result, "exit_code": 0, "how": "exit code 0",
+                         "at": time.time()})
+            return
+        _, status = os.waitpid(pid, 0)
+        code, how = describe_status(status)
+        _send(sock, {"op": "finished", "key": key, "result": None, "exit_code": code, "how": how,
                      "at": time.time()})
+
+    def reap() -> None:
+        for pid in list(exiting):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                exiting.discard(pid)
 
     while True:
         fds = [sock.fileno(), *children]
-        ready, _, _ = select.select(fds, [], [], 1.0 if children else None)
+        wait = 0.05 if exiting else (1.0 if children else None)
+        ready, _, _ = select.select(fds, [], [], wait)
+        if exiting:
+            reap()
         for fd in ready:
             if fd == sock.fileno():
                 data = sock.recv(1 << 16)

@@ -44,8 +44,7 @@ class TaskInstanceHandle:
         self.task: Any = None
         self.max_tries = 0
         self.start_date: Any = None
-        self.logical_date: Any = None
-        self.execution_date: Any = None
+        self._context: dict[str, Any] | None = None
         self.operator: str | None = None
         self.pool = "default_pool"
         self.queue = "default"
@@ -70,10 +69,16 @@ class TaskInstanceHandle:
         self.pool = getattr(task, "pool", None) or "default_pool"
         self.queue = getattr(task, "queue", "default")
         self.priority_weight = getattr(task, "priority_weight", 1)
-        self.logical_date = context.get("logical_date")
-        self.execution_date = self.logical_date
         self.start_date = pendulum.now("UTC")
         self._context = context
+
+    @property
+    def logical_date(self) -> Any:
+        return self._context.get("logical_date") if self._context is not None else None
+
+    @property
+    def execution_date(self) -> Any:
+        return self.logical_date
 
     @property
     def key(self) -> tuple[str, str, str, int, int]:
@@ -224,6 +229,26 @@ class _TaskLogHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value: Any) -> None:
         pass
+
+
+def prepare_fork_server(dags: dict[str, Any]) -> None:
+    """What every try of these DAGs would make for itself, made once in the
+    fork server before it forks tries: each DAG's Jinja environment and the
+    task log handler. A try then shares them instead of building its own (a
+    try is a fresh process: whatever it makes costs it page faults)."""
+    from flowctl.authoring.operators import signature_of
+    from flowctl.runtime.templating import environment
+
+    setup_task_logging()
+    for dag in dags.values():
+        try:
+            environment(dag)
+            for task in dag.task_dict.values():
+                fn = getattr(task, "python_callable", None)
+                if callable(fn):
+                    signature_of(fn)
+        except Exception:  # noqa: BLE001 - a warm-up; the try reports any real problem
+            pass
 
 
 def setup_task_logging() -> None:
@@ -463,10 +488,8 @@ def task_process_main(dags: dict[str, Any], payload: dict[str, Any], result_fd: 
     try:
         os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # the fork server ignores it; the task should not
-        log_path = Path(payload["log_path"])
-        from flowctl.store import private_dir
-
-        private_dir(log_path.parent)
+        log_path = payload["log_path"]
+        os.makedirs(os.path.dirname(log_path), mode=0o700, exist_ok=True)
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)

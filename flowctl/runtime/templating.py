@@ -14,6 +14,7 @@ in `template_searchpath`, whose content is rendered instead.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -126,6 +127,101 @@ def neighbour_dates(dag: Any, logical: pendulum.DateTime, manual: bool) -> tuple
     return pendulum.instance(prev, tz=tz), pendulum.instance(nxt, tz=tz)
 
 
+class Context(dict):
+    """Airflow's task context: a dict whose costlier values (parsed dates, the
+    schedule's neighbours, Variables, macros) are made when first read. A task
+    that reads none of them pays for none: a try is a fresh process, and every
+    object it makes costs page faults there."""
+
+    def __init__(self, eager: dict[str, Any], lazy: dict[str, Callable[[], Any]]) -> None:
+        super().__init__(eager)
+        self._lazy = lazy
+
+    def _load(self, key: Any) -> Any:
+        value = self._lazy.pop(key)()
+        dict.__setitem__(self, key, value)
+        return value
+
+    def _all(self) -> None:
+        for key in list(self._lazy):
+            if key in self._lazy:
+                self._load(key)
+
+    def __missing__(self, key: Any) -> Any:
+        if key in self._lazy:
+            return self._load(key)
+        raise KeyError(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        if key in self._lazy:
+            return self._load(key)
+        return default
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self._lazy
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._lazy.pop(key, None)
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        if key in self._lazy:
+            del self._lazy[key]
+            if not dict.__contains__(self, key):
+                return
+        dict.__delitem__(self, key)
+
+    def __iter__(self) -> Any:
+        self._all()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        return dict.__len__(self) + len(self._lazy)
+
+    def keys(self) -> Any:  # type: ignore[override]
+        self._all()
+        return dict.keys(self)
+
+    def values(self) -> Any:  # type: ignore[override]
+        self._all()
+        return dict.values(self)
+
+    def items(self) -> Any:  # type: ignore[override]
+        self._all()
+        return dict.items(self)
+
+    def copy(self) -> dict[str, Any]:  # type: ignore[override]
+        self._all()
+        return dict(self)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key in self:
+            return self[key]
+        self[key] = default
+        return default
+
+    def pop(self, key: Any, *default: Any) -> Any:  # type: ignore[override]
+        if key in self._lazy and not dict.__contains__(self, key):
+            self._load(key)
+        return dict.pop(self, key, *default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __repr__(self) -> str:
+        self._all()
+        return dict.__repr__(self)
+
+    def __eq__(self, other: object) -> bool:
+        self._all()
+        return dict.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def build_context(
     *,
     dag: Any,
@@ -137,62 +233,53 @@ def build_context(
 ) -> dict[str, Any]:
     """The template context for one try. Dates are aware pendulum values in
     the DAG's zone; `ds` is the logical date's day in that zone. Params are
-    the task's, overridden by the run's conf, and checked against their Params."""
+    the task's, overridden by the run's conf, and checked against their Params.
+    The dates and helpers are made when first read (see `Context`)."""
     from flowctl import masking
     from flowctl.authoring.params import check_params
-    from flowctl.connections import ConnectionAccessor
-    from flowctl.variables import VariableAccessor
 
-    dag_run = DagRunInfo(run, getattr(dag, "dag_id", ""), timezone)
-    logical = dag_run.logical_date
-    start = dag_run.data_interval_start
-    end = dag_run.data_interval_end
-    conf = dag_run.conf
+    conf = run.get("conf") or {}
     params = check_params(dict(getattr(task, "params", None) or getattr(dag, "params", {}) or {}),
                           dict(getattr(task, "param_specs", None) or {}), conf)
     masking.register_doc(params)
     masking.register_doc(conf)
     prev = prev_success or {}
-    ds = logical.strftime("%Y-%m-%d")
-    ds_nodash = logical.strftime("%Y%m%d")
-    prev_date, next_date = neighbour_dates(dag, logical, dag_run.external_trigger)
     task_id = getattr(ti, "task_id", "") or ""
-    context: dict[str, Any] = {
+    memo: dict[str, Any] = {}
+
+    def dag_run() -> DagRunInfo:
+        if "dag_run" not in memo:
+            memo["dag_run"] = DagRunInfo(run, getattr(dag, "dag_id", ""), timezone)
+        return memo["dag_run"]
+
+    def logical() -> Any:
+        return dag_run().logical_date
+
+    def neighbours() -> tuple[Any, Any]:
+        if "neighbours" not in memo:
+            memo["neighbours"] = neighbour_dates(dag, logical(), dag_run().external_trigger)
+        return memo["neighbours"]
+
+    def day(value: Any, fmt: str = "%Y-%m-%d") -> str | None:
+        return value.strftime(fmt) if value else None
+
+    def accessor(kind: str) -> Any:
+        if kind == "var":
+            from flowctl.variables import VariableAccessor
+
+            return VariableAccessor()
+        from flowctl.connections import ConnectionAccessor
+
+        return ConnectionAccessor()
+
+    eager: dict[str, Any] = {
         "dag": dag,
         "task": task,
         "ti": ti,
         "task_instance": ti,
-        "dag_run": dag_run,
         "run_id": run["run_id"],
-        "logical_date": logical,
-        "execution_date": logical,
-        "ds": ds,
-        "ds_nodash": ds_nodash,
-        "ts": logical.isoformat(),
-        "ts_nodash": logical.strftime("%Y%m%dT%H%M%S"),
-        "ts_nodash_with_tz": logical.isoformat().replace("-", "").replace(":", ""),
-        "data_interval_start": start,
-        "data_interval_end": end,
-        "prev_data_interval_start_success": _parse(prev.get("data_interval_start"), timezone),
-        "prev_data_interval_end_success": _parse(prev.get("data_interval_end"), timezone),
-        "prev_start_date_success": _parse(prev.get("start_date"), timezone),
-        "prev_end_date_success": _parse(prev.get("end_date"), timezone),
-        "prev_execution_date": prev_date,
-        "next_execution_date": next_date,
-        "prev_ds": prev_date.strftime("%Y-%m-%d") if prev_date else None,
-        "prev_ds_nodash": prev_date.strftime("%Y%m%d") if prev_date else None,
-        "next_ds": next_date.strftime("%Y-%m-%d") if next_date else None,
-        "next_ds_nodash": next_date.strftime("%Y%m%d") if next_date else None,
-        "yesterday_ds": (logical - timedelta(days=1)).strftime("%Y-%m-%d"),
-        "yesterday_ds_nodash": (logical - timedelta(days=1)).strftime("%Y%m%d"),
-        "tomorrow_ds": (logical + timedelta(days=1)).strftime("%Y-%m-%d"),
-        "tomorrow_ds_nodash": (logical + timedelta(days=1)).strftime("%Y%m%d"),
-        "task_instance_key_str": f"{getattr(dag, 'dag_id', '')}__{task_id}__{ds_nodash}",
         "params": params,
         "conf": conf,
-        "var": VariableAccessor(),
-        "conn": ConnectionAccessor(),
-        "macros": Macros(),
         "try_number": getattr(ti, "try_number", 1),
         "test_mode": run.get("run_type") == "test",
         "inlets": list(getattr(task, "inlets", None) or []),
@@ -200,7 +287,39 @@ def build_context(
         "map_index_template": None,
         "expanded_ti_count": None,
     }
-    context.update(getattr(dag, "user_defined_macros", None) or {})
+    lazy: dict[str, Callable[[], Any]] = {
+        "dag_run": dag_run,
+        "logical_date": logical,
+        "execution_date": logical,
+        "ds": lambda: day(logical()),
+        "ds_nodash": lambda: day(logical(), "%Y%m%d"),
+        "ts": lambda: logical().isoformat(),
+        "ts_nodash": lambda: day(logical(), "%Y%m%dT%H%M%S"),
+        "ts_nodash_with_tz": lambda: logical().isoformat().replace("-", "").replace(":", ""),
+        "data_interval_start": lambda: dag_run().data_interval_start,
+        "data_interval_end": lambda: dag_run().data_interval_end,
+        "prev_data_interval_start_success": lambda: _parse(prev.get("data_interval_start"), timezone),
+        "prev_data_interval_end_success": lambda: _parse(prev.get("data_interval_end"), timezone),
+        "prev_start_date_success": lambda: _parse(prev.get("start_date"), timezone),
+        "prev_end_date_success": lambda: _parse(prev.get("end_date"), timezone),
+        "prev_execution_date": lambda: neighbours()[0],
+        "next_execution_date": lambda: neighbours()[1],
+        "prev_ds": lambda: day(neighbours()[0]),
+        "prev_ds_nodash": lambda: day(neighbours()[0], "%Y%m%d"),
+        "next_ds": lambda: day(neighbours()[1]),
+        "next_ds_nodash": lambda: day(neighbours()[1], "%Y%m%d"),
+        "yesterday_ds": lambda: day(logical() - timedelta(days=1)),
+        "yesterday_ds_nodash": lambda: day(logical() - timedelta(days=1), "%Y%m%d"),
+        "tomorrow_ds": lambda: day(logical() + timedelta(days=1)),
+        "tomorrow_ds_nodash": lambda: day(logical() + timedelta(days=1), "%Y%m%d"),
+        "task_instance_key_str": lambda: f"{getattr(dag, 'dag_id', '')}__{task_id}__{day(logical(), '%Y%m%d')}",
+        "var": lambda: accessor("var"),
+        "conn": lambda: accessor("conn"),
+        "macros": Macros,
+    }
+    context = Context(eager, lazy)
+    for key, value in (getattr(dag, "user_defined_macros", None) or {}).items():
+        context[key] = value
     return context
 
 

@@ -250,3 +250,15 @@ def test_stop_never_signals_a_process_the_pid_file_was_pointed_at(flow):
         with contextlib.suppress(ProcessLookupError):
             os.kill(real, signal.SIGKILL)
     time.sleep(0)
+
+
+def test_flowctl_writes_no_bytecode_into_the_dag_folder(flow):
+    """Importing a DAG file and the helper module beside it leaves the DAG folder as
+    it was: their bytecode is cached in the home, not in `__pycache__` folders."""
+    flow.write_dag("helpers.py", "GREETING = 'hi'\n")
+    flow.write_dag("uses.py", "from helpers import GREETING\nfrom flowctl import DAG, BashOperator\n"
+                              "with DAG('uses', schedule=None):\n    BashOperator(task_id='a', bash_command='true')\n")
+    res = flow("run", "uses", env={"PYTHONDONTWRITEBYTECODE": ""})  # (empty: bytecode is written, as usual)
+    assert res.code == 0, res.err
+    assert sorted(p.name for p in flow.dags.iterdir()) == ["helpers.py", "uses.py"]
+    assert list((flow.home / "cache").rglob("uses*.pyc"))
