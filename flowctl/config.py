@@ -35,6 +35,7 @@ class Settings:
     notify: NotifySettings = field(default_factory=NotifySettings)
     config_file: Path | None = None
     max_xcom_bytes: int = 1 << 20  #: the largest XCom value, in bytes of JSON
+    max_map_length: int = 1024  #: the most instances one mapped task may expand into
     dag_discovery_safe_mode: bool = True  #: skip .py files mentioning neither "dag" nor "airflow"
     dag_ignore_file_syntax: str = "regexp"  #: how .airflowignore lines are read: regexp or glob
 
@@ -144,6 +145,7 @@ def load_settings(**options: Any) -> Settings:
         notify=notify,
         config_file=config_file,
         max_xcom_bytes=max_xcom_bytes(env, toml),
+        max_map_length=max_map_length(env, toml),
         dag_discovery_safe_mode=safe_mode(env, toml),
         dag_ignore_file_syntax=ignore_file_syntax(env, toml),
     )
@@ -185,6 +187,21 @@ def max_xcom_bytes(env: Any = None, toml: dict[str, Any] | None = None) -> int:
         raise UsageError(f"max_xcom_bytes must be a whole number of bytes, not {raw!r} (FLOWCTL_MAX_XCOM_BYTES)") from None
     if value < 1:
         raise UsageError(f"max_xcom_bytes must be at least 1, not {value} (FLOWCTL_MAX_XCOM_BYTES)")
+    return value
+
+
+def max_map_length(env: Any = None, toml: dict[str, Any] | None = None) -> int:
+    """`max_map_length` / FLOWCTL_MAX_MAP_LENGTH: the most instances a mapped task
+    may expand into (Airflow's [core] max_map_length), default 1024."""
+    raw = _env_or_toml(os.environ if env is None else env, toml, "FLOWCTL_MAX_MAP_LENGTH", "max_map_length")
+    if raw is None:
+        return 1024
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise UsageError(f"max_map_length must be a whole number, not {raw!r} (FLOWCTL_MAX_MAP_LENGTH)") from None
+    if value < 1:
+        raise UsageError(f"max_map_length must be at least 1, not {value} (FLOWCTL_MAX_MAP_LENGTH)")
     return value
 
 

@@ -5,6 +5,7 @@ only these, so no user code runs outside a task or loader process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ class TaskSpec:
     pool_slots: int = 1
     max_active_tis_per_dag: int | None = None
     display_name: str | None = None  #: Airflow's task_display_name, when it differs from the id
+    mapped: dict[str, Any] | None = None  #: a mapped task's expand inputs (authoring/mapping.py); None if not mapped
 
     @classmethod
     def from_operator(cls, op: BaseOperator) -> TaskSpec:
@@ -76,6 +78,7 @@ class TaskSpec:
             pool_slots=int(getattr(op, "pool_slots", 1) or 1),
             max_active_tis_per_dag=_int_or_none(getattr(op, "max_active_tis_per_dag", None)),
             display_name=_display_name(getattr(op, "task_display_name", None), op.task_id),
+            mapped=op.expand_spec() if hasattr(op, "expand_spec") else None,
         )
 
     @classmethod
@@ -274,3 +277,36 @@ def _jsonable(value: Any) -> Any:
         return value
     except TypeError:
         return json.loads(json.dumps(value, default=str))
+
+
+def mapped_count(spec_inputs: dict[str, Any], xcom_value: Callable[[str, str], Any]) -> int:
+    """How many instances a mapped task gets, from its spec's expand inputs;
+    `xcom_value(task_id, key)` is a task's committed value (a list for a mapped task)."""
+    def size(item: dict[str, Any]) -> int:
+        if "length" in item:
+            return int(item["length"])
+        if "map" in item:
+            return size(item["map"])
+        if "zip" in item:
+            sizes = [size(i) for i in item["zip"]]
+            return (max if item.get("longest") else min)(sizes) if sizes else 0
+        if "concat" in item:
+            return sum(size(i) for i in item["concat"])
+        task_id, key = item["xcom"]
+        value = xcom_value(task_id, key)
+        if value is None:
+            return 0
+        if isinstance(value, list | dict | tuple):
+            return len(value)
+        raise TypeError(f"cannot map over the value of {task_id!r} (XCom {key!r}): it is of type "
+                        f"{type(value).__name__}, not a list or a dict")
+
+    sizes = [size(item) for item in spec_inputs.get("inputs", [])]
+    if not sizes:
+        return 0
+    if spec_inputs.get("kind") == "expand_kwargs":
+        return sizes[0]
+    total = 1
+    for n in sizes:
+        total *= n
+    return total

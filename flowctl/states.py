@@ -78,3 +78,18 @@ def run_state_of(task_states: list[TaskState]) -> RunState:
     if not task_states:
         return RunState.SUCCESS
     return RunState.QUEUED
+
+
+_SUMMARY_ORDER = (TaskState.RUNNING, TaskState.QUEUED, TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE,
+                  TaskState.SCHEDULED, TaskState.NONE)
+_SUMMARY_FINISHED = (TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.SUCCESS, TaskState.SKIPPED)
+
+
+def summary_state(task_states: list[str]) -> str:
+    """One state for a mapped task's instances, as a grid cell shows them:
+    while any is unfinished the busiest unfinished state, then failed before
+    success before skipped."""
+    present = set(task_states)
+    if present and present <= FINISHED:
+        return next(s for s in _SUMMARY_FINISHED if s in present)
+    return next((s for s in _SUMMARY_ORDER if s in present), TaskState.NONE)

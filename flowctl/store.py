@@ -37,6 +37,7 @@ import os
 import re
 import threading
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ from flowctl.errors import StoreCorrupt
 from flowctl.home import Home
 from flowctl.procs import owner_alive, owner_identity, process_start_time
 from flowctl.records import Run, RunKey, TaskInstance, TaskKey
-from flowctl.states import RUN_FINISHED
+from flowctl.states import FINISHED, RUN_FINISHED, summary_state
 
 __all__ = [
     "SCHEMA_VERSION", "Store", "StoredRun", "StoreCorrupt", "atomic_write", "private_dir",
@@ -203,6 +204,27 @@ def _decode_lines(data: bytes, path: Path) -> tuple[list[dict[str, Any]], int]:
 # -- a run as read ----------------------------------------------------------------------
 
 
+def mapped_summary(instances: list[TaskInstance]) -> dict[str, Any]:
+    """One document for a mapped task's instances: the state a grid shows, the
+    count of each state, and the span of their dates."""
+    states = [ti.state for ti in instances]
+    first = min(instances, key=lambda ti: ti.map_index)
+    starts = [ti.start_date for ti in instances if ti.start_date]
+    ends = [ti.end_date for ti in instances if ti.end_date]
+    state = summary_state(states)
+    errors = [f"[{ti.map_index}] {ti.error}" for ti in sorted(instances, key=lambda t: t.map_index)
+              if ti.error and ti.state == "failed"]
+    return {
+        "task_id": first.task_id, "map_index": -1, "state": state, "mapped": True, "map_count": len(instances),
+        "map_states": dict(Counter(states)), "try_number": max(ti.try_number for ti in instances),
+        "operator": first.operator, "max_tries": first.max_tries,
+        "start_date": min(starts) if starts else None,
+        "end_date": max(ends) if ends and state in FINISHED else None,
+        "error": "; ".join(errors[:3]) + (f" (and {len(errors) - 3} more)" if len(errors) > 3 else "") or None,
+        "fingerprint": first.fingerprint, "success_fingerprint": first.success_fingerprint,
+    }
+
+
 @dataclass
 class StoredRun:
     """One run as committed: the document with its journal applied.
@@ -227,13 +249,19 @@ class StoredRun:
 
     @property
     def task_instances(self) -> dict[str, dict[str, Any]]:
-        """Unmapped task instances by task id (a mapped task shows its instance 0... as `tis`)."""
+        """Task instances by task id. A mapped task's instances are summed up in
+        one document (`map_states`, `map_count`); `tis` has each of them."""
         cached = self._docs.get("tis")
         if cached is None:
             cached = {}
+            mapped: dict[str, list[TaskInstance]] = {}
             for key, ti in self.tis.items():
                 if key.map_index < 0:
                     cached[key.task_id] = ti.to_doc()
+                else:
+                    mapped.setdefault(key.task_id, []).append(ti)
+            for task_id, instances in mapped.items():
+                cached[task_id] = mapped_summary(instances)
             self._docs["tis"] = cached
         return cached
 
@@ -283,6 +311,10 @@ class StoredRun:
         run = entry.get("run")
         if run:
             self.record.update(run)
+        for task_id, map_index in entry.get("drop", ()):  # a mapped task's place-holder, expanded
+            key = TaskKey(task_id, map_index)
+            self.tis.pop(key, None)
+            touched.add(key)
         for task_id, map_index, changes in entry.get("tis", ()):
             key = TaskKey(task_id, map_index)
             ti = self.tis.get(key)
@@ -725,6 +757,7 @@ class RunWriter:
         self.ti_changes: dict[TaskKey, dict[str, Any]] = {}
         self.xcom_set: dict[tuple[TaskKey, str], Any] = {}
         self.xcom_clear: list[TaskKey] = []
+        self.drops: list[TaskKey] = []
         self.new_version: dict[str, Any] | None = None
 
     # reading
@@ -744,7 +777,7 @@ class RunWriter:
     def ti(self, key: TaskKey | str) -> TaskInstance | None:
         key = key if isinstance(key, TaskKey) else TaskKey(key)
         assert self.stored is not None
-        base = self.stored.tis.get(key)
+        base = None if key in self.drops else self.stored.tis.get(key)  # dropped, then made anew
         changes = self.ti_changes.get(key)
         if changes is None:
             return base
@@ -754,7 +787,8 @@ class RunWriter:
 
     def keys(self) -> list[TaskKey]:
         assert self.stored is not None
-        return list(dict.fromkeys([*self.stored.tis, *self.ti_changes]))
+        return [k for k in dict.fromkeys([*self.stored.tis, *self.ti_changes])
+                if k not in self.drops or k in self.ti_changes]
 
     def tis(self) -> dict[TaskKey, TaskInstance]:
         out = {}
@@ -786,6 +820,11 @@ class RunWriter:
         self.put_ti(key, **fields)
         return True
 
+    def drop_ti(self, key: TaskKey) -> None:
+        """Remove a task instance (a mapped task's place-holder, once expanded)."""
+        self.drops.append(key)
+        self.ti_changes.pop(key, None)
+
     def set_xcom(self, key: TaskKey | str, xkey: str, value: Any) -> None:
         key = key if isinstance(key, TaskKey) else TaskKey(key)
         self.xcom_set[(key, xkey)] = value
@@ -802,12 +841,14 @@ class RunWriter:
     @property
     def dirty(self) -> bool:
         return bool(self.created or self.run_changes or self.ti_changes or self.xcom_set
-                    or self.xcom_clear or self.new_version is not None)
+                    or self.xcom_clear or self.drops or self.new_version is not None)
 
     def entry(self, n: int) -> dict[str, Any]:
         entry: dict[str, Any] = {"n": n}
         if self.run_changes:
             entry["run"] = self.run_changes
+        if self.drops:
+            entry["drop"] = [[k.task_id, k.map_index] for k in self.drops]
         if self.ti_changes:
             entry["tis"] = [[k.task_id, k.map_index, c] for k, c in self.ti_changes.items()]
         if self.xcom_clear:
@@ -949,7 +990,7 @@ class Transaction:
     def _write_new(self, key: RunKey, w: RunWriter) -> None:
         assert w.stored is not None
         stored = w.stored
-        if w.ti_changes or w.run_changes or w.xcom_set or w.xcom_clear or w.new_version is not None:
+        if w.ti_changes or w.run_changes or w.xcom_set or w.xcom_clear or w.drops or w.new_version is not None:
             stored.apply({**w.entry(stored.applied + 1)})
             stored.folded = stored.applied
         path = self.store.run_path(*key)

@@ -56,7 +56,7 @@ TASK_IGNORED: dict[str, str] = {
     "resources": "not applied",
     "inlets": "lineage is not recorded",
     "outlets": "assets are not recorded yet",
-    "map_index_template": "tasks are not mapped",
+    "map_index_template": "it names the instances of a mapped task; this task is not mapped",
     "logger_name": "task code logs to the task log as usual",
     "allow_nested_operators": "not applied",
     "retry_policy": "retries follow retries and retry_delay",

@@ -154,9 +154,24 @@ class TaskDecorator:
         return TaskDecorator(self.function, self.operator_class, {**self.kwargs, **kwargs})
 
     def expand(self, *args: Any, **kwargs: Any) -> Any:
-        raise DagDefinitionError(f"@task {self.function.__name__}: dynamic task mapping (expand) is not supported yet")
+        """`f.expand(x=[1, 2, 3])`: one instance of the task per element (see authoring/mapping.py)."""
+        from flowctl.authoring.mapping import expand_decorated
 
-    partial = expand_kwargs = expand
+        if args:
+            raise DagDefinitionError(f"@task {self.function.__name__}: expand() takes keyword arguments only")
+        return expand_decorated(self, {}, "expand", kwargs)
+
+    def expand_kwargs(self, value: Any) -> Any:
+        from flowctl.authoring.mapping import expand_decorated
+
+        return expand_decorated(self, {}, "expand_kwargs", value)
+
+    def partial(self, *args: Any, **kwargs: Any) -> Any:
+        from flowctl.authoring.mapping import DecoratedPartial
+
+        if args:
+            raise DagDefinitionError(f"@task {self.function.__name__}: partial() takes keyword arguments only")
+        return DecoratedPartial(self, kwargs)
 
     def __repr__(self) -> str:
         return f"<@task {self.function.__name__}>"

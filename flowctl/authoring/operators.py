@@ -205,7 +205,12 @@ class BaseOperator(Dependable):
 
     @classmethod
     def partial(cls, *args: Any, **kwargs: Any) -> Any:
-        raise DagDefinitionError(f"{cls.__name__}.partial(): dynamic task mapping is not supported yet")
+        """`Operator.partial(task_id=..., **fixed).expand(name=[...])`: a mapped task."""
+        from flowctl.authoring.mapping import OperatorPartial
+
+        if args:
+            raise DagDefinitionError(f"{cls.__name__}.partial() takes keyword arguments only")
+        return OperatorPartial(cls, kwargs)
 
     @property
     def dag_id(self) -> str:
@@ -343,10 +348,25 @@ class XComArg(Dependable):
     def set_upstream(self, other: Any, edge_modifier: Label | None = None) -> None:
         self.operator.set_upstream(other, edge_modifier)
 
-    def expand(self, *args: Any, **kwargs: Any) -> Any:
-        raise DagDefinitionError("dynamic task mapping (expand/map/zip) is not supported yet")
+    def map(self, f: Any) -> Any:
+        """Each element of this value through `f`, for mapping over (Airflow's XComArg.map)."""
+        from flowctl.authoring.mapping import MapInput
 
-    map = zip = concat = expand
+        return MapInput(self, f)
+
+    def zip(self, *others: Any, **kwargs: Any) -> Any:
+        """This value's elements zipped with others' (to the shortest, or the longest with `fillvalue`)."""
+        from flowctl.authoring.mapping import ZipInput
+
+        if kwargs.keys() - {"fillvalue"}:
+            raise DagDefinitionError(f"zip() takes only fillvalue=, not {sorted(kwargs.keys() - {'fillvalue'})}")
+        return ZipInput([self, *others], kwargs.get("fillvalue"), "fillvalue" in kwargs)
+
+    def concat(self, *others: Any) -> Any:
+        """This value's elements, then the others' (Airflow's XComArg.concat)."""
+        from flowctl.authoring.mapping import ConcatInput
+
+        return ConcatInput([self, *others])
 
     def __repr__(self) -> str:
         return f"XComArg({self.operator.task_id!r}, {self.key!r})"
@@ -364,6 +384,8 @@ def xcom_args_in(value: Any) -> Iterable[XComArg]:
     """Every XComArg inside a (nested) argument value."""
     if isinstance(value, XComArg):
         yield value
+    elif hasattr(value, "resolve_with"):  # map/zip/concat of task values (authoring/mapping.py)
+        yield from xcom_args_in(value.parts)
     elif isinstance(value, dict):
         for v in value.values():
             yield from xcom_args_in(v)
@@ -374,7 +396,7 @@ def xcom_args_in(value: Any) -> Iterable[XComArg]:
 
 def has_references(value: Any) -> bool:
     """Whether a value holds an XComArg or a DagParam, resolved when the task runs."""
-    if isinstance(value, XComArg | DagParam):
+    if isinstance(value, XComArg | DagParam) or hasattr(value, "resolve_with"):
         return True
     if isinstance(value, dict):
         return any(has_references(v) for v in value.values())

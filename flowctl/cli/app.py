@@ -252,6 +252,9 @@ RunArg = Annotated[str, typer.Argument(
     show_default=False, autocompletion=complete.run_ids)]
 TaskArg = Annotated[str, typer.Argument(metavar="TASK_ID", help="The task id (see `flowctl tasks list DAG_ID`).",
                                         show_default=False, autocompletion=complete.task_ids)]
+MapIndexOpt = Annotated[int, typer.Option(
+    "--map-index", metavar="N", min=-1, help="One instance of a mapped task, from 0 (see `flowctl tasks states`).",
+    show_default=False)]
 ExecutorOpt = Annotated[str | None, typer.Option(
     "--executor", metavar="local|dask", help="Where tasks run (same as the global option) [env FLOWCTL_EXECUTOR]",
     show_default=False)]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flowctl.cli.render import plural, write
+from flowctl.records import TaskKey
 from flowctl.specs import DagSpec
 from flowctl.states import FINISHED, STATE_COLOURS
 
@@ -37,9 +38,9 @@ class Progress:
             return
         elapsed = time.perf_counter() - self.t0
         if kind == "task_started":
-            line = f"{elapsed:7.2f}s -> {info['task_id']}  try {info['try_number']}"
+            line = f"{elapsed:7.2f}s -> {_label(info)}  try {info['try_number']}"
         elif kind == "task_finished":
-            line = f"{elapsed:7.2f}s    {info['task_id']}  {info['state']}"
+            line = f"{elapsed:7.2f}s    {_label(info)}  {info['state']}"
             if info.get("error"):
                 line += f": {info['error']}"
         else:
@@ -129,17 +130,24 @@ def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, An
     if final == "success":
         out.print(f"[green]Run {run_id} of {spec.dag_id} succeeded[/] in {duration(elapsed)}.")
     elif final == "failed":
-        failed = [t["task_id"] for t in tis if t.get("state") == "failed"]
+        failed = [t for t in tis if t.get("state") == "failed"]
         out.print(f"[red]Run {run_id} of {spec.dag_id} failed[/] in {duration(elapsed)}: "
-                  f"{', '.join(failed) or 'upstream failures'}.")
-        for tid in failed[:3]:
-            ti = next(t for t in tis if t["task_id"] == tid)
+                  f"{', '.join(_label(t) for t in failed) or 'upstream failures'}.")
+        for ti in failed[:3]:
             if ti.get("error"):
-                out.print(f"  {tid}: {ti['error']}")
-            out.print(f"  log: flowctl logs {spec.dag_id} '{run_id}' {tid}")
+                out.print(f"  {_label(ti)}: {ti['error']}", markup=False)
+            index = ti.get("map_index", -1)
+            more = f" --map-index {index}" if index is not None and index >= 0 else ""
+            out.print(f"  log: flowctl logs {spec.dag_id} '{run_id}' {ti['task_id']}{more}", markup=False)
     else:
         out.print(f"[yellow]Stopped.[/] Run {run_id} is {final}; `flowctl scheduler --until-idle` carries it on.")
     return final == "success"
+
+
+def _label(info: dict[str, Any]) -> str:
+    """A task instance as people name it: `task`, or `task[3]` for a mapped one."""
+    index = info.get("map_index", -1)
+    return f"{info['task_id']}[{index}]" if index is not None and index >= 0 else str(info["task_id"])
 
 
 def _store_line(kind: str, info: dict[str, Any]) -> str:
@@ -151,9 +159,9 @@ def _store_line(kind: str, info: dict[str, Any]) -> str:
     return f"a run cannot be read: {info.get('error')}"
 
 
-def test_task(service: Any, spec: DagSpec, task_id: str, when: Any) -> bool:
+def test_task(service: Any, spec: DagSpec, task_id: str, when: Any, map_index: int = -1) -> bool:
     """Run one task in this process, log to the terminal, write no state."""
-    result = service.test_task(spec, task_id, when)
+    result = service.test_task(spec, task_id, when, map_index)
     if result["xcom"]:
         import json
 
@@ -163,7 +171,8 @@ def test_task(service: Any, spec: DagSpec, task_id: str, when: Any) -> bool:
     return result["state"] in ("success", "skipped")
 
 
-def print_log(service: Any, dag_id: str, run_id: str, task_id: str, path: Path, follow: bool) -> None:
+def print_log(service: Any, dag_id: str, run_id: str, task_id: str, path: Path, follow: bool,
+              map_index: int = -1) -> None:
     """Print the log; with follow, keep printing until the try has ended."""
     from flowctl.errors import NotFound
 
@@ -180,7 +189,8 @@ def print_log(service: Any, dag_id: str, run_id: str, task_id: str, path: Path, 
         if not follow:
             return
         data = service.store.read_run(dag_id, run_id)
-        ti = data.task_instances.get(task_id, {}) if data else {}
+        found = data.tis.get(TaskKey(task_id, map_index)) if data else None
+        ti = found.to_doc() if found is not None else {}
         if ti.get("state") not in ("queued", "running", "none", "scheduled", None) or (
             path.name != f"{ti.get('try_number')}.log"
         ):

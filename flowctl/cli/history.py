@@ -10,6 +10,7 @@ from flowctl.cli.app import (
     AIRFLOW_PANEL,
     DagArg,
     JsonOpt,
+    MapIndexOpt,
     RunArg,
     TaskArg,
     _dag_tz,
@@ -26,17 +27,33 @@ from flowctl.cli.app import (
 
 
 def ti_rows(tis: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"task_id": ti["task_id"], "state": ti.get("state") or "none", "try_number": ti.get("try_number") or 0,
-             "start_date": ti.get("start_date"), "end_date": ti.get("end_date"), "duration": ti.get("duration")}
-            for ti in tis]
+    rows = []
+    for ti in tis:
+        row = {"task_id": ti["task_id"], "map_index": ti.get("map_index", -1), "state": ti.get("state") or "none",
+               "try_number": ti.get("try_number") or 0, "start_date": ti.get("start_date"),
+               "end_date": ti.get("end_date"), "duration": ti.get("duration")}
+        if ti.get("rendered_map_index"):
+            row["rendered_map_index"] = ti["rendered_map_index"]
+        rows.append(row)
+    return rows
+
+
+def ti_label(ti: dict[str, Any]) -> str:
+    """`task`, or `task[3]` (or `task[its rendered name]`) for an instance of a mapped task."""
+    index = ti.get("map_index", -1)
+    if index is None or index < 0:
+        return str(ti["task_id"])
+    return f"{ti['task_id']}[{ti.get('rendered_map_index') or index}]"
 
 
 def print_ti_table(tis: list[dict[str, Any]], tz: str, title: str | None = None) -> None:
+    from rich.text import Text
+
     from flowctl.cli.render import console, duration, local_time, state_text, table
 
     t = table("task", "state", "try", "start", "end", "duration", title=title)
     for ti in tis:
-        t.add_row(ti["task_id"], state_text(ti.get("state")), str(ti.get("try_number") or 0),
+        t.add_row(Text(ti_label(ti)), state_text(ti.get("state")), str(ti.get("try_number") or 0),
                   local_time(ti.get("start_date"), tz), local_time(ti.get("end_date"), tz), duration(ti.get("duration")))
     console().print(t)
 
@@ -156,8 +173,10 @@ def dags_list_runs(
 
 
 @tasks_app.command("state", rich_help_panel=AIRFLOW_PANEL)
-def tasks_state(dag_id: DagArg, task_id: TaskArg, run_id: RunArg) -> None:
+def tasks_state(dag_id: DagArg, task_id: TaskArg, run_id: RunArg, map_index: MapIndexOpt = -1) -> None:
     """The state of one task instance, as one word (Airflow's `tasks state`).
+
+    A mapped task gives one word for all its instances, or one instance's with --map-index.
 
     Example: `flowctl tasks state user_events_etl extract 2026-11-20`
     """
@@ -166,10 +185,19 @@ def tasks_state(dag_id: DagArg, task_id: TaskArg, run_id: RunArg) -> None:
 
     service = _service()
     rid = service.resolve_run(dag_id, run_id, _dag_tz(service, dag_id))
-    ti = next((t for t in service.task_states(dag_id, rid) if t["task_id"] == task_id), None)
-    if ti is None:
+    states = [t for t in service.task_states(dag_id, rid) if t["task_id"] == task_id]
+    if not states:
         raise NotFound(f"run {rid} of {dag_id} has no task {task_id!r}")
-    write(f"{ti.get('state') or 'none'}\n")
+    if map_index >= 0:
+        states = [t for t in states if t.get("map_index") == map_index]
+        if not states:
+            raise NotFound(f"{task_id} in {rid} has no instance {map_index}")
+    elif states[0].get("map_index", -1) >= 0:  # a mapped task: one word for all its instances
+        from flowctl.states import summary_state
+
+        write(f"{summary_state([str(t.get('state') or 'none') for t in states])}\n")
+        return
+    write(f"{states[0].get('state') or 'none'}\n")
 
 
 @app.command()
@@ -179,8 +207,11 @@ def logs(
     task_id: TaskArg,
     try_number: Annotated[int | None, typer.Option("--try", metavar="N", min=1, help="Which try, from 1 (default: the latest).", show_default=False)] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing while the task runs.")] = False,
+    map_index: MapIndexOpt = -1,
 ) -> None:
     """Print a task try's log.
+
+    A mapped task has a log per instance: name it with --map-index.
 
     Example: `flowctl logs user_events_etl 2026-11-20 extract --try 1`
     """
@@ -188,8 +219,8 @@ def logs(
 
     service = _service()
     rid = service.resolve_run(dag_id, run_id, _dag_tz(service, dag_id))
-    path = service.log_path(dag_id, rid, task_id, try_number)
-    print_log(service, dag_id, rid, task_id, path, follow)
+    path = service.log_path(dag_id, rid, task_id, try_number, map_index)
+    print_log(service, dag_id, rid, task_id, path, follow, map_index)
 
 
 @xcom_app.command("list")
@@ -205,18 +236,25 @@ def xcom_list(
     """
     import json
 
+    from rich.text import Text
+
     from flowctl.cli.render import console, print_json, table
 
     service = _service()
     rid = service.resolve_run(dag_id, run_id, _dag_tz(service, dag_id))
-    rows = [{"task_id": x["task_id"], "key": x["key"], "value": x["value"]} for x in service.xcoms(dag_id, rid, task_id)]
+    rows = [{"task_id": x["task_id"], "map_index": x.get("map_index", -1), "key": x["key"], "value": x["value"]}
+            for x in service.xcoms(dag_id, rid, task_id)]
+    first: dict[str, int] = {}
+    for i, r in enumerate(rows):
+        first.setdefault(r["task_id"], i)
+    rows.sort(key=lambda r: (first[r["task_id"]], r["map_index"]))  # in the order they came; instances by index
     if as_json:
         print_json(rows)
         return
     t = table("task", "key", "value")
     for r in rows:
         text = json.dumps(r["value"])
-        t.add_row(r["task_id"], r["key"], text if len(text) < 120 else text[:117] + "...")
+        t.add_row(Text(ti_label(r)), Text(r["key"]), Text(text if len(text) < 120 else text[:117] + "..."))
     console().print(t if rows else "No XCom values.")
 
 

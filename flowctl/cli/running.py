@@ -13,6 +13,7 @@ from flowctl.cli.app import (
     DaskAddressOpt,
     ExecutorOpt,
     JsonOpt,
+    MapIndexOpt,
     TaskArg,
     _err,
     _service,
@@ -87,9 +88,11 @@ def tasks_test(
     task_id: TaskArg,
     date: Annotated[str | None, typer.Argument(metavar="LOGICAL_DATE", help="Logical date (Airflow's positional form of --logical-date).", show_default=False)] = None,
     logical_date: Annotated[str | None, typer.Option("--logical-date", "-d", metavar="DATE", help="Logical date for the templates (default: now).", show_default=False)] = None,
+    map_index: MapIndexOpt = -1,
 ) -> None:
     """Run one task in this process and print its log. Writes no state; upstream
     values (XCom) come from an existing run with that logical date, if there is one.
+    A mapped task is tested one instance at a time (--map-index).
 
     Example: `flowctl tasks test user_events_etl extract 2026-11-20`
     """
@@ -103,7 +106,7 @@ def tasks_test(
         raise NotFound(f"DAG {dag_id} has no task {task_id!r} (tasks: {', '.join(spec.order)})")
     text = logical_date or date
     when = service.parse_date(text, spec.timezone) if text else None
-    raise typer.Exit(0 if test_task(service, spec, task_id, when) else 1)
+    raise typer.Exit(0 if test_task(service, spec, task_id, when, map_index) else 1)
 
 
 @tasks_app.command("run", rich_help_panel=AIRFLOW_PANEL)

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from flowctl.errors import NotFound, UsageError
-from flowctl.records import TaskKey
+from flowctl.records import TaskInstance, TaskKey
 from flowctl.specs import DagSpec
 from flowctl.states import FINISHED, TaskState, run_state_of
 from flowctl.store import Store
@@ -146,19 +146,51 @@ def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
                 if current and not same_owner(current, take_over) and owner_alive(current):
                     continue  # a live process carries it: leave it alone
                 rf.update_run(owner=take_over)
+            _, instances = _by_task(rf)
             for item in items:
-                key = TaskKey(item["task_id"], item.get("map_index", -1))
+                tid, index = item["task_id"], item.get("map_index", -1)
+                keys = instances.get(tid, [])
+                if index < 0 and keys and keys[0].map_index >= 0:  # a whole mapped task: it expands anew
+                    for key in keys:
+                        rf.drop_ti(key)
+                        rf.clear_xcom(key)
+                    first = rf.ti(keys[0])
+                    fresh = fresh_ti(spec, tid).to_doc() if spec is not None and tid in spec.tasks else {
+                        "operator": first.operator if first is not None else None}
+                    rf.put_ti(TaskKey(tid), **{**fresh, **reset_fields(), "try_number": 0})
+                    count += len(keys)
+                    continue
+                key = TaskKey(tid, index)
                 if rf.ti(key) is None:
                     continue
                 rf.put_ti(key, **reset_fields())
                 count += 1
             if spec is not None:
+                expanded = {k.task_id for k in rf.keys() if k.map_index >= 0}
                 for tid in spec.order:
-                    if rf.ti(TaskKey(tid)) is None:
+                    if tid not in expanded and rf.ti(TaskKey(tid)) is None:
                         rf.put_ti(TaskKey(tid), **fresh_ti(spec, tid).to_doc())
                 rf.set_dag_version(spec.version_doc())
             rf.update_run(state="queued", end_date=None)
     return count
+
+
+def _by_task(rf: Any) -> tuple[dict[str, dict[str, Any]], dict[str, list[TaskKey]]]:
+    """A run's instances by task id: one document each (a mapped task's sums its
+    instances up), and the keys of each task's instances."""
+    from flowctl.store import mapped_summary
+
+    instances: dict[str, list[TaskKey]] = {}
+    all_tis = rf.tis()
+    for key in sorted(all_tis, key=lambda k: k.map_index):
+        instances.setdefault(key.task_id, []).append(key)
+    docs = {}
+    for tid, keys in instances.items():
+        if keys[0].map_index >= 0:
+            docs[tid] = mapped_summary([all_tis[k] for k in keys])
+        else:
+            docs[tid] = all_tis[keys[0]].to_doc()
+    return docs, instances
 
 
 class Marked(list):
@@ -179,7 +211,7 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
         rf = tx.run(dag_id, run_id)
         if rf is None:
             raise NotFound(f"{dag_id} has no run {run_id!r}")
-        tis = {k.task_id: ti.to_doc() for k, ti in rf.tis().items() if k.map_index < 0}
+        tis, instances = _by_task(rf)
         if task_id not in tis:
             raise NotFound(f"run {run_id} of {dag_id} has no task {task_id!r}")
         up = _edges(spec, rf.version)
@@ -188,16 +220,19 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
         marked: list[str] = []
         reset: dict[str, str] = {}
         for tid in targets:
-            if tis[tid].get("state") != state:
-                rf.put_ti(TaskKey(tid), state=state, marked=True, next_retry_at=None, reason=f"marked {state} by hand")
+            keys = [k for k in instances[tid] if (rf.ti(k) or TaskInstance(tid)).state != state]
+            for key in keys:
+                rf.put_ti(key, state=state, marked=True, next_retry_at=None, reason=f"marked {state} by hand")
+            if keys:
                 tis[tid]["state"] = state
                 marked.append(tid)
         if state == TaskState.SUCCESS:
             for tid in sorted(failure_leftovers(tis, down, set(targets)) - set(targets)):
-                rf.put_ti(TaskKey(tid), **reset_fields())
+                for key in instances[tid]:
+                    rf.put_ti(key, **reset_fields())
                 reset[tid] = str(tis[tid].get("state"))
                 tis[tid]["state"] = TaskState.NONE
-        states = [TaskState(t.get("state", "none")) for t in tis.values()]
+        states = [TaskState(ti.state) for ti in rf.tis().values()]
         new_state = str(run_state_of(states))
         if new_state in ("queued", "running"):
             new_state = "queued" if not any(s not in (TaskState.NONE,) and s not in FINISHED for s in states) else "running"

@@ -76,6 +76,7 @@ class Driver:
         grace: float | None = None,
         max_sleep: float = 0.5,
         payload_extra: Any = None,
+        max_map_length: int = 1024,
     ) -> None:
         self.executor = executor
         self.clock = clock
@@ -84,7 +85,7 @@ class Driver:
         self.say = SafeAnnounce(announce or (lambda kind, info: None))
         self.loop = Loop(store=store, executor=executor, specs=specs, workers=workers, owner=owner, clock=clock,
                          scope=scope.runs(), announce=self.say, notify=notify, max_sleep=max_sleep,
-                         payload_extra=payload_extra)
+                         payload_extra=payload_extra, max_map_length=max_map_length)
         self._signals = 0
         self._stop_deadline: float | None = None
         self.interrupted = False

@@ -33,7 +33,7 @@ from flowctl.errors import StoreCorrupt
 from flowctl.executors.base import Event, Finished, Job, Started
 from flowctl.procs import group_gone, kill_group, owner_alive, process_start_time, same_owner
 from flowctl.records import CallbackKey, JobKey, RunKey, TaskInstance, TaskKey, TryKey, parse_run_id
-from flowctl.specs import DagSpec
+from flowctl.specs import DagSpec, TaskSpec, mapped_count
 from flowctl.states import ACTIVE, FAILED_STATES, FINISHED, RUN_FINISHED, RunState, TaskState
 from flowctl.store import Store, StoredRun
 
@@ -42,6 +42,7 @@ START_DEFER = 0.05  #: a try's "running" waits this long for its result, so a sh
 EPSILON = 1e-6  #: what two monotonic readings may differ by and still be "the same time"
 GONE_POLL = 0.05  #: how often a lost try's process group is checked until it is gone
 RETRY_COMMIT = 1.0  #: seconds between attempts at a commit the disk refused
+MAX_MAP_LENGTH = 1024  #: the most instances a mapped task may expand into (Airflow's default)
 WAITING_STATES = frozenset({TaskState.NONE, TaskState.SCHEDULED})
 BAD = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.SKIPPED})
 _START_FIELDS = frozenset({"state", "pid", "pid_started", "hostname", "start_date"})
@@ -60,6 +61,7 @@ class Carried:
     counted: set[TaskKey]  #: instances that count toward the run's state
     counts: Counter[str] = field(default_factory=Counter)
     dirty: set[TaskKey] = field(default_factory=set)
+    instances: dict[str, list[TaskKey]] = field(default_factory=dict)  #: a mapped task's expanded instances
     open_up: dict[TaskKey, int] = field(default_factory=dict)  #: upstream instances not finished yet
     bad_up: dict[TaskKey, int] = field(default_factory=dict)  #: upstream instances failed, upstream_failed or skipped
     prev_states: dict[str, str] | None = None  #: the previous run's states (depends_on_past)
@@ -92,11 +94,13 @@ class Pending:
     owner_check: bool = False
     xcom: dict[TaskKey, dict[str, Any]] = field(default_factory=dict)
     jobs: list[Job] = field(default_factory=list)
+    expand: dict[TaskKey, tuple[Change, int]] = field(default_factory=dict)  #: place-holder -> its instances
+    rejudge: set[TaskKey] = field(default_factory=set)  #: to decide again once this commit is in
     after: list[tuple[TaskKey | None, str, dict[str, Any]]] = field(default_factory=list)
     only_starts: bool = True  #: nothing in it but deferred "running" marks
 
     def empty(self) -> bool:
-        return not (self.tis or self.run or self.xcom or self.jobs or self.after)
+        return not (self.tis or self.run or self.xcom or self.jobs or self.after or self.expand)
 
 
 class Loop:
@@ -117,6 +121,7 @@ class Loop:
         announce: Announce | None = None,
         notify: Callable[[dict[str, Any]], None] | None = None,
         max_sleep: float = 0.5,
+        max_map_length: int = MAX_MAP_LENGTH,
         payload_extra: Callable[[DagSpec, StoredRun, TaskKey], dict[str, Any]] | None = None,
     ) -> None:
         self.store = store
@@ -129,6 +134,7 @@ class Loop:
         self.announce = announce or (lambda kind, info: None)
         self.notify = notify
         self.max_sleep = max_sleep
+        self.max_map_length = max_map_length
         self.payload_extra = payload_extra
         self.stopping = False  #: start nothing new
         self.carried: dict[RunKey, Carried] = {}
@@ -251,25 +257,37 @@ class Loop:
         """How many of each instance's upstream instances are unfinished, and
         how many ended failed or skipped: the common rule decides from these."""
         carried.open_up, carried.bad_up = {}, {}
+        tis = carried.stored.tis
+        carried.instances = {}
+        for tk in tis:
+            if tk.map_index >= 0:
+                carried.instances.setdefault(tk.task_id, []).append(tk)
+        for keys in carried.instances.values():
+            keys.sort()
         spec = carried.spec
         if spec is None:
             return
-        tis = carried.stored.tis
         for tk in tis:
             task = spec.tasks.get(tk.task_id)
             if task is None:
                 continue
             unfinished = bad = 0
             for u in task.upstream:
-                uti = self._ti(carried, TaskKey(u))
-                if uti is None:
-                    continue
-                if uti.state not in FINISHED:
-                    unfinished += 1
-                elif uti.state in BAD:
-                    bad += 1
+                for uk in self._instances(carried, u):
+                    uti = self._ti(carried, uk)
+                    if uti is None:
+                        continue
+                    if uti.state not in FINISHED:
+                        unfinished += 1
+                    elif uti.state in BAD:
+                        bad += 1
             carried.open_up[tk] = unfinished
             carried.bad_up[tk] = bad
+
+    @staticmethod
+    def _instances(carried: Carried, task_id: str) -> list[TaskKey]:
+        """A task's instances in this run: a mapped task's expanded ones, else its one."""
+        return carried.instances.get(task_id) or [TaskKey(task_id)]
 
     def _refresh(self, carried: Carried, specs: Mapping[str, DagSpec]) -> None:
         """Another process committed: re-read the run's new journal lines."""
@@ -292,7 +310,7 @@ class Loop:
         if stored is not carried.stored or touched:
             spec = specs.get(key.dag_id)
             fresh = self._carry(key, stored, spec)
-            fresh.dirty = set(touched) | self._below(spec, touched)
+            fresh.dirty = set(touched) | self._below(fresh, touched)
             fresh.prev_states, fresh.prev_loaded = None, False
             for tk in touched:  # cleared or marked while it ran: stop that try
                 ti = stored.tis.get(tk)
@@ -307,14 +325,16 @@ class Loop:
         self.carried.pop(key, None)
         self.ready.discard_run(key)
 
-    def _below(self, spec: DagSpec | None, keys: Iterable[TaskKey]) -> set[TaskKey]:
+    def _below(self, carried: Carried, keys: Iterable[TaskKey]) -> set[TaskKey]:
+        spec = carried.spec
         if spec is None:
             return set()
         out: set[TaskKey] = set()
         for k in keys:
             task = spec.tasks.get(k.task_id)
             if task is not None:
-                out.update(TaskKey(d) for d in task.downstream)
+                for d in task.downstream:
+                    out.update(self._instances(carried, d))
         return out
 
     # -- adoption ----------------------------------------------------------------------
@@ -433,6 +453,8 @@ class Loop:
         if start_date:
             duration = max(0.0, (datetime.fromisoformat(at) - datetime.fromisoformat(start_date)).total_seconds())
         fields.update(duration=duration, exit_code=event.exit_code, error=result.get("error"))
+        if result.get("rendered_map_index"):
+            fields["rendered_map_index"] = result["rendered_map_index"]
         state = fields["state"]
         if state == TaskState.SUCCESS:
             fields["success_fingerprint"] = ti.fingerprint
@@ -445,9 +467,10 @@ class Loop:
         self._set(carried, key.task, fields)
         self._timer_for(carried, key.task, fields)
         if state == TaskState.SUCCESS and result.get("skip_downstream") and spec is not None:
-            skip = {TaskKey(t) for t in result["skip_downstream"]}
+            skip_ids = set(result["skip_downstream"])
             if result.get("skip_all_below"):
-                skip |= {TaskKey(t) for t in _descendants(spec, [k.task_id for k in skip])}
+                skip_ids |= _descendants(spec, skip_ids)
+            skip = {k for t in skip_ids for k in self._instances(carried, t)}
             for down in sorted(skip):
                 dti = self._ti(carried, down)
                 if dti is not None and dti.state in WAITING_STATES:
@@ -563,20 +586,26 @@ class Loop:
                 if carried.open_up.get(tk, 0):  # the common case, in O(1): an upstream is still going
                     self.ready.discard(carried.key, tk)
                     continue
+                if task.mapped is not None and tk.map_index < 0:
+                    self._expand(carried, tk, task, ti, now)
+                    continue
                 order = (carried.order_date, -task.priority_weight, position[tk.task_id], tk.map_index)
                 self.ready.push(Candidate(order, carried.key, tk, ti.state))
                 continue
             upstream = {}
             for u in task.upstream:
-                uti = self._ti(carried, TaskKey(u))
-                if uti is not None:
-                    upstream[u] = uti.state
+                for uk in self._instances(carried, u):
+                    uti = self._ti(carried, uk)
+                    if uti is not None:
+                        upstream[uk.label()] = uti.state
             prev = None
             if task.depends_on_past and carried.prev_states is not None:
-                prev = carried.prev_states.get(tk.task_id, "")
+                prev = carried.prev_states.get(tk.label(), "")
             j = judge(task, ti.state, {"next_retry_at": ti.next_retry_at, "next_poke_at": ti.next_poke_at},
                       upstream, now, prev)
-            if j.verdict == "run":
+            if j.verdict == "run" and task.mapped is not None and tk.map_index < 0:
+                self._expand(carried, tk, task, ti, now)
+            elif j.verdict == "run":
                 order = (carried.order_date, -task.priority_weight, position[tk.task_id], tk.map_index)
                 self.ready.push(Candidate(order, carried.key, tk, ti.state))
             elif j.verdict in ("skip", "upstream_failed"):
@@ -584,9 +613,53 @@ class Loop:
                 self._set(carried, tk, {"state": to, "end_date": now.isoformat(), "reason": j.reason})
                 self.ready.discard(carried.key, tk)
                 for d in task.downstream:
-                    heapq.heappush(work, (position[d], TaskKey(d)))
+                    for dk in self._instances(carried, d):
+                        heapq.heappush(work, (position[d], dk))
             else:
                 self.ready.discard(carried.key, tk)
+
+    def _expand(self, carried: Carried, tk: TaskKey, task: TaskSpec, ti: TaskInstance, now: datetime) -> None:
+        """A mapped task may run: count its elements and make one instance each
+        in the next commit (none: it is skipped; too many: it fails)."""
+        pend = self._pending(carried.key)
+        if tk in pend.expand:
+            return
+        assert task.mapped is not None
+        feeding = {uk for u in task.upstream for uk in self._instances(carried, u)}
+        if feeding & set(pend.tis):  # an upstream's result is not committed yet: count from the store
+            pend.rejudge.add(tk)
+            pend.only_starts = False
+            return
+        error = None
+        try:
+            count = mapped_count(task.mapped, lambda t, k: self._xcom_value(carried, t, k))
+        except (TypeError, ValueError) as exc:
+            count, error = 0, str(exc)
+        if error is None and count > self.max_map_length:
+            error = (f"{count:,} instances to map is more than max_map_length ({self.max_map_length:,}); "
+                     f"raise it with the setting max_map_length or FLOWCTL_MAX_MAP_LENGTH")
+        if error is not None:
+            self._set(carried, tk, {"state": TaskState.FAILED, "end_date": now.isoformat(), "error": error,
+                                    "reason": error})
+            pend.after.append((tk, "notice", {"event": "task_failed", "try_number": ti.try_number, "error": error,
+                                              "log": None}))
+            pend.after.append((tk, "task_finished", {"state": TaskState.FAILED, "error": error}))
+        elif count == 0:
+            reason = "nothing to map over: its expand input is empty"
+            self._set(carried, tk, {"state": TaskState.SKIPPED, "end_date": now.isoformat(), "reason": reason})
+            pend.after.append((tk, "task_finished", {"state": TaskState.SKIPPED, "reason": reason}))
+        else:
+            pend.expand[tk] = (Change(ti.state, ti.try_number, {}), count)
+            pend.only_starts = False
+        self.ready.discard(carried.key, tk)
+
+    def _xcom_value(self, carried: Carried, task_id: str, key: str) -> Any:
+        """A task's committed value: a mapped task's is the list of its instances'."""
+        keys = self._instances(carried, task_id)
+        values = [carried.stored.xcom.get((k, key)) for k in keys]
+        if keys[0].map_index < 0:
+            return values[0]
+        return [v for v in values if v is not None]
 
     def _has_waiting(self, carried: Carried) -> bool:
         return any(carried.counts.get(s) for s in (TaskState.NONE, TaskState.SCHEDULED))
@@ -597,7 +670,7 @@ class Loop:
             return
         carried.prev_loaded = True
         prev = previous_run(self.store, carried.key.dag_id, carried.stored.record.logical_date)
-        carried.prev_states = {} if prev is None else {k.task_id: ti.state for k, ti in prev.tis.items()}
+        carried.prev_states = {} if prev is None else {k.label(): ti.state for k, ti in prev.tis.items()}
 
     def _fill_slots(self, now: datetime) -> None:
         if self.stopping or not len(self.ready):
@@ -747,16 +820,16 @@ class Loop:
             carried.counts[new] += 1
         spec = carried.spec
         task = spec.tasks.get(tk.task_id) if spec is not None else None
-        if task is not None and tk.map_index < 0:
+        if task is not None:
             was_done, now_done = old in FINISHED, new in FINISHED
             was_bad, now_bad = old in BAD, new in BAD
             if was_done != now_done or was_bad != now_bad:  # only these can change a downstream verdict
                 for d in task.downstream:
-                    dk = TaskKey(d)
-                    if dk in carried.open_up:
-                        carried.open_up[dk] += int(not now_done) - int(not was_done)
-                        carried.bad_up[dk] += now_bad - was_bad
-                    carried.dirty.add(dk)
+                    for dk in self._instances(carried, d):
+                        if dk in carried.open_up:
+                            carried.open_up[dk] += int(not now_done) - int(not was_done)
+                            carried.bad_up[dk] += now_bad - was_bad
+                        carried.dirty.add(dk)
         if new == TaskState.RUNNING and fields.get("start_date"):
             self._schedule_timeout(carried, tk, fields["start_date"])
 
@@ -820,6 +893,16 @@ class Loop:
                             writer.clear_xcom(tk)
                             for xkey, value in pend.xcom[tk].items():
                                 writer.set_xcom(tk, xkey, value)
+                    for tk, (change, count) in pend.expand.items():
+                        cur = writer.ti(tk)
+                        if cur is None or cur.state != change.expected_state or cur.try_number != change.expected_try:
+                            continue
+                        writer.drop_ti(tk)
+                        for i in range(count):
+                            if writer.ti(TaskKey(tk.task_id, i)) is None:
+                                writer.put_ti(TaskKey(tk.task_id, i), state=TaskState.NONE, operator=cur.operator,
+                                              max_tries=cur.max_tries)
+                        took.add(tk)
                     accepted[key] = took
                     if pend.run and (pend.run_expected is None or writer.record.state == pend.run_expected):
                         writer.update_run(**pend.run)
@@ -841,6 +924,8 @@ class Loop:
             if carried is not None and writer.stored is not None and writer.stored is not carried.stored:
                 carried.stored = writer.stored  # the document was read anew under the lock
                 self._recount(carried, set(writer.stored.tis))
+            if carried is not None:
+                self._count_expansions(carried, pending.get(key), accepted.get(key, set()))
         if tx is not None:
             for key, touched in tx.touched.items():  # other writers' changes seen under the lock
                 carried = self.carried.get(key)
@@ -866,10 +951,21 @@ class Loop:
         self.starts.clear()
 
     def _recount(self, carried: Carried, touched: set[TaskKey]) -> None:
-        spec = carried.spec
-        carried.counts = Counter(carried.stored.tis[k].state for k in carried.counted if k in carried.stored.tis)
+        tis, spec = carried.stored.tis, carried.spec
+        carried.counted = {k for k in carried.counted if k in tis} | {
+            k for k in touched if k in tis and (spec is None or k.task_id in spec.tasks or tis[k].state in FINISHED)}
+        carried.counts = Counter(carried.stored.tis[k].state for k in carried.counted)
         self._count_upstream(carried)
-        carried.dirty |= touched | self._below(spec, touched)
+        carried.dirty |= touched | self._below(carried, touched)
+
+    def _count_expansions(self, carried: Carried, pend: Pending | None, took: set[TaskKey]) -> None:
+        """Committed expansions: the instances replace the place-holder in every count."""
+        done = [tk for tk in (pend.expand if pend is not None else ()) if tk in took]
+        if not done:
+            return
+        made = {k for k in carried.stored.tis for tk in done if k.task_id == tk.task_id and k.map_index >= 0}
+        carried.counted -= set(done)
+        self._recount(carried, made | set(done))
 
     def _stall(self, exc: OSError, pending: dict[RunKey, Pending], committed: set[RunKey], mono: float) -> None:
         """The disk refused the commit: keep what did not go in, say so once, try again."""
@@ -897,6 +993,8 @@ class Loop:
                     pend.views[tk] = view
                 pend.run.update(mine.run)
                 pend.xcom.update(mine.xcom)
+                pend.expand.update(mine.expand)
+                pend.rejudge |= mine.rejudge
                 pend.jobs.extend(mine.jobs)
                 pend.after.extend(mine.after)
                 self.pending[key] = pend
@@ -910,8 +1008,11 @@ class Loop:
         for key, pend in pending.items():
             took = accepted.get(key, set())
             carried = self.carried.get(key)
-            if len(took) != len(pend.tis) and carried is not None:  # a guard refused: decide again
-                self._recount(carried, set(pend.tis) - took)
+            refused = (set(pend.tis) | set(pend.expand)) - took
+            if refused and carried is not None:  # a guard refused: decide again
+                self._recount(carried, refused)
+            if pend.rejudge and carried is not None:
+                carried.dirty |= pend.rejudge
             for job in pend.jobs:
                 if isinstance(job.key, TryKey) and job.key.task in took:
                     self.executor.submit(job)
@@ -983,8 +1084,9 @@ class Loop:
             waits.append(GONE_POLL)
         if self.stalled is not None:
             waits.append(self._stall_retry - mono)
-        if any(not p.empty() for p in self.pending.values()) and self.stalled is None:
-            waits.append(0.0)
+        if self.stalled is None and (any(not p.empty() for p in self.pending.values())
+                                     or any(c.dirty for c in self.carried.values())):
+            waits.append(0.0)  # decided, not yet committed; or committed, and something to decide again
         has_timer = bool(self.timers) or bool(self.starts) or bool(self.terminating)
         self.idle_ticks = 0 if (busy or has_timer or self.killing or self.leftovers) else self.idle_ticks + 1
         return max(0.0, min(waits))

@@ -63,7 +63,8 @@ def carry_out_runs(store: Store, settings: Settings, executor: Any, specs: Mappi
     fixed = dict(specs)
     driver = Driver(store=store, executor=executor, specs=lambda: fixed, workers=settings.workers, owner=owner,
                     clock=SystemClock(), scope=RunScope(set(keys), store), announce=announce,
-                    notify=_notifier(settings), payload_extra=_payload_extra(settings))
+                    notify=_notifier(settings), payload_extra=_payload_extra(settings),
+                    max_map_length=settings.max_map_length)
     try:
         return driver.run()
     finally:
@@ -86,7 +87,8 @@ def backfill(store: Store, settings: Settings, spec: DagSpec, plan: list[PlanIte
                 store=store, on_finish=finished)
     driver = Driver(store=store, executor=executor, specs=lambda: {spec.dag_id: spec}, workers=settings.workers,
                     owner=owner, clock=SystemClock(), scope=feed, announce=announce, notify=_notifier(settings),
-                    payload_extra=_payload_extra(settings))
+                    payload_extra=_payload_extra(settings),
+                    max_map_length=settings.max_map_length)
     try:
         driver.run()
     finally:
@@ -160,7 +162,8 @@ def serve(store: Store, settings: Settings, dags: Callable[[], Any], *, until_id
     max_sleep = 5.0 if wake_fds and not until_idle else 0.5
     driver = Driver(store=store, executor=executor, specs=scope.current_specs, workers=settings.workers,
                     owner=owner, clock=clock, scope=scope, announce=announce, notify=notify, grace=grace,
-                    max_sleep=max_sleep, payload_extra=_payload_extra(settings))
+                    max_sleep=max_sleep, payload_extra=_payload_extra(settings),
+                    max_map_length=settings.max_map_length)
     log(f"scheduler started: pid {owner['pid']}, DAGs from {settings.dags_folder}, {settings.workers} worker slots")
     try:
         return driver.run()
@@ -174,7 +177,7 @@ def serve(store: Store, settings: Settings, dags: Callable[[], Any], *, until_id
 
 
 def test_task(store: Store, spec: DagSpec, task_id: str, logical: datetime, start: datetime, end: datetime,
-              existing_run: str | None) -> dict[str, Any]:
+              existing_run: str | None, map_index: int = -1) -> dict[str, Any]:
     """Run one task in this process, log to stdout, write no state. Upstream
     XCom is read from `existing_run` when given."""
     from flowctl.loader import import_dag_file
@@ -187,7 +190,7 @@ def test_task(store: Store, spec: DagSpec, task_id: str, logical: datetime, star
         run_id, home = existing_run, str(store.home)
         sys.stdout.write(f"XCom of upstream tasks is read from run {run_id}\n")
     payload = {
-        "dag_id": spec.dag_id, "run_id": run_id, "task_id": task_id, "map_index": -1, "try_number": 1,
+        "dag_id": spec.dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index, "try_number": 1,
         "timezone": spec.timezone, "fileloc": spec.fileloc,
         "run": {"run_id": run_id, "run_type": "test", "logical_date": iso(logical),
                 "data_interval_start": iso(start), "data_interval_end": iso(end), "conf": {}},

@@ -9,6 +9,13 @@ the process group. XCom values a task needs are sent with its payload, so a
 worker needs no access to the state store, only to the DAG files at the same
 path (a shared folder or the same checkout).
 
+A worker that dies in the middle of a try takes the try with it: the try
+fails ("the Dask worker ... left the cluster") and its task's `retries`
+decide what follows. Dask itself would run the task again elsewhere; a try
+runs at most once, so such a second start returns at once without running
+it. The try's process on the dead worker's machine ends itself when its
+parent is gone.
+
     FLOWCTL_EXECUTOR=dask FLOWCTL_DASK_ADDRESS=tcp://scheduler:8786 flowctl scheduler
     FLOWCTL_EXECUTOR=dask flowctl run etl          # no address: a local cluster
 """
@@ -25,6 +32,8 @@ from typing import Any
 from flowctl.executors.base import Event, Finished, Job, Started
 from flowctl.records import JobKey
 
+LOOK_EVERY = 1.0  #: seconds between looks at which workers are still in the cluster
+
 
 def run_on_worker(payload: dict[str, Any], kill_event: str) -> dict[str, Any]:
     """Runs on a Dask worker: one try in a child process. Returns result and log."""
@@ -35,7 +44,19 @@ def run_on_worker(payload: dict[str, Any], kill_event: str) -> dict[str, Any]:
     import time
 
     from distributed import Event as DaskEvent
+    from distributed import get_worker
 
+    started = DaskEvent(f"{kill_event}-started")
+    if started.is_set():  # Dask runs it again after the worker that had it died: a try runs once
+        error = ("its Dask worker left the cluster while it ran; Dask started it again here, "
+                 "but a try runs at most once (retries start a new try)")
+        return {"result": {"state": "failed", "error": error, "xcom": {}}, "exit_code": None,
+                "how": "lost on the cluster", "host": socket.gethostname(), "log": f"flowctl: {error}\n"}
+    started.set()
+    try:
+        where = get_worker().address
+    except ValueError:
+        where = socket.gethostname()
     stop = DaskEvent(kill_event)
     with tempfile.TemporaryDirectory(prefix="flowctl-try-") as tmp:
         result_path = Path(tmp) / "result.json"
@@ -64,7 +85,7 @@ def run_on_worker(payload: dict[str, Any], kill_event: str) -> dict[str, Any]:
         except (OSError, ValueError):
             result = None
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        return {"result": result, "exit_code": code, "how": how, "host": socket.gethostname(),
+        return {"result": result, "exit_code": code, "how": how, "host": socket.gethostname(), "worker": where,
                 "log": log_path.read_text(errors="replace")}
 
 
@@ -76,6 +97,7 @@ def _main() -> None:
     from flowctl.runtime.runner import execute_task, run_callback
 
     payload = json.loads(sys.stdin.read())
+    _end_with_parent()
     try:
         dags = {d.dag_id: d for d in import_dag_file(payload["fileloc"], root=payload.get("dags_folder"))}
     except BaseException as exc:  # noqa: BLE001
@@ -91,6 +113,24 @@ def _main() -> None:
             result = execute_task(dag, payload, None)
     sys.stdout.flush()
     Path(payload["result_path"]).write_text(json.dumps(result, default=str))
+
+
+def _end_with_parent() -> None:
+    """The worker that started this process may die (killed, its machine
+    lost): then this process and its children end too, rather than run on
+    unseen. A thread watches the parent; the process leads its own group."""
+    import signal
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True, name="flowctl-parent-watch").start()
 
 
 class DaskExecutor:
@@ -118,6 +158,8 @@ class DaskExecutor:
                                          dashboard_address=None)
             self.client = Client(self._cluster)
         self._futures: dict[JobKey, Any] = {}
+        self._where: dict[JobKey, str] = {}  #: the worker each try was last seen running on
+        self._looked = 0.0
         self._payloads: dict[JobKey, dict[str, Any]] = {}
         self._events: list[Event] = []
         self.wake_fds: list[int] = []
@@ -163,7 +205,11 @@ class DaskExecutor:
             import time
 
             time.sleep(timeout)
+        events.extend(self._lost_with_their_workers())
         for key in done:
+            if key not in self._futures:
+                continue
+            self._where.pop(key, None)
             future = self._futures.pop(key)
             payload = self._payloads.pop(key)
             try:
@@ -173,6 +219,39 @@ class DaskExecutor:
                           "exit_code": None, "how": "lost on the cluster", "log": ""}
             self._write_log(payload, answer)
             events.append(Finished(key, answer["result"], answer["exit_code"], answer["how"]))
+        return events
+
+    def _lost_with_their_workers(self) -> list[Event]:
+        """Tries whose worker left the cluster while it ran them: failed now
+        (Dask would wait for another worker, or run them again there)."""
+        import time
+
+        if not self._futures or time.monotonic() - self._looked < LOOK_EVERY:
+            return []
+        self._looked = time.monotonic()
+        try:
+            processing = self.client.processing()
+            workers = set(self.client.scheduler_info().get("workers", {}))
+        except Exception:  # noqa: BLE001 - the scheduler is busy or away: look again later
+            return []
+        ours = {f.key: k for k, f in self._futures.items()}
+        for worker, dask_keys in processing.items():
+            for dask_key in dask_keys:
+                if dask_key in ours:
+                    self._where[ours[dask_key]] = worker
+        events: list[Event] = []
+        for key, worker in list(self._where.items()):
+            if worker in workers or key not in self._futures:
+                continue
+            from distributed import Event as DaskEvent
+
+            future, payload = self._futures.pop(key), self._payloads.pop(key)
+            del self._where[key]
+            DaskEvent(payload["_kill_event"], client=self.client).set()
+            future.cancel()
+            error = f"the Dask worker {worker} running this try left the cluster"
+            self._write_log(payload, {"log": f"flowctl: {error}\n"})
+            events.append(Finished(key, {"state": "failed", "error": error, "xcom": {}}, None, "lost on the cluster"))
         return events
 
     @staticmethod

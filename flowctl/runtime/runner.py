@@ -35,7 +35,7 @@ class TaskInstanceHandle:
         self.run_id = payload["run_id"]
         self.task_id = payload["task_id"]
         self.try_number = payload["try_number"]
-        self.map_index = -1
+        self.map_index = int(payload.get("map_index", -1))
         self.state = "running"
         self.hostname = socket.gethostname()
         self.log_path = payload.get("log_path")
@@ -57,8 +57,9 @@ class TaskInstanceHandle:
         self._xcom_limit: int | None = None
         self._context: dict[str, Any] | None = None
         self.first_poke_at = payload.get("first_poke_at")
+        self._mapped_xcom: dict[tuple[str, str, int], Any] = {}
         if payload.get("xcom_values") is not None:  # sent along where the store is out of reach (Dask)
-            self._xcom_cache = {(x["task_id"], x["key"]): x["value"] for x in payload["xcom_values"]}
+            self._xcom_cache = self._index(payload["xcom_values"])
 
     def attach(self, task: Any, context: dict[str, Any]) -> None:
         import pendulum
@@ -98,8 +99,24 @@ class TaskInstanceHandle:
 
                 data = Store(Path(self._home)).read_run(self.dag_id, self.run_id)
                 if data is not None:
-                    self._xcom_cache = {(x["task_id"], x["key"]): x["value"] for x in data.xcoms}
+                    self._xcom_cache = self._index(data.xcoms)
         return self._xcom_cache
+
+    def _index(self, xcoms: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+        """Values by (task, key); a mapped task's value is the list of its
+        instances' values, in map-index order (as Airflow pulls it)."""
+        plain: dict[tuple[str, str], Any] = {}
+        mapped: dict[tuple[str, str], list[tuple[int, Any]]] = {}
+        for x in xcoms:
+            index = int(x.get("map_index", -1))
+            if index < 0:
+                plain[(x["task_id"], x["key"])] = x["value"]
+            else:
+                mapped.setdefault((x["task_id"], x["key"]), []).append((index, x["value"]))
+                self._mapped_xcom[(x["task_id"], x["key"], index)] = x["value"]
+        for name, values in mapped.items():
+            plain[name] = [v for _, v in sorted(values, key=lambda iv: iv[0])]
+        return plain
 
     def has_xcom(self, task_id: str, key: str = "return_value") -> bool:
         if task_id == self.task_id and key in self._pushed:
@@ -119,6 +136,10 @@ class TaskInstanceHandle:
         def one(tid: str) -> Any:
             if tid == self.task_id and key in self._pushed:
                 return self._pushed[key]
+            if isinstance(map_indexes, int):
+                return self._mapped_xcom.get((tid, key, map_indexes), default)
+            if isinstance(map_indexes, list | tuple | range):
+                return [self._mapped_xcom.get((tid, key, i), default) for i in map_indexes]
             return stored.get((tid, key), default)
 
         if isinstance(task_ids, str):
@@ -199,6 +220,8 @@ def resolve_references(value: Any, ti: TaskInstanceHandle, context: dict[str, An
         return ti.xcom_pull(task_ids=tid, key=value.key)
     if isinstance(value, DagParam):
         return value.resolve(context)
+    if hasattr(value, "resolve_with"):  # .map / .zip / .concat of task values
+        return value.resolve_with(lambda arg: resolve_references(arg, ti, context, strict))
     if isinstance(value, list):
         return [resolve_references(v, ti, context, strict) for v in value]
     if isinstance(value, tuple):
@@ -318,6 +341,14 @@ def _execute(dag: Any, payload: dict[str, Any], home: str | None, build_context:
              set_current_context: Any) -> dict[str, Any]:
     task = dag.get_task(payload["task_id"])
     ti = TaskInstanceHandle(payload, home)
+    if hasattr(task, "unmap"):  # one instance of a mapped task: the real operator, with its element
+        try:
+            task = _unmapped(task, ti, payload["run"].get("run_type") == "test")
+        except Exception as exc:  # noqa: BLE001 - the expand input is the user's
+            why = str(exc) if isinstance(exc, TaskFailed) else _error_text(exc)
+            error = f"cannot make instance {ti.map_index} of mapped task {task.task_id!r}: {why}"
+            log_line(f"failed: {error}")
+            return {"state": "failed", "xcom": {}, "error": error}
     run = payload["run"]
     limit = xcom_limit(payload)
     ti._xcom_limit = limit
@@ -377,6 +408,9 @@ def _execute(dag: Any, payload: dict[str, Any], home: str | None, build_context:
             log_line(f"failed: {result['error']}")
     finally:
         set_current_context(None)
+    template = getattr(task, "map_index_template", None)
+    if template and ti.map_index >= 0 and "dag" in context:
+        result["rendered_map_index"] = _rendered_map_index(template, task, context)
     if result["state"] == "success":
         result["xcom"] = ti._pushed
         if ti._skip:
@@ -384,6 +418,26 @@ def _execute(dag: Any, payload: dict[str, Any], home: str | None, build_context:
             result["skip_all_below"] = ti._skip_all_below
         log_line(f"success in {time.perf_counter() - started:.3f} s")
     return result
+
+
+def _unmapped(task: Any, ti: TaskInstanceHandle, strict: bool) -> Any:
+    if ti.map_index < 0:
+        raise TaskFailed("a mapped task runs as its instances; this one has no map index")
+    values = task.values_for(ti.map_index, lambda arg: resolve_references(arg, ti, {}, strict))
+    return task.unmap(values)
+
+
+def _rendered_map_index(template: str, task: Any, context: dict[str, Any]) -> str | None:
+    """The instance's name from `map_index_template`, rendered after it ran
+    (the task may have set what it names in the context), as in Airflow."""
+    from flowctl.runtime.templating import render
+
+    try:
+        text = render(template, context, task=None)
+    except Exception as exc:  # noqa: BLE001 - a name, never a reason to fail the try
+        log_line(f"map_index_template: {_error_text(exc)}")
+        return None
+    return str(text)[:250] if text not in (None, "") else None
 
 
 def _call_all(callbacks: Any, context: dict[str, Any]) -> None:

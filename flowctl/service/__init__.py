@@ -148,8 +148,13 @@ class Service:
             when = self.parse_date(run, tz or self.dag_tz(dag_id))
         except UsageError:
             raise NotFound(f"{dag_id} has no run {run!r} (see `flowctl runs list --dag {dag_id}`)") from None
-        stamp = iso(when)
+        stamp = iso(when) or ""
         matches = [r for r in ids if logical_stamp(r) == stamp]
+        if not matches and when.second == 0 and when.microsecond == 0:  # a minute, as `runs list` shows it
+            matches = [r for r in ids if _same_minute(logical_stamp(r) or "", stamp)]
+            if len(matches) > 1:
+                raise UsageError(f"several runs of {dag_id} fall in the minute {run}: {', '.join(matches)}; "
+                                 f"give a run id")
         if not matches:
             raise NotFound(f"{dag_id} has no run with logical date {stamp} (see `flowctl runs list --dag {dag_id}`)")
         if len(matches) > 1:  # only in a home made before one run per date was enforced
@@ -219,6 +224,14 @@ class Service:
 
         ti = data.tis.get(TaskKey(task_id, map_index))
         if ti is None:
+            count = sum(1 for k in data.tis if k.task_id == task_id and k.map_index >= 0)
+            if count and map_index < 0:
+                raise UsageError(f"{task_id} is a mapped task with {count} instance(s) in {run_id}: "
+                                 f"choose one with --map-index 0..{count - 1}")
+            if count:
+                raise NotFound(f"{task_id} in {run_id} has instances 0..{count - 1}, not {map_index}")
+            if map_index >= 0:
+                raise NotFound(f"{task_id} in {run_id} is not mapped (or not expanded yet): leave out --map-index")
             raise NotFound(f"run {run_id} of {dag_id} has no task {task_id!r}")
         latest = int(ti.try_number or 0)
         n = try_number or latest
@@ -384,16 +397,21 @@ class Service:
         return operate.serve(self.store, self.settings, lambda: self.dagbag(reload=True),
                              until_idle=until_idle, log=log, grace=grace)
 
-    def test_task(self, spec: DagSpec, task_id: str, when: datetime | None) -> dict[str, Any]:
+    def test_task(self, spec: DagSpec, task_id: str, when: datetime | None, map_index: int = -1) -> dict[str, Any]:
         """Run one task in this process; its log goes to stdout; no state is written.
         Upstream XCom comes from the run of that logical date, if there is one."""
         from flowctl.engine import operate
 
+        task = spec.tasks.get(task_id)
+        if task is not None and task.mapped is not None and map_index < 0:
+            raise UsageError(f"{task_id} is a mapped task: test one instance with --map-index N (from 0)")
+        if task is not None and task.mapped is None and map_index >= 0:
+            raise UsageError(f"{task_id} is not a mapped task: leave out --map-index")
         now = utcnow()
         logical, start, end = self.manual_interval(spec, when, now)
         stamp = iso(logical)
         existing = next((r for r in self.store.run_ids(spec.dag_id) if logical_stamp(r) == stamp), None)
-        return operate.test_task(self.store, spec, task_id, logical, start, end, existing)
+        return operate.test_task(self.store, spec, task_id, logical, start, end, existing, map_index)
 
     # -- the scheduler process -------------------------------------------------------------
 
@@ -434,3 +452,8 @@ def _shown_run(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = ["RUN_FIELDS", "Service"]
+
+
+def _same_minute(stamp: str, minute: str) -> bool:
+    """Whether a logical date (UTC ISO) falls in the minute `minute` names (as `runs list` shows dates)."""
+    return stamp[:16] == minute[:16] and stamp[-6:] == minute[-6:]

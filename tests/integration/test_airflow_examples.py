@@ -2,7 +2,7 @@
 apache/airflow) load from a DAG folder and end, under the real `flowctl run`,
 with the task states, XComs and log lines Airflow gives them.
 
-Examples that need features of a later issue (assets, dynamic task mapping,
+Examples that need features of a later issue (assets,
 setup/teardown, cross-DAG runs, Airflow's own example plugins) are listed in
 README "Moving from Airflow"; the ones copied here that do not load are
 asserted to fail with the line that says why.
@@ -31,6 +31,9 @@ LOADS = {
     "example_branch_python_dop_operator_3.py": ["example_branch_dop_operator_v3"],
     "example_complex.py": ["example_complex"],
     "example_display_name.py": ["example_display_name"],
+    "example_dynamic_task_mapping.py": ["example_dynamic_task_mapping", "example_task_mapping_second_order"],
+    "example_dynamic_task_mapping_with_no_taskflow_operators.py": [
+        "example_dynamic_task_mapping_with_no_taskflow_operators"],
     "example_failed_dag.py": ["example_failed_dag"],
     "example_latest_only.py": ["latest_only"],
     "example_latest_only_with_trigger.py": ["latest_only_with_trigger"],
@@ -98,7 +101,7 @@ def xcom(flow, dag_id: str, run_id: str) -> dict[tuple[str, str], object]:
 
 
 def test_every_example_loads_or_says_why(flow):
-    """All the core examples copied here, in one DAG folder: 37 files (40 DAGs) load
+    """All the core examples copied here, in one DAG folder: 39 files (43 DAGs) load
     unchanged; the other 4 are import errors that name what is missing."""
     use(flow, *(p.name for p in (EXAMPLES / "core").glob("*.py")))
     dags = {d["dag_id"]: d for d in flow("dags", "list", "--json").json()}
@@ -129,6 +132,40 @@ def test_standard_provider_examples_load(flow):
     if not monday:
         assert states["branch_weekend"] == ("success" if weekend else "skipped")
         assert states["branch_mid_week"] == ("skipped" if weekend else "success")
+
+
+def test_dynamic_task_mapping_examples(flow):
+    """expand over a literal list, over an upstream's value, over a mapped task's values,
+    and a classic operator's .partial().expand(); the reducer gets the values in order."""
+    use(flow, "example_dynamic_task_mapping.py", "example_dynamic_task_mapping_with_no_taskflow_operators.py")
+
+    def instances(dag_id: str) -> tuple[int, str, dict[str, str]]:
+        res = flow("run", dag_id, "--json", timeout=200)
+        doc = res.json()
+        return res.code, doc["run_id"], {
+            t["task_id"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else ""): t["state"] for t in doc["tasks"]}
+
+    code, run_id, states = instances("example_dynamic_task_mapping")
+    assert code == 0 and states == {"add_one[0]": "success", "add_one[1]": "success", "add_one[2]": "success",
+                                    "sum_it": "success"}
+    assert "Total was 9" in log(flow, "example_dynamic_task_mapping", run_id, "sum_it")
+    values = flow("xcom", "list", "example_dynamic_task_mapping", run_id, "--task", "add_one", "--json").json()
+    assert [(x["map_index"], x["value"]) for x in values] == [(0, 2), (1, 3), (2, 4)]
+
+    code, run_id, states = instances("example_task_mapping_second_order")
+    assert code == 0 and states == {"get_nums": "success", **{f"times_2[{i}]": "success" for i in range(3)},
+                                    **{f"add_10[{i}]": "success" for i in range(3)}}
+    values = flow("xcom", "list", "example_task_mapping_second_order", run_id, "--task", "add_10", "--json").json()
+    assert [x["value"] for x in values] == [12, 14, 16]
+    one = flow("logs", "example_task_mapping_second_order", run_id, "add_10", "--map-index", "2")
+    assert one.code == 0 and "Returned value was: 16" in one.out
+    whole = flow("logs", "example_task_mapping_second_order", run_id, "add_10")
+    assert whole.code == 2 and "choose one with --map-index 0..2" in whole.err
+
+    code, run_id, states = instances("example_dynamic_task_mapping_with_no_taskflow_operators")
+    assert code == 0 and states == {"add_one[0]": "success", "add_one[1]": "success", "add_one[2]": "success",
+                                    "sum_it": "success"}
+    assert xcom(flow, "example_dynamic_task_mapping_with_no_taskflow_operators", run_id)[("sum_it", "return_value")] == 9
 
 
 def test_bash_examples(flow):

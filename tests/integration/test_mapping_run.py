@@ -1,0 +1,111 @@
+"""Dynamic task mapping under the real `flowctl run`: each instance is its own
+process with its element, its own log and XCom; a bad expand input fails the
+task with one line; clearing a mapped task expands it anew."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+DAG_FILE = """
+from datetime import datetime
+from airflow.decorators import dag, task
+from airflow.operators.bash import BashOperator
+from airflow.operators.python import get_current_context
+
+
+@dag(start_date=datetime(2024, 1, 1), schedule=None)
+def files():
+    @task
+    def list_files():
+        return {"a.csv": 10, "b.csv": 20}
+
+    @task(map_index_template="{{ name }}")
+    def load(pair, factor):
+        name, rows = pair
+        context = get_current_context()
+        context["name"] = name
+        print(f"loading {name} as instance {context['ti'].map_index}")
+        return rows * factor
+
+    @task
+    def report(counts):
+        print(f"loaded {sum(counts)} rows")
+        return sorted(counts)
+
+    loaded = load.partial(factor=2).expand(pair=list_files())
+    report(loaded)
+    BashOperator.partial(task_id="shout").expand(bash_command=list_files().map(lambda kv: f"echo {kv[0].upper()}"))
+
+
+files()
+"""
+
+BAD_FILE = """
+from datetime import datetime
+from airflow.decorators import dag, task
+
+
+@dag(start_date=datetime(2024, 1, 1), schedule=None)
+def bad_input():
+    @task
+    def count():
+        return 3
+
+    @task
+    def each(x):
+        return x
+
+    each.expand(x=count())
+
+
+bad_input()
+"""
+
+
+def states(doc: dict) -> dict[str, str]:
+    return {t["task_id"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else ""): t["state"] for t in doc["tasks"]}
+
+
+def test_each_instance_runs_in_its_own_process_with_its_element(flow):
+    flow.write_dag("files.py", DAG_FILE)
+    res = flow("run", "files", "--json")
+    assert res.code == 0, res.err
+    doc = res.json()
+    assert states(doc) == {"list_files": "success", "load[0]": "success", "load[1]": "success",
+                           "report": "success", "shout[0]": "success", "shout[1]": "success",
+                           "list_files__1": "success"}
+    run_id = doc["run_id"]
+    rows = flow("tasks", "states", "files", run_id, "--json").json()
+    named = {r.get("rendered_map_index") for r in rows if r["task_id"] == "load"}
+    assert named == {"a.csv", "b.csv"}  # map_index_template, rendered after the try ran
+    log = flow("logs", "files", run_id, "load", "--map-index", "1").out
+    assert "loading b.csv as instance 1" in log
+    values = {(x["task_id"], x["map_index"]): x["value"] for x in flow("xcom", "list", "files", run_id, "--json").json()}
+    assert values[("load", 0)] == 20 and values[("load", 1)] == 40 and values[("report", -1)] == [20, 40]
+    assert "B.CSV" in flow("logs", "files", run_id, "shout", "--map-index", "1").out
+    table = flow("tasks", "states", "files", run_id).out
+    assert "load[a.csv]" in table and "shout[0]" in table
+
+
+def test_an_input_that_is_not_a_list_fails_the_task_with_one_line(flow):
+    flow.write_dag("bad.py", BAD_FILE)
+    res = flow("run", "bad_input")
+    assert res.code == 1
+    assert "each  failed: cannot map over the value of 'count' (XCom 'return_value'): it is of type int" in res.out
+    assert "Traceback" not in res.out + res.err
+
+
+def test_clearing_a_mapped_task_runs_it_again_over_the_new_input(flow):
+    flow.write_dag("files.py", DAG_FILE)
+    run_id = flow("run", "files", "--json").json()["run_id"]
+    flow.write_dag("files.py", DAG_FILE.replace('{"a.csv": 10, "b.csv": 20}', '{"a.csv": 10, "b.csv": 20, "c.csv": 5}'))
+    res = flow("tasks", "clear", "files", "--task", "^list_files$", "--downstream", "--yes")
+    assert res.code == 0, res.err
+    assert flow("scheduler", "--until-idle").code == 0
+    doc = flow("tasks", "states", "files", run_id, "--json").json()
+    assert sorted(r["map_index"] for r in doc if r["task_id"] == "load") == [0, 1, 2]
+    assert all(r["state"] == "success" for r in doc)
+    values = {(x["task_id"], x["map_index"]): x["value"] for x in flow("xcom", "list", "files", run_id, "--json").json()}
+    assert values[("report", -1)] == [10, 20, 40]
