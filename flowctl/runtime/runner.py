@@ -353,8 +353,9 @@ def _execute(dag: Any, payload: dict[str, Any], home: str | None, build_context:
     limit = xcom_limit(payload)
     ti._xcom_limit = limit
     result: dict[str, Any] = {"state": "failed", "xcom": {}, "error": None}
+    instance = f"[{ti.map_index}]" if ti.map_index >= 0 else ""
     log_line(
-        f"{dag.dag_id}.{task.task_id} {run['run_id']} try {payload['try_number']} "
+        f"{dag.dag_id}.{task.task_id}{instance} {run['run_id']} try {payload['try_number']} "
         f"started (pid {os.getpid()})"
     )
     started = time.perf_counter()

@@ -151,7 +151,12 @@ def read_run_info(store: Any, dag_id: str, run_id: str, scheduler: Mapping[str, 
     tis = data.task_instances
     order = version.get("order") or list(tis)
     ordered = [tis[t] for t in order if t in tis] + [tis[t] for t in tis if t not in order]
-    info = RunInfo(dag_id, run_id, data.run, tuple(ordered), version)
+    mapped: dict[str, list[Any]] = {}
+    for key, ti in sorted(data.tis.items(), key=lambda kv: kv[0].map_index):
+        if key.map_index >= 0:
+            mapped.setdefault(key.task_id, []).append(ti.to_doc())
+    info = RunInfo(dag_id, run_id, data.run, tuple(ordered), version,
+                   instances={tid: tuple(docs) for tid, docs in mapped.items()})
     return replace(info, carrier=carrier_of(info, scheduler)) if info.active else info
 
 

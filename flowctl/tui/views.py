@@ -165,6 +165,8 @@ class RunInfo:
     #: who carries this queued or running run out ("scheduler pid 12", "run
     #: pid 40"), None when nobody does or the run is over (see `data.carrier_of`)
     carrier: str | None = None
+    #: a mapped task's instances, by map index (its row in `tis` sums them up)
+    instances: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
 
     @property
     def state(self) -> str:
@@ -192,7 +194,11 @@ class RunInfo:
     def run_type(self) -> str:
         return str(self.run.get("run_type") or self.run_id.split("__", 1)[0])
 
-    def ti(self, task_id: str) -> Mapping[str, Any] | None:
+    def ti(self, task_id: str, map_index: int = -1) -> Mapping[str, Any] | None:
+        """A task's instance; for a mapped task, its instance `map_index` (or, with -1, their sum)."""
+        if map_index >= 0:
+            found = self.instances.get(task_id, ())
+            return found[map_index] if map_index < len(found) else None
         for ti in self.tis:
             if ti.get("task_id") == task_id:
                 return ti
@@ -560,9 +566,10 @@ def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str) -> GridModel:
 
 
 def ti_detail_lines(info: RunInfo, task_id: str, spec: Any, reason: str | None,
-                    notes: Sequence[str], tz: str, now: datetime) -> list[Line]:
-    """State, tries, start, end, duration, operator and why (as `flowctl explain` says)."""
-    ti = info.ti(task_id) or {}
+                    notes: Sequence[str], tz: str, now: datetime, map_index: int = -1) -> list[Line]:
+    """State, tries, start, end, duration, operator and why (as `flowctl explain` says).
+    For a mapped task: instance `map_index`'s, and a line counting the instances' states."""
+    ti = info.ti(task_id, map_index) or {}
     state = str(ti.get("state") or "none")
     tries = int(ti.get("try_number") or 0)
     max_tries = ti.get("max_tries")
@@ -584,6 +591,19 @@ def ti_detail_lines(info: RunInfo, task_id: str, spec: Any, reason: str | None,
          ("  took ", label), (took, "")],
         [("why    ", label), (reason or "…", "italic" if reason is None else "")],
     ]
+    instances = info.instances.get(task_id, ())
+    if instances:
+        counts: dict[str, int] = {}
+        for one in instances:
+            counts[str(one.get("state") or "none")] = counts.get(str(one.get("state") or "none"), 0) + 1
+        name = ti.get("rendered_map_index")
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        if map_index >= 0:
+            line: Line = [("mapped ", label), (f"instance {map_index}" + (f" ({name})" if name else ""), "bold"),
+                          (f" of {len(instances)}: ", ""), (summary, ""), ("  < > switch", label)]
+        else:
+            line = [("mapped ", label), (f"{len(instances)} instances: ", "bold"), (summary, "")]
+        lines.insert(1, line)
     for note in notes:
         lines.append([("note   ", label), (note, "yellow")])
     return lines

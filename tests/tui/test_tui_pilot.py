@@ -482,3 +482,43 @@ async def test_enter_on_a_run_in_the_tree_opens_that_run(etl, flow):
                      and app.screen.query_one(GridTable).model is not None)
         assert app.screen.current_run() == older
         assert app.screen.query_one(GridTable).selection()[1].run_id == older
+
+
+MAPPED_DAG = """
+import pendulum
+from flowctl import DAG, task
+
+with DAG(dag_id="fan", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+    @task
+    def shout(word):
+        print(f"word is {word}")
+
+    shout.expand(word=["alpha", "beta", "gamma"])
+"""
+
+
+@run_async
+async def test_a_mapped_task_shows_each_instance_and_its_log(flow):
+    """A mapped task's screen shows instance 0 first, counts the instances'
+    states, and `>` / `<` switch to another instance and its log."""
+    flow.write_dag("fan.py", MAPPED_DAG)
+    assert flow("run", "fan").code == 0
+    service = make_service(flow)
+    run_id = service.store.run_ids("fan")[0]
+    app = FlowctlApp(service)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        app.push_screen(TaskScreen("fan", run_id, "shout"))
+        await settle(pilot, lambda: isinstance(app.screen, TaskScreen)
+                     and any("word is alpha" in line for line in app.screen.query_one(Log).lines))
+        screen = app.screen
+        assert screen.map_index == 0 and screen.where() == "fan.shout[0]"
+        details = str(screen.query_one("#details").render())
+        assert "instance 0 of 3: 3 success" in details
+        await pilot.press("greater_than_sign", "greater_than_sign")
+        await settle(pilot, lambda: any("word is gamma" in line for line in screen.query_one(Log).lines))
+        assert screen.map_index == 2
+        await pilot.press("greater_than_sign")  # the last stays the last
+        await pilot.press("less_than_sign")
+        await settle(pilot, lambda: any("word is beta" in line for line in screen.query_one(Log).lines))
+        assert not any("word is gamma" in line for line in screen.query_one(Log).lines)

@@ -1,6 +1,7 @@
 """A task instance: its details (with `explain`'s reason) and a try's log,
 followed live while it grows (`f` toggles following); `[` and `]` switch
-tries; `/` searches the log, `n`/`N` go to the next and previous match."""
+tries, `<` and `>` a mapped task's instances; `/` searches the log, `n`/`N`
+go to the next and previous match."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ class TaskScreen(FlowctlScreen):
         Binding("f", "toggle_follow", "Follow"),
         Binding("left_square_bracket", "try_step(-1)", "Earlier try", key_display="["),
         Binding("right_square_bracket", "try_step(1)", "Later try", key_display="]"),
+        Binding("less_than_sign", "instance_step(-1)", "Earlier instance", key_display="<", show=False),
+        Binding("greater_than_sign", "instance_step(1)", "Later instance", key_display=">", show=False),
         Binding("c", "clear", "Clear"),
         Binding("s", "mark_success", "Success"),
         Binding("x", "mark_failed", "Failed"),
@@ -43,12 +46,15 @@ class TaskScreen(FlowctlScreen):
         ("mark_failed", "Mark this task instance failed", ""),
         ("try_step(-1)", "Show the earlier try's log", ""),
         ("try_step(1)", "Show the later try's log", ""),
+        ("instance_step(-1)", "Show the mapped task's earlier instance", ""),
+        ("instance_step(1)", "Show the mapped task's later instance", ""),
     )
 
     def __init__(self, dag_id: str, run_id: str, task_id: str, try_number: int | None = None) -> None:
         super().__init__()
         self.dag_id, self.run_id, self.task_id = dag_id, run_id, task_id
         self.try_number = try_number  #: None: the latest try, followed
+        self.map_index = -1  #: which instance of a mapped task is shown (0 on, once the task is known mapped)
         self.follow = try_number is None
         self.info: RunInfo | None = None
         self.explained: dict[str, Any] | None = None
@@ -82,7 +88,16 @@ class TaskScreen(FlowctlScreen):
         self.flowctl.unwatch_dag(self.dag_id)
 
     def where(self) -> str:
-        return f"{self.dag_id}.{self.task_id}"
+        return f"{self.dag_id}.{self.task_id}" + (f"[{self.map_index}]" if self.map_index >= 0 else "")
+
+    def _ti(self, info: RunInfo | None = None) -> Any:
+        """The instance shown: a mapped task's chosen one (its first, until one is chosen)."""
+        info = info or self.info
+        if info is None:
+            return None
+        if self.map_index < 0 and info.instances.get(self.task_id):
+            self.map_index = 0
+        return info.ti(self.task_id, self.map_index)
 
     def current_dag(self) -> str | None:
         return self.dag_id
@@ -111,7 +126,7 @@ class TaskScreen(FlowctlScreen):
 
     def _tick(self) -> None:
         """Once a second: a running try's "took X so far" moves on."""
-        ti = self.info.ti(self.task_id) if self.info else None
+        ti = self._ti()
         if ti is not None and ti.get("state") == "running":
             self._show_details()
 
@@ -140,14 +155,14 @@ class TaskScreen(FlowctlScreen):
         elif not want and self._log_try is None:
             log = self.query_one(SearchLog)
             log.clear()
-            state = (info.ti(self.task_id) or {}).get("state") if info else "?"
+            state = (self._ti(info) or {}).get("state") if info else "?"
             log.write_line(f"(no log yet: this task instance has not run; state {state})")
         snap = self.flowctl.snapshot
         if snap is not None and snap.seq != self._seq:  # changed while we read
             self.show_snapshot(snap)
 
     def latest_try(self) -> int:
-        ti = self.info.ti(self.task_id) if self.info else None
+        ti = self._ti()
         return int((ti or {}).get("try_number") or 0)
 
     def _show_details(self) -> None:
@@ -158,8 +173,9 @@ class TaskScreen(FlowctlScreen):
         ex = self.explained or {}
         reason = next((t["reason"] for t in ex.get("tasks", []) if t["task_id"] == self.task_id), None)
         reason = reason or ex.get("error")
+        self._ti()
         lines = ti_detail_lines(self.info, self.task_id, snap.dags.get(self.dag_id), reason,
-                                ex.get("notes", []), snap.tz, self.flowctl.now())
+                                ex.get("notes", []), snap.tz, self.flowctl.now(), self.map_index)
         self.query_one("#details", Static).update(lines_to_text(lines, wrap=True))
         self._show_trybar()
 
@@ -200,7 +216,7 @@ class TaskScreen(FlowctlScreen):
 
     @work(thread=True, exit_on_error=False, group="log")
     def _read_tail(self, try_number: int) -> None:
-        path = self.flowctl.service.store.log_path(self.dag_id, self.run_id, self.task_id, try_number)
+        path = self.flowctl.service.store.log_path(self.dag_id, self.run_id, self.task_id, try_number, self.map_index)
         text, offset, skipped = read_tail(path)
         self.app.call_from_thread(self._tail_read, try_number, text, offset, skipped, path)
 
@@ -233,7 +249,7 @@ class TaskScreen(FlowctlScreen):
 
     @work(thread=True, exit_on_error=False, group="log")
     def _read_more(self, try_number: int, offset: int) -> None:
-        path = self.flowctl.service.store.log_path(self.dag_id, self.run_id, self.task_id, try_number)
+        path = self.flowctl.service.store.log_path(self.dag_id, self.run_id, self.task_id, try_number, self.map_index)
         text, new_offset = read_from(path, offset)
         self.app.call_from_thread(self._more_read, try_number, text, offset, new_offset)
 
@@ -281,6 +297,27 @@ class TaskScreen(FlowctlScreen):
         if n != self._log_try:
             self._open_log(n)
         self._show_trybar()
+
+    def action_instance_step(self, step: int) -> None:
+        count = len(self.info.instances.get(self.task_id, ())) if self.info else 0
+        if not count:
+            self.notify("This task is not mapped (or not expanded yet): it has one instance.")
+            return
+        n = min(max(self.map_index + step, 0), count - 1)
+        if n == self.map_index:
+            return
+        self.map_index = n
+        self.try_number = None
+        self._log_try = None
+        self._set_follow(True)
+        latest = self.latest_try()
+        if latest:
+            self._open_log(latest)
+        else:
+            log = self.query_one(SearchLog)
+            log.clear()
+            log.write_line(f"(no log yet: instance {n} has not run; state {(self._ti() or {}).get('state')})")
+        self._show_details()
 
     def action_toggle_follow(self) -> None:
         self._set_follow(not self.follow)
