@@ -66,15 +66,19 @@ def clear(
     changed: Annotated[bool, typer.Option("--changed", help="Only instances whose task code changed since they last succeeded.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the set; change nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    map_index: Annotated[int, typer.Option("--map-index", metavar="N", min=-1, help="Of a mapped task, only instance N (default: all of it, expanded anew).", show_default=False)] = -1,
     as_json: JsonOpt = False,
 ) -> None:
     """Reset task instances so they run again (their try count goes on) and put
     their runs back to queued. Upstream_failed tasks below them are reset too.
+    A mapped task cleared whole expands anew from its upstream values when it runs.
     A scheduler (`flowctl scheduler`, daemon or --until-idle) runs them.
     Airflow's short flags work: -s -e -t -u -d -f -y.
 
     Example: `flowctl clear user_events_etl -t '^load$' -s 2026-11-01 -e 2026-11-07 -d -y`
     """
+    from rich.text import Text
+
     from flowctl.cli.render import console, plural, print_json, state_text, table, write
     from flowctl.errors import UsageError
 
@@ -85,7 +89,7 @@ def clear(
     if first is not None and last is not None and first > last:
         raise UsageError(f"--start {start} is after --end {end}")
     plan = service.plan_clear(dag_id, run_id=run, start=first, end=last, task_regex=task, upstream=upstream,
-                              downstream=downstream, only_failed=only_failed, changed=changed)
+                              downstream=downstream, only_failed=only_failed, changed=changed, map_index=map_index)
     notes = _version_notes(service, dag_id, plan)
     if as_json and (dry_run or not plan):
         print_json({"dag_id": dag_id, "dry_run": dry_run, "cleared": 0, "task_instances": plan, "notes": notes})
@@ -96,7 +100,9 @@ def clear(
         return
     t = table("run", "task", "state", "try", "why", title=f"{plural(len(plan), 'task instance')} of {dag_id}")
     for p in plan:
-        t.add_row(p["run_id"], p["task_id"], state_text(p["state"]), str(p["try_number"]), p["why"])
+        index = p.get("map_index", -1)
+        name = f"{p['task_id']}[{index}]" if index >= 0 else p["task_id"] + (" (all instances)" if p.get("mapped") else "")
+        t.add_row(p["run_id"], Text(name), state_text(p["state"]), str(p["try_number"]), p["why"])
     out.print(t)
     for n in notes:
         out.print(f"[yellow]note:[/] {n}")
@@ -138,11 +144,12 @@ def tasks_mark(
     task_id: TaskArg,
     state: Annotated[str, typer.Option("--state", metavar="success|failed|skipped", help="The state to set.", show_default=False)],
     downstream: Annotated[bool, typer.Option("--downstream", help="Also every task below it.")] = False,
+    map_index: Annotated[int, typer.Option("--map-index", metavar="N", min=-1, help="Of a mapped task, only instance N (default: every instance).", show_default=False)] = -1,
     as_json: JsonOpt = False,
 ) -> None:
     """Set a task instance's state by hand. Marking success lets the tasks below
     it run (their upstream_failed is reset, so a scheduler runs them); the run's
-    state follows.
+    state follows. A mapped task is marked whole, or one instance with --map-index.
 
     Example: `flowctl tasks mark user_events_etl 2026-11-20 extract --state success`
     """
@@ -152,7 +159,7 @@ def tasks_mark(
         raise typer.BadParameter(f"{state!r} is not one of {', '.join(MARK_STATES)}", param_hint="--state")
     service = _service()
     rid = service.resolve_run(dag_id, run_id, _dag_tz(service, dag_id))
-    changed = service.mark(dag_id, rid, task_id, state, downstream)
+    changed = service.mark(dag_id, rid, task_id, state, downstream, map_index)
     marked = list(changed.marked)
     reset = dict(changed.reset)
     if as_json:

@@ -269,6 +269,8 @@ def explain(
 
     Example: `flowctl explain user_events_etl 2026-11-20 load`
     """
+    from rich.text import Text
+
     from flowctl.cli.render import console, human_times, print_json, state_text, table
 
     service = _service()
@@ -284,7 +286,7 @@ def explain(
         out.print(f"  [yellow]![/] {human_times(note, tz)}")
     t = table("task", "state", "try", "why")
     for r in doc["tasks"]:
-        t.add_row(r["task_id"], state_text(r["state"]), str(r["try_number"]), human_times(r["reason"], tz))
+        t.add_row(Text(ti_label(r)), state_text(r["state"]), str(r["try_number"]), human_times(r["reason"], tz))
     out.print(t)
 
 

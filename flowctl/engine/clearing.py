@@ -16,7 +16,7 @@ from typing import Any
 from flowctl.errors import NotFound, UsageError
 from flowctl.records import TaskInstance, TaskKey
 from flowctl.specs import DagSpec
-from flowctl.states import FINISHED, TaskState, run_state_of
+from flowctl.states import FAILED_STATES, FINISHED, TaskState, run_state_of, summary_state
 from flowctl.store import Store
 
 
@@ -59,8 +59,11 @@ def failure_leftovers(tis: dict[str, dict[str, Any]], down: dict[str, set[str]],
 
 def plan_clear(
     store: Store, spec: DagSpec | None, dag_id: str, run_ids: list[str], *, task_regex: str | None,
-    upstream: bool, downstream: bool, only_failed: bool, changed: bool,
+    upstream: bool, downstream: bool, only_failed: bool, changed: bool, map_index: int = -1,
 ) -> list[dict[str, Any]]:
+    """The instances a clear resets, each with why. With `map_index`, a selected
+    mapped task contributes only that instance (a task without it is not selected);
+    tasks taken in by --upstream/--downstream come whole."""
     try:
         pattern = re.compile(task_regex) if task_regex else None
     except re.error as exc:
@@ -71,12 +74,18 @@ def plan_clear(
         if data is None:
             continue
         tis = data.task_instances
+        instances = {k for k in data.tis if k.map_index >= 0}
         up = _edges(spec, data.dag_version)
         down = _downstream_map(up)
         why: dict[str, str] = {}
         for tid, ti in tis.items():
             if pattern is not None and not pattern.search(tid):
                 continue
+            if map_index >= 0:
+                one = data.tis.get(TaskKey(tid, map_index))
+                if one is None:
+                    continue
+                ti = one.to_doc()
             state = ti.get("state", "none")
             if only_failed and state not in (TaskState.FAILED, TaskState.UPSTREAM_FAILED):
                 continue
@@ -102,8 +111,14 @@ def plan_clear(
             if tid not in tis:
                 continue
             ti = tis[tid]
-            plan.append({"dag_id": dag_id, "run_id": run_id, "task_id": tid, "state": ti.get("state", "none"),
-                         "try_number": ti.get("try_number", 0), "why": why[tid]})
+            item = {"dag_id": dag_id, "run_id": run_id, "task_id": tid, "state": ti.get("state", "none"),
+                    "try_number": ti.get("try_number", 0), "why": why[tid]}
+            if map_index >= 0 and tid in chosen and TaskKey(tid, map_index) in instances:
+                one = data.tis[TaskKey(tid, map_index)]
+                item.update(map_index=map_index, state=one.state, try_number=one.try_number)
+            elif ti.get("mapped"):
+                item["mapped"] = True
+            plan.append(item)
     return plan
 
 
@@ -205,15 +220,23 @@ class Marked(list):
 
 
 def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, task_id: str,
-               state: str, downstream: bool) -> Marked:
-    """Set the state; marking success heals the failure leftovers below it."""
+               state: str, downstream: bool, map_index: int = -1) -> Marked:
+    """Set the state; marking success heals the failure leftovers below it.
+    With `map_index`, only that instance of a mapped task (its downstream whole)."""
     with store.transaction() as tx:
         rf = tx.run(dag_id, run_id)
         if rf is None:
             raise NotFound(f"{dag_id} has no run {run_id!r}")
         tis, instances = _by_task(rf)
+        instances_all = {t: list(keys) for t, keys in instances.items()}
         if task_id not in tis:
             raise NotFound(f"run {run_id} of {dag_id} has no task {task_id!r}")
+        if map_index >= 0:
+            if TaskKey(task_id, map_index) not in instances[task_id]:
+                count = sum(1 for k in instances[task_id] if k.map_index >= 0)
+                raise NotFound(f"{task_id} in {run_id} has no instance {map_index}"
+                               + (f" (it has 0..{count - 1})" if count else " (it is not mapped, or not expanded yet)"))
+            instances[task_id] = [TaskKey(task_id, map_index)]
         up = _edges(spec, rf.version)
         down = _downstream_map(up)
         targets = [task_id] + (sorted(_closure({task_id}, down) & set(tis)) if downstream else [])
@@ -224,10 +247,11 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
             for key in keys:
                 rf.put_ti(key, state=state, marked=True, next_retry_at=None, reason=f"marked {state} by hand")
             if keys:
-                tis[tid]["state"] = state
-                marked.append(tid)
+                tis[tid]["state"] = summary_state([(rf.ti(k) or TaskInstance(tid)).state for k in instances_all[tid]])
+                marked.append(f"{tid}[{map_index}]" if tid == task_id and map_index >= 0 else tid)
         if state == TaskState.SUCCESS:
-            for tid in sorted(failure_leftovers(tis, down, set(targets)) - set(targets)):
+            healed = {t for t in targets if tis[t].get("state") not in FAILED_STATES}  # no other instance failed
+            for tid in sorted(failure_leftovers(tis, down, healed) - set(targets)):
                 for key in instances[tid]:
                     rf.put_ti(key, **reset_fields())
                 reset[tid] = str(tis[tid].get("state"))

@@ -278,7 +278,8 @@ class Service:
 
     def plan_clear(self, dag_id: str, *, run_id: str | None = None, start: datetime | None = None,
                    end: datetime | None = None, task_regex: str | None = None, upstream: bool = False,
-                   downstream: bool = False, only_failed: bool = False, changed: bool = False) -> list[dict[str, Any]]:
+                   downstream: bool = False, only_failed: bool = False, changed: bool = False,
+                   map_index: int = -1) -> list[dict[str, Any]]:
         """The task instances a clear would reset, each with why it is in the set."""
         from flowctl.engine.clearing import plan_clear
 
@@ -287,7 +288,7 @@ class Service:
             self.dag(dag_id)  # raises NotFound
         runs = self.select_runs(dag_id, run_id, start, end)
         return plan_clear(self.store, spec, dag_id, runs, task_regex=task_regex, upstream=upstream,
-                          downstream=downstream, only_failed=only_failed, changed=changed)
+                          downstream=downstream, only_failed=only_failed, changed=changed, map_index=map_index)
 
     def clear(self, plan: list[dict[str, Any]]) -> int:
         """Reset the planned task instances (their try count goes on) and put
@@ -319,7 +320,8 @@ class Service:
                              f"it re-runs with the current one")
         return notes
 
-    def mark(self, dag_id: str, run_id: str, task_id: str, state: str, downstream: bool = False) -> Any:
+    def mark(self, dag_id: str, run_id: str, task_id: str, state: str, downstream: bool = False,
+             map_index: int = -1) -> Any:
         """Set a task instance's state (and its descendants' with `downstream`).
         Returns what changed (`engine.clearing.Marked`: the ids marked, and
         those below them reset to run again with the state they had)."""
@@ -328,7 +330,8 @@ class Service:
         if state not in ("success", "failed", "skipped"):
             raise UsageError(f"--state must be success, failed or skipped, not {state!r}")
         rid = self.resolve_run(dag_id, run_id)
-        result = apply_mark(self.store, self.dagbag().dags.get(dag_id), dag_id, rid, task_id, state, downstream)
+        result = apply_mark(self.store, self.dagbag().dags.get(dag_id), dag_id, rid, task_id, state, downstream,
+                            map_index)
         self.store.wake_scheduler()
         return result
 

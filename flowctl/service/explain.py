@@ -76,14 +76,29 @@ def explain(service: Service, dag_id: str, run_id: str, task_id: str | None, now
         if who is not None and total >= service.settings.workers:
             notes.append(f"all {service.settings.workers} worker slots of that process are busy")
     rows = []
+    instances: dict[str, list[Any]] = {}
+    for key, one in sorted(data.tis.items(), key=lambda kv: kv[0].map_index):
+        if key.map_index >= 0:
+            instances.setdefault(key.task_id, []).append(one)
     for tid, ti in tis.items():
         if task_id is not None and tid != task_id:
+            continue
+        if ti.get("mapped"):  # the task as a whole, then each of its instances
+            counts = ", ".join(f"{n} {state}" for state, n in sorted(ti.get("map_states", {}).items()))
+            rows.append({"task_id": tid, "map_index": -1, "state": ti.get("state", "none"),
+                         "try_number": ti.get("try_number", 0),
+                         "reason": f"mapped into {ti.get('map_count')} instance(s): {counts}"})
+            for one in instances.get(tid, []):
+                doc = one.to_doc()
+                rows.append({"task_id": tid, "map_index": one.map_index, "state": one.state,
+                             "try_number": one.try_number,
+                             "reason": _reason(doc, None, spec, tid, waiting=active and who is None)})
             continue
         rows.append({"task_id": tid, "map_index": ti.get("map_index", -1), "state": ti.get("state", "none"),
                      "try_number": ti.get("try_number", 0),
                      "reason": _reason(ti, waits.get(tid), spec, tid, waiting=active and who is None)})
     order = data.dag_version.get("order") or list(tis)
-    rows.sort(key=lambda r: order.index(r["task_id"]) if r["task_id"] in order else len(order))
+    rows.sort(key=lambda r: (order.index(r["task_id"]) if r["task_id"] in order else len(order), r["map_index"]))
     return {"dag_id": dag_id, "run_id": run_id, "run_state": run.get("state"), "carried_by": who,
             "notes": notes, "tasks": rows}
 

@@ -532,10 +532,18 @@ def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str) -> GridModel:
         groups[tid] = spec.tasks[tid].group_id if spec is not None else None
     rows: list[GridRow] = [GridRow(RUN_ROW, "run", "run")]
     seen_groups: set[str] = set()
+
+    def mapped(tid: str) -> str:
+        """` [3]` after a mapped task: its instances in the newest run that expanded it."""
+        if spec is None or tid not in spec.tasks or getattr(spec.tasks[tid], "mapped", None) is None:
+            return ""
+        count = next((len(r.instances[tid]) for r in runs if r.instances.get(tid)), None)
+        return f" [{count}]" if count is not None else " [ ]"
+
     for tid in order:
         group = groups.get(tid)
         if group is None:
-            rows.append(GridRow(tid, tid, "task", tid))
+            rows.append(GridRow(tid, tid + mapped(tid), "task", tid))
             continue
         if group in seen_groups:
             continue
@@ -544,7 +552,7 @@ def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str) -> GridModel:
         for member in order:
             if groups.get(member) == group:
                 short = member[len(group) + 1:] if member.startswith(group + ".") else member
-                rows.append(GridRow(member, f"  {short}", "task", member))
+                rows.append(GridRow(member, f"  {short}{mapped(member)}", "task", member))
     for tid in removed:
         rows.append(GridRow(tid, f"{tid} (removed)", "task", tid, removed=True))
     cells: dict[tuple[str, str], tuple[str, int]] = {}

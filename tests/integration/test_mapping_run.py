@@ -109,3 +109,26 @@ def test_clearing_a_mapped_task_runs_it_again_over_the_new_input(flow):
     assert all(r["state"] == "success" for r in doc)
     values = {(x["task_id"], x["map_index"]): x["value"] for x in flow("xcom", "list", "files", run_id, "--json").json()}
     assert values[("report", -1)] == [10, 20, 40]
+
+
+def test_one_instance_is_marked_cleared_and_explained_on_its_own(flow):
+    flow.write_dag("files.py", DAG_FILE)
+    run_id = flow("run", "files", "--json").json()["run_id"]
+    res = flow("tasks", "mark", "files", run_id, "load", "--map-index", "1", "--state", "failed", "--json")
+    assert res.code == 0 and res.json()["marked"] == ["load[1]"]
+    rows = {(r["task_id"], r["map_index"]): r for r in flow("explain", "files", run_id, "--json").json()["tasks"]}
+    assert rows[("load", -1)]["reason"] == "mapped into 2 instance(s): 1 failed, 1 success"
+    assert rows[("load", 1)]["state"] == "failed" and rows[("load", 0)]["state"] == "success"
+    plan = flow("clear", "files", "-t", "^load$", "--map-index", "1", "--dry-run", "--json").json()["task_instances"]
+    assert [(p["task_id"], p.get("map_index")) for p in plan] == [("load", 1)]
+    assert flow("clear", "files", "-t", "^load$", "--map-index", "1", "-d", "-y").code == 0
+    doc = flow("tasks", "states", "files", run_id, "--json").json()
+    states = {(r["task_id"], r["map_index"]): (r["state"], r["try_number"]) for r in doc}
+    assert states[("load", 0)] == ("success", 1) and states[("load", 1)] == ("none", 1)
+    assert states[("report", -1)][0] == "none"  # --downstream takes the task below, whole
+    assert flow("scheduler", "--until-idle").code == 0
+    doc = flow("tasks", "states", "files", run_id, "--json").json()
+    states = {(r["task_id"], r["map_index"]): (r["state"], r["try_number"]) for r in doc}
+    assert states[("load", 1)] == ("success", 2) and states[("load", 0)] == ("success", 1)
+    missing = flow("tasks", "mark", "files", run_id, "load", "--map-index", "7", "--state", "failed")
+    assert missing.code != 0 and "has no instance 7 (it has 0..1)" in missing.err

@@ -438,6 +438,30 @@ def test_grid_rows_follow_the_dags_order_upstream_first():
     assert [row.key for row in model.rows] == [RUN_ROW, "extract", "transform", "load", "gone_a", "gone_b"]
 
 
+def test_a_mapped_task_row_counts_its_instances_and_its_detail_sums_them_up():
+    """The grid's row of a mapped task shows how many instances the newest run made
+    (`[ ]` before any did); the detail counts their states, or shows the one chosen."""
+    from dataclasses import replace
+
+    mapped_task = SimpleNamespace(upstream=("extract",), group_id=None, operator="@task (mapped)",
+                                  mapped={"kind": "expand"})
+    s = spec(tasks={"extract": task(), "load": mapped_task})
+    older = replace(run("etl", 1, "success", [ti("extract"), ti("load", mapped=True)]),
+                    instances={"load": (ti("load", map_index=0), ti("load", map_index=1))})
+    newer = replace(run("etl", 2, "success", [ti("extract"), ti("load", mapped=True)]),
+                    instances={"load": tuple(ti("load", "failed" if i == 2 else "success", map_index=i)
+                                             for i in range(3))})
+    labels = {row.key: row.label for row in grid_model(s, [newer, older], "UTC").rows}
+    assert labels["load"] == "load [3]" and labels["extract"] == "extract"
+    unexpanded = {row.key: row.label for row in grid_model(s, [run("etl", 3, "queued", [ti("load", "none")])],
+                                                           "UTC").rows}
+    assert unexpanded["load"] == "load [ ]"
+    whole = "".join(text for line in ti_detail_lines(newer, "load", s, None, [], "UTC", NOW) for text, _ in line)
+    assert "3 instances: 1 failed, 2 success" in whole
+    one = "".join(text for line in ti_detail_lines(newer, "load", s, None, [], "UTC", NOW, 2) for text, _ in line)
+    assert "instance 2 of 3" in one and "failed" in one
+
+
 def test_error_banner_names_the_first_file():
     """The banner counts the broken files and names the first."""
     errs = [SimpleNamespace(fileloc="/d/a.py", error="x"), SimpleNamespace(fileloc="/d/b.py", error="y")]

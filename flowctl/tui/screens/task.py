@@ -171,7 +171,8 @@ class TaskScreen(FlowctlScreen):
             self.query_one("#details", Static).update(f"{self.dag_id}.{self.task_id} in {self.run_id}: reading…")
             return
         ex = self.explained or {}
-        reason = next((t["reason"] for t in ex.get("tasks", []) if t["task_id"] == self.task_id), None)
+        reason = next((t["reason"] for t in ex.get("tasks", []) if t["task_id"] == self.task_id
+                       and t.get("map_index", -1) == self.map_index), None)
         reason = reason or ex.get("error")
         self._ti()
         lines = ti_detail_lines(self.info, self.task_id, snap.dags.get(self.dag_id), reason,
