@@ -240,6 +240,16 @@ class StoredRun:
     folded: int = 0  #: the last journal line folded into the document
     applied: int = 0  #: the last journal line applied
     _docs: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: each task instance's XCom keys, so its values are found (and cleared) without a scan of the run's
+    xkeys: dict[TaskKey, set[str]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for key, xkey in self.xcom:
+            self.xkeys.setdefault(key, set()).add(xkey)
+
+    def xcom_of(self, key: TaskKey) -> dict[str, Any]:
+        """One task instance's XCom values, by key."""
+        return {x: self.xcom[(key, x)] for x in self.xkeys.get(key, ())}
 
     # -- documents for readers ------------------------------------------------------
 
@@ -324,10 +334,12 @@ class StoredRun:
             touched.add(key)
         for task_id, map_index in entry.get("xcom_clear", ()):
             key = TaskKey(task_id, map_index)
-            for xk in [xk for xk in self.xcom if xk[0] == key]:
-                del self.xcom[xk]
+            for xkey in self.xkeys.pop(key, ()):
+                self.xcom.pop((key, xkey), None)
         for task_id, map_index, xkey, value in entry.get("xcom", ()):
-            self.xcom[(TaskKey(task_id, map_index), xkey)] = value
+            key = TaskKey(task_id, map_index)
+            self.xcom[(key, xkey)] = value
+            self.xkeys.setdefault(key, set()).add(xkey)
         if "version" in entry:
             self.version = entry["version"]
         self.applied = n

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import errno
 import heapq
+
+import orjson
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +45,7 @@ EPSILON = 1e-6  #: what two monotonic readings may differ by and still be "the s
 GONE_POLL = 0.05  #: how often a lost try's process group is checked until it is gone
 RETRY_COMMIT = 1.0  #: seconds between attempts at a commit the disk refused
 MAX_MAP_LENGTH = 1024  #: the most instances a mapped task may expand into (Airflow's default)
+GIVEN_XCOM_BYTES = 256 * 1024  #: upstream values up to this size ride with a try (else it reads the store)
 WAITING_STATES = frozenset({TaskState.NONE, TaskState.SCHEDULED})
 BAD = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.SKIPPED})
 _START_FIELDS = frozenset({"state", "pid", "pid_started", "hostname", "start_date"})
@@ -1015,6 +1018,8 @@ class Loop:
                 carried.dirty |= pend.rejudge
             for job in pend.jobs:
                 if isinstance(job.key, TryKey) and job.key.task in took:
+                    if carried is not None:
+                        job.payload["xcom_given"] = self._upstream_values(carried, job.key.task)
                     self.executor.submit(job)
                     self.submitted[job.key] = key
             for tk, kind, info in pend.after:
@@ -1025,6 +1030,29 @@ class Loop:
                 self._follow(key, tk, kind, info)
                 if kind == "task_finished" and carried is not None and tk is not None:
                     self._wake_next_run(carried, tk)
+
+    def _upstream_values(self, carried: Carried, tk: TaskKey) -> dict[str, Any]:
+        """The committed values of the task's upstream tasks, sent with its try so
+        that it need not read the whole run from the store (which costs what the run
+        has grown to: a thousand mapped instances reading it is quadratic). A task
+        whose values are too large for a payload is left out: the try reads it."""
+        spec = carried.spec
+        task = spec.tasks.get(tk.task_id) if spec is not None else None
+        tasks: list[str] = []
+        values: list[dict[str, Any]] = []
+        if task is None:
+            return {"tasks": tasks, "values": values}
+        stored = carried.stored
+        room = GIVEN_XCOM_BYTES
+        for up in task.upstream:
+            items = [(k, x, v) for k in self._instances(carried, up) for x, v in stored.xcom_of(k).items()]
+            size = sum(len(orjson.dumps(v, option=orjson.OPT_NON_STR_KEYS)) for _, _, v in items)
+            if size > room:
+                continue
+            room -= size
+            tasks.append(up)
+            values.extend({"task_id": k.task_id, "map_index": k.map_index, "key": x, "value": v} for k, x, v in items)
+        return {"tasks": tasks, "values": values}
 
     def _wake_next_run(self, carried: Carried, tk: TaskKey) -> None:
         """A depends_on_past task in a later run waits for this one: look again."""

@@ -50,6 +50,7 @@ class TaskInstanceHandle:
         self.queue = "default"
         self.priority_weight = 1
         self._home = store_home
+        self.dag: Any = None
         self._pushed: dict[str, Any] = {}
         self._skip: list[str] = []
         self._skip_all_below = False
@@ -60,6 +61,9 @@ class TaskInstanceHandle:
         self._mapped_xcom: dict[tuple[str, str, int], Any] = {}
         if payload.get("xcom_values") is not None:  # sent along where the store is out of reach (Dask)
             self._xcom_cache = self._index(payload["xcom_values"])
+        given = payload.get("xcom_given") or {}
+        self._given_tasks = set(given.get("tasks", ()))  #: upstream tasks whose values came with the payload
+        self._given = self._index(given.get("values", ()))
 
     def attach(self, task: Any, context: dict[str, Any]) -> None:
         import pendulum
@@ -118,10 +122,14 @@ class TaskInstanceHandle:
             plain[name] = [v for _, v in sorted(values, key=lambda iv: iv[0])]
         return plain
 
+    def _values_of(self, task_id: str) -> dict[tuple[str, str], Any]:
+        """Where a task's values are: the payload (the upstream tasks'), else the store."""
+        return self._given if task_id in self._given_tasks else self._stored_xcom()
+
     def has_xcom(self, task_id: str, key: str = "return_value") -> bool:
         if task_id == self.task_id and key in self._pushed:
             return True
-        return (task_id, key) in self._stored_xcom()
+        return (task_id, key) in self._values_of(task_id)
 
     def xcom_pull(self, task_ids: str | list[str] | None = None, dag_id: str | None = None,
                   key: str = "return_value", include_prior_dates: bool = False,
@@ -131,20 +139,26 @@ class TaskInstanceHandle:
             raise TaskFailed(f"xcom_pull from another DAG ({dag_id!r}) is not supported yet")
         if task_ids is None:
             task_ids = self.task_id
-        stored = self._stored_xcom()
-
         def one(tid: str) -> Any:
             if tid == self.task_id and key in self._pushed:
                 return self._pushed[key]
+            stored = self._values_of(tid)
             if isinstance(map_indexes, int):
                 return self._mapped_xcom.get((tid, key, map_indexes), default)
             if isinstance(map_indexes, list | tuple | range):
                 return [self._mapped_xcom.get((tid, key, i), default) for i in map_indexes]
+            if (tid, key) not in stored and self._mapped(tid):
+                return []  # a mapped task none of whose instances returned a value (as Airflow pulls it)
             return stored.get((tid, key), default)
 
         if isinstance(task_ids, str):
             return one(task_ids)
         return [one(t) for t in task_ids]
+
+    def _mapped(self, task_id: str) -> bool:
+        dag = self.dag
+        task = dag.task_dict.get(task_id) if dag is not None else None
+        return task is not None and hasattr(task, "unmap")
 
     def skip_downstream(self, task_ids: list[str], all_below: bool = False) -> None:
         self._skip = list(task_ids)
@@ -341,6 +355,7 @@ def _execute(dag: Any, payload: dict[str, Any], home: str | None, build_context:
              set_current_context: Any) -> dict[str, Any]:
     task = dag.get_task(payload["task_id"])
     ti = TaskInstanceHandle(payload, home)
+    ti.dag = dag
     if hasattr(task, "unmap"):  # one instance of a mapped task: the real operator, with its element
         try:
             task = _unmapped(task, ti, payload["run"].get("run_type") == "test")
@@ -487,6 +502,7 @@ def run_callback(dag: Any, payload: dict[str, Any], home: str | None) -> dict[st
     if home:
         variables.use_home(home)
     ti = TaskInstanceHandle({**payload, "task_id": task_id or ""}, home)
+    ti.dag = dag
     try:
         context = build_context(dag=dag, task=task, ti=ti, run=payload["run"], timezone=payload["timezone"],
                                 prev_success=payload.get("prev_success"))

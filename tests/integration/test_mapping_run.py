@@ -132,3 +132,31 @@ def test_one_instance_is_marked_cleared_and_explained_on_its_own(flow):
     assert states[("load", 1)] == ("success", 2) and states[("load", 0)] == ("success", 1)
     missing = flow("tasks", "mark", "files", run_id, "load", "--map-index", "7", "--state", "failed")
     assert missing.code != 0 and "has no instance 7 (it has 0..1)" in missing.err
+
+
+def test_a_reducer_of_instances_that_returned_nothing_gets_an_empty_list(flow):
+    flow.write_dag("quiet.py", """
+from datetime import datetime
+from airflow.decorators import dag, task
+
+
+@dag(start_date=datetime(2024, 1, 1), schedule=None)
+def quiet():
+    @task
+    def each(x):
+        print(f"got {x}")
+
+    @task
+    def count(values):
+        return len(list(values))
+
+    count(each.expand(x=[1, 2, 3]))
+
+
+quiet()
+""")
+    res = flow("run", "quiet", "--json")
+    assert res.code == 0, res.out + res.err
+    values = {(x["task_id"], x["map_index"]): x["value"]
+              for x in flow("xcom", "list", "quiet", res.json()["run_id"], "--json").json()}
+    assert values == {("count", -1): 0}

@@ -318,3 +318,55 @@ def test_map_zip_and_concat_count_and_shape_the_elements(home: Path):
     assert padded.operator.values_for(2, pull) == {"x": ("c", 0)}
     assert both.operator.values_for(4, pull) == {"x": 2}
     assert pairs.operator.values_for(1, pull) == {"x": ("b", 2)}
+
+
+def test_a_try_gets_its_upstream_values_with_its_payload(home: Path):
+    """The values a task's upstream tasks committed ride with its try, so an
+    instance need not read the whole run from the store (a thousand instances
+    reading a growing run would cost the square of its size)."""
+    store, clock = Store(home), FakeClock(T0)
+    spec = fan(upstream_value=[5, 6])
+    key = make_run(store, spec)
+    ex = InlineExecutor(clock, returns({"get": [5, 6], "double": 1}))
+    code, _ = carry(store, spec, key, ex, clock)
+    assert code == 0
+    double = [j.payload["xcom_given"] for j in ex.jobs if j.key.task_id == "double"]
+    assert double and all(g == {"tasks": ["get"], "values": [
+        {"task_id": "get", "map_index": -1, "key": "return_value", "value": [5, 6]}]} for g in double)
+    total = next(j.payload["xcom_given"] for j in ex.jobs if j.key.task_id == "total")
+    assert total["tasks"] == ["double"] and sorted(v["map_index"] for v in total["values"]) == [0, 1]
+
+
+def test_the_task_process_uses_the_values_it_was_given():
+    """execute_task with no store at all: the mapped instance and the reducer
+    get their values from the payload."""
+    from flowctl.runtime.runner import execute_task
+
+    with DAG("given", schedule=None) as dag:
+        @task
+        def get() -> list[int]:
+            return [5, 6]
+
+        @task
+        def double(x: int) -> int:
+            return x * 2
+
+        @task
+        def total(values: list[int]) -> int:
+            return sum(values)
+
+        total(double.expand(x=get()))
+
+    def payload(task_id: str, map_index: int, given: dict[str, Any]) -> dict[str, Any]:
+        return {"dag_id": "given", "run_id": "manual__x", "task_id": task_id, "map_index": map_index,
+                "try_number": 1, "timezone": "UTC", "fileloc": "/dags/given.py", "xcom_given": given,
+                "run": {"run_id": "manual__x", "run_type": "manual", "logical_date": T0.isoformat(),
+                        "data_interval_start": T0.isoformat(), "data_interval_end": T0.isoformat(), "conf": {}}}
+
+    got = execute_task(dag, payload("double", 1, {"tasks": ["get"], "values": [
+        {"task_id": "get", "map_index": -1, "key": "return_value", "value": [5, 6]}]}), None)
+    assert got["state"] == "success" and got["xcom"] == {"return_value": 12}
+    got = execute_task(dag, payload("total", -1, {"tasks": ["double"], "values": [
+        {"task_id": "double", "map_index": i, "key": "return_value", "value": v} for i, v in ((1, 12), (0, 10))]}),
+        None)
+    assert got["xcom"] == {"return_value": 22}
