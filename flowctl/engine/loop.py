@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import errno
 import heapq
-
-import orjson
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from flowctl.clock import Clock
 from flowctl.engine.decisions import Candidate, ReadyQueue, judge, outcome_of_try
