@@ -34,6 +34,7 @@ from flowctl.authoring.dag import (
     current_group,
 )
 from flowctl.errors import DagDefinitionError, TaskFailed, TaskSkipped
+from flowctl.masking import mask_doc
 
 _BASE_DEFAULTS: dict[str, Any] = {
     "retries": 0,
@@ -537,7 +538,7 @@ class PythonOperator(BaseOperator):
     def execute(self, context: dict[str, Any]) -> Any:
         value = self.execute_callable(context)
         if self.show_return_value_in_logs and value is not None:
-            print(f"Done. Returned value was: {value!r}", flush=True)
+            print(f"Done. Returned value was: {mask_doc(value)!r}", flush=True)  # secret-looking keys as ***
         return value
 
 

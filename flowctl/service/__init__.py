@@ -16,7 +16,7 @@ from typing import Any
 
 from flowctl.clock import iso, utcnow, zone
 from flowctl.config import Settings
-from flowctl.errors import NotFound, StoreCorrupt, UsageError
+from flowctl.errors import FlowctlError, NotFound, StoreCorrupt, UsageError
 from flowctl.loader import DagBag, Loader
 from flowctl.records import RunKey, logical_stamp
 from flowctl.specs import DagSpec
@@ -210,11 +210,36 @@ class Service:
         return [ti.to_doc() for ti in tis]
 
     def xcoms(self, dag_id: str, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
+        """A run's XCom values as shown: values under secret-looking keys are `***`,
+        and so is a secret of the run's conf, a Variable or a Connection that a task
+        passed on as a value of its own."""
         from flowctl.masking import mask_doc
 
         data = self.read_run(dag_id, run_id)
+        self._register_secrets(data.run.get("conf") or {})
         return [{**x, "value": mask_doc({x["key"]: x["value"]})[x["key"]]} for x in data.xcoms
                 if task_id is None or x["task_id"] == task_id]
+
+    def _register_secrets(self, conf: dict[str, Any]) -> None:
+        """Teach this process the secret values a task may have handed on, so that
+        showing them redacts them: the conf's, sensitive Variables', Connections' passwords."""
+        import os
+
+        from flowctl import connections, masking, variables
+
+        masking.register_doc(conf)
+        home = self.settings.home
+        try:
+            for key, entry in variables.stored(home).items():
+                if masking.is_sensitive(key):
+                    masking.register(entry.get("value"))
+            for name, value in os.environ.items():
+                if name.startswith(variables.ENV_PREFIX) and masking.is_sensitive(name):
+                    masking.register(value)
+            for conn in connections.stored(home).values():
+                conn.register_secrets()
+        except FlowctlError:  # an unreadable Variables or Connections file: the conf's are registered
+            pass
 
     def log_path(self, dag_id: str, run_id: str, task_id: str, try_number: int | None, map_index: int = -1) -> Path:
         if try_number is not None and try_number < 1:

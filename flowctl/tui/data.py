@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,42 +104,28 @@ class SnapshotLoader:
             runs[dag_id] = tuple(infos)
             spec = bag.dags.get(dag_id)
             if spec is not None:
-                next_runs[dag_id] = self._next_run(spec, ids, now)
+                next_runs[dag_id] = self._next_run(service, spec, ids, now)
         return Snapshot(
             seq=seq, now=now, tz=service.settings.default_timezone, dags=dict(bag.dags),
             errors=tuple(bag.errors), flags=store.dag_flags(), runs=runs, run_counts=counts,
             next_runs=next_runs, scheduler=scheduler, dags_folder=str(service.settings.dags_folder),
         )
 
-    def _next_run(self, spec: Any, run_ids: list[str], now: datetime) -> str | None:
-        scheduled = [r for r in run_ids if r.startswith(("scheduled__", "backfill__"))]
-        last = max((r.split("__", 1)[1] for r in scheduled), default=None)
-        key = (spec.fingerprint, spec.schedule, spec.schedule_seconds, spec.start_date, spec.catchup, last,
-               None if last or spec.catchup else now.replace(minute=0, second=0, microsecond=0))
+    def _next_run(self, service: Any, spec: Any, run_ids: list[str], now: datetime) -> str | None:
+        """The next run the scheduler will create (the scheduler's own function, as
+        `flowctl dags list` shows it), looked up again when the runs or the minute change."""
+        key = (spec.fingerprint, spec.schedule, spec.schedule_seconds, spec.start_date, spec.catchup,
+               len(run_ids), max(run_ids, default=None), now.replace(second=0, microsecond=0))
         hit = self._next_cache.get(spec.dag_id)
         if hit is not None and hit[0] == key:
             return hit[1]
-        value = next_run(spec, last, now)
+        try:
+            interval = service.next_run(spec, now)
+        except Exception:  # noqa: BLE001 - one DAG's odd schedule must not break the screen
+            interval = None
+        value = interval.start.isoformat() if interval is not None else None
         self._next_cache[spec.dag_id] = (key, value)
         return value
-
-
-def next_run(spec: Any, last_scheduled: str | None, now: datetime) -> str | None:
-    """The logical date of the DAG's next scheduled run (as `flowctl dags list`)."""
-    if spec.schedule is None and spec.schedule_seconds is None:
-        return None
-    try:
-        tt = spec.timetable()
-        if last_scheduled:
-            nxt = tt.next_intervals(after=datetime.fromisoformat(last_scheduled) + timedelta(microseconds=1), n=1)
-        elif spec.catchup:
-            nxt = tt.next_intervals(n=1)
-        else:
-            latest = tt.latest_complete(now)
-            nxt = [latest] if latest else tt.next_intervals(n=1)
-        return nxt[0].start.isoformat() if nxt else None
-    except Exception:  # noqa: BLE001 - one DAG's odd schedule must not break the screen
-        return None
 
 
 def read_run_info(store: Any, dag_id: str, run_id: str, scheduler: Mapping[str, Any]) -> RunInfo | None:

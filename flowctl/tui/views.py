@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flowctl.masking import mask_doc
 from flowctl.states import STATE_COLOURS
 
 Seg = tuple[str, str]
@@ -640,7 +641,7 @@ def run_detail_line(info: RunInfo, tz: str, now: datetime | None = None) -> Line
     if run.get("conf"):
         import json
 
-        line += [("  conf ", "dim"), (json.dumps(run["conf"])[:60], "")]
+        line += [("  conf ", "dim"), (json.dumps(mask_doc(run["conf"]))[:60], "")]  # secrets as ***
     return line
 
 

@@ -209,6 +209,42 @@ def test_secrets_stay_out_of_logs_and_the_dag_cache(flow):
     assert "hunter2222" not in cache
 
 
+def test_secrets_a_task_passes_on_stay_masked_in_xcom_list_and_its_log(flow):
+    """A task that returns the conf's password, a sensitive Variable's value, or a dict
+    with a secret-looking key: `xcom list` (and --json) and the log show ***."""
+    write(flow.dags / "p.py", """
+        from airflow import DAG
+        from airflow.decorators import task
+        from airflow.models import Variable
+
+        with DAG("passon", schedule=None):
+            @task
+            def from_conf(dag_run=None):
+                return dag_run.conf["password"]
+
+            @task
+            def from_variable():
+                return Variable.get("my_api_token")
+
+            @task
+            def as_dict():
+                return {"user": "ann", "api_key": "key-55555"}
+
+            from_conf()
+            from_variable()
+            as_dict()
+    """)
+    assert flow("variables", "set", "my_api_token", "vvv-123456").code == 0
+    res, doc, states = run_json(flow, "passon", "--conf", '{"password": "conf-pw-111111"}')
+    assert res.code == 0, res.err
+    shown = flow("xcom", "list", "passon", doc["run_id"]).out + flow("xcom", "list", "passon", doc["run_id"], "--json").out
+    for secret in ("conf-pw-111111", "vvv-123456", "key-55555"):
+        assert secret not in shown
+    assert "***" in shown and "ann" in shown
+    log = flow("logs", "passon", doc["run_id"], "as_dict").out
+    assert "key-55555" not in log and "'api_key': '***'" in log
+
+
 def test_email_operator_sends_a_notice(flow, tmp_path):
     """EmailOperator delivers its message through the notice channels (here: the command)."""
     out = tmp_path / "notices.txt"

@@ -95,9 +95,16 @@ def test_an_unchanged_store_gives_the_same_snapshot(flow):
     assert loader.changed and third.paused("etl")
 
 
-def test_next_run_follows_the_latest_scheduled_run(flow):
-    """The next run is the interval after the newest scheduled run."""
+def test_next_run_is_the_one_the_scheduler_creates_next(flow):
+    """The next run is what `dags list` (the scheduler's function) says: without
+    catch-up the latest complete interval; with it, the first interval after the
+    newest scheduled run."""
     service = seed(flow, 3)
+    snap = SnapshotLoader(service).load(NOW)
+    assert snap.next_runs["etl"] == "2026-03-01T00:00:00+00:00"
+    assert snap.next_runs["etl"] == service.next_run(service.dag("etl"), NOW).start.isoformat()
+    flow.write_dag("etl.py", ETL_DAG.replace("catchup=False", "catchup=True"))
+    service = make_service(flow)
     snap = SnapshotLoader(service).load(NOW)
     assert snap.next_runs["etl"] == "2026-01-04T00:00:00+00:00"
 

@@ -462,6 +462,13 @@ def test_a_mapped_task_row_counts_its_instances_and_its_detail_sums_them_up():
     assert "instance 2 of 3" in one and "failed" in one
 
 
+def test_a_runs_conf_shows_its_secrets_as_stars():
+    r = run("etl", 1, "success", three())
+    r = RunInfo(r.dag_id, r.run_id, {**r.run, "conf": {"password": "conf-pw-111111", "user": "ann"}}, r.tis, r.version)
+    text = "".join(t for t, _ in run_detail_line(r, "UTC", NOW))
+    assert "conf-pw-111111" not in text and '"password": "***"' in text and "ann" in text
+
+
 def test_error_banner_names_the_first_file():
     """The banner counts the broken files and names the first."""
     errs = [SimpleNamespace(fileloc="/d/a.py", error="x"), SimpleNamespace(fileloc="/d/b.py", error="y")]
