@@ -110,8 +110,15 @@ def load_settings(**options: Any) -> Settings:
             p = (base if source == "toml" else Path.cwd()) / p
         return p.resolve()
 
-    workers_raw, _ = pick("workers", "FLOWCTL_WORKERS", os.cpu_count() or 2)
-    timeout_raw, _ = pick("dag_file_timeout", "FLOWCTL_DAG_FILE_TIMEOUT", 30)
+    workers_raw, workers_from = pick("workers", "FLOWCTL_WORKERS", os.cpu_count() or 2)
+    timeout_raw, timeout_from = pick("dag_file_timeout", "FLOWCTL_DAG_FILE_TIMEOUT", 30)
+
+    def source(where: str, env_name: str, key: str) -> str:
+        """Where a bad value came from, as the user set it."""
+        if where == "toml":
+            return f"{key} in {config_file}" if config_file else key
+        return {"env": env_name, "option": f"--{key.replace('_', '-')}"}.get(where, key)
+
     try:
         workers = int(workers_raw)
         timeout = float(timeout_raw)
@@ -121,10 +128,11 @@ def load_settings(**options: Any) -> Settings:
             f"(got {workers_raw!r} and {timeout_raw!r})"
         ) from None
     if workers < 1:
-        raise UsageError(f"workers must be at least 1, not {workers}")
+        raise UsageError(f"workers must be at least 1, not {workers} ({source(workers_from, 'FLOWCTL_WORKERS', 'workers')})")
     if not timeout > 0:  # also refuses NaN
         raise UsageError(
-            f"dag_file_timeout must be more than 0 seconds, not {timeout_raw!r} (FLOWCTL_DAG_FILE_TIMEOUT)"
+            f"dag_file_timeout must be more than 0 seconds, not {timeout_raw!r} "
+            f"({source(timeout_from, 'FLOWCTL_DAG_FILE_TIMEOUT', 'dag_file_timeout')})"
         )
     executor, _ = pick("executor", "FLOWCTL_EXECUTOR", "local")
     if executor not in ("local", "dask"):

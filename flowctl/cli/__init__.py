@@ -95,8 +95,10 @@ def os_error_line(exc: OSError) -> str:
         blocker = next((p for p in [Path(path), *Path(path).parents] if p.is_file()), None) if path else None
         if blocker is None:
             return f"a part of {where} is not a folder: {place} must be a folder{other}"
-        if in_home and str(blocker) != home:
+        if in_home and str(blocker).startswith(home + "/"):
             return f"{blocker} is a file, not a folder: flowctl keeps a folder there; move the file aside"
+        if in_home and str(blocker) != home:  # above the home: the home cannot be made there at all
+            return f"{blocker} is a file, not a folder, so the home {home} cannot be made: choose another with --home or FLOWCTL_HOME"
         return f"{blocker} is a file, not a folder: {place} must be a folder{other}"
     if code == errno.EISDIR:
         return f"{where} is a folder where a file was expected: move it aside{other}"

@@ -319,7 +319,7 @@ def need_home_folder(settings: Any) -> None:
     import errno
 
     home = settings.home
-    if home.exists() and not home.is_dir():
+    if (home.exists() and not home.is_dir()) or any(p.is_file() for p in home.parents):
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(home))
 
 

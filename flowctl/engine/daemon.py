@@ -65,9 +65,10 @@ class StatusFile:
 
     def read(self) -> dict[str, Any]:
         try:
-            return json.loads(self.path.read_text())
+            doc = json.loads(self.path.read_text())
         except (OSError, ValueError):
             return {}
+        return doc if isinstance(doc, dict) else {}
 
     def write(self, doc: dict[str, Any]) -> None:
         from flowctl.store import atomic_write
@@ -79,10 +80,15 @@ class StatusFile:
 
 
 def read_pid(home: Path) -> dict[str, Any]:
+    """The pid file: {pid, started, home}. A bare number (an old or hand-written
+    file) names a pid but cannot prove which process it is."""
     try:
-        return json.loads(pid_path(home).read_text())
+        doc = json.loads(pid_path(home).read_text())
     except (OSError, ValueError):
         return {}
+    if isinstance(doc, dict):
+        return doc
+    return {"pid": doc} if isinstance(doc, int) and not isinstance(doc, bool) else {}
 
 
 def is_running(home: Path) -> bool:
@@ -138,6 +144,10 @@ def lock_holder(home: Path) -> int | None:
 def stop(home: Path, timeout: float = 60.0) -> int | None:
     """SIGTERM the scheduler and wait until it has let go of its lock."""
     if not is_running(home):
+        try:
+            pid_path(home).unlink()  # a pid file left by a scheduler that is gone names nothing
+        except OSError:
+            pass
         return None
     info = read_pid(home)
     pid = info.get("pid")

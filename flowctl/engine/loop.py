@@ -762,8 +762,10 @@ class Loop:
         if pend.run_expected is None:
             pend.run_expected = carried.stored.record.state
         pend.run["state"] = str(new)
-        if new == RunState.RUNNING and not carried.stored.record.start_date:
-            pend.run["start_date"] = now.isoformat()
+        if new != RunState.QUEUED and not carried.stored.record.start_date and "start_date" not in pend.run:
+            # running; or over in one step (its only tries started and ended between two ticks)
+            starts = [ti.start_date for ti in pend.views.values() if ti.start_date]
+            pend.run["start_date"] = min(starts) if starts and new in RUN_FINISHED else now.isoformat()
         if new in RUN_FINISHED:
             pend.run["end_date"] = now.isoformat()
             pend.after.append((None, "run_finished", {"state": str(new)}))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from flowctl.errors import TaskFailed, TaskSkipped
+from flowctl.store import private_dir
 
 
 class TaskInstanceHandle:
@@ -560,7 +561,7 @@ def task_process_main(dags: dict[str, Any], payload: dict[str, Any], result_fd: 
         os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # the fork server ignores it; the task should not
         log_path = payload["log_path"]
-        os.makedirs(os.path.dirname(log_path), mode=0o700, exist_ok=True)
+        private_dir(Path(log_path).parent)  # every new folder on the way 0700, not only the last
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)

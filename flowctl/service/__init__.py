@@ -65,7 +65,7 @@ class Service:
         bag = self.dagbag()
         spec = bag.dags.get(dag_id)
         if spec is None:
-            broken = [e for e in bag.errors if Path(e.fileloc).stem == dag_id]
+            broken = [e for e in bag.errors if Path(e.fileloc).stem == dag_id or repr(dag_id) in e.error]
             hint = f"; {broken[0].fileloc} failed to import: {broken[0].error}" if broken else ""
             known = ", ".join(sorted(bag.dags)) or "none"
             raise NotFound(f"no DAG named {dag_id!r} in {self.settings.dags_folder} (DAGs: {known}){hint}")
@@ -178,7 +178,12 @@ class Service:
         runs: list[dict[str, Any]] = []
         self.warnings = []
         for d in dag_ids:
-            for run_id in self.store.run_ids(d):
+            try:
+                run_ids = self.store.run_ids(d)
+            except StoreCorrupt as exc:  # one DAG's folder cannot be read: the others are listed
+                self.warnings.append(f"{exc}; `flowctl doctor` says more")
+                continue
+            for run_id in run_ids:
                 try:
                     data = self.store.read_run(d, run_id)
                 except StoreCorrupt as exc:

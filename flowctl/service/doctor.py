@@ -37,7 +37,12 @@ class Finding:
 def _mode_problems(store: Store, fix: bool, done: list[str]) -> list[Finding]:
     findings: list[Finding] = []
     fixed = 0
-    for folder, dirs, files in os.walk(store.root):
+    roots = [store.root, store.home / "logs"]
+    walked = [(folder, dirs, files) for root in roots if root.exists() for folder, dirs, files in os.walk(root)]
+    for root in roots[1:]:
+        if root.exists():
+            walked.insert(0, (str(root.parent), [root.name], []))  # the logs folder itself
+    for folder, dirs, files in walked:
         for name in [*dirs, *files]:
             path = Path(folder) / name
             try:
@@ -84,7 +89,13 @@ def check(home: Path, fix: bool = False) -> tuple[list[Finding], list[str]]:
     damaged: list[tuple[RunKey, str]] = []
     active_files: set[RunKey] = set()
     for dag_id in store.dag_ids_with_runs():
-        for run_id in store.run_ids(dag_id):
+        try:
+            run_ids = store.run_ids(dag_id)
+        except StoreCorrupt as exc:
+            findings.append(Finding(str(exc), f"chmod 700 {store.paths.dag_runs(dag_id)}, or run `flowctl doctor --fix`",
+                                    str(store.paths.dag_runs(dag_id))))
+            continue
+        for run_id in run_ids:
             key = RunKey(dag_id, run_id)
             try:
                 stored = store.read_run(*key)

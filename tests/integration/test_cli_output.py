@@ -299,6 +299,9 @@ def test_a_file_where_the_home_should_be(flow, command):
         assert res.code == 1, res.err
         line = one_line(res)
         assert f"{home} is a file, not a folder" in line and "--home" in line
+    below = flow("--home", "/etc/passwd/x", *command)  # a file above the home: never "move it aside"
+    line = one_line(below)
+    assert below.code == 1 and "/etc/passwd is a file" in line and "aside" not in line and "--home" in line
 
 
 def test_a_file_where_the_state_folder_should_be(flow):

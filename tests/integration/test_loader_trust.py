@@ -78,6 +78,8 @@ def test_two_files_with_one_dag_id_are_both_errors(flow):
         assert "DAG id 'same' is defined in several files" in error
         assert "a_first.py" in error and "b_second.py" in error
     assert flow("dags", "list", "--json").json() == []
+    res = flow("run", "same")  # asking for it by name says why it is not there
+    assert res.code != 0 and "no DAG named 'same'" in res.err and "defined in several files" in res.err
 
 
 def test_syntax_and_cycle_errors_name_their_line_once(flow):
@@ -103,6 +105,9 @@ def test_a_dag_file_timeout_that_is_not_positive_is_refused(flow, value):
     res = flow("dags", "list", env={"FLOWCTL_DAG_FILE_TIMEOUT": value})
     assert res.code == 2
     assert res.err.strip() == f"flowctl: dag_file_timeout must be more than 0 seconds, not '{value}' (FLOWCTL_DAG_FILE_TIMEOUT)"
+    (flow.root / "flowctl.toml").write_text(f"dag_file_timeout = {value}\n")  # the same in the file: the file is named
+    res = flow("dags", "list")
+    assert res.code == 2 and f"(dag_file_timeout in {flow.root / 'flowctl.toml'})" in res.err, res.err
 
 
 def test_a_huge_xcom_fails_the_task_with_one_line(flow):

@@ -203,6 +203,46 @@ def test_doctor_fix_repairs_permissions_and_then_reports_all_good(flow):
     assert flow("doctor").code == 0
 
 
+def test_logs_are_the_users_only_and_doctor_fixes_them(flow):
+    """Every log folder is 0700 (not only the deepest) and every log 0600; a log
+    opened up is named by doctor and set back by doctor --fix."""
+    flow.write_dag("q.py", "from flowctl import DAG, BashOperator\nwith DAG('q', schedule=None):\n"
+                           "    BashOperator(task_id='a', bash_command='echo hi')\n")
+    assert flow("run", "q").code == 0
+    logs = flow.home / "logs"
+    folders = [logs, *[p for p in logs.rglob("*") if p.is_dir()]]
+    files = [p for p in logs.rglob("*") if p.is_file()]
+    assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in folders)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+    files[0].chmod(0o666)
+    doctor = flow("doctor", "--json")
+    assert doctor.code == 1 and str(files[0]) in {p["path"] for p in doctor.json()["problems"]}
+    assert flow("doctor", "--fix").code == 0 and stat.S_IMODE(files[0].stat().st_mode) == 0o600
+
+
+def test_a_dag_whose_runs_folder_cannot_be_read_does_not_hide_the_others(flow):
+    """chmod 000 on one DAG's runs folder: runs list still lists the other DAG's runs and
+    warns about that one; doctor names it (instead of failing) and --fix opens it again."""
+    for dag_id in ("q", "r"):
+        flow.write_dag(f"{dag_id}.py", f"from flowctl import DAG, EmptyOperator\nwith DAG('{dag_id}', schedule=None):\n"
+                                       "    EmptyOperator(task_id='a')\n")
+        assert flow("trigger", dag_id).code == 0
+    folder = flow.home / "state" / "runs" / "q"
+    folder.chmod(0o000)
+    try:
+        listed = without_dac(flow, "runs", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [r["dag_id"] for r in json.loads(listed.stdout)] == ["r"]
+        assert "the runs of q cannot be listed" in listed.stderr
+        doctor = without_dac(flow, "doctor")
+        assert doctor.returncode == 1 and "the runs of q cannot be listed" in doctor.stdout + doctor.stderr
+        assert "internal error" not in doctor.stderr
+        assert without_dac(flow, "doctor", "--fix").returncode == 0
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    finally:
+        folder.chmod(0o700)
+
+
 def test_explain_says_when_no_process_carries_the_run(flow):
     """A triggered run with no scheduler: explain says no process carries it out and how
     to start one, and does not blame busy worker slots."""
@@ -250,6 +290,33 @@ def test_stop_never_signals_a_process_the_pid_file_was_pointed_at(flow):
         with contextlib.suppress(ProcessLookupError):
             os.kill(real, signal.SIGKILL)
     time.sleep(0)
+
+
+def test_a_pid_file_holding_a_bare_number_is_stale_not_a_crash(flow):
+    """A hand-written pid file (`echo 12345 > scheduler.pid`): status still names the
+    real scheduler, stop stops it and leaves the named process alone; with no scheduler
+    running, stop removes a leftover pid file."""
+    flow.write_dag("q.py", "from flowctl import DAG, EmptyOperator\nwith DAG('q', schedule=None):\n"
+                           "    EmptyOperator(task_id='a')\n")
+    victim = subprocess.Popen(["sleep", "60"])
+    assert flow("scheduler", "--daemon", timeout=30).code == 0
+    real = flow("scheduler", "status", "--json").json()["pid"]
+    try:
+        (flow.home / "scheduler.pid").write_text(f"{victim.pid}\n")
+        status = flow("scheduler", "status", "--json")
+        assert status.code == 0 and status.json()["pid"] == real, status.err
+        stop = flow("scheduler", "stop", "--timeout", "20", timeout=30)
+        assert stop.code == 0 and "stale" in stop.err and "Traceback" not in stop.err, stop.err
+        assert victim.poll() is None
+        wait_for("the scheduler to be gone", lambda: not os.path.exists(f"/proc/{real}"), timeout=10)
+        (flow.home / "scheduler.pid").write_text("12345\n")
+        again = flow("scheduler", "stop")
+        assert "internal error" not in again.err and not (flow.home / "scheduler.pid").exists()
+    finally:
+        victim.kill()
+        victim.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(real, signal.SIGKILL)
 
 
 def test_flowctl_writes_no_bytecode_into_the_dag_folder(flow):

@@ -378,3 +378,17 @@ def test_typed_records_round_trip(home: Path):
     ti = TaskInstance("t", 3, state="success", try_number=2, tries=[{"try_number": 1}], extra={"note": "n"})
     assert TaskInstance.from_doc(ti.to_doc()) == ti
     assert ti.key == TaskKey("t", 3) and ti.key.label() == "t[3]"
+
+
+def test_a_run_over_in_one_step_still_has_a_start_date(home: Path):
+    """A one-task run whose try starts and ends between two ticks goes from queued
+    to success at once: it still records when it started (its try's start)."""
+    store, clock = Store(home), FakeClock(T0)
+    with DAG("one", schedule=None) as dag:
+        EmptyOperator(task_id="only")
+    spec = spec_of(dag)
+    key = make_run(store, spec)
+    code, _ = carry(store, {spec.dag_id: spec}, {key}, InlineExecutor(clock), clock)
+    record = Store(home).read_run(*key).record
+    assert code == 0 and record.state == "success"
+    assert record.start_date is not None and record.start_date <= record.end_date
