@@ -135,11 +135,12 @@ def tasks_list(dag_id: DagArg, as_json: JsonOpt = False) -> None:
 @dags_app.command("next")
 def dags_next(
     dag_id: DagArg,
-    after: Annotated[str | None, typer.Option("--after", metavar="DATE", help="First interval starting at or after this date, in the DAG's zone (default: start_date).", show_default=False)] = None,
+    after: Annotated[str | None, typer.Option("--after", metavar="DATE", help="First interval starting at or after this date, in the DAG's zone (default: the next run the scheduler creates, as `dags list` shows it).", show_default=False)] = None,
     n: Annotated[int, typer.Option("-n", "--num-executions", metavar="N", help="How many intervals.", min=1)] = 5,
     as_json: JsonOpt = False,
 ) -> None:
-    """The next data intervals of a DAG's schedule; each logical date is the
+    """The next data intervals of a DAG's schedule, from the next run the
+    scheduler creates (Airflow's `dags next-execution`); each logical date is the
     interval's start, shown in the DAG's zone as you would type it.
 
     Example: `flowctl dags next user_events_etl --after 2026-12-01 -n 3`
@@ -150,6 +151,11 @@ def dags_next(
     service = _service(dags=True)
     spec = service.dag(dag_id)
     when = service.parse_date(after, spec.timezone) if after else None
+    if when is None:
+        upcoming = service.next_run(spec)
+        when = upcoming.start if upcoming is not None else None
+        if upcoming is None and (spec.schedule is not None or spec.schedule_seconds is not None):
+            n = 0  # the schedule has ended
     rows = [{"logical_date": iso(i.start), "data_interval_start": iso(i.start), "data_interval_end": iso(i.end)}
             for i in service.next_intervals(dag_id, when, n)]
     if as_json:

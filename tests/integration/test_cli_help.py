@@ -126,6 +126,9 @@ def test_airflow_names_do_the_same_work(flow):
     assert flow("dags", "list-import-errors").code == 0
     nxt = flow("dags", "next-execution", "etl", "--after", "2026-05-01", "-n", "2", "--json").json()
     assert [n["logical_date"] for n in nxt] == ["2026-05-01T00:00:00+00:00", "2026-05-02T00:00:00+00:00"]
+    upcoming = flow("dags", "next-execution", "etl", "-n", "1", "--json").json()  # by default: the next run
+    listed = next(d for d in flow("dags", "list", "--json").json() if d["dag_id"] == "etl")
+    assert [n["logical_date"] for n in upcoming] == [listed["next_data_interval_start"]]
     test = flow("tasks", "test", "etl", "extract", day)
     assert test.code == 0 and "extract: success" in test.out
     run = flow("tasks", "run", "etl", "extract", day)
