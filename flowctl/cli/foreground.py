@@ -36,12 +36,17 @@ class Progress:
         if self.quiet or self.live is not None:
             return
         elapsed = time.perf_counter() - self.t0
+        name = info.get("task_id")
+        if info.get("run_id") != self.run_id:  # a run a task of this one triggered
+            name = f"{info.get('dag_id')}.{name}"
         if kind == "task_started":
-            line = f"{elapsed:7.2f}s -> {info['task_id']}  try {info['try_number']}"
+            line = f"{elapsed:7.2f}s -> {name}  try {info['try_number']}"
         elif kind == "task_finished":
-            line = f"{elapsed:7.2f}s    {info['task_id']}  {info['state']}"
+            line = f"{elapsed:7.2f}s    {name}  {info['state']}"
             if info.get("error"):
                 line += f": {info['error']}"
+        elif kind == "run_finished" and info.get("run_id") != self.run_id:
+            line = f"{elapsed:7.2f}s == {info.get('dag_id')} {info.get('run_id')} {info.get('state')}"
         else:
             return
         write(line + "\n")

@@ -48,7 +48,12 @@ def _notifier(settings: Settings) -> Callable[[dict[str, Any]], None]:
 def _payload_extra(settings: Settings) -> Callable[[Any, Any, Any], dict[str, Any]]:
     """What every try's payload carries from the settings."""
     extra = {"max_xcom_bytes": getattr(settings, "max_xcom_bytes", 1 << 20), "dags_folder": str(settings.dags_folder)}
-    return lambda spec, stored, task: extra
+
+    def payload_extra(spec: Any, stored: Any, task: Any) -> dict[str, Any]:
+        events = stored.record.extra.get("triggering_asset_events")  # an asset-triggered run's
+        return {**extra, "triggering_asset_events": events} if events else extra
+
+    return payload_extra
 
 
 def _wait_for_notices() -> None:
@@ -71,8 +76,9 @@ def carry_out_runs(store: Store, settings: Settings, executor: Any, specs: Mappi
 
 
 def backfill(store: Store, settings: Settings, spec: DagSpec, plan: list[PlanItem], max_active_runs: int,
-             announce: Announce | None) -> dict[str, str]:
-    """Carry a backfill plan out; run id -> final state."""
+             announce: Announce | None, others: Mapping[str, DagSpec] | None = None) -> dict[str, str]:
+    """Carry a backfill plan out; run id -> final state. `others`: the other
+    DAGs, for the runs the backfill's tasks trigger."""
     executor = make_executor(settings)
     owner = owner_identity("backfill")
     todo = [p for p in plan if p.action != "skip"]
@@ -84,7 +90,8 @@ def backfill(store: Store, settings: Settings, spec: DagSpec, plan: list[PlanIte
 
     feed = Feed(items=list(todo), max_active=max_active_runs, start=starter(store, spec, owner, utcnow()),
                 store=store, on_finish=finished)
-    driver = Driver(store=store, executor=executor, specs=lambda: {spec.dag_id: spec}, workers=settings.workers,
+    specs = {**(others or {}), spec.dag_id: spec}
+    driver = Driver(store=store, executor=executor, specs=lambda: specs, workers=settings.workers,
                     owner=owner, clock=SystemClock(), scope=feed, announce=announce, notify=_notifier(settings),
                     payload_extra=_payload_extra(settings))
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flowctl.clock import iso
+from flowctl.engine.assets import AssetTriggers
 from flowctl.engine.daemon import StatusFile
 from flowctl.engine.decisions import DueRuns, RunView, due_runs, task_verdicts
 from flowctl.engine.loop import Loop
@@ -86,6 +87,7 @@ class RunCreator:
         self.owner = owner
         self._next_check: dict[str, tuple[str, datetime | None]] = {}  # dag -> (version, when)
         self._signature: tuple[Any, ...] | None = None
+        self.assets = AssetTriggers(store, owner)  #: runs of DAGs scheduled on assets
 
     def tick(self, specs: dict[str, DagSpec], now: datetime, want_summary: bool = False) -> list[dict[str, Any]]:
         """Create what is due; return per-DAG reports (for the wake summary)."""
@@ -118,9 +120,15 @@ class RunCreator:
             self._next_check[dag_id] = (mine, tt.next_due(now))
             if due.create or due.skipped:
                 plans.append((spec, due))
-        if not plans:
+        asset_plans = self.assets.due(specs, flags, active_runs)
+        if not plans and not asset_plans:
             return reports
         with self.store.transaction() as tx:
+            for plan in asset_plans:
+                run_id = self.assets.create(tx, plan, now)
+                if run_id is not None:
+                    reports.append({"dag_id": plan.spec.dag_id, "created": [run_id], "skipped": [], "deferred": 0,
+                                    "assets": sorted({e["uri"] for e in plan.events})})
             for spec, due in plans:
                 created = []
                 for interval in due.create:  # checked again under the lock: a backfill may have made it
@@ -143,7 +151,7 @@ def wake_summary(note: str, reports: list[dict[str, Any]]) -> str:
     """One block: how long, what was missed, what was created, what the rule skipped."""
     lines = [f"catch-up: {note}."]
     for r in reports:
-        if r.get("error"):
+        if r.get("error") or r.get("assets"):  # an asset-triggered run is no missed interval
             continue
         created, skipped = r.get("created", []), r.get("skipped", [])
         if not created and not skipped:
@@ -231,7 +239,10 @@ class SchedulerScope:
                     self.log(f"schedule error: {r['dag_id']}: {r['error']}")
                 elif r["created"]:
                     created = True
-                    if not note:
+                    if r.get("assets"):
+                        self.log(f"created {', '.join(r['created'])} for {r['dag_id']} "
+                                 f"(assets updated: {', '.join(r['assets'])})")
+                    elif not note:
                         self.log(f"created {', '.join(r['created'])} for {r['dag_id']}")
             if created:
                 loop.poke()

@@ -353,7 +353,8 @@ class Service:
                                  conf=conf, owner=owner, now=now)
         if on_created is not None:
             on_created(run_id)
-        code = operate.carry_out_runs(self.store, self.settings, executor, {spec.dag_id: spec},
+        specs = {**self.dagbag().dags, spec.dag_id: spec}  # every DAG: the runs its tasks trigger are carried too
+        code = operate.carry_out_runs(self.store, self.settings, executor, specs,
                                       {RunKey(spec.dag_id, run_id)}, owner, announce)
         return run_id, code
 
@@ -375,7 +376,8 @@ class Service:
         ("not run" for those a stop kept from starting)."""
         from flowctl.engine import operate
 
-        return operate.backfill(self.store, self.settings, spec, plan, max_active_runs, announce)
+        return operate.backfill(self.store, self.settings, spec, plan, max_active_runs, announce,
+                                others=self.dagbag().dags)
 
     def serve_scheduler(self, *, until_idle: bool = False, log: Callable[[str], None] = print,
                         grace: float = 30.0) -> int:
