@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flowctl.clock import iso
@@ -245,6 +245,99 @@ def marker_date(store: Store, row: dict[str, Any], marker: dict[str, Any]) -> st
     return stored.record.logical_date or logical_stamp(row["run_id"])
 
 
+# -- what `explain` says ---------------------------------------------------------------------
+
+
+def waiting_note(store: Store, specs: Mapping[str, DagSpec], task: Any, ti: Mapping[str, Any],
+                 run: Mapping[str, Any]) -> str | None:
+    """What a sensor or a waiting trigger of this kind waits for, and how it
+    stands now: `waits for parent.parent_task at 2026-01-01 00:00 UTC: it is running`."""
+    ext = getattr(task, "external", None) or {}
+    state = ti.get("state")
+    if ext.get("kind") == "trigger" and state == "up_for_reschedule":
+        made = ti.get("triggered_run") or {}
+        now = _run_state(store, str(made.get("dag_id")), made.get("run_id"))
+        return (f"waits for run {made.get('run_id')} of {made.get('dag_id')} to be "
+                f"{' or '.join(ext.get('allowed_states') or ['success'])} (it is {now or 'gone'})")
+    if ext.get("kind") != "sensor" or state not in ("up_for_reschedule", "running", "queued", "none", "scheduled"):
+        return None
+    dag_id = str(ext.get("dag_id"))
+    if ext.get("task_ids"):
+        target = f"{'tasks' if len(ext['task_ids']) > 1 else 'task'} {', '.join(ext['task_ids'])} of {dag_id}"
+    elif ext.get("group_id"):
+        target = f"task group {ext['group_id']} of {dag_id}"
+    else:
+        target = f"the run of {dag_id}"
+    other = specs.get(dag_id)
+    missing = ""
+    if other is None:
+        missing = f" (there is no DAG {dag_id} in the DAG folder)"
+    elif ext.get("group_id") and not any(t.startswith(f"{ext['group_id']}.") for t in other.tasks):
+        missing = f" ({dag_id} has no task group {ext['group_id']}: the sensor waits until its timeout)"
+    elif ext.get("task_ids") and any(t not in other.tasks for t in ext["task_ids"]):
+        gone = [t for t in ext["task_ids"] if t not in other.tasks]
+        missing = f" ({dag_id} has no task {', '.join(gone)}: the sensor waits until its timeout)"
+    if ext.get("date_fn"):
+        return f"waits for {target} at the dates its execution_date_fn returns{missing}"
+    logical = _dt(run.get("logical_date"))
+    if logical is None:
+        return None
+    when = logical - timedelta(seconds=float(ext.get("delta") or 0))
+    stamp = iso(when)
+    assert stamp is not None
+    try:
+        from flowctl.engine.runs import run_for_date
+
+        run_id = run_for_date(store, dag_id, stamp)
+    except StoreCorrupt:
+        run_id = None
+    if run_id is None:
+        status = f"{dag_id} has no run for that date yet"
+    else:
+        stored = store.read_run(dag_id, run_id)
+        tis = stored.task_instances if stored is not None else {}
+        if ext.get("task_ids"):
+            status = ", ".join(f"{t} is {tis.get(t, {}).get('state', 'missing')}" for t in ext["task_ids"])
+        elif ext.get("group_id"):
+            states = sorted({ti.get("state", "none") for t, ti in tis.items() if t.startswith(f"{ext['group_id']}.")})
+            status = f"its tasks are {', '.join(states)}" if states else "the run has no task in that group"
+        else:
+            status = f"it is {stored.record.state if stored is not None else 'gone'}"
+        status = f"{run_id}: {status}"
+    wanted = " or ".join(ext.get("allowed_states") or ["success"])
+    return f"waits for {target} at {when.isoformat()} to be {wanted}{missing}; {status}"
+
+
+def run_note(run: Mapping[str, Any]) -> str | None:
+    """Why this run exists, when another DAG made it: a trigger, or asset events."""
+    by = run.get("triggered_by")
+    if by:
+        return f"triggered by {by.get('dag_id')}.{by.get('task_id')} ({by.get('run_id')})"
+    events = run.get("triggering_asset_events") or []
+    if events:
+        shown = ", ".join(f"{e.get('uri')} (by {e.get('dag_id')}.{e.get('task_id')})" for e in events[:3])
+        more = f" and {len(events) - 3} more" if len(events) > 3 else ""
+        return f"made by {len(events)} asset event(s): {shown}{more}"
+    return None
+
+
+def _run_state(store: Store, dag_id: str, run_id: Any) -> str | None:
+    if not run_id:
+        return None
+    try:
+        stored = store.read_run(dag_id, str(run_id))
+    except StoreCorrupt:
+        return "damaged"
+    return stored.record.state if stored is not None else None
+
+
+def _dt(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 def _utc(text: str) -> datetime:
     """An ISO date and time (naive: UTC) as an aware UTC datetime."""
     from datetime import UTC
@@ -259,4 +352,4 @@ def _escape(text: str) -> str:
     return re.escape(text)
 
 
-__all__ = ["TriggerRun", "follow_markers", "reset_run", "settle_trigger"]
+__all__ = ["TriggerRun", "follow_markers", "reset_run", "run_note", "settle_trigger", "waiting_note"]

@@ -672,6 +672,9 @@ class Loop:
             "prev_success": carried.prev_success["value"],
             "first_poke_at": first_poke_at,
         }
+        for name in ("triggering_asset_events", "triggered_by"):  # a run made by assets or another DAG
+            if run.extra.get(name):
+                payload["run"][name] = run.extra[name]
         if self.payload_extra is not None:
             payload.update(self.payload_extra(spec, carried.stored, tk))
         return payload

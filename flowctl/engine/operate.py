@@ -48,12 +48,7 @@ def _notifier(settings: Settings) -> Callable[[dict[str, Any]], None]:
 def _payload_extra(settings: Settings) -> Callable[[Any, Any, Any], dict[str, Any]]:
     """What every try's payload carries from the settings."""
     extra = {"max_xcom_bytes": getattr(settings, "max_xcom_bytes", 1 << 20), "dags_folder": str(settings.dags_folder)}
-
-    def payload_extra(spec: Any, stored: Any, task: Any) -> dict[str, Any]:
-        events = stored.record.extra.get("triggering_asset_events")  # an asset-triggered run's
-        return {**extra, "triggering_asset_events": events} if events else extra
-
-    return payload_extra
+    return lambda spec, stored, task: extra
 
 
 def _wait_for_notices() -> None:

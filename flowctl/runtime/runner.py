@@ -326,8 +326,6 @@ def _execute(dag: Any, payload: dict[str, Any], home: str | None, build_context:
     task = dag.get_task(payload["task_id"])
     ti = TaskInstanceHandle(payload, home)
     run = payload["run"]
-    if payload.get("triggering_asset_events"):
-        run = {**run, "triggering_asset_events": payload["triggering_asset_events"]}
     limit = xcom_limit(payload)
     ti._xcom_limit = limit
     result: dict[str, Any] = {"state": "failed", "xcom": {}, "error": None}
