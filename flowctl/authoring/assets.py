@@ -304,24 +304,33 @@ class AssetEvents(Mapping[Any, list[AssetEvent]]):
     def __init__(self, docs: Iterable[Mapping[str, Any]], loader: Any = None) -> None:
         self._by_uri: dict[str, list[AssetEvent]] = {}
         self._assets: dict[str, Asset] = {}
-        self._loader = loader  #: uri -> docs, to read an asset not given up front (inlet_events)
+        self._seen: set[Any] = set()
+        self._loader = loader  #: (uri or AssetAlias) -> docs: reads what was not given up front (inlet_events)
         for doc in docs:
             self._add(AssetEvent(doc))
 
     def _add(self, event: AssetEvent) -> None:
+        if event.id is not None and ("n", event.id) in self._seen:
+            return
+        self._seen.add(("n", event.id))
         uri = str(event.uri)
         self._by_uri.setdefault(uri, []).append(event)
         self._assets.setdefault(uri, event.asset)
 
+    def _load(self, key: Any) -> None:
+        if self._loader is not None and ("key", key) not in self._seen:
+            self._seen.add(("key", key))
+            for doc in self._loader(key):
+                self._add(AssetEvent(doc))
+
     def __getitem__(self, key: Any) -> list[AssetEvent]:
         if isinstance(key, AssetAlias):
-            return [e for events in self._by_uri.values() for e in events
-                    if any(a.name == key.name for a in e.source_aliases)]
+            self._load(key)
+            found = [e for events in self._by_uri.values() for e in events
+                     if any(a.name == key.name for a in e.source_aliases)]
+            return sorted(found, key=lambda e: e.id or 0)
         uri = key.uri if isinstance(key, Asset) else str(key)
-        if uri not in self._by_uri and self._loader is not None:
-            for doc in self._loader(uri):
-                self._add(AssetEvent(doc))
-            self._by_uri.setdefault(uri, [])
+        self._load(uri)
         return list(self._by_uri.get(uri, []))
 
     def for_asset(self, name: str | None = None, uri: str | None = None) -> list[AssetEvent]:

@@ -180,8 +180,7 @@ class AssetTriggers:
             if flags.get(dag_id, {}).get("paused"):
                 continue
             if sum(1 for k in active if k.dag_id == dag_id) >= spec.max_active_runs:
-                self._looked = None  # look again when one ends
-                continue
+                continue  # looked at again when one ends (the active runs are part of the look)
             cursor = last_cursor(self.store, dag_id)
             queued = [e for e in log if e["n"] > cursor and dag_id in (e.get("queued_for") or ())]
             if not queued:
@@ -191,6 +190,13 @@ class AssetTriggers:
             if satisfied(spec.asset_condition, uris, aliases, resolved):
                 plans.append(AssetPlan(spec, queued, max(e["n"] for e in queued)))
         return plans
+
+    def unseen(self, specs: Mapping[str, DagSpec]) -> bool:
+        """Whether events were added since `due` last looked (the scheduler is not
+        idle until it has looked: they may make runs)."""
+        if not any(s.asset_condition for s in specs.values()):
+            return False
+        return self._looked is None or self._looked[0] != assetlog.stamp(self.store)
 
     def create(self, tx: Transaction, plan: AssetPlan, now: datetime) -> str | None:
         """Make the plan's run inside the scheduler's transaction (None: its time was taken)."""

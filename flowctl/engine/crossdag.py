@@ -179,17 +179,18 @@ def follow_markers(store: Store, specs: Mapping[str, DagSpec], plan: list[dict[s
 
     seen = {(p["dag_id"], p["run_id"], p["task_id"]) for p in plan}
     out: list[dict[str, Any]] = []
-    frontier: list[tuple[dict[str, Any], int | None]] = [(p, None) for p in plan]
+    # (row, hops so far, the depth allowed: the first marker's recursion_depth, as Airflow)
+    frontier: list[tuple[dict[str, Any], int, int | None]] = [(p, 0, None) for p in plan]
     while frontier:
-        row, left = frontier.pop(0)
+        row, hops, allowed = frontier.pop(0)
         spec = specs.get(row["dag_id"])
         task = spec.tasks.get(row["task_id"]) if spec is not None else None
         marker = (task.external or {}) if task is not None else {}
         if marker.get("kind") != "marker":
             continue
-        budget = int(marker.get("recursion_depth") or 10) if left is None else left
-        if budget <= 0:
-            raise_depth(row, marker)
+        allowed = int(marker.get("recursion_depth") or 10) if allowed is None else allowed
+        if hops + 1 > allowed:
+            raise_depth(row, allowed)
         stamp = marker_date(store, row, marker)
         ext_dag, ext_task = marker.get("dag_id"), marker.get("task_id")
         if not ext_dag or not ext_task or stamp is None:
@@ -210,16 +211,16 @@ def follow_markers(store: Store, specs: Mapping[str, DagSpec], plan: list[dict[s
             r["why"] = f"ExternalTaskMarker {row['dag_id']}.{row['task_id']} points at it" \
                 if r["task_id"] == ext_task else f"downstream of {ext_dag}.{ext_task} (cleared by a marker)"
             out.append(r)
-            frontier.append((r, budget - 1))
+            frontier.append((r, hops + 1, allowed))
     return out
 
 
-def raise_depth(row: dict[str, Any], marker: dict[str, Any]) -> None:
-    from flowctl.errors import UsageError
+def raise_depth(row: dict[str, Any], allowed: int) -> None:
+    from flowctl.errors import FlowctlError
 
-    raise UsageError(f"Maximum recursion depth {marker.get('recursion_depth') or 10} reached for "
-                     f"ExternalTaskMarker {row['task_id']} of {row['dag_id']}: the markers form a cycle, "
-                     f"or raise recursion_depth")
+    raise FlowctlError(f"Maximum recursion depth {allowed} reached for ExternalTaskMarker {row['task_id']} "
+                       f"of {row['dag_id']}. Attempted to clear too many tasks or there may be a cyclic "
+                       f"dependency (nothing was cleared; raise the first marker's recursion_depth)")
 
 
 def marker_date(store: Store, row: dict[str, Any], marker: dict[str, Any]) -> str | None:
@@ -259,7 +260,7 @@ def waiting_note(store: Store, specs: Mapping[str, DagSpec], task: Any, ti: Mapp
         now = _run_state(store, str(made.get("dag_id")), made.get("run_id"))
         return (f"waits for run {made.get('run_id')} of {made.get('dag_id')} to be "
                 f"{' or '.join(ext.get('allowed_states') or ['success'])} (it is {now or 'gone'})")
-    if ext.get("kind") != "sensor" or state not in ("up_for_reschedule", "running", "queued", "none", "scheduled"):
+    if ext.get("kind") != "sensor" or state not in ("up_for_reschedule", "running", "queued"):
         return None
     dag_id = str(ext.get("dag_id"))
     if ext.get("task_ids"):

@@ -21,6 +21,7 @@ from flowctl.engine.daemon import StatusFile
 from flowctl.engine.decisions import DueRuns, RunView, due_runs, task_verdicts
 from flowctl.engine.loop import Loop
 from flowctl.engine.runs import new_run
+from flowctl.engine.scopes import run_state
 from flowctl.records import RunKey, parse_run_id
 from flowctl.specs import DagSpec
 from flowctl.states import RUN_FINISHED
@@ -268,6 +269,11 @@ class SchedulerScope:
         if loop.damaged:
             self.damaged = [f"{k.dag_id} {k.run_id}: {why}" for k, why in sorted(loop.damaged.items())]
         unfinished = [k for k, c in loop.carried.items() if c.stored.record.state not in RUN_FINISHED]
+        if any(k not in loop.carried and run_state(loop, self.store, k) not in RUN_FINISHED | {None, "damaged"}
+               for k in loop.triggered):
+            return False  # a run our tasks triggered, not taken in yet
+        if self.creator.assets.unseen(self.specs):
+            return False  # asset events the next tick may make runs of
         if not unfinished:
             return True
         if loop.idle_ticks >= 3:  # runs are left that nothing can move on

@@ -131,7 +131,8 @@ def _inlet_events(ti: Any) -> Any:
 
     home = getattr(ti, "_home", None)
 
-    def load(uri: str) -> list[dict[str, Any]]:
+    def load(key: Any) -> list[dict[str, Any]]:
+        """An asset's events (key: its URI), or those made through an alias (an AssetAlias)."""
         if not home:
             return []
         from pathlib import Path
@@ -139,7 +140,9 @@ def _inlet_events(ti: Any) -> Any:
         from flowctl import assetlog
         from flowctl.store import Store
 
-        return [e for e in assetlog.events(Store(Path(home))) if e.get("uri") == uri]
+        alias = getattr(key, "name", None) if not isinstance(key, str) else None
+        return [e for e in assetlog.events(Store(Path(home)))
+                if (e.get("alias") == alias if alias is not None else e.get("uri") == key)]
 
     return AssetEvents([], loader=load)
 
