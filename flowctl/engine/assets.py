@@ -110,7 +110,10 @@ class AssetEvents:
     def apply(self, tx: Transaction, writer: RunWriter, tk: TaskKey, ctx: Any) -> bool:
         record = writer.record
         paused = {d for d, f in tx.store.dag_flags().items() if f.get("paused")}
-        resolved = resolved_aliases([*assetlog.events(tx.store), *self.docs])
+        try:
+            resolved = resolved_aliases([*assetlog.events(tx.store), *self.docs])
+        except StoreCorrupt:
+            resolved = resolved_aliases(self.docs)
         events = []
         for doc in self.docs:
             uri = str(doc.get("uri") or "")
@@ -125,7 +128,10 @@ class AssetEvents:
                 "data_interval_start": record.data_interval_start, "data_interval_end": record.data_interval_end,
                 "queued_for": [d for d in consumers(ctx.specs, uri, alias, resolved) if d not in paused],
             })
-        self.recorded = assetlog.stage(tx, events)
+        try:
+            self.recorded = assetlog.stage(tx, events)
+        except StoreCorrupt as exc:  # the task's success still counts; `flowctl doctor` names the file
+            writer.put_ti(tk, assets_error=f"asset events not recorded: {exc}")
         return True
 
 

@@ -218,6 +218,8 @@ class Loop:
         self.carried.pop(key, None)
         self.ready.discard_run(key)
         self.foreign.pop(key, None)
+        if self.scope is None:
+            self.triggered.discard(key)  # the scheduler: an ended run needs no remembering
 
     def _take_in(self, key: RunKey, specs: Mapping[str, DagSpec], now: datetime) -> None:
         try:

@@ -351,3 +351,22 @@ def test_waiting_for_completion_frees_the_slot_until_the_run_ends(home: Path):
     assert ti.state == "success" and ti.try_number == 1
     assert sum(1 for j in ex.jobs if j.key.dag_id == "controller") >= 3
     assert len(store.run_ids("target")) == 1
+
+
+def test_a_damaged_asset_journal_stops_nothing_and_doctor_names_it(home: Path):
+    """A bad line followed by good ones in the asset journal: the producing task still
+    succeeds (its instance says the events were not recorded) and doctor names the file."""
+    from flowctl.service.doctor import check
+
+    store, clock = Store(home), FakeClock(T0)
+    spec = producer()
+    carry(store, {spec.dag_id: spec}, {make_run(store, spec)}, InlineExecutor(clock), clock)
+    path = assetlog.journal_path(store)
+    good = path.read_bytes()
+    path.write_bytes(b"00000000 {not json}\n" + good)
+    key = make_run(store, spec, when=T0 + timedelta(hours=1))
+    code, _ = carry(store, {spec.dag_id: spec}, {key}, InlineExecutor(clock), clock)
+    ti = store.read_run(*key).tis[TaskKey("make")]
+    assert code == 0 and ti.state == "success" and "asset events not recorded" in ti.extra["assets_error"]
+    findings, _ = check(home)
+    assert any(str(path) in f.problem and "move" in f.fix for f in findings)
