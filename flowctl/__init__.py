@@ -43,6 +43,13 @@ _EXPORTS = {
     "BaseHook": "flowctl.connections",
     "TriggerRule": "flowctl.trigger_rules",
     "get_current_context": "flowctl.runtime.context",
+    "TriggerDagRunOperator": "flowctl.authoring.crossdag",
+    "ExternalTaskSensor": "flowctl.authoring.crossdag",
+    "ExternalTaskMarker": "flowctl.authoring.crossdag",
+    "Asset": "flowctl.authoring.assets",
+    "AssetAlias": "flowctl.authoring.assets",
+    "Dataset": "flowctl.authoring.assets",
+    "Metadata": "flowctl.authoring.assets",
     "TaskFailed": "flowctl.errors",
     "TaskSkipped": "flowctl.errors",
 }

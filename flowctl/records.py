@@ -67,7 +67,7 @@ class CallbackKey(NamedTuple):
 
 JobKey = TryKey | CallbackKey
 
-RUN_TYPES = ("scheduled", "backfill", "manual")
+RUN_TYPES = ("scheduled", "backfill", "manual", "asset_triggered")
 
 
 def make_run_id(run_type: str, logical_date_iso: str) -> str:

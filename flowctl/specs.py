@@ -44,6 +44,10 @@ class TaskSpec:
     max_active_tis_per_dag: int | None = None
     display_name: str | None = None  #: Airflow's task_display_name, when it differs from the id
     mapped: dict[str, Any] | None = None  #: a mapped task's expand inputs (authoring/mapping.py); None if not mapped
+    outlets: tuple[str, ...] = ()  #: URIs of the assets a success updates
+    outlet_aliases: tuple[str, ...] = ()  #: names of the AssetAliases it may add assets through
+    inlets: tuple[str, ...] = ()  #: URIs of the assets it reads (`inlet_events`)
+    external: dict[str, Any] | None = None  #: what a cross-DAG task points at (trigger, sensor, marker)
 
     @classmethod
     def from_operator(cls, op: BaseOperator) -> TaskSpec:
@@ -79,14 +83,14 @@ class TaskSpec:
             max_active_tis_per_dag=_int_or_none(getattr(op, "max_active_tis_per_dag", None)),
             display_name=_display_name(getattr(op, "task_display_name", None), op.task_id),
             mapped=op.expand_spec() if hasattr(op, "expand_spec") else None,
+            **_asset_fields(op),
         )
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> TaskSpec:
         doc = dict(doc)
-        doc["upstream"] = tuple(doc.get("upstream", ()))
-        doc["downstream"] = tuple(doc.get("downstream", ()))
-        doc["email"] = tuple(doc.get("email", ()))
+        for name in ("upstream", "downstream", "email", "outlets", "outlet_aliases", "inlets"):
+            doc[name] = tuple(doc.get(name, ()))
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in doc.items() if k in known})
 
@@ -117,6 +121,8 @@ class DagSpec:
     edge_labels: dict[str, dict[str, str]] = field(default_factory=dict)  #: upstream -> downstream -> Label
     warnings: tuple[str, ...] = ()  #: Airflow arguments accepted and not acted on, one line each
     airflow: bool = False  #: made through `import airflow` (renders undefined template names empty)
+    asset_condition: dict[str, Any] | None = None  #: runs on asset updates (authoring/assets.py: condition_doc)
+    assets: dict[str, dict[str, Any]] = field(default_factory=dict)  #: uri -> name, group, extra of assets named
 
     # -- conversion ---------------------------------------------------------
 
@@ -165,6 +171,8 @@ class DagSpec:
             edge_labels=_edge_labels(getattr(dag, "edge_labels", {})),
             warnings=tuple(dag.warning_lines()) if hasattr(dag, "warning_lines") else (),
             airflow=bool(getattr(dag, "airflow_layer", False)),
+            asset_condition=getattr(dag, "asset_condition", None),
+            assets=_assets_named(dag),
         )
 
     def to_doc(self) -> dict[str, Any]:
@@ -196,8 +204,17 @@ class DagSpec:
     @property
     def schedule_display(self) -> str | None:
         if self.schedule_seconds is not None:
-            return str(timedelta(seconds=self.schedule_seconds))
-        return self.schedule
+            time: str | None = str(timedelta(seconds=self.schedule_seconds))
+        else:
+            time = self.schedule
+        if self.asset_condition is not None:
+            return f"{time} or on asset updates" if time else "on asset updates"
+        return time
+
+    @property
+    def time_scheduled(self) -> bool:
+        """Whether the schedule makes runs by time (a cron, preset or timedelta)."""
+        return self.schedule is not None or self.schedule_seconds is not None
 
     def timetable(self) -> Timetable:
         import pendulum
@@ -254,6 +271,19 @@ def _edge_labels(labels: dict[tuple[str, str], str]) -> dict[str, dict[str, str]
     for (up, down), label in sorted(labels.items()):
         out.setdefault(up, {})[down] = label
     return out
+
+
+def _asset_fields(op: Any) -> dict[str, Any]:
+    """What a task declares about assets and other DAGs, as plain data (the
+    authoring model says: `BaseOperator.spec_extras`)."""
+    extras = getattr(op, "spec_extras", None)
+    return dict(extras()) if callable(extras) else {}
+
+
+def _assets_named(dag: Any) -> dict[str, dict[str, Any]]:
+    """Every asset the DAG names (schedule, outlets, inlets): uri -> its description."""
+    named = getattr(dag, "assets_named", None)
+    return dict(named()) if callable(named) else {}
 
 
 def _zone_name(dt: Any) -> str:

@@ -33,6 +33,7 @@ class RunType(StrEnum):
     SCHEDULED = "scheduled"
     BACKFILL = "backfill"
     MANUAL = "manual"
+    ASSET_TRIGGERED = "asset_triggered"
 
 
 FINISHED = frozenset(

@@ -38,7 +38,7 @@ import re
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -883,6 +883,7 @@ class Transaction:
         self.touched: dict[RunKey, set[TaskKey]] = {}  #: task instances other writers changed since our last look
         self.committed: set[RunKey] = set()  #: runs whose changes are on disk (all of them, unless commit raised)
         self.foreign = store._own_seq is None or store.seq() != store._own_seq  #: another process committed since our last commit
+        self.write_first: list[Callable[[], bool]] = []  #: other files of this commit, written before the runs (asset events)
 
     def run(self, dag_id: str, run_id: str) -> RunWriter | None:
         """The run, current under the lock; None if it does not exist."""
@@ -926,6 +927,8 @@ class Transaction:
     def commit(self) -> None:
         store = self.store
         wrote = False
+        for write in self.write_first:  # e.g. asset events (assetlog.py): never lost behind a success
+            wrote = write() or wrote
         if self._active is None and not any(
                 w.created or "state" in w.run_changes for w in self._runs.values() if w.dirty):
             # no run started or ended: the index (a hint of what is active) cannot change

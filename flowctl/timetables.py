@@ -383,8 +383,8 @@ class _CronTimetable(_PeriodicTimetable):
     def _ticks(self, t):
         # Wall ticks before t's wall time (read with the smallest offset
         # nearby) all map before t; start croniter just before that.
-        offset = min(_offset(self._tz, t + d) for d in (-_DAY, dt.timedelta(0), _DAY))
-        wall = (t + offset).replace(tzinfo=None, second=0, microsecond=0) - _MINUTE
+        offset = min(_offset(self._tz, _shifted(t, d)) for d in (-_DAY, dt.timedelta(0), _DAY))
+        wall = _shifted(_shifted(t, offset).replace(tzinfo=None, second=0, microsecond=0), -_MINUTE)
         walls = croniter(self._expr, wall)
         heap: list[Instant] = []
         last: Instant | None = None
@@ -545,6 +545,14 @@ def _to_instant(when: dt.datetime, tz: dt.tzinfo) -> Instant:
         raise TypeError(f"expected a datetime, got {when!r}")
     utc = _aware(when, tz).astimezone(_UTC)
     return dt.datetime.combine(utc.date(), utc.time(), _UTC)
+
+
+def _shifted(t: dt.datetime, by: dt.timedelta) -> dt.datetime:
+    """`t + by`, or `t` where that leaves the calendar (a start_date of datetime.min)."""
+    try:
+        return t + by
+    except OverflowError:
+        return t
 
 
 def _offset(tz: dt.tzinfo, instant: Instant) -> dt.timedelta:

@@ -54,8 +54,6 @@ TASK_IGNORED: dict[str, str] = {
     "executor_config": "every task runs on the configured executor",
     "run_as_user": "tasks run as the user running flowctl",
     "resources": "not applied",
-    "inlets": "lineage is not recorded",
-    "outlets": "assets are not recorded yet",
     "map_index_template": "it names the instances of a mapped task; this task is not mapped",
     "logger_name": "task code logs to the task log as usual",
     "allow_nested_operators": "not applied",
@@ -85,9 +83,16 @@ TASK_METADATA = frozenset(
         "on_skipped_callback",
         "pre_execute",
         "post_execute",
+        "outlets",
+        "inlets",
     }
 )
 """Operator arguments flowctl takes as they are: metadata it records, or behaviour it implements."""
+
+OPERATOR_IGNORED: dict[str, str] = {
+    "trigger_run_id": "flowctl names a triggered run manual__<logical date> (one run per logical date)",
+}
+"""Arguments of particular operators accepted and not acted on (argument -> why)."""
 
 WARNED_DEFAULT_ARG_VALUES = {"email_on_failure", "email_on_retry"}
 """Arguments whose warning is only worth giving when set to a true value."""
@@ -95,7 +100,7 @@ WARNED_DEFAULT_ARG_VALUES = {"email_on_failure", "email_on_retry"}
 
 def warning_lines(dag: Any) -> tuple[str, ...]:
     """One line per Airflow argument the DAG uses that flowctl accepts and does not act on."""
-    reasons = {**TASK_IGNORED, **DAG_IGNORED, **DAG_RECORDED}
+    reasons = {**TASK_IGNORED, **DAG_IGNORED, **DAG_RECORDED, **OPERATOR_IGNORED}
     lines = []
     for argument, places in sorted(getattr(dag, "warnings", {}).items()):
         tasks = [p for p in places if p not in ("DAG", "default_args")]

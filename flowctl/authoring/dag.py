@@ -197,14 +197,8 @@ class DAG:
                 f"DAG {self.dag_id!r}: give one of schedule, schedule_interval and timetable"
             )
         value = timetable if timetable is not None else (given[0] if given else None)
+        value = self._asset_schedule(value)
         value = getattr(value, "flowctl_schedule", value)  # an airflow.timetables object
-        assets = ("Asset", "Dataset", "AssetAll", "AssetAny", "AssetAlias")
-        if type(value).__name__ in assets or (
-            isinstance(value, list | tuple | set) and value and all(type(v).__name__ in assets for v in value)
-        ):
-            raise DagDefinitionError(
-                f"DAG {self.dag_id!r}: schedule {value!r}: asset-triggered schedules are not supported yet"
-            )
         if value is not None and not isinstance(value, str | timedelta):
             raise DagDefinitionError(
                 f"DAG {self.dag_id!r}: invalid schedule {value!r}: expected a cron string, a preset, "
@@ -220,6 +214,37 @@ class DAG:
             except (ValueError, TypeError) as exc:
                 raise DagDefinitionError(f"DAG {self.dag_id!r}: {exc}") from None
         return value
+
+    def _asset_schedule(self, value: Any) -> Any:
+        """Assets in the schedule become `asset_condition` (plain data, see
+        authoring/assets.py); what is left is the time schedule (None for assets only)."""
+        from flowctl.authoring.assets import AssetOrTimeSchedule, condition_doc, is_asset_schedule
+
+        self.asset_condition: dict[str, Any] | None = None
+        self.schedule_assets: Any = None
+        if isinstance(value, AssetOrTimeSchedule):
+            if not is_asset_schedule(value.assets):
+                raise DagDefinitionError(f"DAG {self.dag_id!r}: AssetOrTimeSchedule: assets= must be assets")
+            self.asset_condition = condition_doc(value.assets)
+            self.schedule_assets = value.assets
+            return value.timetable
+        if is_asset_schedule(value):
+            self.asset_condition = condition_doc(value)
+            self.schedule_assets = value
+            return None
+        return value
+
+    def assets_named(self) -> dict[str, dict[str, Any]]:
+        """Every asset the DAG names (schedule, outlets, inlets): uri -> its description."""
+        from flowctl.authoring.assets import assets_in
+
+        found: dict[str, dict[str, Any]] = {}
+        for asset in assets_in(self.schedule_assets or []):
+            found.setdefault(asset.uri, asset.describe())
+        for op in self.task_dict.values():
+            for asset in assets_in([*(getattr(op, "outlets", None) or []), *(getattr(op, "inlets", None) or [])]):
+                found.setdefault(asset.uri, asset.describe())
+        return dict(sorted(found.items()))
 
     def warn(self, argument: str, where: str = "DAG") -> None:
         """Note an Airflow argument flowctl accepts and does not act on (`dags warnings`)."""

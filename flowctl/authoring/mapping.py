@@ -31,6 +31,7 @@ _NODE_ARGS = frozenset({
     "retries", "retry_delay", "retry_exponential_backoff", "max_retry_delay", "execution_timeout",
     "trigger_rule", "depends_on_past", "priority_weight", "pool", "on_failure_callback",
     "on_success_callback", "on_retry_callback", "dag", "task_group", "default_args", "params",
+    "outlets", "inlets",
 })
 
 
@@ -255,6 +256,7 @@ class MappedOperator(BaseOperator):
         real.upstream_task_ids = set(self.upstream_task_ids)
         real.downstream_task_ids = set(self.downstream_task_ids)
         real.map_index_template = self.map_index_template
+        real.outlets, real.inlets = self.outlets, self.inlets  # each instance updates the task's assets
         return real
 
     def execute(self, context: dict[str, Any]) -> Any:

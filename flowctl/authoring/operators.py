@@ -192,8 +192,8 @@ class BaseOperator(Dependable):
         self.pool_slots = int(airflow.get("pool_slots") or 1)
         self.max_active_tis_per_dag = airflow.get("max_active_tis_per_dag") or airflow.get("task_concurrency")
         self.queue = airflow.get("queue") or "default"
-        self.outlets = list(airflow.get("outlets") or [])
-        self.inlets = list(airflow.get("inlets") or [])
+        self.outlets = _asset_list(airflow.get("outlets"), self.task_id, "outlets")
+        self.inlets = _asset_list(airflow.get("inlets"), self.task_id, "inlets")
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
         _check_trigger_rule(self.task_id, self.trigger_rule)
@@ -307,6 +307,22 @@ class BaseOperator(Dependable):
         """The text whose change means "this task's code changed" (`clear --changed`)."""
         return ""
 
+    def spec_extras(self) -> dict[str, Any]:
+        """What the loader records besides the common arguments: the assets the
+        task updates and reads, and what a cross-DAG task points at."""
+        from flowctl.authoring.assets import aliases_in, assets_in
+
+        return {
+            "outlets": tuple(dict.fromkeys(a.uri for a in assets_in(self.outlets))),
+            "outlet_aliases": tuple(dict.fromkeys(a.name for a in aliases_in(self.outlets))),
+            "inlets": tuple(dict.fromkeys(a.uri for a in assets_in(self.inlets))),
+            "external": self.external_spec(),
+        }
+
+    def external_spec(self) -> dict[str, Any] | None:
+        """For a task that points at another DAG (authoring/crossdag.py): what it points at."""
+        return None
+
     def fingerprint(self) -> str:
         text = f"{self.operator_name}\n{self.code_text()}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -404,6 +420,14 @@ def has_references(value: Any) -> bool:
     if isinstance(value, list | tuple | set):
         return any(has_references(v) for v in value)
     return False
+
+
+def _asset_list(value: Any, task_id: str, name: str) -> list[Any]:
+    """`outlets` / `inlets`: assets and aliases (anything else Airflow's lineage
+    took, such as a task's XComArg for inlets, is kept and not recorded)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple | set) else [value]
 
 
 def _as_timedelta(value: Any, name: str) -> timedelta | None:

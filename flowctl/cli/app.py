@@ -152,7 +152,7 @@ def teach(command: Any) -> Any:
 
 #: The order of `flowctl --help` (and of each group's help).
 COMMAND_ORDER = ("dags", "list", "errors", "show", "next", "run", "trigger", "runs", "tasks", "states", "logs",
-                 "explain", "xcom", "backfill", "clear", "mark", "pause", "unpause", "scheduler", "status", "stop",
+                 "explain", "xcom", "assets", "backfill", "clear", "mark", "pause", "unpause", "scheduler", "status", "stop",
                  "tui", "doctor")
 
 def group(help: str, **kwargs: Any) -> typer.Typer:

@@ -98,11 +98,15 @@ def clear(
     if not plan:
         out.print("Nothing matches: no task instance would be cleared.")
         return
-    t = table("run", "task", "state", "try", "why", title=f"{plural(len(plan), 'task instance')} of {dag_id}")
+    elsewhere = [p for p in plan if p["dag_id"] != dag_id]  # brought in by ExternalTaskMarkers
+    title = f"{plural(len(plan), 'task instance')} of {dag_id}" + (
+        f" ({len(elsewhere)} of other DAGs, through ExternalTaskMarkers)" if elsewhere else "")
+    t = table(*(["DAG"] if elsewhere else []), "run", "task", "state", "try", "why", title=title)
     for p in plan:
         index = p.get("map_index", -1)
         name = f"{p['task_id']}[{index}]" if index >= 0 else p["task_id"] + (" (all instances)" if p.get("mapped") else "")
-        t.add_row(p["run_id"], Text(name), state_text(p["state"]), str(p["try_number"]), p["why"])
+        t.add_row(*([p["dag_id"]] if elsewhere else []), p["run_id"], Text(name), state_text(p["state"]),
+                  str(p["try_number"]), p["why"])
     out.print(t)
     for n in notes:
         out.print(f"[yellow]note:[/] {n}")
@@ -124,7 +128,7 @@ def clear(
 
 
 def _version_notes(service: Any, dag_id: str, plan: list[dict[str, Any]]) -> list[str]:
-    return service.version_notes(dag_id, sorted({p["run_id"] for p in plan}))
+    return service.version_notes(dag_id, sorted({p["run_id"] for p in plan if p["dag_id"] == dag_id}))
 
 
 def _hint_scheduler(service: Any) -> None:

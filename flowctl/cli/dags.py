@@ -50,6 +50,7 @@ def dags_list(as_json: JsonOpt = False) -> None:
             "catchup": spec.catchup, "tags": list(spec.tags), "tasks": list(spec.order),
             "next_data_interval_start": iso(nxt[0]) if nxt else None,
             "next_data_interval_end": iso(nxt[1]) if nxt else None,
+            "asset_condition": _condition(spec),
         })
     if as_json:
         print_json(rows)
@@ -72,6 +73,15 @@ def dags_list(as_json: JsonOpt = False) -> None:
         out.print(f"[red]{plural(len(bag.errors), 'DAG file')} failed to import[/]: see `flowctl dags errors`")
     if not rows and not bag.errors:
         out.print(f"No DAG files in {service.settings.dags_folder}.")
+
+
+def _condition(spec: Any) -> str | None:
+    """The assets a DAG is scheduled on, as people read the condition (`a & (b | c)`)."""
+    if not spec.asset_condition:
+        return None
+    from flowctl.authoring.assets import condition_text
+
+    return condition_text(spec.asset_condition)
 
 
 def _next_interval(service: Any, spec: Any, now: Any) -> tuple[Any, Any] | None:
@@ -161,14 +171,35 @@ def dags_next(
     if as_json:
         print_json(rows)
         return
+    assets = service.asset_schedule(spec)
+    if assets is not None:
+        _asset_next(dag_id, assets, bool(rows))
     if not rows:
-        console().print(f"{dag_id} has no more scheduled intervals ({spec.schedule_display or 'manual only'}).")
+        if assets is None:
+            console().print(f"{dag_id} has no more scheduled intervals ({spec.schedule_display or 'manual only'}).")
         return
     t = table("logical date = data interval start", "data interval end",
               title=f"{dag_id}  {spec.schedule_display}  (times in {spec.timezone})")
     for i in service.next_intervals(dag_id, when, n):  # with the UTC offset, which DST changes: typed back as shown
         t.add_row(i.start.strftime("%Y-%m-%d %H:%M %z"), i.end.strftime("%Y-%m-%d %H:%M %z"))
     console().print(t)
+
+
+def _asset_next(dag_id: str, assets: dict[str, Any], timed: bool) -> None:
+    """What a DAG scheduled on assets waits for: its condition, and what was updated since its last run."""
+    from flowctl.cli.render import console
+
+    out = console()
+    also = " (and on its time schedule, below)" if timed else ""
+    out.print(f"{dag_id} runs on asset updates{also}: {assets['condition']}")
+    if assets["due"]:
+        out.print(f"  due now: {', '.join(assets['updated'])} updated since its last asset-triggered run; "
+                  f"the scheduler makes the run")
+    elif assets["updated"]:
+        out.print(f"  updated since its last asset-triggered run: {', '.join(assets['updated'])}; "
+                  f"still waiting for: {', '.join(assets['missing']) or 'an alias to resolve'}")
+    else:
+        out.print("  no asset it waits for was updated since its last asset-triggered run")
 
 
 @app.command()

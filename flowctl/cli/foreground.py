@@ -37,12 +37,18 @@ class Progress:
         if self.quiet or self.live is not None:
             return
         elapsed = time.perf_counter() - self.t0
+        if kind in ("task_started", "task_finished"):
+            name = _label(info)
+            if info.get("run_id") != self.run_id:  # a run a task of this one triggered
+                name = f"{info.get('dag_id')}.{name}"
         if kind == "task_started":
-            line = f"{elapsed:7.2f}s -> {_label(info)}  try {info['try_number']}"
+            line = f"{elapsed:7.2f}s -> {name}  try {info['try_number']}"
         elif kind == "task_finished":
-            line = f"{elapsed:7.2f}s    {_label(info)}  {info['state']}"
+            line = f"{elapsed:7.2f}s    {name}  {info['state']}"
             if info.get("error"):
                 line += f": {info['error']}"
+        elif kind == "run_finished" and info.get("run_id") != self.run_id:
+            line = f"{elapsed:7.2f}s == {info.get('dag_id')} {info.get('run_id')} {info.get('state')}"
         else:
             return
         write(line + "\n")

@@ -116,7 +116,8 @@ def _runs_list(dag_id: str | None, state: str | None, as_json: bool) -> None:
         _err(warning)
     if as_json:
         print_json([{**{k: r.get(k) for k in RUN_FIELDS},
-                     **({"file": r.get("file"), "error": r.get("error")} if r.get("state") == "damaged" else {})}
+                     **({"file": r.get("file"), "error": r.get("error")} if r.get("state") == "damaged" else {}),
+                     **{k: r[k] for k in ("triggered_by", "triggering_asset_events") if r.get(k)}}  # across DAGs
                     for r in runs])
         return
     from flowctl.cli.render import duration, local_time

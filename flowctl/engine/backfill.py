@@ -57,7 +57,8 @@ def plan_backfill(store: Store, spec: DagSpec, start: datetime, end: datetime, r
     if end < start:
         raise UsageError(f"--end ({end.isoformat()}) is before --start ({start.isoformat()})")
     if spec.schedule is None and spec.schedule_seconds is None:
-        raise UsageError(f"{spec.dag_id} has no schedule, so it has no data intervals to backfill; use `flowctl run`")
+        what = "runs on asset updates only" if spec.asset_condition else "has no schedule"
+        raise UsageError(f"{spec.dag_id} {what}, so it has no data intervals to backfill; use `flowctl run`")
     intervals = spec.timetable().intervals_between(start, end)
     items = []
     for interval in intervals:

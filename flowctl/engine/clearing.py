@@ -11,6 +11,7 @@ clear those by hand).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from flowctl.errors import NotFound, UsageError
@@ -137,22 +138,24 @@ def reset_fields() -> dict[str, Any]:
 
 
 def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
-                take_over: dict[str, Any] | None = None) -> int:
+                take_over: dict[str, Any] | None = None, others: Mapping[str, DagSpec] | None = None) -> int:
     """Reset the planned instances in one commit; their runs go back to queued
     and take the current DAG version (new tasks are added, removed ones keep
     their history). With `take_over` (a backfill reprocessing a run), a run is
     cleared only if no other live process owns it, and it becomes ours in the
-    same commit. Returns how many instances were reset."""
+    same commit. Rows of DAGs other than the first row's (ExternalTaskMarkers
+    brought them in) take their DAG from `others`. Returns how many instances were reset."""
     from flowctl.engine.runs import fresh_ti
     from flowctl.procs import owner_alive, same_owner
 
-    by_run: dict[str, list[dict[str, Any]]] = {}
+    by_run: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for item in plan:
-        by_run.setdefault(item["run_id"], []).append(item)
-    dag_id = plan[0]["dag_id"]
+        by_run.setdefault((item["dag_id"], item["run_id"]), []).append(item)
+    first = plan[0]["dag_id"]
     count = 0
     with store.transaction() as tx:
-        for run_id, items in by_run.items():
+        for (dag_id, run_id), items in by_run.items():
+            run_spec = spec if dag_id == first else (others or {}).get(dag_id)
             rf = tx.run(dag_id, run_id)
             if rf is None:
                 continue
@@ -169,9 +172,9 @@ def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
                     for key in keys:
                         rf.drop_ti(key)
                         rf.clear_xcom(key)
-                    first = rf.ti(keys[0])
-                    fresh = fresh_ti(spec, tid).to_doc() if spec is not None and tid in spec.tasks else {
-                        "operator": first.operator if first is not None else None}
+                    old = rf.ti(keys[0])
+                    fresh = fresh_ti(run_spec, tid).to_doc() if run_spec is not None and tid in run_spec.tasks else {
+                        "operator": old.operator if old is not None else None}
                     rf.put_ti(TaskKey(tid), **{**fresh, **reset_fields(), "try_number": 0})
                     count += len(keys)
                     continue
@@ -180,12 +183,12 @@ def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
                     continue
                 rf.put_ti(key, **reset_fields())
                 count += 1
-            if spec is not None:
+            if run_spec is not None:
                 expanded = {k.task_id for k in rf.keys() if k.map_index >= 0}
-                for tid in spec.order:
+                for tid in run_spec.order:
                     if tid not in expanded and rf.ti(TaskKey(tid)) is None:
-                        rf.put_ti(TaskKey(tid), **fresh_ti(spec, tid).to_doc())
-                rf.set_dag_version(spec.version_doc())
+                        rf.put_ti(TaskKey(tid), **fresh_ti(run_spec, tid).to_doc())
+                rf.set_dag_version(run_spec.version_doc())
             rf.update_run(state="queued", end_date=None)
     return count
 

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from flowctl.clock import Clock
+from flowctl.engine import effects as side_effects
 from flowctl.engine.decisions import Candidate, ReadyQueue, judge, outcome_of_try
 from flowctl.errors import StoreCorrupt
 from flowctl.executors.base import Event, Finished, Job, Started
@@ -96,6 +97,7 @@ class Pending:
     owner_expected: dict[str, Any] | None = None
     owner_check: bool = False
     xcom: dict[TaskKey, dict[str, Any]] = field(default_factory=dict)
+    effects: dict[TaskKey, list[Any]] = field(default_factory=dict)  #: asset events, triggered runs (effects.py)
     jobs: list[Job] = field(default_factory=list)
     expand: dict[TaskKey, tuple[Change, int]] = field(default_factory=dict)  #: place-holder -> its instances
     rejudge: set[TaskKey] = field(default_factory=set)  #: to decide again once this commit is in
@@ -154,6 +156,9 @@ class Loop:
         self.killing: dict[TryKey, tuple[int | None, Finished | None, str]] = {}  #: lost tries, until gone
         self.leftovers: dict[tuple[RunKey, TaskKey], tuple[int | None, str | None]] = {}  #: an adopted run's old tries
         self.stalled: str | None = None  #: why the last commit failed (full disk), until one succeeds
+        self.triggered: set[RunKey] = set()  #: runs this loop's tasks triggered: carried out too (crossdag.py)
+        self._refeed: list[Event] = []  #: results to decide again (a commit held them back: effects.py)
+        self._wake_now = False  #: a commit made runs to take in: tick again at once
         self._stall_retry = 0.0
         self._seen_seq: int | None = None
         self._foreign_checked = 0.0
@@ -171,7 +176,8 @@ class Loop:
         mono = self.clock.monotonic()
         specs = self.specs()
         self._look_at_store(specs, now)
-        for event in events:
+        refeed, self._refeed = self._refeed, []
+        for event in [*refeed, *events]:
             self._record(event, now, mono, specs)
         self._due(now, mono)
         self._check_killing(now, mono)
@@ -189,7 +195,8 @@ class Loop:
         seq = self.store.seq()
         mono = self.clock.monotonic()
         recheck = bool(self.foreign) and mono - self._foreign_checked >= 1.0  # a foreign owner may have died
-        if seq == self._seen_seq and not recheck and (self.scope is None or set(self.scope) <= self._known()):
+        if seq == self._seen_seq and not recheck and (
+                self.scope is None or set(self.scope) | self.triggered <= self._known()):
             return
         self._foreign_checked = mono
         foreign_change = self._seen_seq is None or seq != self.store._own_seq
@@ -210,7 +217,7 @@ class Loop:
 
     def _wanted(self) -> set[RunKey]:
         if self.scope is not None:
-            return set(self.scope)
+            return set(self.scope) | self.triggered
         return set(self.store.active_runs()) | set(self.carried)
 
     def _busy_run(self, key: RunKey) -> bool:
@@ -220,6 +227,8 @@ class Loop:
         self.carried.pop(key, None)
         self.ready.discard_run(key)
         self.foreign.pop(key, None)
+        if self.scope is None:
+            self.triggered.discard(key)  # the scheduler: an ended run needs no remembering
 
     def _take_in(self, key: RunKey, specs: Mapping[str, DagSpec], now: datetime) -> None:
         try:
@@ -443,8 +452,15 @@ class Loop:
             why = event.how if event.lost else f"the task process ended without a result ({event.how})"
             result = {"state": "failed", "error": why}
             self._log(key, result["error"])
+        settled = side_effects.settle(self.store, specs, key, event, task, result, now)  # assets, triggers
+        result = settled.result
+        if settled.note:
+            self._log(key, settled.note)
         seed = f"{key.dag_id}#{key.task_id}#{carried.stored.record.logical_date}"
         fields = outcome_of_try(task, {"try_number": ti.try_number}, result, datetime.fromisoformat(at), seed=seed)
+        fields.update(settled.fields)
+        if settled.effects:
+            self._pending(carried.key).effects[key.task] = settled.effects
         if fields["state"] == TaskState.UP_FOR_RESCHEDULE:  # a sensor between pokes keeps its try
             fields["first_poke_at"] = ti.first_poke_at or result.get("first_poke_at")
             fields["pid"] = None
@@ -734,6 +750,9 @@ class Loop:
             "prev_success": carried.prev_success["value"],
             "first_poke_at": first_poke_at,
         }
+        for name in ("triggering_asset_events", "triggered_by"):  # a run made by assets or another DAG
+            if run.extra.get(name):
+                payload["run"][name] = run.extra[name]
         if self.payload_extra is not None:
             payload.update(self.payload_extra(spec, carried.stored, tk))
         return payload
@@ -869,6 +888,7 @@ class Loop:
         run_accepted: set[RunKey] = set()
         tx = None
         writers = {}
+        ctx = side_effects.Context(self.specs(), self.owner, now)
         try:
             with self.store.transaction() as tx:
                 for key, pend in pending.items():
@@ -892,6 +912,11 @@ class Loop:
                         tries = cur.try_number if cur else 0
                         if state != change.expected_state or tries != change.expected_try:
                             continue
+                        if tk in pend.effects:  # asset events, a triggered run: in this same commit
+                            again = side_effects.apply(pend.effects[tk], tx, writer, tk, ctx)
+                            if again is not None:
+                                self._refeed.append(again)  # held back: decided again next tick
+                                continue
                         writer.put_ti(tk, **change.fields)
                         took.add(tk)
                         if tk in pend.xcom:
@@ -924,6 +949,10 @@ class Loop:
             self.announce("store_recovered", {"error": self.stalled})
             self.stalled = None
         self._seen_seq = None if tx is not None and tx.foreign else self.store.seq()
+        if ctx.created:  # runs our tasks triggered: take them in on the next tick, at once
+            self.triggered.update(ctx.created)
+            self._seen_seq = None
+            self._wake_now = True
         for key, writer in writers.items():
             carried = self.carried.get(key)
             if carried is not None and writer.stored is not None and writer.stored is not carried.stored:
@@ -1000,6 +1029,7 @@ class Loop:
                 pend.xcom.update(mine.xcom)
                 pend.expand.update(mine.expand)
                 pend.rejudge |= mine.rejudge
+                pend.effects.update(mine.effects)
                 pend.jobs.extend(mine.jobs)
                 pend.after.extend(mine.after)
                 self.pending[key] = pend
@@ -1114,9 +1144,10 @@ class Loop:
             waits.append(GONE_POLL)
         if self.stalled is not None:
             waits.append(self._stall_retry - mono)
-        if self.stalled is None and (any(not p.empty() for p in self.pending.values())
+        if self.stalled is None and (self._refeed or self._wake_now or any(not p.empty() for p in self.pending.values())
                                      or any(c.dirty for c in self.carried.values())):
             waits.append(0.0)  # decided, not yet committed; or committed, and something to decide again
+        self._wake_now = False
         has_timer = bool(self.timers) or bool(self.starts) or bool(self.terminating)
         self.idle_ticks = 0 if (busy or has_timer or self.killing or self.leftovers) else self.idle_ticks + 1
         return max(0.0, min(waits))
@@ -1139,7 +1170,7 @@ class Loop:
 
     def busy(self) -> bool:
         """Work is under way that must end before this loop may stop."""
-        return bool(self.submitted or self.killing or self.leftovers or self.starts
+        return bool(self.submitted or self.killing or self.leftovers or self.starts or self._refeed
                     or any(not p.empty() for p in self.pending.values()))
 
     def unfinished(self) -> list[RunKey]:

@@ -72,8 +72,9 @@ def carry_out_runs(store: Store, settings: Settings, executor: Any, specs: Mappi
 
 
 def backfill(store: Store, settings: Settings, spec: DagSpec, plan: list[PlanItem], max_active_runs: int,
-             announce: Announce | None) -> dict[str, str]:
-    """Carry a backfill plan out; run id -> final state."""
+             announce: Announce | None, others: Mapping[str, DagSpec] | None = None) -> dict[str, str]:
+    """Carry a backfill plan out; run id -> final state. `others`: the other
+    DAGs, for the runs the backfill's tasks trigger."""
     executor = make_executor(settings)
     owner = owner_identity("backfill")
     todo = [p for p in plan if p.action != "skip"]
@@ -85,7 +86,8 @@ def backfill(store: Store, settings: Settings, spec: DagSpec, plan: list[PlanIte
 
     feed = Feed(items=list(todo), max_active=max_active_runs, start=starter(store, spec, owner, utcnow()),
                 store=store, on_finish=finished)
-    driver = Driver(store=store, executor=executor, specs=lambda: {spec.dag_id: spec}, workers=settings.workers,
+    specs = {**(others or {}), spec.dag_id: spec}
+    driver = Driver(store=store, executor=executor, specs=lambda: specs, workers=settings.workers,
                     owner=owner, clock=SystemClock(), scope=feed, announce=announce, notify=_notifier(settings),
                     payload_extra=_payload_extra(settings),
                     max_map_length=settings.max_map_length)

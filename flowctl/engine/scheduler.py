@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from flowctl.clock import iso
+from flowctl.engine.assets import AssetTriggers
 from flowctl.engine.daemon import StatusFile
 from flowctl.engine.decisions import DueRuns, RunView, due_runs, task_verdicts
 from flowctl.engine.loop import Loop
 from flowctl.engine.runs import new_run
+from flowctl.engine.scopes import run_state
 from flowctl.records import RunKey, parse_run_id
 from flowctl.specs import DagSpec
 from flowctl.states import RUN_FINISHED
@@ -86,6 +88,7 @@ class RunCreator:
         self.owner = owner
         self._next_check: dict[str, tuple[str, datetime | None]] = {}  # dag -> (version, when)
         self._signature: tuple[Any, ...] | None = None
+        self.assets = AssetTriggers(store, owner)  #: runs of DAGs scheduled on assets
 
     def tick(self, specs: dict[str, DagSpec], now: datetime, want_summary: bool = False) -> list[dict[str, Any]]:
         """Create what is due; return per-DAG reports (for the wake summary)."""
@@ -118,9 +121,15 @@ class RunCreator:
             self._next_check[dag_id] = (mine, tt.next_due(now))
             if due.create or due.skipped:
                 plans.append((spec, due))
-        if not plans:
+        asset_plans = self.assets.due(specs, flags, active_runs)
+        if not plans and not asset_plans:
             return reports
         with self.store.transaction() as tx:
+            for plan in asset_plans:
+                run_id = self.assets.create(tx, plan, now)
+                if run_id is not None:
+                    reports.append({"dag_id": plan.spec.dag_id, "created": [run_id], "skipped": [], "deferred": 0,
+                                    "assets": sorted({e["uri"] for e in plan.events})})
             for spec, due in plans:
                 created = []
                 for interval in due.create:  # checked again under the lock: a backfill may have made it
@@ -143,7 +152,7 @@ def wake_summary(note: str, reports: list[dict[str, Any]]) -> str:
     """One block: how long, what was missed, what was created, what the rule skipped."""
     lines = [f"catch-up: {note}."]
     for r in reports:
-        if r.get("error"):
+        if r.get("error") or r.get("assets"):  # an asset-triggered run is no missed interval
             continue
         created, skipped = r.get("created", []), r.get("skipped", [])
         if not created and not skipped:
@@ -231,7 +240,10 @@ class SchedulerScope:
                     self.log(f"schedule error: {r['dag_id']}: {r['error']}")
                 elif r["created"]:
                     created = True
-                    if not note:
+                    if r.get("assets"):
+                        self.log(f"created {', '.join(r['created'])} for {r['dag_id']} "
+                                 f"(assets updated: {', '.join(r['assets'])})")
+                    elif not note:
                         self.log(f"created {', '.join(r['created'])} for {r['dag_id']}")
             if created:
                 loop.poke()
@@ -257,6 +269,11 @@ class SchedulerScope:
         if loop.damaged:
             self.damaged = [f"{k.dag_id} {k.run_id}: {why}" for k, why in sorted(loop.damaged.items())]
         unfinished = [k for k, c in loop.carried.items() if c.stored.record.state not in RUN_FINISHED]
+        if any(k not in loop.carried and run_state(loop, self.store, k) not in RUN_FINISHED | {None, "damaged"}
+               for k in loop.triggered):
+            return False  # a run our tasks triggered, not taken in yet
+        if self.creator.assets.unseen(self.specs):
+            return False  # asset events the next tick may make runs of
         if not unfinished:
             return True
         if loop.idle_ticks >= 3:  # runs are left that nothing can move on

@@ -42,7 +42,8 @@ class RunScope:
     def done(self, loop: Loop) -> bool:
         if loop.busy():
             return False
-        return all(run_state(loop, self.store, k) in RUN_FINISHED | {None, "damaged"} for k in self.keys)
+        return all(run_state(loop, self.store, k) in RUN_FINISHED | {None, "damaged"}
+                   for k in self.keys | loop.triggered)  # and the runs its tasks triggered
 
     def exit_code(self, loop: Loop) -> int:
         states = [run_state(loop, self.store, k) for k in self.keys]
@@ -91,7 +92,8 @@ class Feed:
     def done(self, loop: Loop) -> bool:
         if loop.busy():
             return False
-        return loop.stopping or (not self.items and not self.active)
+        triggered = all(run_state(loop, self.store, k) in RUN_FINISHED | {None, "damaged"} for k in loop.triggered)
+        return loop.stopping or (not self.items and not self.active and triggered)
 
     def exit_code(self, loop: Loop) -> int:
         if self.items or self.active:

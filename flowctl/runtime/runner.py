@@ -12,6 +12,7 @@ timestamp; every registered secret (masking.py) is replaced by `***`.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -55,6 +56,7 @@ class TaskInstanceHandle:
         self._pushed: dict[str, Any] = {}
         self._skip: list[str] = []
         self._skip_all_below = False
+        self._requests: dict[str, Any] = {}  #: what the try asks the engine to commit with its result
         self._xcom_cache: dict[tuple[str, str], Any] | None = None
         self._xcom_limit: int | None = None
         self._context: dict[str, Any] | None = None
@@ -160,6 +162,11 @@ class TaskInstanceHandle:
         dag = self.dag
         task = dag.task_dict.get(task_id) if dag is not None else None
         return task is not None and hasattr(task, "unmap")
+
+    def request(self, name: str, value: Any) -> None:
+        """Ask the engine to do something when it records this try's result
+        (trigger a run, say): the task process itself never writes state."""
+        self._requests[name] = value
 
     def skip_downstream(self, task_ids: list[str], all_below: bool = False) -> None:
         self._skip = list(task_ids)
@@ -393,8 +400,14 @@ def _execute(dag: Any, payload: dict[str, Any], home: str | None, build_context:
             _call_all(task.on_execute_callback, context)
         task.pre_execute(context)
         value = task.execute(context)
+        yielded: list[Any] = []
+        if inspect.isgenerator(value):  # a task that yields Metadata for its outlets
+            value = _drain(value, yielded)
         task.post_execute(context, value)
         _store_result(task, ti, value, limit)
+        events = _outlet_events(task, context, yielded)
+        if events:
+            result["outlet_events"] = events
         result["state"] = "success"
     except TaskSkipped as exc:
         result["state"] = "skipped"
@@ -412,6 +425,7 @@ def _execute(dag: Any, payload: dict[str, Any], home: str | None, build_context:
     except BaseException as exc:  # noqa: BLE001 - task code may raise anything
         if type(exc).__name__ == "Reschedule":
             result.update(state="reschedule", next_poke_at=exc.next_poke_at, first_poke_at=exc.first_poke_at)
+            result.update(ti._requests)
             log_line(f"not yet: next poke at {exc.next_poke_at} (the worker slot is freed meanwhile)")
             set_current_context(None)
             return result
@@ -430,6 +444,7 @@ def _execute(dag: Any, payload: dict[str, Any], home: str | None, build_context:
         result["rendered_map_index"] = _rendered_map_index(template, task, context)
     if result["state"] == "success":
         result["xcom"] = ti._pushed
+        result.update(ti._requests)
         if ti._skip:
             result["skip_downstream"] = ti._skip
             result["skip_all_below"] = ti._skip_all_below
@@ -455,6 +470,25 @@ def _rendered_map_index(template: str, task: Any, context: dict[str, Any]) -> st
         log_line(f"map_index_template: {_error_text(exc)}")
         return None
     return str(text)[:250] if text not in (None, "") else None
+
+
+def _drain(generator: Any, yielded: list[Any]) -> Any:
+    """Run a generator task to its end: what it yields is kept (Metadata for its
+    outlets), what it returns is its value."""
+    while True:
+        try:
+            yielded.append(next(generator))
+        except StopIteration as stop:
+            return stop.value
+
+
+def _outlet_events(task: Any, context: dict[str, Any], yielded: list[Any]) -> list[dict[str, Any]]:
+    """The asset events this successful try asks the engine to record (see authoring/assets.py)."""
+    if not getattr(task, "outlets", None):
+        return []
+    from flowctl.authoring.assets import outlet_event_docs
+
+    return outlet_event_docs(task, context["outlet_events"], yielded)
 
 
 def _call_all(callbacks: Any, context: dict[str, Any]) -> None:

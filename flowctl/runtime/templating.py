@@ -94,12 +94,57 @@ class DagRunInfo(dict):
         self.state = "running"
         self.note = None
         self.run_after = self.data_interval_end
+        self.triggered_by = run.get("triggered_by")
+
+    @property
+    def consumed_asset_events(self) -> list[Any]:
+        """Airflow 3's name: the asset events that made this run."""
+        from flowctl.authoring.assets import AssetEvent
+
+        return [AssetEvent(doc) for doc in self.get("triggering_asset_events") or []]
+
+    consumed_dataset_events = consumed_asset_events
 
     def get_task_instances(self, *args: Any, **kwargs: Any) -> list[Any]:
         raise NotImplementedError("flowctl: dag_run.get_task_instances() is not available inside a task")
 
     def __repr__(self) -> str:
         return f"<DagRun {self.dag_id} @ {self.logical_date}: {self.run_id}, state:{self.state}>"
+
+
+def _outlet_events() -> Any:
+    from flowctl.authoring.assets import OutletEvents
+
+    return OutletEvents()
+
+
+def _triggering_events(run: dict[str, Any]) -> Any:
+    """The asset events that made this run (an asset-triggered run), by asset."""
+    from flowctl.authoring.assets import AssetEvents
+
+    return AssetEvents(run.get("triggering_asset_events") or [])
+
+
+def _inlet_events(ti: Any) -> Any:
+    """Every recorded event of an asset, read from the store when first asked for."""
+    from flowctl.authoring.assets import AssetEvents
+
+    home = getattr(ti, "_home", None)
+
+    def load(key: Any) -> list[dict[str, Any]]:
+        """An asset's events (key: its URI), or those made through an alias (an AssetAlias)."""
+        if not home:
+            return []
+        from pathlib import Path
+
+        from flowctl import assetlog
+        from flowctl.store import Store
+
+        alias = getattr(key, "name", None) if not isinstance(key, str) else None
+        return [e for e in assetlog.events(Store(Path(home)))
+                if (e.get("alias") == alias if alias is not None else e.get("uri") == key)]
+
+    return AssetEvents([], loader=load)
 
 
 def neighbour_dates(dag: Any, logical: pendulum.DateTime, manual: bool) -> tuple[Any, Any]:
@@ -284,6 +329,7 @@ def build_context(
         "test_mode": run.get("run_type") == "test",
         "inlets": list(getattr(task, "inlets", None) or []),
         "outlets": list(getattr(task, "outlets", None) or []),
+        "outlet_events": _outlet_events(),
         "map_index_template": None,
         "expanded_ti_count": None,
     }
@@ -316,6 +362,9 @@ def build_context(
         "var": lambda: accessor("var"),
         "conn": lambda: accessor("conn"),
         "macros": Macros,
+        "triggering_asset_events": lambda: _triggering_events(run),
+        "triggering_dataset_events": lambda: _triggering_events(run),
+        "inlet_events": lambda: _inlet_events(ti),
     }
     context = Context(eager, lazy)
     for key, value in (getattr(dag, "user_defined_macros", None) or {}).items():

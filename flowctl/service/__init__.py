@@ -317,18 +317,22 @@ class Service:
         if spec is None and not self.store.run_ids(dag_id):
             self.dag(dag_id)  # raises NotFound
         runs = self.select_runs(dag_id, run_id, start, end)
-        return plan_clear(self.store, spec, dag_id, runs, task_regex=task_regex, upstream=upstream,
+        plan = plan_clear(self.store, spec, dag_id, runs, task_regex=task_regex, upstream=upstream,
                           downstream=downstream, only_failed=only_failed, changed=changed, map_index=map_index)
+        from flowctl.engine.crossdag import follow_markers
+
+        return plan + follow_markers(self.store, self.dagbag().dags, plan)  # through ExternalTaskMarkers
 
     def clear(self, plan: list[dict[str, Any]]) -> int:
         """Reset the planned task instances (their try count goes on) and put
-        their runs back to queued, on the current DAG version."""
+        their runs back to queued, on the current DAG version; those of other
+        DAGs (an ExternalTaskMarker brought them in) in the same commit."""
         from flowctl.engine.clearing import apply_clear
 
         if not plan:
             return 0
         dag_id = plan[0]["dag_id"]
-        count = apply_clear(self.store, self.dagbag().dags.get(dag_id), plan)
+        count = apply_clear(self.store, self.dagbag().dags.get(dag_id), plan, others=self.dagbag().dags)
         self.store.wake_scheduler()
         return count
 
@@ -382,6 +386,45 @@ class Service:
             return []
         return spec.timetable().next_intervals(after=after, n=n)
 
+    # -- assets ---------------------------------------------------------------------------
+
+    def assets(self) -> list[dict[str, Any]]:
+        """Every asset the DAG files name or a task updated: its producers
+        (`dag.task`), consumers (DAGs scheduled on it), readers (inlets), how
+        many events it had and the last one (`last_update`, `last_producer`)."""
+        from flowctl import assetlog
+        from flowctl.engine.assets import asset_rows
+
+        return asset_rows(self.dagbag().dags, assetlog.events(self.store))
+
+    def asset_aliases(self) -> list[dict[str, Any]]:
+        from flowctl import assetlog
+        from flowctl.engine.assets import alias_rows
+
+        return alias_rows(self.dagbag().dags, assetlog.events(self.store))
+
+    def asset_events(self, uri: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Recorded asset events, newest first (of one asset, if given)."""
+        from flowctl import assetlog
+
+        events = [e for e in assetlog.events(self.store) if uri is None or e.get("uri") == uri]
+        events.reverse()
+        return events[:limit] if limit else events
+
+    def asset_schedule(self, spec: DagSpec) -> dict[str, Any] | None:
+        """For a DAG scheduled on assets: its condition, the assets updated since
+        its last asset-triggered run, those it still waits for, and whether a run is due."""
+        if not spec.asset_condition:
+            return None
+        from flowctl.authoring.assets import condition_text
+        from flowctl.engine.assets import waiting_for
+
+        try:
+            status = waiting_for(spec, self.store)
+        except StoreCorrupt:
+            status = {"updated": [], "missing": [], "events": 0, "due": False}
+        return {"condition": condition_text(spec.asset_condition), **status}
+
     # -- carrying work out ----------------------------------------------------------------
 
     def run_foreground(self, spec: DagSpec, when: datetime | None, conf: dict[str, Any],
@@ -399,7 +442,8 @@ class Service:
                                  conf=conf, owner=owner, now=now)
         if on_created is not None:
             on_created(run_id)
-        code = operate.carry_out_runs(self.store, self.settings, executor, {spec.dag_id: spec},
+        specs = {**self.dagbag().dags, spec.dag_id: spec}  # every DAG: the runs its tasks trigger are carried too
+        code = operate.carry_out_runs(self.store, self.settings, executor, specs,
                                       {RunKey(spec.dag_id, run_id)}, owner, announce)
         return run_id, code
 
@@ -421,7 +465,8 @@ class Service:
         ("not run" for those a stop kept from starting)."""
         from flowctl.engine import operate
 
-        return operate.backfill(self.store, self.settings, spec, plan, max_active_runs, announce)
+        return operate.backfill(self.store, self.settings, spec, plan, max_active_runs, announce,
+                                others=self.dagbag().dags)
 
     def serve_scheduler(self, *, until_idle: bool = False, log: Callable[[str], None] = print,
                         grace: float = 30.0) -> int:

@@ -119,6 +119,15 @@ def check(home: Path, fix: bool = False) -> tuple[list[Finding], list[str]]:
         path = store.run_path(*key)
         findings.append(Finding(why, f"the run cannot be read: move {path} aside (e.g. `mv {path} {path}.damaged`); "
                                      f"its run is then gone from the listings and can be made again", str(path)))
+    try:  # asset events (assetlog.py): a bad line followed by good ones
+        from flowctl import assetlog
+
+        assetlog.events(store)
+    except StoreCorrupt as exc:
+        path = assetlog.journal_path(store)
+        findings.append(Finding(str(exc), f"move {path} aside (e.g. `mv {path} {path}.damaged`): the asset "
+                                          f"events it holds are then forgotten, and DAGs scheduled on assets "
+                                          f"wait for new ones", str(path)))
     for path in (store.index_path, store.flags_path):
         try:
             if path.exists():

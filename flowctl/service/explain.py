@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flowctl.engine.crossdag import run_note, waiting_note
 from flowctl.engine.decisions import RunView, active_counts, decide
 from flowctl.engine.loop import previous_run
 from flowctl.errors import NotFound, StoreCorrupt
@@ -75,6 +76,9 @@ def explain(service: Service, dag_id: str, run_id: str, task_id: str | None, now
         total, _ = active_counts(views)
         if who is not None and total >= service.settings.workers:
             notes.append(f"all {service.settings.workers} worker slots of that process are busy")
+    made_by = run_note(run)  # another DAG's trigger, or asset events
+    if made_by:
+        notes.append(made_by)
     rows = []
     instances: dict[str, list[Any]] = {}
     for key, one in sorted(data.tis.items(), key=lambda kv: kv[0].map_index):
@@ -94,9 +98,12 @@ def explain(service: Service, dag_id: str, run_id: str, task_id: str | None, now
                              "try_number": one.try_number,
                              "reason": _reason(doc, None, spec, tid, waiting=active and who is None)})
             continue
+        reason = _reason(ti, waits.get(tid), spec, tid, waiting=active and who is None)
+        task = spec.tasks.get(tid) if spec is not None else None
+        across = waiting_note(service.store, service.dagbag().dags, task, ti, run) if task is not None else None
         rows.append({"task_id": tid, "map_index": ti.get("map_index", -1), "state": ti.get("state", "none"),
                      "try_number": ti.get("try_number", 0),
-                     "reason": _reason(ti, waits.get(tid), spec, tid, waiting=active and who is None)})
+                     "reason": f"{reason}; {across}" if across else reason})
     order = data.dag_version.get("order") or list(tis)
     rows.sort(key=lambda r: (order.index(r["task_id"]) if r["task_id"] in order else len(order), r["map_index"]))
     return {"dag_id": dag_id, "run_id": run_id, "run_state": run.get("state"), "carried_by": who,
@@ -114,7 +121,8 @@ def _reason(ti: dict[str, Any], wait: str | None, spec: DagSpec | None, tid: str
     state = ti.get("state", "none")
     n = ti.get("try_number", 0)
     if state == "success":
-        return f"succeeded on try {n}"
+        updated = ti.get("assets_updated")
+        return f"succeeded on try {n}" + (f"; updated {', '.join(updated)}" if updated else "")
     if state == "failed":
         return f"failed on try {n}: {ti.get('error') or 'see its log'}"
     if state == "upstream_failed":

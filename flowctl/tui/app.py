@@ -28,6 +28,7 @@ from textual.screen import Screen
 from flowctl.clock import Clock, SystemClock
 from flowctl.tui.controls import Controls
 from flowctl.tui.data import SnapshotLoader
+from flowctl.tui.screens.assets import AssetsScreen
 from flowctl.tui.screens.base import FlowctlScreen
 from flowctl.tui.screens.dag import DagScreen
 from flowctl.tui.screens.errors import ErrorsScreen
@@ -189,6 +190,11 @@ class FlowctlApp(Controls, App[int]):
             return
         self.push_screen(ErrorsScreen())
 
+    def action_show_assets(self) -> None:
+        if isinstance(self.screen, AssetsScreen):
+            return
+        self.push_screen(AssetsScreen())
+
     def action_reload_dags(self) -> None:
         self.request_refresh(reload_dags=True)
         self.notify("Reloading the DAG folder…")
@@ -200,7 +206,8 @@ class FlowctlApp(Controls, App[int]):
         shown = {key for key, _ in keys}
         keys += [k for k in NAVIGATION_KEYS if k[0] not in shown]
         names = {"MainScreen": "the DAG list", "DagScreen": "a DAG (grid, graph, gantt, code)",
-                 "TaskScreen": "a task instance and its log", "ErrorsScreen": "import errors"}
+                 "TaskScreen": "a task instance and its log", "ErrorsScreen": "import errors",
+                 "AssetsScreen": "assets"}
         self.push_screen(HelpScreen(keys, names.get(type(screen).__name__, "flowctl")))
 
     async def action_quit(self) -> None:
@@ -227,6 +234,9 @@ class FlowctlApp(Controls, App[int]):
         if not isinstance(screen, ErrorsScreen):
             yield SystemCommand("Import errors", "DAG files that failed to import, with tracebacks",
                                 self.action_show_errors)
+        if not isinstance(screen, AssetsScreen):
+            yield SystemCommand("Assets", "What tasks update, which DAGs they schedule, and when",
+                                self.action_show_assets)
         if isinstance(screen, FlowctlScreen):
             yield from screen.palette_commands()
 

@@ -768,3 +768,19 @@ def error_banner(errors: Sequence[Any]) -> str:
     first = os.path.basename(errors[0].fileloc)
     more = f" and {n - 1} more" if n > 1 else ""
     return f"⚠ {n} DAG file{'s' if n != 1 else ''} failed to import ({first}{more}): press e to read"
+
+
+# -- assets ------------------------------------------------------------------------------------
+
+
+def asset_lines(rows: Sequence[Mapping[str, Any]], tz: str, now: datetime) -> list[tuple[str, str, str, str, str]]:
+    """The assets view: (asset, updated by, schedules, last update, events) per asset,
+    from `Service.assets()` rows; an asset nothing updated yet says so."""
+    out = []
+    for r in rows:
+        name = r["uri"] if r.get("name") in (None, r["uri"]) else f"{r['uri']} ({r['name']})"
+        last = f"{fmt_time(r.get('last_update'), tz)} ({fmt_ago(r.get('last_update'), now)})" \
+            if r.get("last_update") else "never"
+        out.append((name, ", ".join(r.get("producers") or []) or "-", ", ".join(r.get("consumers") or []) or "-",
+                    last, str(r.get("events", 0))))
+    return out

@@ -7,10 +7,11 @@ import time
 
 import pytest
 from textual import events
-from textual.widgets import Input, Log
+from textual.widgets import DataTable, Input, Log
 from tui_support import ETL_DAG, FLAKY_DAG, make_service, run_async, settle
 
 from flowctl.tui.app import FlowctlApp
+from flowctl.tui.screens.assets import AssetsScreen
 from flowctl.tui.screens.dag import DagScreen
 from flowctl.tui.screens.errors import ErrorsScreen
 from flowctl.tui.screens.main import MainScreen
@@ -522,3 +523,31 @@ async def test_a_mapped_task_shows_each_instance_and_its_log(flow):
         await pilot.press("less_than_sign")
         await settle(pilot, lambda: any("word is beta" in line for line in screen.query_one(Log).lines))
         assert not any("word is gamma" in line for line in screen.query_one(Log).lines)
+
+
+@run_async
+async def test_assets_screen_lists_assets_and_opens_a_consumer(flow):
+    """`a` on the main screen lists the assets (who updates each, what it schedules,
+    its last update); Enter opens the DAG scheduled on the one under the cursor."""
+    flow.write_dag("assets.py", """
+        import pendulum
+        from flowctl import DAG, Asset, BashOperator
+        raw = Asset("s3://lake/raw.csv")
+        with DAG("ingest", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+            BashOperator(task_id="download", bash_command="true", outlets=[raw])
+        with DAG("on_raw", schedule=[raw], start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+            BashOperator(task_id="use", bash_command="true")
+    """)
+    assert flow("run", "ingest").code == 0
+    service = make_service(flow)
+    app = FlowctlApp(service)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot, lambda: isinstance(app.screen, AssetsScreen) and bool(app.screen.rows))
+        table = app.screen.query_one("#assettable", DataTable)
+        cells = [str(c) for c in table.get_row_at(0)]
+        assert cells[:3] == ["s3://lake/raw.csv", "ingest.download", "on_raw"] and cells[4] == "1"
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, DagScreen))
+        assert app.screen.dag_id == "on_raw"

@@ -16,6 +16,7 @@ from flowctl.tui.views import (
     RunInfo,
     Snapshot,
     aggregate_state,
+    asset_lines,
     carriers,
     dag_cells,
     dag_rows,
@@ -474,3 +475,18 @@ def test_error_banner_names_the_first_file():
     errs = [SimpleNamespace(fileloc="/d/a.py", error="x"), SimpleNamespace(fileloc="/d/b.py", error="y")]
     assert error_banner(errs) == "⚠ 2 DAG files failed to import (a.py and 1 more): press e to read"
     assert error_banner([]) == ""
+
+
+def test_asset_lines_say_who_updates_what_it_schedules_and_when():
+    """One line per asset: its URI (and name when it differs), producers, consumers,
+    the last update in the zone with how long ago, and the count of events."""
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    rows = [
+        {"uri": "s3://a", "name": "s3://a", "producers": ["p.make"], "consumers": ["c1", "c2"],
+         "last_update": "2026-03-02T10:00:00+00:00", "events": 3},
+        {"uri": "file:///x", "name": "x", "producers": [], "consumers": ["c3"], "last_update": None, "events": 0},
+    ]
+    assert asset_lines(rows, "Europe/Amsterdam", now) == [
+        ("s3://a", "p.make", "c1, c2", "2026-03-02 11:00:00 (2h ago)", "3"),
+        ("file:///x (x)", "-", "c3", "never", "0"),
+    ]

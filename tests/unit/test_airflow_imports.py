@@ -184,15 +184,61 @@ def test_a_guarded_provider_import_can_be_caught(tmp_path):
     assert list(dags) == ["ok"]
 
 
-def test_cross_dag_features_are_refused_naming_them(tmp_path):
-    """TriggerDagRunOperator and ExternalTaskSensor import, and refuse to be built (a later feature)."""
-    message = error_of(tmp_path, """
+def test_cross_dag_operators_load_with_airflows_arguments(tmp_path):
+    """TriggerDagRunOperator, ExternalTaskSensor and ExternalTaskMarker build from every
+    import path Airflow had; what each points at is recorded for the engine and `explain`."""
+    dags = load(tmp_path, """
+        from datetime import timedelta
         from airflow import DAG
-        from airflow.sensors.external_task import ExternalTaskSensor
+        from airflow.operators.trigger_dagrun import TriggerDagRunOperator
+        from airflow.operators.dagrun_operator import TriggerDagRunOperator as Old
+        from airflow.sensors.external_task import ExternalTaskSensor, ExternalTaskMarker
+        from airflow.providers.standard.sensors.external_task import ExternalTaskSensor as Std
         with DAG("d", schedule=None):
-            ExternalTaskSensor(task_id="w", external_dag_id="other")
+            TriggerDagRunOperator(task_id="t", trigger_dag_id="other", conf={"a": 1}, wait_for_completion=True,
+                                  poke_interval=5, reset_dag_run=True)
+            Old(task_id="old", trigger_dag_id="other")
+            ExternalTaskSensor(task_id="w", external_dag_id="other", external_task_id="x",
+                               execution_delta=timedelta(hours=1), mode="reschedule")
+            Std(task_id="g", external_dag_id="other", external_task_group_id="grp")
+            ExternalTaskMarker(task_id="m", external_dag_id="other", external_task_id="x", recursion_depth=3)
     """)
-    assert message.startswith("ExternalTaskSensor: waiting on a task of another DAG is not supported yet")
+    tasks = spec(dags["d"]).tasks
+    assert tasks["t"].external == {"kind": "trigger", "dag_id": "other", "wait": True,
+                                   "allowed_states": ["success"], "failed_states": ["failed"]}
+    assert tasks["t"].sensor_mode == "reschedule" and tasks["t"].poke_interval == 5
+    assert tasks["w"].external["task_ids"] == ["x"] and tasks["w"].external["delta"] == 3600
+    assert tasks["g"].external["group_id"] == "grp"
+    assert tasks["m"].external == {"kind": "marker", "dag_id": "other", "task_id": "x",
+                                   "logical_date": "{{ logical_date.isoformat() }}", "recursion_depth": 3}
+
+
+@pytest.mark.parametrize("source, words", [
+    pytest.param('ExternalTaskSensor(task_id="w", external_dag_id="o", external_task_id="a", external_task_ids=["b"])',
+                 "Only one of `external_task_id` or `external_task_ids`", id="task-id-and-ids"),
+    pytest.param('ExternalTaskSensor(task_id="w", external_dag_id="o", execution_delta=timedelta(1), '
+                 'execution_date_fn=lambda d: d)', "Only one of `execution_delta` or `execution_date_fn`",
+                 id="delta-and-fn"),
+    pytest.param('ExternalTaskSensor(task_id="w", external_dag_id="o", allowed_states=["upstream_failed"])',
+                 "not states of the DAG run", id="task-state-for-a-dag"),
+    pytest.param('ExternalTaskSensor(task_id="w", external_dag_id="o", external_task_id="a", '
+                 'allowed_states=["success"], failed_states=["success"])', "Duplicate values", id="duplicates"),
+    pytest.param('ExternalTaskMarker(task_id="m", external_dag_id="o", external_task_id="a", recursion_depth=0)',
+                 "recursion_depth should be a positive integer", id="recursion-depth"),
+    pytest.param('TriggerDagRunOperator(task_id="t", trigger_dag_id="o", allowed_states=["skipped"])',
+                 "'skipped' is not a DAG run state", id="trigger-states"),
+])
+def test_cross_dag_arguments_airflow_refuses_are_import_errors(tmp_path, source, words):
+    """What Airflow's constructors refuse is an import error that says the same."""
+    message = error_of(tmp_path, f"""
+        from datetime import timedelta
+        from airflow import DAG
+        from airflow.operators.trigger_dagrun import TriggerDagRunOperator
+        from airflow.sensors.external_task import ExternalTaskSensor, ExternalTaskMarker
+        with DAG("d", schedule=None):
+            {source}
+    """)
+    assert words in message
 
 
 def test_timetables_map_to_schedules(tmp_path):
@@ -209,13 +255,35 @@ def test_timetables_map_to_schedules(tmp_path):
     assert dags["c"].schedule == "0 6 * * *" and dags["t"].schedule == timedelta(hours=2)
 
 
-def test_an_asset_schedule_is_refused(tmp_path):
-    """Asset-triggered schedules belong to a later feature: an import error naming the schedule."""
-    assert "asset-triggered schedules are not supported yet" in error_of(tmp_path, """
+def test_asset_schedules_and_outlets_are_recorded(tmp_path):
+    """schedule=[Asset, ...], `&`/`|`, Dataset (Airflow 2), AssetAlias and AssetOrTimeSchedule
+    become the DAG's asset condition; outlets and inlets are recorded per task."""
+    dags = load(tmp_path, """
         import pendulum
-        from airflow.sdk import DAG, Asset
-        DAG("a", start_date=pendulum.datetime(2026, 1, 1), schedule=[Asset("s3://bucket/x")])
+        from airflow.sdk import DAG, Asset, AssetAlias
+        from airflow.datasets import Dataset
+        from airflow.operators.empty import EmptyOperator
+        from airflow.timetables.assets import AssetOrTimeSchedule
+        from airflow.timetables.trigger import CronTriggerTimetable
+        a, b, c = Asset("s3://b/a"), Asset(name="bee", uri="s3://b/b"), Dataset("file:///tmp/c")
+        with DAG("all_of", schedule=[a, b]):
+            EmptyOperator(task_id="t", outlets=[c, AssetAlias("al")], inlets=[a])
+        DAG("expr", schedule=a | (b & c))
+        DAG("alias", schedule=[AssetAlias("al")])
+        DAG("mixed", start_date=pendulum.datetime(2026, 1, 1), catchup=False,
+            schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 1 * * 3", timezone="UTC"), assets=a & b))
     """)
+    all_of = spec(dags["all_of"])
+    assert all_of.asset_condition == {"all": [{"asset": "s3://b/a"}, {"asset": "s3://b/b"}]}
+    assert all_of.schedule is None and all_of.schedule_display == "on asset updates"
+    assert all_of.tasks["t"].outlets == ("file:///tmp/c",) and all_of.tasks["t"].outlet_aliases == ("al",)
+    assert all_of.tasks["t"].inlets == ("s3://b/a",)
+    assert all_of.assets["s3://b/b"]["name"] == "bee"
+    assert spec(dags["expr"]).asset_condition == {"any": [{"asset": "s3://b/a"}, {"all": [
+        {"asset": "s3://b/b"}, {"asset": "file:///tmp/c"}]}]}
+    assert spec(dags["alias"]).asset_condition == {"all": [{"alias": "al"}]}
+    mixed = spec(dags["mixed"])
+    assert mixed.schedule == "0 1 * * 3" and mixed.schedule_display == "0 1 * * 3 or on asset updates"
 
 
 @pytest.mark.parametrize(

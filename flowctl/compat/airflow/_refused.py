@@ -18,10 +18,4 @@ def _refused_class(name: str, why: str) -> type:
     return type(name, (), {"__init__": __init__, "__doc__": f"Refused by flowctl: {why}."})
 
 
-TriggerDagRunOperator = _refused_class(
-    "TriggerDagRunOperator", "triggering another DAG from a task is not supported yet (cross-DAG runs)")
-ExternalTaskSensor = _refused_class(
-    "ExternalTaskSensor", "waiting on a task of another DAG is not supported yet (cross-DAG dependencies)")
-ExternalTaskMarker = _refused_class(
-    "ExternalTaskMarker", "clearing across DAGs is not supported yet (cross-DAG dependencies)")
 SubDagOperator = _refused_class("SubDagOperator", "SubDAGs are gone in Airflow 2.x and 3; use a TaskGroup")

@@ -35,6 +35,7 @@ class MainScreen(FlowctlScreen):
         Binding("h", "pane(-1)", "Pane to the left", show=False),
         Binding("l", "pane(1)", "Pane to the right", show=False),
         Binding("e", "app.show_errors", "Import errors", show=False),
+        Binding("a", "app.show_assets", "Assets", show=False),
         Binding("o", "group", "Group by tag/folder", show=False),
         *COMMON_BINDINGS,
     ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from airflow._assets import Asset as Dataset  # noqa: F401
-from airflow._assets import AssetAlias as DatasetAlias  # noqa: F401
-from airflow._assets import AssetAll as DatasetAll  # noqa: F401
-from airflow._assets import AssetAny as DatasetAny  # noqa: F401
+from flowctl.authoring.assets import AssetAlias as DatasetAlias  # noqa: F401
+from flowctl.authoring.assets import AssetAll as DatasetAll  # noqa: F401
+from flowctl.authoring.assets import AssetAny as DatasetAny  # noqa: F401
+from flowctl.authoring.assets import (
+    Dataset,  # noqa: F401
+    Metadata,  # noqa: F401
+)
 
-__all__ = ['Dataset', 'DatasetAll', 'DatasetAny', 'DatasetAlias']
+__all__ = ['Dataset', 'DatasetAll', 'DatasetAny', 'DatasetAlias', 'Metadata']

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from airflow._refused import ExternalTaskMarker, ExternalTaskSensor  # noqa: F401
+from flowctl.authoring.crossdag import ExternalTaskMarker, ExternalTaskSensor  # noqa: F401
 
 __all__ = ['ExternalTaskMarker', 'ExternalTaskSensor']

@@ -1,7 +1,12 @@
-"""airflow.providers.standard.operators.trigger_dagrun: triggering another DAG (refused for now)."""
+"""airflow.providers.standard.operators.trigger_dagrun: triggering another DAG."""
 
 from __future__ import annotations
 
-from airflow._refused import TriggerDagRunOperator  # noqa: F401
+from flowctl.authoring.crossdag import (  # noqa: F401
+    XCOM_DAG_ID,
+    XCOM_LOGICAL_DATE_ISO,
+    XCOM_RUN_ID,
+    TriggerDagRunOperator,  # noqa: F401
+)
 
 __all__ = ['TriggerDagRunOperator']

@@ -1,7 +1,7 @@
-"""airflow.providers.standard.sensors.external_task: waiting on another DAG (refused for now)."""
+"""airflow.providers.standard.sensors.external_task: waiting on, and clearing across, other DAGs."""
 
 from __future__ import annotations
 
-from airflow._refused import ExternalTaskMarker, ExternalTaskSensor  # noqa: F401
+from flowctl.authoring.crossdag import ExternalTaskMarker, ExternalTaskSensor  # noqa: F401
 
 __all__ = ['ExternalTaskMarker', 'ExternalTaskSensor']
