@@ -441,7 +441,7 @@ async def test_accepting_the_offer_starts_a_scheduler_that_runs_the_change(etl, 
 
 @run_async
 async def test_usable_at_80x24(etl):
-    """At 80x24 the tree goes under the table and the grid still shows."""
+    """At 80x24 the tree goes above the DAG table and the grid still shows."""
     app = FlowctlApp(etl)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

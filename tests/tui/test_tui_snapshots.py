@@ -62,7 +62,7 @@ def test_main_screen(snap_compare, world):
 
 
 def test_main_screen_80x24(snap_compare, world):
-    """At 80x24 the tree sits under the DAG table."""
+    """At 80x24 the tree sits above the DAG table."""
 
     async def before(pilot) -> None:
         await settle(pilot)
