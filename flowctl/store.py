@@ -3,6 +3,10 @@
 Layout (paths from `home.Home`):
 
     state/dags.json                  DAG flags (paused)
+    state/pools.json                 pools: name -> slots, description (`flowctl pools`)
+    state/slots.json                 the slot ledger: which process holds which pool
+                                     slots for which try (rebuilt from the live
+                                     processes; see `Transaction.hold_slots`)
     state/index.json                 the active runs: a hint, rebuilt from the run files
     state/runs/<dag>/<run>.json      a run's TinyDB document: the run, its task
                                      instances, XCom, the DAG version it ran under
@@ -329,6 +333,9 @@ class Store:
         self.runs_dir = self.paths.runs
         self.index_path = self.paths.index
         self.flags_path = self.root / "dags.json"
+        self.pools_path = self.root / "pools.json"
+        self.slots_path = self.root / "slots.json"
+        self._slots_cache: tuple[tuple[int, int, int] | None, list[dict[str, Any]]] = (None, [])
         self.seq_path = self.paths.seq
         self._cache: dict[RunKey, _Cached] = {}
         self._paths: dict[tuple[str, str], tuple[Path, Path]] = {}
@@ -470,6 +477,36 @@ class Store:
             self.warnings.append(str(exc))
             return {}
         return {d["dag_id"]: d for d in (data.get("dags") or {}).values() if isinstance(d, dict) and "dag_id" in d}
+
+    def pools(self) -> dict[str, dict[str, Any]]:
+        """Pool name -> {"pool", "slots", "description"} as `flowctl pools set` stored them
+        (`default_pool` only when it was set; its size is otherwise the worker count)."""
+        data = self._read_small(self.pools_path)
+        return {d["pool"]: d for d in (data.get("pools") or {}).values() if isinstance(d, dict) and "pool" in d}
+
+    def slot_holders(self) -> list[dict[str, Any]]:
+        """The slot ledger: one entry per try that holds pool slots, with the
+        process (owner) that carries it. Entries of dead processes are still
+        here until the next writer drops them; readers filter with `owner_alive`.
+        A ledger that does not parse is an empty one (it only ever names live
+        processes' tries, and each rewrites its own entries on its next commit)."""
+        try:
+            st = os.stat(self.slots_path)
+        except FileNotFoundError:
+            return []
+        except OSError:
+            return []
+        stamp = _stamp(st)
+        if self._slots_cache[0] == stamp:
+            return self._slots_cache[1]
+        try:
+            data = self._read_small(self.slots_path)
+        except StoreCorrupt as exc:
+            self.warnings.append(str(exc))
+            return []
+        holders = [d for d in (data.get("holders") or {}).values() if isinstance(d, dict)]
+        self._slots_cache = (stamp, holders)
+        return holders
 
     def is_paused(self, dag_id: str) -> bool:
         return bool(self.dag_flags().get(dag_id, {}).get("paused", False))
@@ -827,6 +864,8 @@ class Transaction:
         self._runs: dict[RunKey, RunWriter] = {}
         self._active: set[RunKey] | None = None  #: a whole new active set (a rebuild)
         self._flags: dict[str, dict[str, Any]] = {}
+        self._pools: dict[str, dict[str, Any] | None] = {}  #: pool -> new definition (None: delete)
+        self._holders: tuple[dict[str, Any], list[dict[str, Any]]] | None = None  #: (owner, its holders)
         self.touched: dict[RunKey, set[TaskKey]] = {}  #: task instances other writers changed since our last look
         self.committed: set[RunKey] = set()  #: runs whose changes are on disk (all of them, unless commit raised)
         self.foreign = store._own_seq is None or store.seq() != store._own_seq  #: another process committed since our last commit
@@ -868,11 +907,33 @@ class Transaction:
     def set_active(self, active: set[RunKey]) -> None:
         self._active = set(active)
 
+    def set_pool(self, name: str, slots: int, description: str | None) -> None:
+        self._pools[name] = {"pool": name, "slots": int(slots), "description": description or ""}
+
+    def delete_pool(self, name: str) -> None:
+        self._pools[name] = None
+
+    def slot_holders(self) -> list[dict[str, Any]]:
+        """The ledger as it is under the lock (this transaction's own change not included)."""
+        return self.store.slot_holders()
+
+    def hold_slots(self, owner: dict[str, Any], holders: list[dict[str, Any]]) -> None:
+        """Make `holders` the whole of what `owner` holds in the ledger. Entries of
+        processes that are gone are dropped as the ledger is rewritten, so a killed
+        process's slots come free with the next commit of any other."""
+        self._holders = (owner, [dict(h) for h in holders])
+
     # -- commit ------------------------------------------------------------------------
 
     def commit(self) -> None:
         store = self.store
         wrote = False
+        if self._holders is not None:  # first: if it cannot be written, nothing is
+            self._write_slots()
+            wrote = True
+        if self._pools:
+            self._write_pools()
+            wrote = True
         if self._active is None and not any(
                 w.created or "state" in w.run_changes for w in self._runs.values() if w.dirty):
             # no run started or ended: the index (a hint of what is active) cannot change
@@ -945,6 +1006,45 @@ class Transaction:
         doc = {"_meta": {"1": {"schema": SCHEMA_VERSION, "kind": "dags"}},
                "dags": {str(i): f for i, f in enumerate(sorted(flags.values(), key=lambda f: f["dag_id"]), 1)}}
         atomic_write(self.store.flags_path, orjson.dumps(doc))
+
+    def _write_pools(self) -> None:
+        pools = self.store.pools()
+        for name, entry in self._pools.items():
+            if entry is None:
+                pools.pop(name, None)
+            else:
+                pools[name] = entry
+        doc = {"_meta": {"1": {"schema": SCHEMA_VERSION, "kind": "pools"}},
+               "pools": {str(i): p for i, p in enumerate(sorted(pools.values(), key=lambda p: p["pool"]), 1)}}
+        atomic_write(self.store.pools_path, orjson.dumps(doc))
+
+    def _write_slots(self) -> None:
+        """The ledger: the other live processes' entries, then this one's. Not
+        fsynced: it names live processes only, and after a power cut none is."""
+        from flowctl.procs import same_owner
+
+        assert self._holders is not None
+        owner, mine = self._holders
+        alive: dict[tuple[Any, ...], bool] = {}
+        kept = []
+        for h in self.store.slot_holders():
+            who = h.get("owner") or {}
+            if same_owner(who, owner):
+                continue
+            ident = (who.get("pid"), who.get("started"), who.get("hostname"))
+            if ident not in alive:
+                alive[ident] = owner_alive(who)
+            if alive[ident]:
+                kept.append(h)
+        entries = kept + [{**h, "owner": owner} for h in mine]
+        doc = {"_meta": {"1": {"schema": SCHEMA_VERSION, "kind": "slots"}},
+               "holders": {str(i): h for i, h in enumerate(entries, 1)}}
+        path = self.store.slots_path
+        atomic_write(path, orjson.dumps(doc), fsync=False)
+        try:
+            self.store._slots_cache = (_stamp(os.stat(path)), entries)
+        except OSError:
+            self.store._slots_cache = (None, [])
 
     def _write_new(self, key: RunKey, w: RunWriter) -> None:
         assert w.stored is not None

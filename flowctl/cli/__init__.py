@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import sys
 
-from flowctl.cli import airflow_cmds, changes, dags, history, running, scheduler, system, tui_cmd  # noqa: F401  (registers)
+from flowctl.cli import (  # noqa: F401  (registers)
+    airflow_cmds,
+    changes,
+    dags,
+    history,
+    pools,
+    running,
+    scheduler,
+    system,
+    tui_cmd,
+)
 from flowctl.cli.app import UsageError, _err, _last_settings, app, teach
 
 

@@ -28,7 +28,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flowctl.clock import Clock
-from flowctl.engine.decisions import Candidate, ReadyQueue, judge, outcome_of_try
+from flowctl.engine.decisions import Candidate, Lane, ReadyQueue, judge, outcome_of_try
+from flowctl.engine.pools import SlotKeeper
 from flowctl.errors import StoreCorrupt
 from flowctl.executors.base import Event, Finished, Job, Started
 from flowctl.procs import group_gone, kill_group, owner_alive, process_start_time, same_owner
@@ -42,6 +43,7 @@ START_DEFER = 0.05  #: a try's "running" waits this long for its result, so a sh
 EPSILON = 1e-6  #: what two monotonic readings may differ by and still be "the same time"
 GONE_POLL = 0.05  #: how often a lost try's process group is checked until it is gone
 RETRY_COMMIT = 1.0  #: seconds between attempts at a commit the disk refused
+SLOTS_POLL = 0.5  #: how often ready tries held back by another process's slots look again
 WAITING_STATES = frozenset({TaskState.NONE, TaskState.SCHEDULED})
 BAD = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.SKIPPED})
 _START_FIELDS = frozenset({"state", "pid", "pid_started", "hostname", "start_date"})
@@ -135,7 +137,9 @@ class Loop:
         self.foreign: dict[RunKey, dict[str, Any] | None] = {}  #: runs in scope another live process carries
         self.damaged: dict[RunKey, str] = {}  #: runs in scope whose files cannot be read
         self.submitted: dict[JobKey, RunKey] = {}  #: jobs handed to the executor, not yet over
-        self.ready = ReadyQueue()
+        self.ready = ReadyQueue(lane_of=self._lane_of)
+        self.slots = SlotKeeper(store, owner, workers)  #: pools and limits across processes (engine/pools.py)
+        self.waiting_on_others = False  #: ready tries wait for slots another process holds
         self.pending: dict[RunKey, Pending] = {}
         self.starts: dict[TryKey, tuple[Started, float]] = {}  #: "running" marks waiting to ride along
         self.timers: list[tuple[datetime, int, str, Any]] = []  #: (when, seq, kind, what)
@@ -385,6 +389,7 @@ class Loop:
 
     def _finished(self, key: TryKey, event: Finished, now: datetime, specs: Mapping[str, DagSpec]) -> None:
         self.submitted.pop(key, None)
+        self.slots.ended(key)
         timed_out = self.terminating.pop(key, None) is not None
         interrupted = key in self.interrupted
         self.interrupted.discard(key)
@@ -600,14 +605,15 @@ class Loop:
         carried.prev_states = {} if prev is None else {k.task_id: ti.state for k, ti in prev.tis.items()}
 
     def _fill_slots(self, now: datetime) -> None:
+        self.waiting_on_others = False
         if self.stopping or not len(self.ready):
             return
         free = self.workers - sum(1 for k in self.submitted if isinstance(k, TryKey))
         if free <= 0:
             return
-        active: Counter[str] = Counter(k.dag_id for k in self.submitted if isinstance(k, TryKey))
-        limits = {c.key.dag_id: c.spec.max_active_tasks for c in self.carried.values() if c.spec is not None}
-        for cand in self.ready.take(free, active, limits):
+        gate = self.slots.occupancy(self._dag_limits())
+        self._refuse_unrunnable(gate, now)
+        for cand in self.ready.take(free, gate=gate):
             carried = self.carried.get(cand.run)
             if carried is None or carried.spec is None:
                 continue
@@ -617,6 +623,36 @@ class Loop:
             if any(isinstance(k, TryKey) and k.run == cand.run and k.task == cand.task for k in self.submitted):
                 continue  # an older try (cleared or marked meanwhile) has not ended yet
             self._queue(carried, cand.task, ti, now)
+        self.waiting_on_others = bool(len(self.ready)) and bool(self.slots.others)
+
+    # -- pools and limits (the decisions are in decisions.Occupancy; the ledger in engine/pools.py) --
+
+    def _lane_of(self, cand: Candidate) -> Lane:
+        carried = self.carried.get(cand.run)
+        return SlotKeeper.lane(carried.spec if carried is not None else None, cand.task.task_id)
+
+    def _dag_limits(self) -> dict[str, int]:
+        return {c.key.dag_id: c.spec.max_active_tasks for c in self.carried.values() if c.spec is not None}
+
+    def _refuse_unrunnable(self, gate: Any, now: datetime) -> None:
+        """A task whose pool does not exist (or is smaller than its pool_slots)
+        fails at once, with the reason, as Airflow would never run it."""
+        for dag_id, lane in self.ready.lanes():
+            why = gate.unrunnable(lane)
+            if why is None:
+                continue
+            for cand in self.ready.pop_lane(dag_id, lane):
+                carried = self.carried.get(cand.run)
+                ti = self._ti(carried, cand.task) if carried is not None else None
+                if carried is None or ti is None or ti.state != cand.expected:
+                    continue
+                self._set(carried, cand.task, {"state": TaskState.FAILED, "end_date": now.isoformat(),
+                                               "error": why, "reason": why})
+                pend = self._pending(carried.key)
+                pend.after.append((cand.task, "task_finished", {"try_number": ti.try_number,
+                                                                "state": TaskState.FAILED, "error": why}))
+                pend.after.append((cand.task, "notice", {"event": "task_failed", "try_number": ti.try_number,
+                                                         "error": why, "log": None}))
 
     def _queue(self, carried: Carried, tk: TaskKey, ti: TaskInstance, now: datetime) -> None:
         spec = carried.spec
@@ -634,6 +670,7 @@ class Loop:
             fields["first_poke_at"] = None
         self._set(carried, tk, fields)
         key = TryKey(carried.key.dag_id, carried.key.run_id, tk.task_id, tk.map_index, n)
+        self.slots.reserve(carried.key, key, spec)
         payload = self._payload(carried, tk, n, ti.first_poke_at if poke_again else None)
         self._pending(carried.key).jobs.append(Job(key, spec.fileloc, spec.fingerprint, payload))
 
@@ -780,7 +817,7 @@ class Loop:
             defer_over = mono - oldest >= START_DEFER - EPSILON or self.stopping
             if defer_over or any(not p.only_starts for p in self.pending.values()):
                 self._flush_starts(now)
-        if not any(not p.empty() for p in self.pending.values()):
+        if not any(not p.empty() for p in self.pending.values()) and not self.slots.dirty():
             self.pending.clear()
             return False
         if all(p.only_starts for p in self.pending.values() if not p.empty()) and self.starts:
@@ -793,6 +830,7 @@ class Loop:
         writers = {}
         try:
             with self.store.transaction() as tx:
+                self.slots.begin(tx, self._dag_limits())
                 for key, pend in pending.items():
                     if pend.empty():
                         continue
@@ -814,6 +852,8 @@ class Loop:
                         tries = cur.try_number if cur else 0
                         if state != change.expected_state or tries != change.expected_try:
                             continue
+                        if not self.slots.admit(key, tk):
+                            continue  # its pool or limit filled up meanwhile (another process): decide again
                         writer.put_ti(tk, **change.fields)
                         took.add(tk)
                         if tk in pend.xcom:
@@ -824,14 +864,18 @@ class Loop:
                     if pend.run and (pend.run_expected is None or writer.record.state == pend.run_expected):
                         writer.update_run(**pend.run)
                         run_accepted.add(key)
+                self.slots.finish(tx)
         except OSError as exc:
+            self.slots.committed(False)
             committed = set(tx.committed) if tx is not None else set()
             self._stall(exc, pending, committed, mono)
             return True
         except StoreCorrupt as exc:  # a damaged run file: that run cannot go on; the others can
+            self.slots.committed(False)
             self.announce("store_error", {"dag_id": None, "run_id": None, "error": str(exc)})
             self._stall(OSError(errno.EIO, str(exc)), pending, set(), mono)
             return True
+        self.slots.committed(True)
         if self.stalled is not None:
             self.announce("store_recovered", {"error": self.stalled})
             self.stalled = None
@@ -914,8 +958,11 @@ class Loop:
                 self._recount(carried, set(pend.tis) - took)
             for job in pend.jobs:
                 if isinstance(job.key, TryKey) and job.key.task in took:
+                    self.slots.submitted(job.key)
                     self.executor.submit(job)
                     self.submitted[job.key] = key
+                elif isinstance(job.key, TryKey):
+                    self.slots.dropped(key, job.key.task)
             for tk, kind, info in pend.after:
                 if tk is not None and tk not in took:
                     continue
@@ -985,7 +1032,9 @@ class Loop:
             waits.append(self._stall_retry - mono)
         if any(not p.empty() for p in self.pending.values()) and self.stalled is None:
             waits.append(0.0)
-        has_timer = bool(self.timers) or bool(self.starts) or bool(self.terminating)
+        if self.waiting_on_others:
+            waits.append(SLOTS_POLL)
+        has_timer = bool(self.timers) or bool(self.starts) or bool(self.terminating) or self.waiting_on_others
         self.idle_ticks = 0 if (busy or has_timer or self.killing or self.leftovers) else self.idle_ticks + 1
         return max(0.0, min(waits))
 

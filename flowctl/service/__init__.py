@@ -16,7 +16,7 @@ from typing import Any
 
 from flowctl.clock import iso, utcnow, zone
 from flowctl.config import Settings
-from flowctl.errors import NotFound, StoreCorrupt, UsageError
+from flowctl.errors import FlowctlError, NotFound, StoreCorrupt, UsageError
 from flowctl.loader import DagBag, Loader
 from flowctl.records import RunKey, logical_stamp
 from flowctl.specs import DagSpec
@@ -394,6 +394,56 @@ class Service:
         stamp = iso(logical)
         existing = next((r for r in self.store.run_ids(spec.dag_id) if logical_stamp(r) == stamp), None)
         return operate.test_task(self.store, spec, task_id, logical, start, end, existing)
+
+    # -- pools -------------------------------------------------------------------------------
+
+    def pools(self) -> list[dict[str, Any]]:
+        """Every pool with its size and who holds its slots now (every process's
+        tries): `default_pool` first, with the worker count unless it was set."""
+        from flowctl.engine.decisions import DEFAULT_POOL
+        from flowctl.engine.pools import occupancy_of
+
+        occupancy = occupancy_of(self.store, self.settings.workers)
+        stored = self.store.pools()
+        rows = []
+        for name in sorted(occupancy.sizes, key=lambda n: (n != DEFAULT_POOL, n)):
+            size = occupancy.sizes[name]
+            used = occupancy.pool_used[name]
+            holders = occupancy.holders.get(name, [])
+            description = stored.get(name, {}).get("description") or (
+                "the worker count (FLOWCTL_WORKERS); set it with `flowctl pools set default_pool N`"
+                if name == DEFAULT_POOL and name not in stored else "")
+            rows.append({"pool": name, "slots": size, "description": description, "occupied": used,
+                         "open": None if size < 0 else max(0, size - used),
+                         "holders": [{**h.to_doc(), "label": h.label()} for h in holders]})
+        return rows
+
+    def set_pool(self, name: str, slots: int, description: str | None = None) -> dict[str, Any]:
+        """Create a pool or change its size (and description)."""
+        from flowctl.home import is_valid_id
+
+        if not is_valid_id(name):
+            raise UsageError(f"pool name {name!r} must be made of letters, digits, '_', '.' and '-'")
+        if slots < -1:
+            raise UsageError(f"SLOTS must be -1 (no limit), 0 (hold its tasks) or more, not {slots}")
+        if description is None:
+            description = self.store.pools().get(name, {}).get("description")
+        with self.store.transaction() as tx:
+            tx.set_pool(name, slots, description)
+        self.store.wake_scheduler()
+        return next(p for p in self.pools() if p["pool"] == name)
+
+    def delete_pool(self, name: str) -> None:
+        """Delete a pool; its tasks fail when they would start (Airflow's rule for a missing pool)."""
+        from flowctl.engine.decisions import DEFAULT_POOL
+
+        if name == DEFAULT_POOL:
+            raise FlowctlError("default_pool cannot be deleted (set its size with `flowctl pools set default_pool N`)")
+        if name not in self.store.pools():
+            raise NotFound(f"no pool named {name!r} (see `flowctl pools list`)")
+        with self.store.transaction() as tx:
+            tx.delete_pool(name)
+        self.store.wake_scheduler()
 
     # -- the scheduler process -------------------------------------------------------------
 

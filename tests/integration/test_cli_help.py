@@ -22,7 +22,7 @@ with DAG("etl", schedule="@daily", start_date=pendulum.datetime(2026, 1, 1, tz="
 
 #: Commands whose modules other parts of flowctl own (the TUI, the Airflow layer's
 #: variables and connections); their help is checked for placeholders, not examples.
-ELSEWHERE = (["tui"], ["pools"], ["assets"])
+ELSEWHERE = (["tui"], ["assets"])
 
 
 def command_paths() -> list[tuple[list[str], bool]]:
