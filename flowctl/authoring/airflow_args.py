@@ -44,10 +44,7 @@ TASK_IGNORED: dict[str, str] = {
     "wait_for_downstream": "a run does not wait for the previous run's downstream tasks",
     "ignore_first_depends_on_past": "depends_on_past applies from the first run",
     "wait_for_past_depends_before_skipping": "not applied",
-    "max_active_tis_per_dag": "recorded (TaskSpec.max_active_tis_per_dag); not enforced yet",
     "max_active_tis_per_dagrun": "not enforced",
-    "task_concurrency": "not enforced (Airflow 1 name of max_active_tis_per_dag)",
-    "pool_slots": "recorded (TaskSpec.pool_slots); pools are not enforced yet",
     "queue": "one local queue",
     "weight_rule": "priority_weight is used as given",
     "executor": "every task runs on the configured executor",
@@ -85,6 +82,9 @@ TASK_METADATA = frozenset(
         "on_skipped_callback",
         "pre_execute",
         "post_execute",
+        "pool_slots",
+        "max_active_tis_per_dag",
+        "task_concurrency",
     }
 )
 """Operator arguments flowctl takes as they are: metadata it records, or behaviour it implements."""

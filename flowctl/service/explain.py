@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowctl.engine.decisions import RunView, active_counts, decide
 from flowctl.engine.loop import previous_run
+from flowctl.engine.pools import occupancy_of
 from flowctl.errors import NotFound, StoreCorrupt
 from flowctl.procs import owner_alive, same_owner
 from flowctl.specs import DagSpec
@@ -65,8 +66,11 @@ def explain(service: Service, dag_id: str, run_id: str, task_id: str | None, now
                 views.append(RunView(key.dag_id, key.run_id, other.run, dict(other.task_instances)))
         prev = _previous_states(service, spec, run)
         specs = service.dagbag().dags
-        _, why = decide({v.dag_id: specs[v.dag_id] for v in views if v.dag_id in specs}, views, now,
-                        service.settings.workers, prev_states={views[0].key: prev} if prev is not None else None)
+        in_scope = {v.dag_id: specs[v.dag_id] for v in views if v.dag_id in specs}
+        slots = occupancy_of(service.store, service.settings.workers,
+                             {d: s.max_active_tasks for d, s in in_scope.items()})
+        _, why = decide(in_scope, views, now, service.settings.workers,
+                        prev_states={views[0].key: prev} if prev is not None else None, occupancy=slots)
         for w in why:
             if w.key == (dag_id, run_id):
                 if "worker slots are busy" in w.reason and who is None:
