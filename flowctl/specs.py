@@ -114,6 +114,7 @@ class DagSpec:
     edge_labels: dict[str, dict[str, str]] = field(default_factory=dict)  #: upstream -> downstream -> Label
     warnings: tuple[str, ...] = ()  #: Airflow arguments accepted and not acted on, one line each
     airflow: bool = False  #: made through `import airflow` (renders undefined template names empty)
+    param_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)  #: Param name -> schema, default, description
 
     # -- conversion ---------------------------------------------------------
 
@@ -162,6 +163,7 @@ class DagSpec:
             edge_labels=_edge_labels(getattr(dag, "edge_labels", {})),
             warnings=tuple(dag.warning_lines()) if hasattr(dag, "warning_lines") else (),
             airflow=bool(getattr(dag, "airflow_layer", False)),
+            param_schemas=_param_schemas(getattr(dag, "param_specs", {}) or {}),
         )
 
     def to_doc(self) -> dict[str, Any]:
@@ -228,6 +230,23 @@ class DagSpec:
 
 from flowctl.clock import zone  # noqa: E402,F401  (the one place zones are made)
 from flowctl.masking import mask_doc  # noqa: E402
+
+
+def _param_schemas(specs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each DAG Param as plain data: its JSON Schema, description and default
+    (a secret-looking name's default masked), for checking a run's conf and
+    for the TUI's trigger form."""
+    from flowctl.masking import MASK, is_sensitive
+
+    out = {}
+    for name, param in specs.items():
+        has = bool(getattr(param, "has_value", True))
+        value = getattr(param, "value", None) if has else None
+        masked = has and is_sensitive(name) and value not in (None, "")
+        out[name] = {"schema": _jsonable(dict(getattr(param, "schema", {}) or {})),
+                     "description": getattr(param, "description", None), "has_default": has,
+                     "default": MASK if masked else _jsonable(value), "masked": bool(masked)}
+    return out
 
 
 def _first_line(text: str | None) -> str | None:

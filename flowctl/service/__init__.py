@@ -319,10 +319,36 @@ class Service:
         self.store.wake_scheduler()
         return result
 
+    def check_conf(self, spec: DagSpec, conf: dict[str, Any] | None) -> None:
+        """Refuse (exit 2, one line naming the param and the rule) a conf that breaks
+        one of the DAG's Params, before anything is written or started."""
+        from flowctl.engine.runs import check_params
+
+        check_params(spec, conf)
+
+    def conf_problem(self, spec: DagSpec, conf: dict[str, Any] | None) -> str | None:
+        """What `check_conf` would refuse, as a line (None: the conf is fine)."""
+        from flowctl.engine.runs import params_problem
+
+        return params_problem(spec, conf)
+
+    @staticmethod
+    def params_form(spec: DagSpec) -> list[dict[str, Any]]:
+        """The DAG's params for a trigger form: name, default, description, schema."""
+        rows = []
+        for name, value in spec.params.items():
+            entry = spec.param_schemas.get(name, {})
+            rows.append({"name": name, "default": entry.get("default", value) if entry else value,
+                         "has_default": entry.get("has_default", True) if entry else True,
+                         "description": entry.get("description") if entry else None,
+                         "schema": entry.get("schema", {}) if entry else {}})
+        return rows
+
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: datetime | None = None,
                 now: datetime | None = None) -> str:
         """Queue a manual run for the scheduler (no owner until one adopts it)."""
         spec = self.dag(dag_id)
+        self.check_conf(spec, conf)
         now = now or utcnow()
         logical, start, end = self.manual_interval(spec, logical_date, now)
         run_id = self.create_run(spec, run_type="manual", logical_date=logical, interval=(start, end),
@@ -345,6 +371,7 @@ class Service:
         (run id, exit code: 0 if it succeeded)."""
         from flowctl.engine import operate
 
+        self.check_conf(spec, conf)
         executor = operate.make_executor(self.settings)  # refuse before anything is written
         owner = operate.owner_identity("run")
         now = utcnow()
@@ -361,6 +388,7 @@ class Service:
                       run_backwards: bool = False) -> list[Any]:
         from flowctl.engine.backfill import plan_backfill
 
+        self.check_conf(spec, {})  # backfill runs take the params' defaults
         return plan_backfill(self.store, spec, start, end, reprocess, run_backwards)
 
     def backfill_gap(self, spec: DagSpec, start: datetime, end: datetime) -> str:

@@ -288,8 +288,11 @@ def test_templates_params_and_conf_examples(flow):
     code, run_id, _ = run(flow, "example_params_sections_collapsed", "--conf", '{"log_level": "DEBUG"}')
     out = log(flow, "example_params_sections_collapsed", run_id, "show_config")
     assert code == 0 and '"environment": "production"' in out and '"log_level": "DEBUG"' in out
-    code, _, _ = run(flow, "example_params_sections_collapsed", "--conf", '{"log_level": "LOUD"}')
-    assert code == 1  # not in the Param's enum: refused, as Airflow refuses such a run
+    before = flow.state_files()
+    res = flow("run", "example_params_sections_collapsed", "--conf", '{"log_level": "LOUD"}')
+    assert res.code == 2 and res.out == ""  # not in the Param's enum: refused, as Airflow refuses such a run
+    assert "param 'log_level' = \"LOUD\" is refused" in res.err and "(rule: enum)" in res.err
+    assert flow.state_files() == before
     code, run_id, states = run(flow, "example_failed_dag")
     assert code == 1 and states == {"fail_task": "failed"}
     out = log(flow, "example_failed_dag", run_id, "fail_task")

@@ -193,14 +193,15 @@ def test_latest_only_skips_downstream_unless_latest_or_manual():
 
 
 def test_a_param_that_fails_its_schema_fails_the_task():
-    """Param(type=..., minimum=...) is checked against the run's conf."""
+    """Param(type=..., minimum=...) is checked against the run's conf in the task too
+    (a run made past the command line's check, say by a file edited since)."""
     from flowctl import EmptyOperator, Param
 
     with DAG("p", schedule=None, params={"n": Param(5, type="integer", minimum=1)}) as dag:
         EmptyOperator(task_id="e")
     assert execute_task(dag, payload(dag, "e", conf={"n": 3}), None)["state"] == "success"
     bad = execute_task(dag, payload(dag, "e", conf={"n": 0}), None)
-    assert bad["state"] == "failed" and bad["error"] == "param 'n' = 0: must be at least 1"
+    assert bad["state"] == "failed" and bad["error"] == "param 'n' = 0: 0 is less than the minimum of 1 (rule: minimum)"
 
 
 def test_airflow_exceptions_skip_and_fail_without_retry(tmp_path):
