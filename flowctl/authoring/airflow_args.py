@@ -34,7 +34,6 @@ DAG_IGNORED: dict[str, str] = {
 """DAG arguments accepted and ignored (argument -> what happens instead)."""
 
 DAG_RECORDED: dict[str, str] = {
-    "dagrun_timeout": "recorded (DagSpec.dagrun_timeout); runs are not timed out yet",
     "is_paused_upon_creation": "recorded (DagSpec.is_paused_upon_creation); new DAGs are not paused yet",
 }
 """DAG arguments flowctl records for the scheduler, which does not act on them yet."""

@@ -147,8 +147,6 @@ class DAG:
         self.edge_lines: dict[tuple[str, str], int | None] = {}
         for name in others:
             self.warn(name)
-        if dagrun_timeout is not None:
-            self.warn("dagrun_timeout")
         if is_paused_upon_creation is not None:
             self.warn("is_paused_upon_creation")
         if dag_display_name is not None:

@@ -131,7 +131,7 @@ def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, An
     elif final == "failed":
         failed = [t["task_id"] for t in tis if t.get("state") == "failed"]
         out.print(f"[red]Run {run_id} of {spec.dag_id} failed[/] in {duration(elapsed)}: "
-                  f"{', '.join(failed) or 'upstream failures'}.")
+                  f"{', '.join(failed) or doc.get('reason') or 'upstream failures'}.")
         for tid in failed[:3]:
             ti = next(t for t in tis if t["task_id"] == tid)
             if ti.get("error"):

@@ -158,6 +158,8 @@ def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
                         rf.put_ti(TaskKey(tid), **fresh_ti(spec, tid).to_doc())
                 rf.set_dag_version(spec.version_doc())
             rf.update_run(state="queued", end_date=None)
+            if rf.record.extra.get("timed_out"):  # its dagrun_timeout counts anew from its next start
+                rf.update_run(timed_out=None, reason=None, start_date=None)
     return count
 
 

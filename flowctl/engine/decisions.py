@@ -300,6 +300,21 @@ def timed_out(task: TaskSpec | None, ti: Mapping[str, Any], now: datetime) -> bo
     return started is not None and now >= started + timedelta(seconds=task.execution_timeout)
 
 
+def run_deadline(spec: DagSpec | None, state: str | None, start_date: str | None) -> datetime | None:
+    """When a run that is still going times out (Airflow's dagrun_timeout, counted
+    from the run's start), or None: no timeout, not started, or finished."""
+    if spec is None or spec.dagrun_timeout is None or not start_date or state not in ("queued", "running"):
+        return None
+    return datetime.fromisoformat(start_date) + timedelta(seconds=spec.dagrun_timeout)
+
+
+def timeout_reason(spec: DagSpec, start_date: str | None) -> str:
+    """The one line a timed-out run and its instances carry (explain, the notice)."""
+    limit = spec.dagrun_timeout or 0
+    human = str(timedelta(seconds=round(limit))) if limit >= 3600 else f"{limit:g} s"
+    return f"the run timed out: dagrun_timeout of {human} passed since it started ({start_date})"
+
+
 def next_wakeup(specs: Mapping[str, DagSpec], views: Iterable[RunView], now: datetime) -> datetime | None:
     """The earliest time something becomes due in these runs: a retry, a poke, a timeout."""
     times: list[datetime] = []

@@ -28,7 +28,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flowctl.clock import Clock
-from flowctl.engine.decisions import Candidate, Lane, ReadyQueue, judge, outcome_of_try
+from flowctl.engine.decisions import (
+    Candidate,
+    Lane,
+    ReadyQueue,
+    judge,
+    outcome_of_try,
+    run_deadline,
+    timeout_reason,
+)
 from flowctl.engine.pools import SlotKeeper
 from flowctl.errors import StoreCorrupt
 from flowctl.executors.base import Event, Finished, Job, Started
@@ -140,6 +148,7 @@ class Loop:
         self.ready = ReadyQueue(lane_of=self._lane_of)
         self.slots = SlotKeeper(store, owner, workers)  #: pools and limits across processes (engine/pools.py)
         self.waiting_on_others = False  #: ready tries wait for slots another process holds
+        self._run_deadlines: dict[RunKey, datetime] = {}  #: dagrun_timeout timers set, by run
         self.pending: dict[RunKey, Pending] = {}
         self.starts: dict[TryKey, tuple[Started, float]] = {}  #: "running" marks waiting to ride along
         self.timers: list[tuple[datetime, int, str, Any]] = []  #: (when, seq, kind, what)
@@ -509,6 +518,8 @@ class Loop:
                     self._log(key, f"execution_timeout of {limit:g} s reached: terminating the process group")
                     self.terminating[key] = mono
                     self.executor.kill(key)
+            elif kind == "run_timeout":
+                self._run_timed_out(what, now, mono)
             elif kind == "leftovers":
                 pass  # checked below on every tick while any remain
         for key, since in list(self.terminating.items()):
@@ -701,6 +712,8 @@ class Loop:
 
     def _run_state(self, carried: Carried, now: datetime) -> None:
         """The run's state from its instances' (contract section 4), when it moves."""
+        if self._arm_run_timeout(carried):
+            return  # it timed out: failed, whatever its instances' states
         counts = carried.counts
         total = sum(counts.values())
         finished = sum(counts[s] for s in FINISHED)
@@ -725,6 +738,7 @@ class Loop:
         pend.run["state"] = str(new)
         if new == RunState.RUNNING and not carried.stored.record.start_date:
             pend.run["start_date"] = now.isoformat()
+            self._arm_run_timeout(carried)
         if new in RUN_FINISHED:
             pend.run["end_date"] = now.isoformat()
             pend.after.append((None, "run_finished", {"state": str(new)}))
@@ -739,6 +753,63 @@ class Loop:
                     "error": f"failed task(s): {', '.join(failed)}" if failed else "upstream failures"}))
         else:
             pend.run["end_date"] = None
+
+    # -- run timeouts (dagrun_timeout; the rule is decisions.run_deadline) ------------------------
+
+    def _arm_run_timeout(self, carried: Carried) -> bool:
+        """Set the run's dagrun_timeout timer (once per deadline). True when the run
+        has timed out already (it stays failed until it is cleared)."""
+        pend = self.pending.get(carried.key)
+        record = carried.stored.record
+        if record.extra.get("timed_out") or (pend is not None and pend.run.get("timed_out")):
+            return True
+        started = (pend.run.get("start_date") if pend is not None else None) or record.start_date
+        state = pend.run.get("state", record.state) if pend is not None else record.state
+        deadline = run_deadline(carried.spec, state, started)
+        if deadline is not None and self._run_deadlines.get(carried.key) != deadline:
+            self._run_deadlines[carried.key] = deadline
+            self._schedule(deadline, "run_timeout", carried.key)
+        return False
+
+    def _run_timed_out(self, key: RunKey, now: datetime, mono: float) -> None:
+        """Airflow's rule: the run fails, its unfinished instances are skipped, and
+        its running tries are killed (SIGTERM, then SIGKILL after the grace)."""
+        carried = self.carried.get(key)
+        if carried is None or carried.spec is None:
+            return
+        pend = self.pending.get(key)
+        record = carried.stored.record
+        started = (pend.run.get("start_date") if pend is not None else None) or record.start_date
+        state = pend.run.get("state", record.state) if pend is not None else record.state
+        deadline = run_deadline(carried.spec, state, started)
+        if deadline is None or now < deadline or record.extra.get("timed_out"):
+            return  # finished, cleared (started anew) or not yet
+        self._run_deadlines.pop(key, None)
+        why = timeout_reason(carried.spec, started)
+        killed = []
+        for tk in list(carried.stored.tis):
+            ti = self._ti(carried, tk)
+            if ti is None or ti.state in FINISHED:
+                continue
+            if ti.state in ACTIVE:
+                try_key = TryKey(key.dag_id, key.run_id, tk.task_id, tk.map_index, ti.try_number)
+                if try_key in self.submitted and try_key not in self.terminating:
+                    self._log(try_key, f"{why}: terminating the process group")
+                    self.terminating[try_key] = mono
+                    self.executor.kill(try_key)
+                killed.append(tk.label())
+            self._set(carried, tk, {"state": TaskState.SKIPPED, "end_date": now.isoformat(), "reason": why})
+            self.ready.discard(key, tk)
+        pend = self._pending(key)
+        pend.only_starts = False
+        if pend.run_expected is None:
+            pend.run_expected = record.state
+        pend.run.update(state=str(RunState.FAILED), end_date=now.isoformat(), reason=why, timed_out=True)
+        pend.after.append((None, "run_finished", {"state": str(RunState.FAILED), "reason": why}))
+        if carried.spec.has_dag_callbacks:
+            pend.after.append((None, "callback", {"name": "on_failure_callback", "reason": "timed_out"}))
+        error = why + (f"; killed {', '.join(killed)}" if killed else "")
+        pend.after.append((None, "notice", {"event": "run_failed", "error": error}))
 
     # -- the overlay of pending changes on the committed state ------------------------------
 

@@ -44,6 +44,8 @@ def explain(service: Service, dag_id: str, run_id: str, task_id: str | None, now
         notes.append(f"DAG {dag_id} is no longer in the DAG folder: its runs cannot go on")
     if service.store.is_paused(dag_id):
         notes.append(f"{dag_id} is paused: no new scheduled runs (this run still goes on)")
+    if run.get("timed_out") and run.get("reason"):
+        notes.append(f"{run['reason']}; its unfinished tasks were skipped (clear it to run it again)")
     active = run.get("state") in ("queued", "running")
     who = carrier(service, run) if active else None
     waits: dict[str, str] = {}
