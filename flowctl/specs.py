@@ -42,6 +42,10 @@ class TaskSpec:
     pool_slots: int = 1
     max_active_tis_per_dag: int | None = None
     display_name: str | None = None  #: Airflow's task_display_name, when it differs from the id
+    is_setup: bool = False  #: Airflow's setup task (`as_setup`, `@setup`)
+    is_teardown: bool = False  #: Airflow's teardown task (`as_teardown`, `@teardown`)
+    on_failure_fail_dagrun: bool = False  #: a teardown whose failure fails the run
+    setups: tuple[str, ...] = ()  #: the setups whose scope it is in (a teardown: the setups right above it)
 
     @classmethod
     def from_operator(cls, op: BaseOperator) -> TaskSpec:
@@ -76,6 +80,9 @@ class TaskSpec:
             pool_slots=int(getattr(op, "pool_slots", 1) or 1),
             max_active_tis_per_dag=_int_or_none(getattr(op, "max_active_tis_per_dag", None)),
             display_name=_display_name(getattr(op, "task_display_name", None), op.task_id),
+            is_setup=bool(getattr(op, "is_setup", False)),
+            is_teardown=bool(getattr(op, "is_teardown", False)),
+            on_failure_fail_dagrun=bool(getattr(op, "on_failure_fail_dagrun", False)),
         )
 
     @classmethod
@@ -84,6 +91,7 @@ class TaskSpec:
         doc["upstream"] = tuple(doc.get("upstream", ()))
         doc["downstream"] = tuple(doc.get("downstream", ()))
         doc["email"] = tuple(doc.get("email", ()))
+        doc["setups"] = tuple(doc.get("setups", ()))
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in doc.items() if k in known})
 
@@ -134,7 +142,7 @@ class DagSpec:
         start, end = aware(dag.start_date), aware(dag.end_date)
         tz = _zone_name(start) if start is not None else default_tz
         order = tuple(dag.topological_order())
-        tasks = {tid: TaskSpec.from_operator(dag.task_dict[tid]) for tid in order}
+        tasks = _with_setups({tid: TaskSpec.from_operator(dag.task_dict[tid]) for tid in order})
         schedule = dag.schedule
         fp = hashlib.sha256(
             "".join(f"{t.task_id}:{t.fingerprint}:{','.join(t.downstream)};" for t in tasks.values()).encode()
@@ -230,6 +238,45 @@ class DagSpec:
 
 from flowctl.clock import zone  # noqa: E402,F401  (the one place zones are made)
 from flowctl.masking import mask_doc  # noqa: E402
+
+
+def _with_setups(tasks: dict[str, TaskSpec]) -> dict[str, TaskSpec]:
+    """Each task's relevant setups (Airflow's `get_upstreams_only_setups`): the setups
+    upstream of it whose teardown is downstream of it, or that have no teardown."""
+    from dataclasses import replace
+
+    if not any(t.is_setup for t in tasks.values()):
+        return tasks
+
+    def closure(start: str, step: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [start]
+        while stack:
+            for nxt in getattr(tasks[stack.pop()], step):
+                if nxt in tasks and nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return seen
+
+    out = dict(tasks)
+    for tid, task in tasks.items():
+        if task.is_teardown:  # a teardown's setups are those right above it (its trigger rule reads them)
+            direct = tuple(sorted(u for u in task.upstream if u in tasks and tasks[u].is_setup))
+            if direct:
+                out[tid] = replace(task, setups=direct)
+            continue
+        below = {d for d in closure(tid, "downstream") if tasks[d].is_teardown}
+        relevant = []
+        for up in closure(tid, "upstream"):
+            setup = tasks[up]
+            if not setup.is_setup:
+                continue
+            teardowns = {d for d in setup.downstream if d in tasks and tasks[d].is_teardown}
+            if not teardowns or teardowns & below:
+                relevant.append(up)
+        if relevant:
+            out[tid] = replace(task, setups=tuple(sorted(relevant)))
+    return out
 
 
 def _param_schemas(specs: dict[str, Any]) -> dict[str, dict[str, Any]]:

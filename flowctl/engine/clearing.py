@@ -95,6 +95,8 @@ def plan_clear(
         if downstream:
             for tid in _closure(chosen, down) - chosen:
                 why.setdefault(tid, "downstream of a selected task")
+        for tid, reason in setups_and_teardowns(spec, set(why)).items():
+            why.setdefault(tid, reason)
         for tid in failure_leftovers(tis, down, set(why)) - set(why):
             why[tid] = f"{tis[tid].get('state')} because of a cleared upstream"
         order = data.dag_version.get("order") or list(tis)
@@ -105,6 +107,25 @@ def plan_clear(
             plan.append({"dag_id": dag_id, "run_id": run_id, "task_id": tid, "state": ti.get("state", "none"),
                          "try_number": ti.get("try_number", 0), "why": why[tid]})
     return plan
+
+
+def setups_and_teardowns(spec: DagSpec | None, chosen: set[str]) -> dict[str, str]:
+    """What clearing these tasks clears with them (Airflow's rule): a task's setups
+    and their teardowns; a setup's teardowns."""
+    out: dict[str, str] = {}
+    if spec is None:
+        return out
+    for tid in sorted(chosen):
+        task = spec.tasks.get(tid)
+        if task is None or task.is_teardown:
+            continue
+        for setup in task.setups:
+            out.setdefault(setup, f"a setup of {tid}")
+        for setup in [*task.setups, *([tid] if task.is_setup else [])]:
+            for down in spec.tasks[setup].downstream if setup in spec.tasks else ():
+                if down != tid and down in spec.tasks and spec.tasks[down].is_teardown:
+                    out.setdefault(down, f"the teardown of {setup}")
+    return {t: why for t, why in out.items() if t not in chosen}
 
 
 def version_changes(spec: DagSpec | None, version: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -200,7 +221,10 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
                 reset[tid] = str(tis[tid].get("state"))
                 tis[tid]["state"] = TaskState.NONE
         states = [TaskState(t.get("state", "none")) for t in tis.values()]
-        new_state = str(run_state_of(states))
+        from flowctl.engine.decisions import counts_for_run_state
+
+        deciding = [TaskState(t.get("state", "none")) for tid, t in tis.items() if counts_for_run_state(spec, tid)]
+        new_state = str(run_state_of(states, deciding))
         if new_state in ("queued", "running"):
             new_state = "queued" if not any(s not in (TaskState.NONE,) and s not in FINISHED for s in states) else "running"
         ended = None

@@ -110,14 +110,16 @@ _NOTHING = Judgement("")
 
 def judge(
     task: TaskSpec, state: str, ti: Mapping[str, Any], upstream: Mapping[str, str], now: datetime,
-    prev_state: str | None = None, explain: bool = False,
+    prev_state: str | None = None, explain: bool = False, setup_states: Mapping[str, str] | None = None,
 ) -> Judgement:
     """The one rule for one task instance, used by the loop, `decide` and `explain`:
     a retry or reschedule waits for its time; a task with no state runs when its
     trigger rule is met (and the previous run's instance allows, with
     depends_on_past), waits, or is skipped / upstream_failed when the rule can
     never be met. `prev_state` is the previous run's state of it ("" when there
-    is none; None when depends_on_past does not apply)."""
+    is none; None when depends_on_past does not apply). `setup_states`: the
+    states of `task.setups` (a task in a setup's scope waits for it to succeed,
+    as Airflow's setup constraint; a teardown's rule reads its setups)."""
     if state == TaskState.UP_FOR_RETRY:
         at = _dt(ti.get("next_retry_at"))
         if at is None or at <= now:
@@ -130,6 +132,10 @@ def judge(
         return Judgement("wait", f"sensor rescheduled: next poke at {at.isoformat()}")
     if state not in (TaskState.NONE, TaskState.SCHEDULED):
         return _NOTHING
+    if task.setups and not task.is_teardown and setup_states is not None:
+        held = setup_constraint(task, upstream, setup_states)
+        if held is not None:
+            return held
     past = task.depends_on_past and prev_state is not None
     if task.trigger_rule == "all_success" and not explain:
         # the common case, decided without building a reason
@@ -138,7 +144,7 @@ def judge(
                 return _RUN
         elif not any(st in _DECIDING for st in upstream.values()):
             return _WAIT  # some upstream still going, none failed or skipped: wait
-    decision = evaluate(task.trigger_rule, upstream)
+    decision = evaluate(task.trigger_rule, upstream, frozenset(task.setups) if task.is_teardown else frozenset())
     if decision.verdict == Verdict.RUN:
         if past and prev_state and prev_state not in (TaskState.SUCCESS, TaskState.SKIPPED):
             return Judgement("wait", f"depends_on_past: the previous run's {task.task_id} is {prev_state}")
@@ -147,6 +153,35 @@ def judge(
         return Judgement("wait", decision.reason)
     to = "skip" if decision.verdict == Verdict.SKIP else "upstream_failed"
     return Judgement(to, decision.reason)
+
+
+def setup_constraint(task: TaskSpec, upstream: Mapping[str, str], setup_states: Mapping[str, str]) -> Judgement | None:
+    """Airflow's setup constraint: a task in the scope of a setup that is not right
+    above it runs only once that setup succeeded; upstream_failed if it failed,
+    skipped if it was skipped. None: no setup holds it."""
+    indirect = [s for s in task.setups if s not in upstream]
+    if not indirect:
+        return None
+    states = {s: setup_states.get(s, TaskState.NONE) for s in indirect}
+    failed = [s for s, st in states.items() if st in (TaskState.FAILED, TaskState.UPSTREAM_FAILED)]
+    if failed:
+        return Judgement("upstream_failed", f"setup {', '.join(failed)} did not succeed ({states[failed[0]]})")
+    skipped = [s for s, st in states.items() if st == TaskState.SKIPPED]
+    if skipped:
+        return Judgement("skip", f"setup {', '.join(skipped)} was skipped")
+    waiting = [s for s, st in states.items() if st != TaskState.SUCCESS]
+    if waiting:
+        return Judgement("wait", f"waiting for setup {', '.join(waiting)} to succeed")
+    return None
+
+
+def counts_for_run_state(spec: DagSpec | None, task_id: str) -> bool:
+    """Whether a task's failure can fail its run: a teardown's does not (Airflow),
+    unless it has `on_failure_fail_dagrun`, or the DAG has nothing but teardowns."""
+    task = spec.tasks.get(task_id) if spec is not None else None
+    if task is None or not task.is_teardown or task.on_failure_fail_dagrun:
+        return True
+    return all(t.is_teardown and not t.on_failure_fail_dagrun for t in spec.tasks.values()) if spec else True
 
 
 def task_verdicts(
@@ -173,7 +208,8 @@ def task_verdicts(
         prev = None
         if task.depends_on_past and prev_states is not None:
             prev = prev_states.get(tid, "")
-        j = judge(task, state, view.tis[tid], upstream, now, prev, explain)
+        setup_states = {s: states.get(s, TaskState.NONE) for s in task.setups} if task.setups else None
+        j = judge(task, state, view.tis[tid], upstream, now, prev, explain, setup_states)
         if j.verdict == "run":
             ready.append((tid, state))
         elif j.verdict == "wait":
@@ -253,7 +289,8 @@ def decide(
         spec = specs.get(view.dag_id)
         if spec is not None and len(spec.tasks) != len(states):  # a removed task cannot hold its run open
             states = {t: s for t, s in states.items() if t in spec.tasks or s in FINISHED}
-        new = run_state_of([TaskState(s) for s in states.values()])
+        new = run_state_of([TaskState(s) for s in states.values()],
+                           [TaskState(s) for t, s in states.items() if counts_for_run_state(spec, t)])
         if new != view.run.get("state"):
             actions.append(SetRunState(view.key, new))
     return actions, waits

@@ -32,6 +32,7 @@ from flowctl.engine.decisions import (
     Candidate,
     Lane,
     ReadyQueue,
+    counts_for_run_state,
     judge,
     outcome_of_try,
     run_deadline,
@@ -575,7 +576,7 @@ class Loop:
                 continue
             task = spec.tasks[tk.task_id]
             if (task.trigger_rule == "all_success" and not task.depends_on_past and ti.state in WAITING_STATES
-                    and not carried.bad_up.get(tk, 0)):
+                    and not carried.bad_up.get(tk, 0) and not task.setups):
                 if carried.open_up.get(tk, 0):  # the common case, in O(1): an upstream is still going
                     self.ready.discard(carried.key, tk)
                     continue
@@ -590,8 +591,9 @@ class Loop:
             prev = None
             if task.depends_on_past and carried.prev_states is not None:
                 prev = carried.prev_states.get(tk.task_id, "")
+            setup_states = {s: self._state(carried, TaskKey(s)) for s in task.setups} if task.setups else None
             j = judge(task, ti.state, {"next_retry_at": ti.next_retry_at, "next_poke_at": ti.next_poke_at},
-                      upstream, now, prev)
+                      upstream, now, prev, setup_states=setup_states)
             if j.verdict == "run":
                 order = (carried.order_date, -task.priority_weight, position[tk.task_id], tk.map_index)
                 self.ready.push(Candidate(order, carried.key, tk, ti.state))
@@ -718,7 +720,8 @@ class Loop:
         total = sum(counts.values())
         finished = sum(counts[s] for s in FINISHED)
         if total and finished == total:
-            new = RunState.FAILED if any(counts[s] for s in FAILED_STATES) else RunState.SUCCESS
+            fails = any(counts[s] for s in FAILED_STATES) and self._failures_count(carried)
+            new = RunState.FAILED if fails else RunState.SUCCESS
         elif total and total - counts[TaskState.NONE] - counts[TaskState.SCHEDULED] > 0:
             new = RunState.RUNNING
         elif not total:
@@ -753,6 +756,15 @@ class Loop:
                     "error": f"failed task(s): {', '.join(failed)}" if failed else "upstream failures"}))
         else:
             pend.run["end_date"] = None
+
+    def _failures_count(self, carried: Carried) -> bool:
+        """Whether a failure among the run's instances fails it: a teardown's alone
+        does not (decisions.counts_for_run_state). Asked only as a run ends."""
+        spec = carried.spec
+        if spec is None or not any(t.is_teardown for t in spec.tasks.values()):
+            return True
+        return any(self._state(carried, k) in FAILED_STATES and counts_for_run_state(spec, k.task_id)
+                   for k in carried.counted)
 
     # -- run timeouts (dagrun_timeout; the rule is decisions.run_deadline) ------------------------
 

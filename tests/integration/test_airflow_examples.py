@@ -3,7 +3,7 @@ apache/airflow) load from a DAG folder and end, under the real `flowctl run`,
 with the task states, XComs and log lines Airflow gives them.
 
 Examples that need features of a later issue (assets, dynamic task mapping,
-setup/teardown, cross-DAG runs, Airflow's own example plugins) are listed in
+cross-DAG runs, Airflow's own example plugins) are listed in
 README "Moving from Airflow"; the ones copied here that do not load are
 asserted to fail with the line that says why.
 """
@@ -44,6 +44,8 @@ LOADS = {
     "example_rag_dag.py": ["example_rag_failure_analysis"],
     "example_sensor_decorator.py": ["example_sensor_decorator"],
     "example_sensors.py": ["example_sensors"],
+    "example_setup_teardown.py": ["example_setup_teardown"],
+    "example_setup_teardown_taskflow.py": ["example_setup_teardown_taskflow"],
     "example_short_circuit_decorator.py": ["example_short_circuit_decorator"],
     "example_short_circuit_operator.py": ["example_short_circuit_operator"],
     "example_simplest_dag.py": ["example_simplest_dag"],
@@ -98,7 +100,7 @@ def xcom(flow, dag_id: str, run_id: str) -> dict[tuple[str, str], object]:
 
 
 def test_every_example_loads_or_says_why(flow):
-    """All the core examples copied here, in one DAG folder: 37 files (40 DAGs) load
+    """All the core examples copied here, in one DAG folder: 39 files (42 DAGs) load
     unchanged; the other 4 are import errors that name what is missing."""
     use(flow, *(p.name for p in (EXAMPLES / "core").glob("*.py")))
     dags = {d["dag_id"]: d for d in flow("dags", "list", "--json").json()}
@@ -207,6 +209,38 @@ def test_latest_only_examples(flow):
                       "task4": "success"}
     assert "Not latest execution, skipping downstream." in log(flow, "latest_only_with_trigger", "2026-01-01T00:00",
                                                                "latest_only")
+
+
+def test_setup_teardown_examples(flow):
+    """as_setup/as_teardown with task groups, and @setup/@teardown with the context
+    manager: the graph Airflow draws, every task succeeds, teardowns run last;
+    clearing a work task takes its setup and teardown with it."""
+    use(flow, "example_setup_teardown.py", "example_setup_teardown_taskflow.py")
+    tasks = {t["task_id"]: t for t in flow("tasks", "list", "example_setup_teardown", "--json").json()}
+    assert tasks["root_teardown"]["is_teardown"] and tasks["root_setup"]["is_setup"]
+    assert tasks["root_teardown"]["trigger_rule"] == "all_done_setup_success"
+    assert tasks["section_1.taskgroup_setup"]["upstream"] == ["normal"]
+    assert sorted(tasks["root_teardown"]["upstream"]) == ["normal", "root_setup"]
+    code, run_id, states = run(flow, "example_setup_teardown")
+    assert code == 0 and len(states) == 6 and set(states.values()) == {"success"}
+    assert "Goodbye from root_teardown" in log(flow, "example_setup_teardown", run_id, "root_teardown")
+
+    tasks = {t["task_id"]: t for t in flow("tasks", "list", "example_setup_teardown_taskflow", "--json").json()}
+    assert tasks["outer_work"]["upstream"] == ["outer_setup"]
+    assert sorted(tasks["outer_teardown"]["upstream"]) == ["outer_setup", "outer_work"]
+    assert sorted(tasks["section_1.inner_teardown"]["upstream"]) == ["section_1.inner_setup", "section_1.inner_work"]
+    assert sorted(tasks["my_third_task"]["upstream"]) == ["my_first_task", "my_second_task"]
+    code, run_id, states = run(flow, "example_setup_teardown_taskflow")
+    assert code == 0 and len(states) == 9 and set(states.values()) == {"success"}
+    assert "Tearing down cluster: some cluster id" in log(flow, "example_setup_teardown_taskflow", run_id,
+                                                          "outer_teardown")
+    assert "tearing down cluster_id='some_cluster_id'" in log(flow, "example_setup_teardown_taskflow", run_id,
+                                                              "section_1.inner_teardown")
+    plan = flow("clear", "example_setup_teardown_taskflow", "--run", run_id, "--task", "^my_second_task$",
+                "--dry-run", "--json").json()["task_instances"]
+    assert [(p["task_id"], p["why"]) for p in plan] == [
+        ("my_first_task", "a setup of my_second_task"), ("my_second_task", "matches"),
+        ("my_third_task", "the teardown of my_first_task")]
 
 
 def test_xcom_and_taskflow_examples(flow):

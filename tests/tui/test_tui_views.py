@@ -443,3 +443,18 @@ def test_error_banner_names_the_first_file():
     errs = [SimpleNamespace(fileloc="/d/a.py", error="x"), SimpleNamespace(fileloc="/d/b.py", error="y")]
     assert error_banner(errs) == "⚠ 2 DAG files failed to import (a.py and 1 more): press e to read"
     assert error_banner([]) == ""
+
+
+def test_setup_and_teardown_tasks_are_named_in_the_grid():
+    """A setup or teardown task's row says what it is."""
+    from flowctl import DAG, EmptyOperator
+    from flowctl.specs import DagSpec
+    from flowctl.tui.views import grid_model
+
+    with DAG("st", schedule=None) as dag:
+        create = EmptyOperator(task_id="create")
+        create >> EmptyOperator(task_id="query") >> EmptyOperator(task_id="delete").as_teardown(setups=create)
+    spec = DagSpec.from_dag(dag, "/dags/st.py", "UTC")
+    labels = {row.key: row.label for row in grid_model(spec, [], "UTC").rows}
+    assert labels["create"] == "create (setup)" and labels["query"] == "query"
+    assert labels["delete"] == "delete (teardown)"
