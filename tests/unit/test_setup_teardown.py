@@ -147,7 +147,7 @@ def test_clearing_a_work_task_clears_its_setup_and_teardown(tmp_path: Path):
     assert setups_and_teardowns(spec, {"create"}) == {"delete": "the teardown of create"}
     assert setups_and_teardowns(spec, {"delete"}) == {}
     assert setups_and_teardowns(spec, {"other"}) == {}
-    store, clock = Store(tmp_path / "home"), FakeClock(T0)
+    store = Store(tmp_path / "home")
     with store.transaction() as tx:
         run_id = new_run(tx, spec, run_type="manual", logical_date=T0, interval=(T0, T0), owner=ME, now=T0)
     plan = plan_clear(store, spec, "st", [str(run_id)], task_regex="^query$", upstream=False, downstream=False,
