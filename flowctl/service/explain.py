@@ -107,6 +107,8 @@ def _reason(ti: dict[str, Any], wait: str | None, spec: DagSpec | None, tid: str
     if state == "success":
         return f"succeeded on try {n}"
     if state == "failed":
+        if not n:  # failed before any try: its pool does not exist, say
+            return f"failed without running: {ti.get('error') or ti.get('reason') or 'marked failed'}"
         return f"failed on try {n}: {ti.get('error') or 'see its log'}"
     if state == "upstream_failed":
         return ti.get("reason") or "an upstream task failed"
