@@ -336,6 +336,7 @@ class Store:
         self.pools_path = self.root / "pools.json"
         self.slots_path = self.root / "slots.json"
         self._slots_cache: tuple[tuple[int, int, int] | None, list[dict[str, Any]]] = (None, [])
+        self._pools_cache: tuple[tuple[int, int, int] | None, dict[str, dict[str, Any]]] = (None, {})
         self.seq_path = self.paths.seq
         self._cache: dict[RunKey, _Cached] = {}
         self._paths: dict[tuple[str, str], tuple[Path, Path]] = {}
@@ -481,8 +482,18 @@ class Store:
     def pools(self) -> dict[str, dict[str, Any]]:
         """Pool name -> {"pool", "slots", "description"} as `flowctl pools set` stored them
         (`default_pool` only when it was set; its size is otherwise the worker count)."""
+        try:
+            stamp: tuple[int, int, int] | None = _stamp(os.stat(self.pools_path))
+        except FileNotFoundError:
+            return {}
+        except OSError:
+            stamp = None
+        if stamp is not None and self._pools_cache[0] == stamp:
+            return dict(self._pools_cache[1])
         data = self._read_small(self.pools_path)
-        return {d["pool"]: d for d in (data.get("pools") or {}).values() if isinstance(d, dict) and "pool" in d}
+        pools = {d["pool"]: d for d in (data.get("pools") or {}).values() if isinstance(d, dict) and "pool" in d}
+        self._pools_cache = (stamp, pools)
+        return dict(pools)
 
     def slot_holders(self) -> list[dict[str, Any]]:
         """The slot ledger: one entry per try that holds pool slots, with the

@@ -77,7 +77,7 @@ class SlotKeeper:
         self.workers = workers
         self.held: dict[TryKey, Holder] = {}  #: tries of this process that hold slots (submitted, not ended)
         self.reserved: dict[tuple[RunKey, TaskKey], tuple[TryKey, Holder, Lane]] = {}  #: queued in the next commit
-        self.written: frozenset[Holder] | None = None  #: this process's entries as last committed (None: unknown)
+        self.written: frozenset[Holder] | None = frozenset()  #: this process's entries as committed (None: unknown)
         self._locked: Occupancy | None = None  #: the ledger under the lock, during a commit
         self._admitted: list[Holder] = []
         self._pending_write: frozenset[Holder] | None = None
