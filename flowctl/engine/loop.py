@@ -681,9 +681,9 @@ class Loop:
         }
         if not poke_again:
             fields["first_poke_at"] = None
-        self._set(carried, tk, fields)
         key = TryKey(carried.key.dag_id, carried.key.run_id, tk.task_id, tk.map_index, n)
-        self.slots.reserve(carried.key, key, spec)
+        fields.update(self.slots.reserve(carried.key, key, spec))
+        self._set(carried, tk, fields)
         payload = self._payload(carried, tk, n, ti.first_poke_at if poke_again else None)
         self._pending(carried.key).jobs.append(Job(key, spec.fileloc, spec.fingerprint, payload))
 

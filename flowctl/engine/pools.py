@@ -102,11 +102,19 @@ class SlotKeeper:
 
     # -- the loop's events -----------------------------------------------------------------
 
-    def reserve(self, run: RunKey, key: TryKey, spec: DagSpec) -> None:
-        """A try is being queued: it holds its slots from the commit that queues it."""
+    def reserve(self, run: RunKey, key: TryKey, spec: DagSpec) -> dict[str, Any]:
+        """A try is being queued: it holds its slots from the commit that queues it.
+        Returns what its task instance records of them (a pool other than the
+        default, more than one slot), so the ledger can be rebuilt from the runs."""
         lane = self.lane(spec, key.task_id)
         self.reserved[(run, key.task)] = (key, Holder(key.dag_id, key.run_id, key.task_id, key.map_index,
                                                       key.try_number, lane.pool, lane.slots), lane)
+        fields: dict[str, Any] = {}
+        if lane.pool != DEFAULT_POOL:
+            fields["pool"] = lane.pool
+        if lane.slots != 1:
+            fields["pool_slots"] = lane.slots
+        return fields
 
     def submitted(self, key: TryKey) -> None:
         """The queued try was committed and handed to the executor."""

@@ -214,3 +214,38 @@ def test_slots_another_live_process_holds_are_counted_and_a_dead_ones_are_not(ho
         if other.poll() is None:
             other.kill()
             other.wait()
+
+
+def test_a_torn_ledger_is_rebuilt_from_the_runs(home: Path):
+    """A ledger that does not read whole (a writer killed in a long write) is rebuilt
+    under the lock from the task instances queued or running in live processes' runs,
+    which record their pool: the slot another process holds is still held."""
+    store = Store(home)
+    set_pool(store, "db", 1)
+    spec = spec_with(n=1, pool="db")
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        owner = {"pid": other.pid, "started": process_start_time(other.pid), "hostname": ME["hostname"]}
+        with store.transaction() as tx:
+            run_id = new_run(tx, spec, run_type="manual", logical_date=T0 - timedelta(days=1),
+                             interval=(T0, T0), owner=owner, now=T0)
+        with store.transaction() as tx:
+            tx.run(spec.dag_id, str(run_id)).put_ti(TaskKey("t0"), state="queued", try_number=1, pool="db")
+        store.slots_path.write_bytes(b'{"_meta": {"1": {"schema": 1, "kind": "slots"}}, "holders": [{"dag_id": ')
+        key = make_run(store, spec)
+        clock = FakeClock(T0)
+        ex = InlineExecutor(clock, lambda job: Outcome(seconds=1))
+        driver = Driver(store=store, executor=ex, specs=lambda: {spec.dag_id: spec}, workers=4, owner=ME,
+                        clock=clock, scope=RunScope({key}, store))
+        for _ in range(5):
+            driver.loop.step(ex.poll(0.1), clock.now())
+        assert ex.jobs == []
+        [held] = Store(home).slot_holders(locked=True)
+        assert (held["task_id"], held["pool"], held["owner"]["pid"]) == ("t0", "db", other.pid)
+        other.kill()
+        other.wait()
+        assert driver.run() == 0 and len(ex.jobs) == 1
+    finally:
+        if other.poll() is None:
+            other.kill()
+            other.wait()
