@@ -813,6 +813,10 @@ class Loop:
             self._set(carried, tk, {"state": TaskState.SKIPPED, "end_date": now.isoformat(), "reason": why})
             self.ready.discard(key, tk)
         pend = self._pending(key)
+        for job in list(pend.jobs):  # queued, not yet committed: never to start
+            if isinstance(job.key, TryKey):
+                pend.jobs.remove(job)
+                self.slots.dropped(key, job.key.task)
         pend.only_starts = False
         if pend.run_expected is None:
             pend.run_expected = record.state

@@ -38,6 +38,7 @@ LOADS = {
     "example_multi_type_params.py": ["example_params_multi_type_tutorial"],
     "example_nested_branch_dag.py": ["example_nested_branch_dag"],
     "example_params_sections_collapsed.py": ["example_params_sections_collapsed"],
+    "example_params_ui_tutorial.py": ["example_params_ui_tutorial"],
     "example_passing_params_via_test_command.py": ["example_passing_params_via_test_command"],
     "example_python_decorator.py": ["example_python_decorator"],
     "example_python_operator.py": ["example_python_operator"],
@@ -73,6 +74,8 @@ REFUSED = {
 def use(flow, *names: str, folder: str = "core") -> None:
     for name in names:
         shutil.copy(EXAMPLES / folder / name, flow.dags / name)
+        if name == "example_params_ui_tutorial.py":  # it reads its choices from this file beside it
+            shutil.copy(EXAMPLES / folder / "example_params_ui_interfaces.ini", flow.dags)
     if folder == "core" and not (flow.dags / "sql").exists():
         shutil.copytree(EXAMPLES / "core" / "sql", flow.dags / "sql")
 
@@ -100,7 +103,7 @@ def xcom(flow, dag_id: str, run_id: str) -> dict[tuple[str, str], object]:
 
 
 def test_every_example_loads_or_says_why(flow):
-    """All the core examples copied here, in one DAG folder: 39 files (42 DAGs) load
+    """All the core examples copied here, in one DAG folder: 40 files (43 DAGs) load
     unchanged; the other 4 are import errors that name what is missing."""
     use(flow, *(p.name for p in (EXAMPLES / "core").glob("*.py")))
     dags = {d["dag_id"]: d for d in flow("dags", "list", "--json").json()}
@@ -209,6 +212,29 @@ def test_latest_only_examples(flow):
                       "task4": "success"}
     assert "Not latest execution, skipping downstream." in log(flow, "latest_only_with_trigger", "2026-01-01T00:00",
                                                                "latest_only")
+
+
+def test_params_ui_tutorial(flow):
+    """Airflow's params tutorial: a run without its required param, or with a value a
+    Param's schema refuses, is not made (exit 2, the param and the rule named); with the
+    required text every default (dates, enums, arrays, multi-type, const) validates and
+    the task sees them all."""
+    use(flow, "example_params_ui_tutorial.py")
+    before = flow.state_files()
+    res = flow("run", "example_params_ui_tutorial")
+    assert res.code == 2 and "param 'required_field' has no default and --conf does not give it" in res.err
+    res = flow("run", "example_params_ui_tutorial", "--conf", '{"required_field": "short"}')
+    assert res.code == 2 and "'short' is too short (rule: minLength)" in res.err
+    res = flow("run", "example_params_ui_tutorial", "--conf",
+               '{"required_field": "long enough text", "pick_one": "value 99"}')
+    assert res.code == 2 and "param 'pick_one' = \"value 99\" is refused" in res.err and "(rule: enum)" in res.err
+    assert flow.state_files() == before
+    code, run_id, states = run(flow, "example_params_ui_tutorial", "--conf",
+                               '{"required_field": "long enough text", "batch_size": "all"}')
+    assert code == 0 and states == {"show_params": "success"}
+    out = log(flow, "example_params_ui_tutorial", run_id, "show_params")
+    assert '"required_field": "long enough text"' in out and '"batch_size": "all"' in out
+    assert '"script_interface": "InterfaceA"' in out and '"most_loved_number": 42' in out
 
 
 def test_setup_teardown_examples(flow):
