@@ -541,7 +541,9 @@ class Store:
             if holders is not None:
                 self._slots_cache = (seq if seq >= 0 else None, holders)
                 return holders
-        self.warnings.append(f"the slot ledger {self.slots_path} is damaged; rebuilt from the active runs")
+        warning = f"the slot ledger {self.slots_path} is damaged; rebuilt from the active runs"
+        if warning not in self.warnings[-1:]:
+            self.warnings.append(warning)
         holders = self.holders_from_runs()
         self._slots_cache = (seq if seq >= 0 else None, holders)
         return holders
