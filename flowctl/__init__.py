@@ -37,6 +37,8 @@ _EXPORTS = {
     "ExternalPythonOperator": "flowctl.authoring.python_envs",
     "Label": "flowctl.authoring.dag",
     "task_group": "flowctl.authoring.decorators",
+    "setup": "flowctl.authoring.decorators",
+    "teardown": "flowctl.authoring.decorators",
     "Param": "flowctl.authoring.params",
     "Variable": "flowctl.variables",
     "Connection": "flowctl.connections",

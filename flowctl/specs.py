@@ -48,6 +48,10 @@ class TaskSpec:
     outlet_aliases: tuple[str, ...] = ()  #: names of the AssetAliases it may add assets through
     inlets: tuple[str, ...] = ()  #: URIs of the assets it reads (`inlet_events`)
     external: dict[str, Any] | None = None  #: what a cross-DAG task points at (trigger, sensor, marker)
+    is_setup: bool = False  #: Airflow's setup task (`as_setup`, `@setup`)
+    is_teardown: bool = False  #: Airflow's teardown task (`as_teardown`, `@teardown`)
+    on_failure_fail_dagrun: bool = False  #: a teardown whose failure fails the run
+    setups: tuple[str, ...] = ()  #: the setups whose scope it is in (a teardown: the setups right above it)
 
     @classmethod
     def from_operator(cls, op: BaseOperator) -> TaskSpec:
@@ -84,12 +88,15 @@ class TaskSpec:
             display_name=_display_name(getattr(op, "task_display_name", None), op.task_id),
             mapped=op.expand_spec() if hasattr(op, "expand_spec") else None,
             **_asset_fields(op),
+            is_setup=bool(getattr(op, "is_setup", False)),
+            is_teardown=bool(getattr(op, "is_teardown", False)),
+            on_failure_fail_dagrun=bool(getattr(op, "on_failure_fail_dagrun", False)),
         )
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> TaskSpec:
         doc = dict(doc)
-        for name in ("upstream", "downstream", "email", "outlets", "outlet_aliases", "inlets"):
+        for name in ("upstream", "downstream", "email", "outlets", "outlet_aliases", "inlets", "setups"):
             doc[name] = tuple(doc.get(name, ()))
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in doc.items() if k in known})
@@ -123,6 +130,7 @@ class DagSpec:
     airflow: bool = False  #: made through `import airflow` (renders undefined template names empty)
     asset_condition: dict[str, Any] | None = None  #: runs on asset updates (authoring/assets.py: condition_doc)
     assets: dict[str, dict[str, Any]] = field(default_factory=dict)  #: uri -> name, group, extra of assets named
+    param_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)  #: Param name -> schema, default, description
 
     # -- conversion ---------------------------------------------------------
 
@@ -142,7 +150,7 @@ class DagSpec:
         start, end = aware(dag.start_date), aware(dag.end_date)
         tz = _zone_name(start) if start is not None else default_tz
         order = tuple(dag.topological_order())
-        tasks = {tid: TaskSpec.from_operator(dag.task_dict[tid]) for tid in order}
+        tasks = _with_setups({tid: TaskSpec.from_operator(dag.task_dict[tid]) for tid in order})
         schedule = dag.schedule
         fp = hashlib.sha256(
             "".join(f"{t.task_id}:{t.fingerprint}:{','.join(t.downstream)};" for t in tasks.values()).encode()
@@ -173,6 +181,7 @@ class DagSpec:
             airflow=bool(getattr(dag, "airflow_layer", False)),
             asset_condition=getattr(dag, "asset_condition", None),
             assets=_assets_named(dag),
+            param_schemas=_param_schemas(getattr(dag, "param_specs", {}) or {}),
         )
 
     def to_doc(self) -> dict[str, Any]:
@@ -248,6 +257,62 @@ class DagSpec:
 
 from flowctl.clock import zone  # noqa: E402,F401  (the one place zones are made)
 from flowctl.masking import mask_doc  # noqa: E402
+
+
+def _with_setups(tasks: dict[str, TaskSpec]) -> dict[str, TaskSpec]:
+    """Each task's relevant setups (Airflow's `get_upstreams_only_setups`): the setups
+    upstream of it whose teardown is downstream of it, or that have no teardown."""
+    from dataclasses import replace
+
+    if not any(t.is_setup for t in tasks.values()):
+        return tasks
+
+    def closure(start: str, step: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [start]
+        while stack:
+            for nxt in getattr(tasks[stack.pop()], step):
+                if nxt in tasks and nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return seen
+
+    out = dict(tasks)
+    for tid, task in tasks.items():
+        if task.is_teardown:  # a teardown's setups are those right above it (its trigger rule reads them)
+            direct = tuple(sorted(u for u in task.upstream if u in tasks and tasks[u].is_setup))
+            if direct:
+                out[tid] = replace(task, setups=direct)
+            continue
+        below = {d for d in closure(tid, "downstream") if tasks[d].is_teardown}
+        relevant = []
+        for up in closure(tid, "upstream"):
+            setup = tasks[up]
+            if not setup.is_setup:
+                continue
+            teardowns = {d for d in setup.downstream if d in tasks and tasks[d].is_teardown}
+            if not teardowns or teardowns & below:
+                relevant.append(up)
+        if relevant:
+            out[tid] = replace(task, setups=tuple(sorted(relevant)))
+    return out
+
+
+def _param_schemas(specs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each DAG Param as plain data: its JSON Schema, description and default
+    (a secret-looking name's default masked), for checking a run's conf and
+    for the TUI's trigger form."""
+    from flowctl.masking import MASK, is_sensitive
+
+    out = {}
+    for name, param in specs.items():
+        has = bool(getattr(param, "has_value", True))
+        value = getattr(param, "value", None) if has else None
+        masked = has and is_sensitive(name) and value not in (None, "")
+        out[name] = {"schema": _jsonable(dict(getattr(param, "schema", {}) or {})),
+                     "description": getattr(param, "description", None), "has_default": has,
+                     "default": MASK if masked else _jsonable(value), "masked": bool(masked)}
+    return out
 
 
 def _first_line(text: str | None) -> str | None:

@@ -68,10 +68,12 @@ STATE_COLOURS: dict[str, str] = {
 }
 
 
-def run_state_of(task_states: list[TaskState]) -> RunState:
-    """The run's state from its task instances' states (contract section 4)."""
+def run_state_of(task_states: list[TaskState], deciding: list[TaskState] | None = None) -> RunState:
+    """The run's state from its task instances' states (contract section 4).
+    `deciding`: the states whose failure fails the run, when not all do (a
+    teardown's failure does not, as in Airflow)."""
     if task_states and all(s in FINISHED for s in task_states):
-        if any(s in FAILED_STATES for s in task_states):
+        if any(s in FAILED_STATES for s in (task_states if deciding is None else deciding)):
             return RunState.FAILED
         return RunState.SUCCESS
     if any(s not in (TaskState.NONE, TaskState.SCHEDULED) for s in task_states):

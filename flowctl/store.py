@@ -3,6 +3,10 @@
 Layout (paths from `home.Home`):
 
     state/dags.json                  DAG flags (paused)
+    state/pools.json                 pools: name -> slots, description (`flowctl pools`)
+    state/slots.json                 the slot ledger: which process holds which pool
+                                     slots for which try (rebuilt from the live
+                                     processes; see `Transaction.hold_slots`)
     state/index.json                 the active runs: a hint, rebuilt from the run files
     state/runs/<dag>/<run>.json      a run's TinyDB document: the run, its task
                                      instances, XCom, the DAG version it ran under
@@ -33,6 +37,7 @@ What a crash can do, and what it cannot:
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import threading
@@ -199,6 +204,26 @@ def _decode_lines(data: bytes, path: Path) -> tuple[list[dict[str, Any]], int]:
         out.append(entry)
         pos = nl + 1
     return out, pos
+
+
+def _ledger_bytes(entries: list[dict[str, Any]]) -> bytes:
+    holders = orjson.dumps(entries)
+    return orjson.dumps({"_meta": {"1": {"schema": SCHEMA_VERSION, "kind": "slots"}},
+                         "holders": orjson.Fragment(holders), "crc": zlib.crc32(holders)})
+
+
+def _parse_ledger(raw: bytes) -> list[dict[str, Any]] | None:
+    """The ledger's entries, or None when it is not whole (a write in progress, or torn)."""
+    try:
+        data = orjson.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("holders"), list):
+        return None
+    holders = data["holders"]
+    if zlib.crc32(orjson.dumps(holders)) != data.get("crc"):
+        return None
+    return [h for h in holders if isinstance(h, dict)]
 
 
 # -- a run as read ----------------------------------------------------------------------
@@ -373,6 +398,11 @@ class Store:
         self.runs_dir = self.paths.runs
         self.index_path = self.paths.index
         self.flags_path = self.root / "dags.json"
+        self.pools_path = self.root / "pools.json"
+        self.slots_path = self.root / "slots.json"
+        self._slots_cache: tuple[int | None, list[dict[str, Any]]] = (None, [])
+        self._ledger: tuple[int | None, int] = (None, 0)
+        self._pools_cache: tuple[tuple[int, int, int] | None, dict[str, dict[str, Any]]] = (None, {})
         self.seq_path = self.paths.seq
         self._cache: dict[RunKey, _Cached] = {}
         self._paths: dict[tuple[str, str], tuple[Path, Path]] = {}
@@ -514,6 +544,101 @@ class Store:
             self.warnings.append(str(exc))
             return {}
         return {d["dag_id"]: d for d in (data.get("dags") or {}).values() if isinstance(d, dict) and "dag_id" in d}
+
+    def pools(self) -> dict[str, dict[str, Any]]:
+        """Pool name -> {"pool", "slots", "description"} as `flowctl pools set` stored them
+        (`default_pool` only when it was set; its size is otherwise the worker count)."""
+        try:
+            stamp: tuple[int, int, int] | None = _stamp(os.stat(self.pools_path))
+        except FileNotFoundError:
+            return {}
+        except OSError:
+            stamp = None
+        if stamp is not None and self._pools_cache[0] == stamp:
+            return dict(self._pools_cache[1])
+        data = self._read_small(self.pools_path)
+        pools = {d["pool"]: d for d in (data.get("pools") or {}).values() if isinstance(d, dict) and "pool" in d}
+        self._pools_cache = (stamp, pools)
+        return dict(pools)
+
+    def slot_holders(self, locked: bool = False) -> list[dict[str, Any]]:
+        """The slot ledger: one entry per try that holds pool slots, with the
+        process (owner) that carries it. Entries of dead processes may still be
+        here until the next writer drops them; readers filter with `owner_alive`.
+
+        The ledger is rewritten in place (one write call, padded with spaces to its
+        old length, no rename: a rename costs 200 µs on ext4) and carries a
+        checksum of its entries. A read that sees a write in progress reads again;
+        a ledger that stays unreadable (a writer killed in the middle of a long
+        write) is rebuilt from the task instances queued or running in the active
+        runs (`holders_from_runs`), which record their pool."""
+        seq = self.seq()
+        cached_seq, cached = self._slots_cache
+        if seq >= 0 and cached_seq == seq and not locked:
+            return cached
+        # three reads: one that met a write in progress (another process's) reads it whole the next time
+        for _ in range(3):
+            raw = self._read_ledger()
+            if raw is None:
+                return []
+            holders = _parse_ledger(raw)
+            if holders is not None:
+                self._slots_cache = (seq if seq >= 0 else None, holders)
+                return holders
+        warning = f"the slot ledger {self.slots_path} is damaged; rebuilt from the active runs"
+        if warning not in self.warnings[-1:]:
+            self.warnings.append(warning)
+        holders = self.holders_from_runs()
+        self._slots_cache = (seq if seq >= 0 else None, holders)
+        return holders
+
+    def _ledger_fd(self, create: bool = False) -> int | None:
+        """The ledger, kept open; opened again when its file was replaced (moved aside by doctor)."""
+        fd = self._ledger[0]
+        if fd is not None and self._ledger[1] == os.getpid():
+            try:
+                if os.stat(self.slots_path).st_ino == os.fstat(fd).st_ino:
+                    return fd
+            except OSError:
+                pass
+            os.close(fd)
+        self._ledger = (None, 0)
+        try:
+            flags = os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+            self._ledger = (os.open(self.slots_path, flags, _FILE_MODE), os.getpid())
+        except OSError:
+            return None
+        return self._ledger[0]
+
+    def _read_ledger(self) -> bytes | None:
+        fd = self._ledger_fd()
+        if fd is None:
+            return None
+        try:
+            size = os.fstat(fd).st_size
+            return os.pread(fd, size, 0) if size else None
+        except OSError:
+            return None
+
+    def holders_from_runs(self) -> list[dict[str, Any]]:
+        """The ledger's entries as the active runs' task instances say: every
+        instance queued or running, with its pool (recorded when it was queued)
+        and its run's owner."""
+        out = []
+        for key in self.active_runs():
+            try:
+                stored = self.read_run(*key)
+            except StoreCorrupt:
+                continue
+            if stored is None or not stored.record.owner:
+                continue
+            for tk, ti in stored.tis.items():
+                if ti.state in ("queued", "running"):
+                    out.append({"dag_id": key.dag_id, "run_id": key.run_id, "task_id": tk.task_id,
+                                "map_index": tk.map_index, "try_number": ti.try_number,
+                                "pool": ti.extra.get("pool") or "default_pool",
+                                "slots": int(ti.extra.get("pool_slots") or 1), "owner": stored.record.owner})
+        return out
 
     def is_paused(self, dag_id: str) -> bool:
         return bool(self.dag_flags().get(dag_id, {}).get("paused", False))
@@ -880,6 +1005,9 @@ class Transaction:
         self._runs: dict[RunKey, RunWriter] = {}
         self._active: set[RunKey] | None = None  #: a whole new active set (a rebuild)
         self._flags: dict[str, dict[str, Any]] = {}
+        self._pools: dict[str, dict[str, Any] | None] = {}  #: pool -> new definition (None: delete)
+        self._holders: tuple[dict[str, Any], list[dict[str, Any]]] | None = None  #: (owner, its holders)
+        self._locked_holders: list[dict[str, Any]] | None = None
         self.touched: dict[RunKey, set[TaskKey]] = {}  #: task instances other writers changed since our last look
         self.committed: set[RunKey] = set()  #: runs whose changes are on disk (all of them, unless commit raised)
         self.foreign = store._own_seq is None or store.seq() != store._own_seq  #: another process committed since our last commit
@@ -922,11 +1050,35 @@ class Transaction:
     def set_active(self, active: set[RunKey]) -> None:
         self._active = set(active)
 
+    def set_pool(self, name: str, slots: int, description: str | None) -> None:
+        self._pools[name] = {"pool": name, "slots": int(slots), "description": description or ""}
+
+    def delete_pool(self, name: str) -> None:
+        self._pools[name] = None
+
+    def slot_holders(self) -> list[dict[str, Any]]:
+        """The ledger as it is under the lock (this transaction's own change not included)."""
+        if self._locked_holders is None:
+            self._locked_holders = self.store.slot_holders(locked=True)
+        return self._locked_holders
+
+    def hold_slots(self, owner: dict[str, Any], holders: list[dict[str, Any]]) -> None:
+        """Make `holders` the whole of what `owner` holds in the ledger. Entries of
+        processes that are gone are dropped as the ledger is rewritten, so a killed
+        process's slots come free with the next commit of any other."""
+        self._holders = (owner, [dict(h) for h in holders])
+
     # -- commit ------------------------------------------------------------------------
 
     def commit(self) -> None:
         store = self.store
         wrote = False
+        if self._holders is not None:  # first: if it cannot be written, nothing is
+            self._write_slots()
+            wrote = True
+        if self._pools:
+            self._write_pools()
+            wrote = True
         for write in self.write_first:  # e.g. asset events (assetlog.py): never lost behind a success
             wrote = write() or wrote
         if self._active is None and not any(
@@ -1001,6 +1153,50 @@ class Transaction:
         doc = {"_meta": {"1": {"schema": SCHEMA_VERSION, "kind": "dags"}},
                "dags": {str(i): f for i, f in enumerate(sorted(flags.values(), key=lambda f: f["dag_id"]), 1)}}
         atomic_write(self.store.flags_path, orjson.dumps(doc))
+
+    def _write_pools(self) -> None:
+        pools = self.store.pools()
+        for name, entry in self._pools.items():
+            if entry is None:
+                pools.pop(name, None)
+            else:
+                pools[name] = entry
+        doc = {"_meta": {"1": {"schema": SCHEMA_VERSION, "kind": "pools"}},
+               "pools": {str(i): p for i, p in enumerate(sorted(pools.values(), key=lambda p: p["pool"]), 1)}}
+        atomic_write(self.store.pools_path, orjson.dumps(doc))
+
+    def _write_slots(self) -> None:
+        """The ledger: the other live processes' entries, then this one's, written
+        in place in one call (see `Store.slot_holders`). Not fsynced: it names live
+        processes only, and after a power cut none is."""
+        from flowctl.procs import same_owner
+
+        assert self._holders is not None
+        owner, mine = self._holders
+        alive: dict[tuple[Any, ...], bool] = {}
+        kept = []
+        for h in self.slot_holders():
+            who = h.get("owner") or {}
+            if same_owner(who, owner):
+                continue
+            ident = (who.get("pid"), who.get("started"), who.get("hostname"))
+            if ident not in alive:
+                alive[ident] = owner_alive(who)
+            if alive[ident]:
+                kept.append(h)
+        entries = kept + [{**h, "owner": owner} for h in mine]
+        store = self.store
+        fd = store._ledger_fd(create=True)
+        if fd is None:
+            raise OSError(errno.EACCES, "cannot open the slot ledger", str(store.slots_path))
+        data = _ledger_bytes(entries)
+        size = os.fstat(fd).st_size
+        written = os.pwrite(fd, data.ljust(size, b" "), 0)
+        if written < max(size, len(data)):
+            raise OSError(errno.ENOSPC, "the slot ledger was not written whole", str(store.slots_path))
+        if size > 4 * len(data) and size > 65536:
+            os.ftruncate(fd, len(data))  # what was padded is valid either way
+        store._slots_cache = (None, entries)
 
     def _write_new(self, key: RunKey, w: RunWriter) -> None:
         assert w.stored is not None

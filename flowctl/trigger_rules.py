@@ -3,7 +3,7 @@
 Pure functions, no I/O. The decisions mirror Apache Airflow's
 ``airflow/ti_deps/deps/trigger_rule_dep.py`` (``TriggerRuleDep._evaluate_direct_relatives``,
 with ``flag_upstream_failed=True`` as the scheduler uses it), leaving out what
-flowctl does not have: setup/teardown tasks, mapped tasks and the ``removed`` state.
+flowctl does not have: mapped tasks and the ``removed`` state.
 
 Like Airflow, the evaluation counts the *finished* upstream task instances by
 state (``success``, ``skipped``, ``failed``, ``upstream_failed``; ``failed`` and
@@ -33,6 +33,10 @@ rule that can never be met makes the task skipped or upstream_failed:
   failed or upstream_failed; skipped when all were skipped.
 - none_skipped: skipped as soon as one upstream was skipped.
 - always: runs at once.
+- all_done_setup_success (a teardown's rule, set by ``as_teardown``): waits until
+  every upstream is done; then, when some upstream is a setup, skipped if every
+  setup was skipped, upstream_failed if none succeeded, else it runs: a teardown
+  runs when its setup ran, whatever happened to the work in between.
 
 A task with no upstream task passes under every rule (Airflow: "The task
 instance did not have any upstream tasks").
@@ -70,6 +74,7 @@ class TriggerRule(StrEnum):
     NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"  #: none failed, one succeeded
     NONE_SKIPPED = "none_skipped"  #: every upstream finished and none was skipped
     ALWAYS = "always"  #: no dependency at all
+    ALL_DONE_SETUP_SUCCESS = "all_done_setup_success"  #: a teardown's: all done, and a setup upstream succeeded
 
     @classmethod
     def all_triggers(cls) -> set[str]:
@@ -173,7 +178,8 @@ _VERBS = {
 class _Upstream:
     """The upstream task ids grouped by state, in the mapping's order."""
 
-    def __init__(self, states: Mapping[str, TaskState]) -> None:
+    def __init__(self, states: Mapping[str, TaskState], setups: frozenset[str] = frozenset()) -> None:
+        self.setups = [t for t in states if t in setups]
         self.total = len(states)
         self.by_state: dict[TaskState, list[str]] = {}
         self.unfinished: list[str] = []
@@ -358,6 +364,20 @@ def _always(u: _Upstream) -> tuple[Verdict, str]:
     return Verdict.RUN, "runs whatever the upstream states"
 
 
+def _all_done_setup_success(u: _Upstream) -> tuple[Verdict, str]:
+    if u.unfinished:
+        return Verdict.WAIT, u.waiting()
+    if u.setups:
+        ran = [t for t in u.setups if t in u.ids(TaskState.SUCCESS)]
+        skipped = [t for t in u.setups if t in u.ids(TaskState.SKIPPED)]
+        if len(skipped) == len(u.setups):
+            return Verdict.SKIP, f"every setup upstream ({_names(u.setups)}) was skipped"
+        if not ran:
+            return Verdict.UPSTREAM_FAILED, f"no setup upstream ({_names(u.setups)}) succeeded"
+        return Verdict.RUN, f"all {u.total} upstream tasks are done and setup {_names(ran)} succeeded"
+    return Verdict.RUN, f"all {u.total} upstream tasks are done ({u.finished_summary()})"
+
+
 _RULES = {
     TriggerRule.ALL_SUCCESS: _all_success,
     TriggerRule.ALL_FAILED: _all_failed,
@@ -371,18 +391,21 @@ _RULES = {
     TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS: _none_failed_min_one_success,
     TriggerRule.NONE_SKIPPED: _none_skipped,
     TriggerRule.ALWAYS: _always,
+    TriggerRule.ALL_DONE_SETUP_SUCCESS: _all_done_setup_success,
 }
 assert set(_RULES) == set(TriggerRule)
 
 
-def evaluate(rule: str | TriggerRule, upstream: Mapping[str, TaskState | str]) -> Decision:
+def evaluate(rule: str | TriggerRule, upstream: Mapping[str, TaskState | str],
+             setups: frozenset[str] | set[str] = frozenset()) -> Decision:
     """Decide whether a task with trigger rule ``rule`` may run now.
 
     ``upstream`` maps each direct upstream task id to its current state (a
     :class:`~flowctl.states.TaskState` or its string value). The verdict is
     RUN (schedule it), WAIT (ask again when an upstream changes), SKIP or
     UPSTREAM_FAILED (the rule can never be met; set the task to that state).
-    The reason is one sentence starting with the rule's name.
+    The reason is one sentence starting with the rule's name. `setups` names
+    the upstream tasks that are setup tasks (for all_done_setup_success).
 
     >>> evaluate("all_success", {"extract": "success", "load": "running"}).verdict
     <Verdict.WAIT: 'wait'>
@@ -393,5 +416,5 @@ def evaluate(rule: str | TriggerRule, upstream: Mapping[str, TaskState | str]) -
     states = {task_id: _parse_state(task_id, s) for task_id, s in upstream.items()}
     if not states:
         return Decision(Verdict.RUN, f"{tr.value}: the task has no upstream tasks")
-    verdict, why = _RULES[tr](_Upstream(states))
+    verdict, why = _RULES[tr](_Upstream(states, frozenset(setups)))
     return Decision(verdict, f"{tr.value}: {why}")

@@ -34,7 +34,6 @@ DAG_IGNORED: dict[str, str] = {
 """DAG arguments accepted and ignored (argument -> what happens instead)."""
 
 DAG_RECORDED: dict[str, str] = {
-    "dagrun_timeout": "recorded (DagSpec.dagrun_timeout); runs are not timed out yet",
     "is_paused_upon_creation": "recorded (DagSpec.is_paused_upon_creation); new DAGs are not paused yet",
 }
 """DAG arguments flowctl records for the scheduler, which does not act on them yet."""
@@ -44,10 +43,7 @@ TASK_IGNORED: dict[str, str] = {
     "wait_for_downstream": "a run does not wait for the previous run's downstream tasks",
     "ignore_first_depends_on_past": "depends_on_past applies from the first run",
     "wait_for_past_depends_before_skipping": "not applied",
-    "max_active_tis_per_dag": "recorded (TaskSpec.max_active_tis_per_dag); not enforced yet",
     "max_active_tis_per_dagrun": "not enforced",
-    "task_concurrency": "not enforced (Airflow 1 name of max_active_tis_per_dag)",
-    "pool_slots": "recorded (TaskSpec.pool_slots); pools are not enforced yet",
     "queue": "one local queue",
     "weight_rule": "priority_weight is used as given",
     "executor": "every task runs on the configured executor",
@@ -85,6 +81,9 @@ TASK_METADATA = frozenset(
         "post_execute",
         "outlets",
         "inlets",
+        "pool_slots",
+        "max_active_tis_per_dag",
+        "task_concurrency",
     }
 )
 """Operator arguments flowctl takes as they are: metadata it records, or behaviour it implements."""

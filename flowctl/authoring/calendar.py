@@ -222,7 +222,13 @@ class LatestOnlyOperator(BaseBranchOperator):
     """Lets the downstream tasks run only in the latest run: a manual run, or a
     run whose data interval is the latest one that has ended (now lies in the
     interval after it). In any other run (a catch-up or a backfill) the direct
-    downstream tasks are skipped, and below them the trigger rules decide."""
+    downstream tasks are skipped, and below them the trigger rules decide.
+
+    Airflow's rule (the standard provider's): a manual run passes; a run with no
+    next interval (`@once`, past `end_date`) passes; otherwise the run is the
+    latest when `left < now <= right` around the interval that follows it. With
+    flowctl's data intervals a scheduled run is made once its interval has ended,
+    so that is the interval after it, as in Airflow 2; the log lines are Airflow's."""
 
     ui_color = "#e9ffdb"
 
@@ -230,7 +236,7 @@ class LatestOnlyOperator(BaseBranchOperator):
         everything = sorted(self.downstream_task_ids)
         run = context.get("dag_run")
         if getattr(run, "run_type", None) == "manual":
-            print("Manually triggered DAG run: latest", flush=True)
+            print("Manually triggered DAG_Run: allowing execution to proceed.", flush=True)
             return everything
         from flowctl.timetables import make_timetable
 
@@ -239,7 +245,7 @@ class LatestOnlyOperator(BaseBranchOperator):
                             default_tz=getattr(end.tzinfo, "name", None) or "UTC")
         following = tt.next_intervals(after=end, n=1) if self.dag.schedule is not None else []
         if not following:
-            print("No next interval: latest", flush=True)
+            print("Last scheduled execution: allowing execution to proceed.", flush=True)
             return everything
         now = _utcnow()
         left, right = following[0].start, following[0].end

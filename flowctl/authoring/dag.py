@@ -147,8 +147,6 @@ class DAG:
         self.edge_lines: dict[tuple[str, str], int | None] = {}
         for name in others:
             self.warn(name)
-        if dagrun_timeout is not None:
-            self.warn("dagrun_timeout")
         if is_paused_upon_creation is not None:
             self.warn("is_paused_upon_creation")
         if dag_display_name is not None:
@@ -288,6 +286,9 @@ class DAG:
                 f"DAG {self.dag_id!r}: duplicate task id {op.task_id!r}"
             )
         self.task_dict[op.task_id] = op
+        from flowctl.authoring.setup_teardown import register
+
+        register(op)
 
     def get_task(self, task_id: str) -> BaseOperator:
         return self.task_dict[task_id]
@@ -505,8 +506,32 @@ class TaskGroup(Dependable):
         return [t for t in self.children if not (t.upstream_task_ids & ids)]
 
     def leaves(self) -> list[BaseOperator]:
+        """The group's last tasks; a teardown is passed over for the work before it
+        (Airflow: teardowns are ignored when setting dependencies against groups)."""
         ids = {t.task_id for t in self.children}
-        return [t for t in self.children if not (t.downstream_task_ids & ids)]
+        by_id = {t.task_id: t for t in self.children}
+        out: list[BaseOperator] = []
+
+        def more_work_below(task: Any, exclude: str) -> bool:
+            return any(d != exclude and d in ids and not by_id[d].is_teardown for d in task.downstream_task_ids)
+
+        def work_before(task: Any) -> None:
+            for u in sorted(task.upstream_task_ids):
+                up = by_id.get(u)
+                if up is None or (task.is_teardown and up.is_setup):
+                    continue
+                if up.is_teardown:
+                    work_before(up)
+                elif not more_work_below(up, task.task_id) and up not in out:
+                    out.append(up)
+
+        for t in self.children:
+            if not (t.downstream_task_ids & ids):
+                if not getattr(t, "is_teardown", False):
+                    out.append(t)
+                else:
+                    work_before(t)
+        return out
 
     def set_downstream(self, other: Any) -> None:
         for leaf in self.leaves():

@@ -133,6 +133,9 @@ class TaskDecorator:
         self.function = function
         self.operator_class = operator_class
         self.kwargs = kwargs
+        self.is_setup = False
+        self.is_teardown = False
+        self.on_failure_fail_dagrun = False
         functools.update_wrapper(self, function)  # type: ignore[arg-type]
 
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
@@ -148,10 +151,17 @@ class TaskDecorator:
             op_kwargs=kwargs,
             **options,
         )
+        if self.is_setup:
+            op.as_setup()
+        if self.is_teardown:
+            op.as_teardown(on_failure_fail_dagrun=self.on_failure_fail_dagrun)
         return XComArg(op)
 
     def override(self, **kwargs: Any) -> TaskDecorator:
-        return TaskDecorator(self.function, self.operator_class, {**self.kwargs, **kwargs})
+        twin = TaskDecorator(self.function, self.operator_class, {**self.kwargs, **kwargs})
+        twin.is_setup, twin.is_teardown = self.is_setup, self.is_teardown
+        twin.on_failure_fail_dagrun = self.on_failure_fail_dagrun
+        return twin
 
     def expand(self, *args: Any, **kwargs: Any) -> Any:
         """`f.expand(x=[1, 2, 3])`: one instance of the task per element (see authoring/mapping.py)."""
@@ -250,6 +260,31 @@ def _variants() -> dict[str, Callable[[], type[BaseOperator]]]:
 
 
 task: Any = _Task()
+
+
+def setup(python_callable: Any) -> TaskDecorator:
+    """`@setup` (Airflow's): a `@task` (or `@task.bash`, ...) whose tasks are setups."""
+    decorated = python_callable if isinstance(python_callable, TaskDecorator) else task(python_callable)
+    if not isinstance(decorated, TaskDecorator):
+        raise DagDefinitionError(f"@setup needs a function or a @task, not {python_callable!r}")
+    decorated.is_setup = True
+    return decorated
+
+
+def teardown(python_callable: Any = None, *, on_failure_fail_dagrun: bool = False) -> Any:
+    """`@teardown` or `@teardown(on_failure_fail_dagrun=True)` (Airflow's): a `@task`
+    whose tasks are teardowns (they run when their setup ran; their failure does not
+    fail the run unless `on_failure_fail_dagrun`)."""
+
+    def wrap(fn: Any) -> TaskDecorator:
+        decorated = fn if isinstance(fn, TaskDecorator) else task(fn)
+        if not isinstance(decorated, TaskDecorator):
+            raise DagDefinitionError(f"@teardown needs a function or a @task, not {fn!r}")
+        decorated.is_teardown = True
+        decorated.on_failure_fail_dagrun = bool(on_failure_fail_dagrun)
+        return decorated
+
+    return wrap(python_callable) if python_callable is not None else wrap
 
 
 class TaskGroupDecorator:

@@ -23,6 +23,7 @@ from typing import Any
 
 from flowctl.authoring.dag import (
     DAG,
+    NOTSET,
     DagParam,
     Dependable,
     Label,
@@ -196,11 +197,48 @@ class BaseOperator(Dependable):
         self.inlets = _asset_list(airflow.get("inlets"), self.task_id, "inlets")
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
+        self.is_setup = False
+        self.is_teardown = False
+        self.on_failure_fail_dagrun = False
         _check_trigger_rule(self.task_id, self.trigger_rule)
         dag.add_task(self)
         while group is not None:  # a task in a nested group belongs to every enclosing group
             group.children.append(self)
             group = group.parent
+
+    # -- setup and teardown (Airflow 2.7+) -------------------------------------
+
+    def as_setup(self) -> BaseOperator:
+        """Mark this task a setup: its teardowns run when it ran, and clearing a task
+        in its scope clears it too."""
+        self.is_setup = True
+        return self
+
+    def as_teardown(self, *, setups: Any = NOTSET, on_failure_fail_dagrun: Any = NOTSET) -> BaseOperator:
+        """Mark this task a teardown of `setups` (each becomes a setup, upstream of it):
+        it runs once its upstream tasks are done if a setup succeeded (trigger rule
+        all_done_setup_success); its failure does not fail the run unless
+        `on_failure_fail_dagrun`."""
+        self.is_teardown = True
+        self.trigger_rule = "all_done_setup_success"
+        if on_failure_fail_dagrun is not NOTSET:
+            self.on_failure_fail_dagrun = bool(on_failure_fail_dagrun)
+        if setups is not NOTSET:
+            for setup in as_tasks(setups):
+                op = _operator_of(setup)
+                op.as_setup()
+                op >> self
+        return self
+
+    def __enter__(self) -> Any:
+        from flowctl.authoring.setup_teardown import enter
+
+        return enter(self)
+
+    def __exit__(self, *exc: object) -> None:
+        from flowctl.authoring.setup_teardown import leave
+
+        leave()
 
     # -- Airflow's operator API ----------------------------------------------
 
@@ -384,6 +422,29 @@ class XComArg(Dependable):
         from flowctl.authoring.mapping import ConcatInput
 
         return ConcatInput([self, *others])
+
+    # setup and teardown, as Airflow's XComArg: they act on the task and return the reference
+    def as_setup(self) -> XComArg:
+        self.operator.as_setup()
+        return self
+
+    def as_teardown(self, *, setups: Any = NOTSET, on_failure_fail_dagrun: Any = NOTSET) -> XComArg:
+        self.operator.as_teardown(setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
+        return self
+
+    @property
+    def is_setup(self) -> bool:
+        return self.operator.is_setup
+
+    @property
+    def is_teardown(self) -> bool:
+        return self.operator.is_teardown
+
+    def __enter__(self) -> Any:
+        return self.operator.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.operator.__exit__(*exc)
 
     def __repr__(self) -> str:
         return f"XComArg({self.operator.task_id!r}, {self.key!r})"

@@ -4,9 +4,11 @@
 
 The DAG keeps the default values (`dag.params`, what templates see as
 `params`) and the Param objects (`dag.param_specs`). A run's conf overrides a
-value; `check_params` then checks each value against its Param's `type`,
-`enum`, `minimum`/`maximum` and `minLength`/`maxLength`, so a bad value fails
-the task with a line naming the param (Airflow refuses such a run up front).
+value. Values are checked against the Param's JSON Schema (`type`, `enum`,
+`minimum`, `maximum`, `minLength`, `format`, ...) when a run is made
+(`conf_problem`, on the DagSpec's recorded schemas: a bad `--conf` is refused
+and nothing is written, as Airflow refuses such a run) and again in the task
+(`check_params`).
 """
 
 from __future__ import annotations
@@ -14,16 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from flowctl.errors import DagDefinitionError, TaskFailed
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "object": (dict,),
-    "array": (list, tuple),
-    "null": (type(None),),
-}
 
 
 class _Required:
@@ -40,7 +32,7 @@ class Param:
     def __init__(self, default: Any = REQUIRED, description: str | None = None, **schema: Any) -> None:
         self.value = default
         self.description = description
-        self.schema = dict(schema)
+        self.schema = dict(schema.pop("schema")) if isinstance(schema.get("schema"), dict) else dict(schema)
 
     @property
     def has_value(self) -> bool:
@@ -70,36 +62,50 @@ class ParamsDict(dict):
 
 
 def schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
-    """What is wrong with `value` for `schema` (a practical subset of JSON schema), or None."""
-    kinds = schema.get("type")
-    if kinds is not None:
-        names = [kinds] if isinstance(kinds, str) else list(kinds)
-        ok = False
-        for name in names:
-            types = _TYPES.get(name)
-            if types is None:
-                ok = True  # an unknown type name is not ours to refuse
-                break
-            if isinstance(value, bool) and name in ("integer", "number"):
-                continue
-            if isinstance(value, types):
-                ok = True
-                break
-        if not ok:
-            return f"must be of type {' or '.join(names)}"
-    if "enum" in schema and value not in schema["enum"]:
-        return f"must be one of {schema['enum']!r}"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            return f"must be at least {schema['minimum']}"
-        if "maximum" in schema and value > schema["maximum"]:
-            return f"must be at most {schema['maximum']}"
-    if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            return f"must be at least {schema['minLength']} characters"
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            return f"must be at most {schema['maxLength']} characters"
+    """What is wrong with `value` for `schema` (JSON Schema, as Airflow's Param
+    checks it), naming the rule: e.g. "0 is less than the minimum of 1 (rule:
+    minimum)"; None when it is valid."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())
+    except jsonschema.ValidationError as err:
+        where = "".join(f"[{p!r}]" for p in err.absolute_path)
+        return f"{where + ': ' if where else ''}{err.message} (rule: {err.validator})"
+    except jsonschema.SchemaError as err:
+        return f"its schema is not valid JSON Schema: {err.message}"
     return None
+
+
+def conf_problem(schemas: dict[str, dict[str, Any]], conf: dict[str, Any]) -> str | None:
+    """Why a run with this conf would be refused (one line naming the param and
+    the rule), or None. `schemas` is `DagSpec.param_schemas`: a value the conf
+    gives is checked, else the default; a param with neither is missing.
+    A default that was masked (a secret-looking name) is checked in the task."""
+    for name, entry in schemas.items():
+        schema = entry.get("schema") or {}
+        if name in conf:
+            value = conf[name]
+        elif entry.get("has_default"):
+            if entry.get("masked"):
+                continue
+            value = entry.get("default")
+        else:
+            return f"param {name!r} has no default and --conf does not give it"
+        problem = schema_problem(value, schema)
+        if problem:
+            return f"param {name!r} = {_short(value)} is refused: {problem}"
+    return None
+
+
+def _short(value: Any) -> str:
+    import json
+
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def resolve_params(params: dict[str, Any], owner: str) -> tuple[dict[str, Any], dict[str, Param]]:

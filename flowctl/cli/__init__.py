@@ -15,6 +15,7 @@ from flowctl.cli import (  # noqa: F401  (registers)
     changes,
     dags,
     history,
+    pools,
     running,
     scheduler,
     system,

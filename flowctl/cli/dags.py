@@ -131,14 +131,18 @@ def tasks_list(dag_id: DagArg, as_json: JsonOpt = False) -> None:
 
     spec = _service(dags=True).dag(dag_id)
     rows = [{"task_id": t.task_id, "operator": t.operator, "upstream": list(t.upstream),
-             "downstream": list(t.downstream), "trigger_rule": t.trigger_rule, "retries": t.retries}
+             "downstream": list(t.downstream), "trigger_rule": t.trigger_rule, "retries": t.retries,
+             "pool": t.pool or "default_pool", "pool_slots": t.pool_slots,
+             "is_setup": t.is_setup, "is_teardown": t.is_teardown}
             for t in (spec.tasks[tid] for tid in spec.order)]
     if as_json:
         print_json(rows)
         return
     t = table("task", "operator", "upstream", "trigger rule", "retries")
     for r in rows:
-        t.add_row(r["task_id"], r["operator"], ", ".join(r["upstream"]) or "-", r["trigger_rule"], str(r["retries"]))
+        role = " (setup)" if r["is_setup"] else " (teardown)" if r["is_teardown"] else ""
+        t.add_row(r["task_id"] + role, r["operator"], ", ".join(r["upstream"]) or "-", r["trigger_rule"],
+                  str(r["retries"]))
     console().print(t)
 
 

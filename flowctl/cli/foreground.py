@@ -138,7 +138,7 @@ def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, An
     elif final == "failed":
         failed = [t for t in tis if t.get("state") == "failed"]
         out.print(f"[red]Run {run_id} of {spec.dag_id} failed[/] in {duration(elapsed)}: "
-                  f"{', '.join(_label(t) for t in failed) or 'upstream failures'}.")
+                  f"{', '.join(_label(t) for t in failed) or doc.get('reason') or 'upstream failures'}.")
         for ti in failed[:3]:
             if ti.get("error"):
                 out.print(f"  {_label(ti)}: {ti['error']}", markup=False)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from flowctl.engine.decisions import counts_for_run_state
 from flowctl.errors import NotFound, UsageError
 from flowctl.records import TaskInstance, TaskKey
 from flowctl.specs import DagSpec
@@ -105,6 +106,8 @@ def plan_clear(
         if downstream:
             for tid in _closure(chosen, down) - chosen:
                 why.setdefault(tid, "downstream of a selected task")
+        for tid, reason in setups_and_teardowns(spec, set(why)).items():
+            why.setdefault(tid, reason)
         for tid in failure_leftovers(tis, down, set(why)) - set(why):
             why[tid] = f"{tis[tid].get('state')} because of a cleared upstream"
         order = data.dag_version.get("order") or list(tis)
@@ -121,6 +124,25 @@ def plan_clear(
                 item["mapped"] = True
             plan.append(item)
     return plan
+
+
+def setups_and_teardowns(spec: DagSpec | None, chosen: set[str]) -> dict[str, str]:
+    """What clearing these tasks clears with them (Airflow's rule): a task's setups
+    and their teardowns; a setup's teardowns."""
+    out: dict[str, str] = {}
+    if spec is None:
+        return out
+    for tid in sorted(chosen):
+        task = spec.tasks.get(tid)
+        if task is None or task.is_teardown:
+            continue
+        for setup in task.setups:
+            out.setdefault(setup, f"a setup of {tid}")
+        for setup in [*task.setups, *([tid] if task.is_setup else [])]:
+            for down in spec.tasks[setup].downstream if setup in spec.tasks else ():
+                if down != tid and down in spec.tasks and spec.tasks[down].is_teardown:
+                    out.setdefault(down, f"the teardown of {setup}")
+    return {t: why for t, why in out.items() if t not in chosen}
 
 
 def version_changes(spec: DagSpec | None, version: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -190,6 +212,8 @@ def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
                         rf.put_ti(TaskKey(tid), **fresh_ti(run_spec, tid).to_doc())
                 rf.set_dag_version(run_spec.version_doc())
             rf.update_run(state="queued", end_date=None)
+            if rf.record.extra.get("timed_out"):  # its dagrun_timeout counts anew from its next start
+                rf.update_run(timed_out=None, reason=None, start_date=None)
     return count
 
 
@@ -259,8 +283,10 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
                     rf.put_ti(key, **reset_fields())
                 reset[tid] = str(tis[tid].get("state"))
                 tis[tid]["state"] = TaskState.NONE
-        states = [TaskState(ti.state) for ti in rf.tis().values()]
-        new_state = str(run_state_of(states))
+        tis_now = rf.tis()
+        states = [TaskState(ti.state) for ti in tis_now.values()]
+        deciding = [TaskState(ti.state) for k, ti in tis_now.items() if counts_for_run_state(spec, k.task_id)]
+        new_state = str(run_state_of(states, deciding))
         if new_state in ("queued", "running"):
             new_state = "queued" if not any(s not in (TaskState.NONE,) and s not in FINISHED for s in states) else "running"
         ended = None

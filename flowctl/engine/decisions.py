@@ -9,10 +9,11 @@ disagree with the scheduler.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowctl.records import RunKey, TaskKey
 from flowctl.specs import DagSpec, TaskSpec
@@ -109,14 +110,16 @@ _NOTHING = Judgement("")
 
 def judge(
     task: TaskSpec, state: str, ti: Mapping[str, Any], upstream: Mapping[str, str], now: datetime,
-    prev_state: str | None = None, explain: bool = False,
+    prev_state: str | None = None, explain: bool = False, setup_states: Mapping[str, str] | None = None,
 ) -> Judgement:
     """The one rule for one task instance, used by the loop, `decide` and `explain`:
     a retry or reschedule waits for its time; a task with no state runs when its
     trigger rule is met (and the previous run's instance allows, with
     depends_on_past), waits, or is skipped / upstream_failed when the rule can
     never be met. `prev_state` is the previous run's state of it ("" when there
-    is none; None when depends_on_past does not apply)."""
+    is none; None when depends_on_past does not apply). `setup_states`: the
+    states of `task.setups` (a task in a setup's scope waits for it to succeed,
+    as Airflow's setup constraint; a teardown's rule reads its setups)."""
     if state == TaskState.UP_FOR_RETRY:
         at = _dt(ti.get("next_retry_at"))
         if at is None or at <= now:
@@ -129,6 +132,10 @@ def judge(
         return Judgement("wait", f"sensor rescheduled: next poke at {at.isoformat()}")
     if state not in (TaskState.NONE, TaskState.SCHEDULED):
         return _NOTHING
+    if task.setups and not task.is_teardown and setup_states is not None:
+        held = setup_constraint(task, upstream, setup_states)
+        if held is not None:
+            return held
     past = task.depends_on_past and prev_state is not None
     if task.trigger_rule == "all_success" and not explain:
         # the common case, decided without building a reason
@@ -137,7 +144,7 @@ def judge(
                 return _RUN
         elif not any(st in _DECIDING for st in upstream.values()):
             return _WAIT  # some upstream still going, none failed or skipped: wait
-    decision = evaluate(task.trigger_rule, upstream)
+    decision = evaluate(task.trigger_rule, upstream, frozenset(task.setups) if task.is_teardown else frozenset())
     if decision.verdict == Verdict.RUN:
         if past and prev_state and prev_state not in (TaskState.SUCCESS, TaskState.SKIPPED):
             return Judgement("wait", f"depends_on_past: the previous run's {task.task_id} is {prev_state}")
@@ -146,6 +153,35 @@ def judge(
         return Judgement("wait", decision.reason)
     to = "skip" if decision.verdict == Verdict.SKIP else "upstream_failed"
     return Judgement(to, decision.reason)
+
+
+def setup_constraint(task: TaskSpec, upstream: Mapping[str, str], setup_states: Mapping[str, str]) -> Judgement | None:
+    """Airflow's setup constraint: a task in the scope of a setup that is not right
+    above it runs only once that setup succeeded; upstream_failed if it failed,
+    skipped if it was skipped. None: no setup holds it."""
+    indirect = [s for s in task.setups if s not in upstream]
+    if not indirect:
+        return None
+    states = {s: setup_states.get(s, TaskState.NONE) for s in indirect}
+    failed = [s for s, st in states.items() if st in (TaskState.FAILED, TaskState.UPSTREAM_FAILED)]
+    if failed:
+        return Judgement("upstream_failed", f"setup {', '.join(failed)} did not succeed ({states[failed[0]]})")
+    skipped = [s for s, st in states.items() if st == TaskState.SKIPPED]
+    if skipped:
+        return Judgement("skip", f"setup {', '.join(skipped)} was skipped")
+    waiting = [s for s, st in states.items() if st != TaskState.SUCCESS]
+    if waiting:
+        return Judgement("wait", f"waiting for setup {', '.join(waiting)} to succeed")
+    return None
+
+
+def counts_for_run_state(spec: DagSpec | None, task_id: str) -> bool:
+    """Whether a task's failure can fail its run: a teardown's does not (Airflow),
+    unless it has `on_failure_fail_dagrun`, or the DAG has nothing but teardowns."""
+    task = spec.tasks.get(task_id) if spec is not None else None
+    if task is None or not task.is_teardown or task.on_failure_fail_dagrun:
+        return True
+    return all(t.is_teardown and not t.on_failure_fail_dagrun for t in spec.tasks.values()) if spec else True
 
 
 def task_verdicts(
@@ -172,7 +208,8 @@ def task_verdicts(
         prev = None
         if task.depends_on_past and prev_states is not None:
             prev = prev_states.get(tid, "")
-        j = judge(task, state, view.tis[tid], upstream, now, prev, explain)
+        setup_states = {s: states.get(s, TaskState.NONE) for s in task.setups} if task.setups else None
+        j = judge(task, state, view.tis[tid], upstream, now, prev, explain, setup_states)
         if j.verdict == "run":
             ready.append((tid, state))
         elif j.verdict == "wait":
@@ -193,11 +230,14 @@ def decide(
     paused: frozenset[str] = frozenset(),
     prev_states: Mapping[RunKey, Mapping[str, str]] | None = None,
     explain: bool = True,
+    occupancy: Occupancy | None = None,
 ) -> tuple[list[Action], list[Waiting]]:
     """Everything the scheduler should do now for these runs.
 
     Ready tasks take free slots oldest run first, then by `priority_weight`,
-    within `workers` and each DAG's `max_active_tasks`.
+    within `workers` and each DAG's `max_active_tasks`; with `occupancy` (the
+    slot ledger of every process), within pools, `max_active_tasks` and
+    `max_active_tis_per_dag` across processes too.
     """
     views = list(views)
     actions: list[Action] = []
@@ -226,7 +266,15 @@ def decide(
                 break
             waits.append(Waiting(key, tid, f"all {workers} worker slots are busy"))
             continue
-        if by_dag.get(key[0], 0) >= spec.max_active_tasks:
+        if occupancy is not None:
+            lane = lane_of(spec.tasks[tid])
+            why_not = occupancy.unrunnable(lane) or occupancy.blocked(key[0], lane)
+            if why_not is not None:
+                if explain:
+                    waits.append(Waiting(key, tid, why_not))
+                continue
+            occupancy.take(key[0], lane)
+        elif by_dag.get(key[0], 0) >= spec.max_active_tasks:
             if explain:
                 waits.append(Waiting(key, tid, f"max_active_tasks ({spec.max_active_tasks}) reached for {key[0]}"))
             continue
@@ -241,7 +289,8 @@ def decide(
         spec = specs.get(view.dag_id)
         if spec is not None and len(spec.tasks) != len(states):  # a removed task cannot hold its run open
             states = {t: s for t, s in states.items() if t in spec.tasks or s in FINISHED}
-        new = run_state_of([TaskState(s) for s in states.values()])
+        new = run_state_of([TaskState(s) for s in states.values()],
+                           [TaskState(s) for t, s in states.items() if counts_for_run_state(spec, t)])
         if new != view.run.get("state"):
             actions.append(SetRunState(view.key, new))
     return actions, waits
@@ -286,6 +335,21 @@ def timed_out(task: TaskSpec | None, ti: Mapping[str, Any], now: datetime) -> bo
         return False
     started = _dt(ti.get("start_date"))
     return started is not None and now >= started + timedelta(seconds=task.execution_timeout)
+
+
+def run_deadline(spec: DagSpec | None, state: str | None, start_date: str | None) -> datetime | None:
+    """When a run that is still going times out (Airflow's dagrun_timeout, counted
+    from the run's start), or None: no timeout, not started, or finished."""
+    if spec is None or spec.dagrun_timeout is None or not start_date or state not in ("queued", "running"):
+        return None
+    return datetime.fromisoformat(start_date) + timedelta(seconds=spec.dagrun_timeout)
+
+
+def timeout_reason(spec: DagSpec, start_date: str | None) -> str:
+    """The one line a timed-out run and its instances carry (explain, the notice)."""
+    limit = spec.dagrun_timeout or 0
+    human = str(timedelta(seconds=round(limit))) if limit >= 3600 else f"{limit:g} s"
+    return f"the run timed out: dagrun_timeout of {human} passed since it started ({start_date})"
 
 
 def next_wakeup(specs: Mapping[str, DagSpec], views: Iterable[RunView], now: datetime) -> datetime | None:
@@ -397,13 +461,136 @@ class Candidate:
     expected: str = field(compare=False)  #: the state it is in (none, scheduled, up_for_retry, ...)
 
 
-class ReadyQueue:
-    """Ready task instances, one heap per DAG so a DAG held back by its
-    `max_active_tasks` costs nothing to pass over. No clock, no I/O."""
+# -- pools and concurrency limits -------------------------------------------------------------
 
-    def __init__(self) -> None:
-        self._heaps: dict[str, list[Candidate]] = {}
-        self._live: dict[tuple[RunKey, TaskKey], Candidate] = {}
+DEFAULT_POOL = "default_pool"
+
+
+class Lane(NamedTuple):
+    """What a ready task instance needs besides a worker slot: `slots` of a pool,
+    and, when its task has `max_active_tis_per_dag`, room under that limit."""
+
+    pool: str = DEFAULT_POOL
+    slots: int = 1
+    task_id: str | None = None  #: set only when the task has a max_active_tis_per_dag
+    task_limit: int | None = None
+
+
+def lane_of(task: TaskSpec | None) -> Lane:
+    if task is None:
+        return Lane()
+    limit = task.max_active_tis_per_dag
+    return Lane(task.pool or DEFAULT_POOL, max(1, int(task.pool_slots or 1)),
+                task.task_id if limit is not None else None, limit)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """One try holding slots (an entry of the slot ledger)."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    try_number: int
+    pool: str
+    slots: int
+
+    def label(self) -> str:
+        task = self.task_id if self.map_index < 0 else f"{self.task_id}[{self.map_index}]"
+        return f"{self.dag_id}.{task} run {self.run_id}"
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"dag_id": self.dag_id, "run_id": self.run_id, "task_id": self.task_id,
+                "map_index": self.map_index, "try_number": self.try_number, "pool": self.pool,
+                "slots": self.slots}
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Holder:
+        return cls(str(doc.get("dag_id", "")), str(doc.get("run_id", "")), str(doc.get("task_id", "")),
+                   int(doc.get("map_index", -1)), int(doc.get("try_number", 0)),
+                   str(doc.get("pool") or DEFAULT_POOL), int(doc.get("slots", 1) or 1))
+
+
+_MAX_NAMED = 3
+
+
+class Occupancy:
+    """Who holds what, across every process, and the limits: which lanes may
+    start a task instance now, and why not. Pure: built from the pools' sizes,
+    the ledger's holders and the DAGs' `max_active_tasks`.
+
+    A pool of size -1 is unlimited; 0 holds its tasks back. A task whose pool does
+    not exist, or that needs more slots than its pool has, can never run."""
+
+    def __init__(self, sizes: Mapping[str, int], holders: Iterable[Holder],
+                 dag_limits: Mapping[str, int] | None = None) -> None:
+        self.sizes = dict(sizes)
+        self.dag_limits = dict(dag_limits or {})
+        self.holders: dict[str, list[Holder]] = {}
+        self.pool_used: Counter[str] = Counter()
+        self.dag_used: Counter[str] = Counter()
+        self.task_used: Counter[tuple[str, str]] = Counter()
+        for h in holders:
+            self.add(h)
+
+    def add(self, h: Holder) -> None:
+        self.holders.setdefault(h.pool, []).append(h)
+        self.pool_used[h.pool] += h.slots
+        self.dag_used[h.dag_id] += 1
+        self.task_used[(h.dag_id, h.task_id)] += 1
+
+    def unrunnable(self, lane: Lane) -> str | None:
+        """Why a task instance in this lane can never start (it fails), or None."""
+        size = self.sizes.get(lane.pool)
+        if size is None:
+            return (f"pool {lane.pool!r} does not exist (create it with "
+                    f"`flowctl pools set {lane.pool} SLOTS`)")
+        if 0 < size < lane.slots:
+            return f"needs {lane.slots} slots of pool {lane.pool!r}, which has {size}"
+        return None
+
+    def blocked(self, dag_id: str, lane: Lane) -> str | None:
+        """Why a task instance of `dag_id` in this lane cannot start now, or None."""
+        limit = self.dag_limits.get(dag_id)
+        if limit is not None and self.dag_used[dag_id] >= limit:
+            return f"max_active_tasks ({limit}) reached for {dag_id}"
+        if lane.task_limit is not None and lane.task_id is not None and \
+                self.task_used[(dag_id, lane.task_id)] >= lane.task_limit:
+            return (f"max_active_tis_per_dag ({lane.task_limit}) reached for {dag_id}.{lane.task_id} "
+                    f"(across its runs)")
+        size = self.sizes.get(lane.pool)
+        if size is None:
+            return self.unrunnable(lane)
+        if size == 0:
+            return f"pool {lane.pool} has 0 slots: its tasks wait until it has some (`flowctl pools set`)"
+        if size > 0 and self.pool_used[lane.pool] + lane.slots > size:
+            return self.full(lane)
+        return None
+
+    def full(self, lane: Lane) -> str:
+        size = self.sizes.get(lane.pool, 0)
+        held = self.holders.get(lane.pool, [])
+        names = ", ".join(h.label() for h in held[:_MAX_NAMED])
+        if len(held) > _MAX_NAMED:
+            names += f" and {len(held) - _MAX_NAMED} more"
+        need = f"; this task needs {lane.slots}" if lane.slots > 1 else ""
+        return f"pool {lane.pool} is full ({self.pool_used[lane.pool]} of {size} slots taken by {names}{need})"
+
+    def take(self, dag_id: str, lane: Lane, holder: Holder | None = None) -> None:
+        """Count a task instance that starts (before the ledger knows it)."""
+        self.add(holder or Holder(dag_id, "", lane.task_id or "", -1, 0, lane.pool, lane.slots))
+
+
+class ReadyQueue:
+    """Ready task instances, one heap per DAG and lane (pool, slots, task limit),
+    so a DAG held back by its `max_active_tasks` or a full pool costs nothing to
+    pass over. No clock, no I/O."""
+
+    def __init__(self, lane_of: Callable[[Candidate], Lane] | None = None) -> None:
+        self._lane_of = lane_of
+        self._heaps: dict[tuple[str, Lane], list[Candidate]] = {}
+        self._live: dict[tuple[RunKey, TaskKey], tuple[Candidate, Lane]] = {}
 
     def __len__(self) -> int:
         return len(self._live)
@@ -413,10 +600,12 @@ class ReadyQueue:
 
     def push(self, c: Candidate) -> None:
         ident = (c.run, c.task)
-        if self._live.get(ident) == c:
+        lane = self._lane_of(c) if self._lane_of is not None else Lane()
+        held = self._live.get(ident)
+        if held is not None and held[0] == c and held[1] == lane:
             return
-        self._live[ident] = c
-        heapq.heappush(self._heaps.setdefault(c.run.dag_id, []), c)
+        self._live[ident] = (c, lane)
+        heapq.heappush(self._heaps.setdefault((c.run.dag_id, lane), []), c)
 
     def discard(self, run: RunKey, task: TaskKey) -> None:
         self._live.pop((run, task), None)
@@ -425,37 +614,62 @@ class ReadyQueue:
         for ident in [i for i in self._live if i[0] == run]:
             del self._live[ident]
 
-    def _head(self, dag_id: str) -> Candidate | None:
-        heap = self._heaps.get(dag_id)
+    def _head(self, key: tuple[str, Lane]) -> Candidate | None:
+        heap = self._heaps.get(key)
         while heap:
             c = heap[0]
-            if self._live.get((c.run, c.task)) is c:
+            held = self._live.get((c.run, c.task))
+            if held is not None and held[0] is c and held[1] == key[1]:
                 return c
             heapq.heappop(heap)
         return None
 
-    def take(self, free: int, active: Mapping[str, int], limits: Mapping[str, int]) -> list[Candidate]:
-        """Up to `free` candidates, best first across DAGs, none past a DAG's limit."""
+    def take(self, free: int, active: Mapping[str, int] | None = None, limits: Mapping[str, int] | None = None,
+             gate: Occupancy | None = None) -> list[Candidate]:
+        """Up to `free` candidates, best first across DAGs, none past a DAG's
+        limit (`limits`, counted from `active`) or, with `gate`, past a pool,
+        `max_active_tasks` or `max_active_tis_per_dag` across every process."""
         out: list[Candidate] = []
-        counts = dict(active)
+        counts = dict(active or {})
+        limits = limits or {}
         while len(out) < free:
             best: Candidate | None = None
-            for dag_id in list(self._heaps):
+            best_key: tuple[str, Lane] | None = None
+            for key in list(self._heaps):
+                dag_id, lane = key
                 if counts.get(dag_id, 0) >= limits.get(dag_id, 1 << 30):
                     continue
-                head = self._head(dag_id)
+                if gate is not None and gate.blocked(dag_id, lane) is not None:
+                    continue
+                head = self._head(key)
                 if head is None:
-                    del self._heaps[dag_id]
+                    del self._heaps[key]
                     continue
                 if best is None or head < best:
-                    best = head
-            if best is None:
+                    best, best_key = head, key
+            if best is None or best_key is None:
                 break
-            heapq.heappop(self._heaps[best.run.dag_id])
+            heapq.heappop(self._heaps[best_key])
             del self._live[(best.run, best.task)]
             counts[best.run.dag_id] = counts.get(best.run.dag_id, 0) + 1
+            if gate is not None:
+                lane = best_key[1]
+                gate.take(best.run.dag_id, lane, Holder(best.run.dag_id, best.run.run_id, best.task.task_id,
+                                                        best.task.map_index, 0, lane.pool, lane.slots))
             out.append(best)
         return out
 
+    def lanes(self) -> set[tuple[str, Lane]]:
+        """The (DAG, lane) pairs that have candidates."""
+        return set(self._heaps)
+
+    def pop_lane(self, dag_id: str, lane: Lane) -> list[Candidate]:
+        """Remove and return every candidate of one DAG's lane (their pool cannot take them)."""
+        out = [c for (c, ln) in self._live.values() if ln == lane and c.run.dag_id == dag_id]
+        for c in out:
+            del self._live[(c.run, c.task)]
+        self._heaps.pop((dag_id, lane), None)
+        return sorted(out)
+
     def items(self) -> list[Candidate]:
-        return sorted(self._live.values())
+        return sorted(c for c, _ in self._live.values())

@@ -31,7 +31,17 @@ import orjson
 
 from flowctl.clock import Clock
 from flowctl.engine import effects as side_effects
-from flowctl.engine.decisions import Candidate, ReadyQueue, judge, outcome_of_try
+from flowctl.engine.decisions import (
+    Candidate,
+    Lane,
+    ReadyQueue,
+    counts_for_run_state,
+    judge,
+    outcome_of_try,
+    run_deadline,
+    timeout_reason,
+)
+from flowctl.engine.pools import SlotKeeper
 from flowctl.errors import StoreCorrupt
 from flowctl.executors.base import Event, Finished, Job, Started
 from flowctl.procs import group_gone, kill_group, owner_alive, process_start_time, same_owner
@@ -47,6 +57,7 @@ GONE_POLL = 0.05  #: how often a lost try's process group is checked until it is
 RETRY_COMMIT = 1.0  #: seconds between attempts at a commit the disk refused
 MAX_MAP_LENGTH = 1024  #: the most instances a mapped task may expand into (Airflow's default)
 GIVEN_XCOM_BYTES = 256 * 1024  #: upstream values up to this size ride with a try (else it reads the store)
+SLOTS_POLL = 0.5  #: how often ready tries held back by another process's slots look again
 WAITING_STATES = frozenset({TaskState.NONE, TaskState.SCHEDULED})
 BAD = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.SKIPPED})
 _START_FIELDS = frozenset({"state", "pid", "pid_started", "hostname", "start_date"})
@@ -146,7 +157,10 @@ class Loop:
         self.foreign: dict[RunKey, dict[str, Any] | None] = {}  #: runs in scope another live process carries
         self.damaged: dict[RunKey, str] = {}  #: runs in scope whose files cannot be read
         self.submitted: dict[JobKey, RunKey] = {}  #: jobs handed to the executor, not yet over
-        self.ready = ReadyQueue()
+        self.ready = ReadyQueue(lane_of=self._lane_of)
+        self.slots = SlotKeeper(store, owner, workers)  #: pools and limits across processes (engine/pools.py)
+        self.waiting_on_others = False  #: ready tries wait for slots another process holds
+        self._run_deadlines: dict[RunKey, datetime] = {}  #: dagrun_timeout timers set, by run
         self.pending: dict[RunKey, Pending] = {}
         self.starts: dict[TryKey, tuple[Started, float]] = {}  #: "running" marks waiting to ride along
         self.timers: list[tuple[datetime, int, str, Any]] = []  #: (when, seq, kind, what)
@@ -417,6 +431,7 @@ class Loop:
 
     def _finished(self, key: TryKey, event: Finished, now: datetime, specs: Mapping[str, DagSpec]) -> None:
         self.submitted.pop(key, None)
+        self.slots.ended(key)
         timed_out = self.terminating.pop(key, None) is not None
         interrupted = key in self.interrupted
         self.interrupted.discard(key)
@@ -546,6 +561,8 @@ class Loop:
                     self._log(key, f"execution_timeout of {limit:g} s reached: terminating the process group")
                     self.terminating[key] = mono
                     self.executor.kill(key)
+            elif kind == "run_timeout":
+                self._run_timed_out(what, now, mono)
             elif kind == "leftovers":
                 pass  # checked below on every tick while any remain
         for key, since in list(self.terminating.items()):
@@ -601,7 +618,7 @@ class Loop:
                 continue
             task = spec.tasks[tk.task_id]
             if (task.trigger_rule == "all_success" and not task.depends_on_past and ti.state in WAITING_STATES
-                    and not carried.bad_up.get(tk, 0)):
+                    and not carried.bad_up.get(tk, 0) and not task.setups):
                 if carried.open_up.get(tk, 0):  # the common case, in O(1): an upstream is still going
                     self.ready.discard(carried.key, tk)
                     continue
@@ -620,8 +637,9 @@ class Loop:
             prev = None
             if task.depends_on_past and carried.prev_states is not None:
                 prev = carried.prev_states.get(tk.label(), "")
+            setup_states = {s: self._state(carried, TaskKey(s)) for s in task.setups} if task.setups else None
             j = judge(task, ti.state, {"next_retry_at": ti.next_retry_at, "next_poke_at": ti.next_poke_at},
-                      upstream, now, prev)
+                      upstream, now, prev, setup_states=setup_states)
             if j.verdict == "run" and task.mapped is not None and tk.map_index < 0:
                 self._expand(carried, tk, task, ti, now)
             elif j.verdict == "run":
@@ -692,14 +710,15 @@ class Loop:
         carried.prev_states = {} if prev is None else {k.label(): ti.state for k, ti in prev.tis.items()}
 
     def _fill_slots(self, now: datetime) -> None:
+        self.waiting_on_others = False
         if self.stopping or not len(self.ready):
             return
         free = self.workers - sum(1 for k in self.submitted if isinstance(k, TryKey))
         if free <= 0:
             return
-        active: Counter[str] = Counter(k.dag_id for k in self.submitted if isinstance(k, TryKey))
-        limits = {c.key.dag_id: c.spec.max_active_tasks for c in self.carried.values() if c.spec is not None}
-        for cand in self.ready.take(free, active, limits):
+        gate = self.slots.occupancy(self._dag_limits())
+        self._refuse_unrunnable(gate, now)
+        for cand in self.ready.take(free, gate=gate):
             carried = self.carried.get(cand.run)
             if carried is None or carried.spec is None:
                 continue
@@ -709,6 +728,36 @@ class Loop:
             if any(isinstance(k, TryKey) and k.run == cand.run and k.task == cand.task for k in self.submitted):
                 continue  # an older try (cleared or marked meanwhile) has not ended yet
             self._queue(carried, cand.task, ti, now)
+        self.waiting_on_others = bool(len(self.ready)) and bool(self.slots.others)
+
+    # -- pools and limits (the decisions are in decisions.Occupancy; the ledger in engine/pools.py) --
+
+    def _lane_of(self, cand: Candidate) -> Lane:
+        carried = self.carried.get(cand.run)
+        return SlotKeeper.lane(carried.spec if carried is not None else None, cand.task.task_id)
+
+    def _dag_limits(self) -> dict[str, int]:
+        return {c.key.dag_id: c.spec.max_active_tasks for c in self.carried.values() if c.spec is not None}
+
+    def _refuse_unrunnable(self, gate: Any, now: datetime) -> None:
+        """A task whose pool does not exist (or is smaller than its pool_slots)
+        fails at once, with the reason, as Airflow would never run it."""
+        for dag_id, lane in self.ready.lanes():
+            why = gate.unrunnable(lane)
+            if why is None:
+                continue
+            for cand in self.ready.pop_lane(dag_id, lane):
+                carried = self.carried.get(cand.run)
+                ti = self._ti(carried, cand.task) if carried is not None else None
+                if carried is None or ti is None or ti.state != cand.expected:
+                    continue
+                self._set(carried, cand.task, {"state": TaskState.FAILED, "end_date": now.isoformat(),
+                                               "error": why, "reason": why})
+                pend = self._pending(carried.key)
+                pend.after.append((cand.task, "task_finished", {"try_number": ti.try_number,
+                                                                "state": TaskState.FAILED, "error": why}))
+                pend.after.append((cand.task, "notice", {"event": "task_failed", "try_number": ti.try_number,
+                                                         "error": why, "log": None}))
 
     def _queue(self, carried: Carried, tk: TaskKey, ti: TaskInstance, now: datetime) -> None:
         spec = carried.spec
@@ -724,8 +773,9 @@ class Loop:
         }
         if not poke_again:
             fields["first_poke_at"] = None
-        self._set(carried, tk, fields)
         key = TryKey(carried.key.dag_id, carried.key.run_id, tk.task_id, tk.map_index, n)
+        fields.update(self.slots.reserve(carried.key, key, spec))
+        self._set(carried, tk, fields)
         payload = self._payload(carried, tk, n, ti.first_poke_at if poke_again else None)
         self._pending(carried.key).jobs.append(Job(key, spec.fileloc, spec.fingerprint, payload))
 
@@ -759,11 +809,14 @@ class Loop:
 
     def _run_state(self, carried: Carried, now: datetime) -> None:
         """The run's state from its instances' (contract section 4), when it moves."""
+        if self._arm_run_timeout(carried):
+            return  # it timed out: failed, whatever its instances' states
         counts = carried.counts
         total = sum(counts.values())
         finished = sum(counts[s] for s in FINISHED)
         if total and finished == total:
-            new = RunState.FAILED if any(counts[s] for s in FAILED_STATES) else RunState.SUCCESS
+            fails = any(counts[s] for s in FAILED_STATES) and self._failures_count(carried)
+            new = RunState.FAILED if fails else RunState.SUCCESS
         elif total and total - counts[TaskState.NONE] - counts[TaskState.SCHEDULED] > 0:
             new = RunState.RUNNING
         elif not total:
@@ -785,6 +838,8 @@ class Loop:
             # running; or over in one step (its only tries started and ended between two ticks)
             starts = [ti.start_date for ti in pend.views.values() if ti.start_date]
             pend.run["start_date"] = min(starts) if starts and new in RUN_FINISHED else now.isoformat()
+            if new == RunState.RUNNING:
+                self._arm_run_timeout(carried)
         if new in RUN_FINISHED:
             pend.run["end_date"] = now.isoformat()
             pend.after.append((None, "run_finished", {"state": str(new)}))
@@ -799,6 +854,76 @@ class Loop:
                     "error": f"failed task(s): {', '.join(failed)}" if failed else "upstream failures"}))
         else:
             pend.run["end_date"] = None
+
+    def _failures_count(self, carried: Carried) -> bool:
+        """Whether a failure among the run's instances fails it: a teardown's alone
+        does not (decisions.counts_for_run_state). Asked only as a run ends."""
+        spec = carried.spec
+        if spec is None or not any(t.is_teardown for t in spec.tasks.values()):
+            return True
+        return any(self._state(carried, k) in FAILED_STATES and counts_for_run_state(spec, k.task_id)
+                   for k in carried.counted)
+
+    # -- run timeouts (dagrun_timeout; the rule is decisions.run_deadline) ------------------------
+
+    def _arm_run_timeout(self, carried: Carried) -> bool:
+        """Set the run's dagrun_timeout timer (once per deadline). True when the run
+        has timed out already (it stays failed until it is cleared)."""
+        pend = self.pending.get(carried.key)
+        record = carried.stored.record
+        if record.extra.get("timed_out") or (pend is not None and pend.run.get("timed_out")):
+            return True
+        started = (pend.run.get("start_date") if pend is not None else None) or record.start_date
+        state = pend.run.get("state", record.state) if pend is not None else record.state
+        deadline = run_deadline(carried.spec, state, started)
+        if deadline is not None and self._run_deadlines.get(carried.key) != deadline:
+            self._run_deadlines[carried.key] = deadline
+            self._schedule(deadline, "run_timeout", carried.key)
+        return False
+
+    def _run_timed_out(self, key: RunKey, now: datetime, mono: float) -> None:
+        """Airflow's rule: the run fails, its unfinished instances are skipped, and
+        its running tries are killed (SIGTERM, then SIGKILL after the grace)."""
+        carried = self.carried.get(key)
+        if carried is None or carried.spec is None:
+            return
+        pend = self.pending.get(key)
+        record = carried.stored.record
+        started = (pend.run.get("start_date") if pend is not None else None) or record.start_date
+        state = pend.run.get("state", record.state) if pend is not None else record.state
+        deadline = run_deadline(carried.spec, state, started)
+        if deadline is None or now < deadline or record.extra.get("timed_out"):
+            return  # finished, cleared (started anew) or not yet
+        self._run_deadlines.pop(key, None)
+        why = timeout_reason(carried.spec, started)
+        killed = []
+        for tk in list(carried.stored.tis):
+            ti = self._ti(carried, tk)
+            if ti is None or ti.state in FINISHED:
+                continue
+            if ti.state in ACTIVE:
+                try_key = TryKey(key.dag_id, key.run_id, tk.task_id, tk.map_index, ti.try_number)
+                if try_key in self.submitted and try_key not in self.terminating:
+                    self._log(try_key, f"{why}: terminating the process group")
+                    self.terminating[try_key] = mono
+                    self.executor.kill(try_key)
+                killed.append(tk.label())
+            self._set(carried, tk, {"state": TaskState.SKIPPED, "end_date": now.isoformat(), "reason": why})
+            self.ready.discard(key, tk)
+        pend = self._pending(key)
+        for job in list(pend.jobs):  # queued, not yet committed: never to start
+            if isinstance(job.key, TryKey):
+                pend.jobs.remove(job)
+                self.slots.dropped(key, job.key.task)
+        pend.only_starts = False
+        if pend.run_expected is None:
+            pend.run_expected = record.state
+        pend.run.update(state=str(RunState.FAILED), end_date=now.isoformat(), reason=why, timed_out=True)
+        pend.after.append((None, "run_finished", {"state": str(RunState.FAILED), "reason": why}))
+        if carried.spec.has_dag_callbacks:
+            pend.after.append((None, "callback", {"name": "on_failure_callback", "reason": "timed_out"}))
+        error = why + (f"; killed {', '.join(killed)}" if killed else "")
+        pend.after.append((None, "notice", {"event": "run_failed", "error": error}))
 
     # -- the overlay of pending changes on the committed state ------------------------------
 
@@ -877,7 +1002,7 @@ class Loop:
             defer_over = mono - oldest >= START_DEFER - EPSILON or self.stopping
             if defer_over or any(not p.only_starts for p in self.pending.values()):
                 self._flush_starts(now)
-        if not any(not p.empty() for p in self.pending.values()):
+        if not any(not p.empty() for p in self.pending.values()) and not self.slots.dirty():
             self.pending.clear()
             return False
         if all(p.only_starts for p in self.pending.values() if not p.empty()) and self.starts:
@@ -891,6 +1016,7 @@ class Loop:
         ctx = side_effects.Context(self.specs(), self.owner, now)
         try:
             with self.store.transaction() as tx:
+                self.slots.begin(tx, self._dag_limits())
                 for key, pend in pending.items():
                     if pend.empty():
                         continue
@@ -917,6 +1043,8 @@ class Loop:
                             if again is not None:
                                 self._refeed.append(again)  # held back: decided again next tick
                                 continue
+                        if not self.slots.admit(key, tk):
+                            continue  # its pool or limit filled up meanwhile (another process): decide again
                         writer.put_ti(tk, **change.fields)
                         took.add(tk)
                         if tk in pend.xcom:
@@ -937,14 +1065,18 @@ class Loop:
                     if pend.run and (pend.run_expected is None or writer.record.state == pend.run_expected):
                         writer.update_run(**pend.run)
                         run_accepted.add(key)
+                self.slots.finish(tx)
         except OSError as exc:
+            self.slots.committed(False)
             committed = set(tx.committed) if tx is not None else set()
             self._stall(exc, pending, committed, mono)
             return True
         except StoreCorrupt as exc:  # a damaged run file: that run cannot go on; the others can
+            self.slots.committed(False)
             self.announce("store_error", {"dag_id": None, "run_id": None, "error": str(exc)})
             self._stall(OSError(errno.EIO, str(exc)), pending, set(), mono)
             return True
+        self.slots.committed(True)
         if self.stalled is not None:
             self.announce("store_recovered", {"error": self.stalled})
             self.stalled = None
@@ -1052,8 +1184,11 @@ class Loop:
                 if isinstance(job.key, TryKey) and job.key.task in took:
                     if carried is not None:
                         job.payload["xcom_given"] = self._upstream_values(carried, job.key.task)
+                    self.slots.submitted(job.key)
                     self.executor.submit(job)
                     self.submitted[job.key] = key
+                elif isinstance(job.key, TryKey):
+                    self.slots.dropped(key, job.key.task)
             for tk, kind, info in pend.after:
                 if tk is not None and tk not in took:
                     continue
@@ -1148,7 +1283,9 @@ class Loop:
                                      or any(c.dirty for c in self.carried.values())):
             waits.append(0.0)  # decided, not yet committed; or committed, and something to decide again
         self._wake_now = False
-        has_timer = bool(self.timers) or bool(self.starts) or bool(self.terminating)
+        if self.waiting_on_others:
+            waits.append(SLOTS_POLL)
+        has_timer = bool(self.timers) or bool(self.starts) or bool(self.terminating) or self.waiting_on_others
         self.idle_ticks = 0 if (busy or has_timer or self.killing or self.leftovers) else self.idle_ticks + 1
         return max(0.0, min(waits))
 

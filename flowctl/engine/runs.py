@@ -31,6 +31,26 @@ class DateTaken(UsageError):
             f"to run it again: flowctl clear {dag_id} --run '{run_id}' --yes")
 
 
+class ParamsRefused(UsageError):
+    """A run's conf (or a param's default) breaks a Param's schema: the run is not made."""
+
+
+def params_problem(spec: DagSpec, conf: dict[str, Any] | None) -> str | None:
+    """Why a run of this DAG with this conf would be refused (Airflow validates the
+    params when it creates a run), as one line naming the param and the rule."""
+    if not spec.param_schemas:
+        return None
+    from flowctl.authoring.params import conf_problem
+
+    return conf_problem(spec.param_schemas, dict(conf or {}))
+
+
+def check_params(spec: DagSpec, conf: dict[str, Any] | None) -> None:
+    problem = params_problem(spec, conf)
+    if problem is not None:
+        raise ParamsRefused(f"{spec.dag_id}: {problem}; no run was made")
+
+
 def fresh_ti(spec: DagSpec, task_id: str) -> TaskInstance:
     """A task instance that has not run yet."""
     task = spec.tasks[task_id]
@@ -70,6 +90,7 @@ def new_run(
     """Add a run inside a transaction. A logical date that has a run of any
     type is taken: DateTaken, or None with `exist_ok` (another process made it
     meanwhile)."""
+    check_params(spec, conf)
     stamp = iso(logical_date)
     assert stamp is not None
     taken = run_for_date(tx.store, spec.dag_id, stamp)
@@ -105,4 +126,4 @@ def manual_interval(spec: DagSpec, logical_date: datetime | None, now: datetime)
         return when, when, when
 
 
-__all__ = ["DateTaken", "RunKey", "dates_with_runs", "fresh_ti", "manual_interval", "new_run", "run_for_date"]
+__all__ = ["DateTaken", "ParamsRefused", "RunKey", "check_params", "params_problem", "dates_with_runs", "fresh_ti", "manual_interval", "new_run", "run_for_date"]

@@ -20,7 +20,7 @@ from flowctl.engine.assets import AssetTriggers
 from flowctl.engine.daemon import StatusFile
 from flowctl.engine.decisions import DueRuns, RunView, due_runs, task_verdicts
 from flowctl.engine.loop import Loop
-from flowctl.engine.runs import new_run
+from flowctl.engine.runs import new_run, params_problem
 from flowctl.engine.scopes import run_state
 from flowctl.records import RunKey, parse_run_id
 from flowctl.specs import DagSpec
@@ -114,6 +114,10 @@ class RunCreator:
                 tt = spec.timetable()
             except ValueError as exc:
                 reports.append({"dag_id": dag_id, "error": str(exc)})
+                continue
+            problem = params_problem(spec, {})  # scheduled runs take the params' defaults
+            if problem is not None:
+                reports.append({"dag_id": dag_id, "error": f"{problem}; no scheduled run is made"})
                 continue
             existing, last = existing_runs(self.store, dag_id)
             active = sum(1 for k in active_runs if k.dag_id == dag_id)

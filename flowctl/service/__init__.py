@@ -369,10 +369,36 @@ class Service:
         self.store.wake_scheduler()
         return result
 
+    def check_conf(self, spec: DagSpec, conf: dict[str, Any] | None) -> None:
+        """Refuse (exit 2, one line naming the param and the rule) a conf that breaks
+        one of the DAG's Params, before anything is written or started."""
+        from flowctl.engine.runs import check_params
+
+        check_params(spec, conf)
+
+    def conf_problem(self, spec: DagSpec, conf: dict[str, Any] | None) -> str | None:
+        """What `check_conf` would refuse, as a line (None: the conf is fine)."""
+        from flowctl.engine.runs import params_problem
+
+        return params_problem(spec, conf)
+
+    @staticmethod
+    def params_form(spec: DagSpec) -> list[dict[str, Any]]:
+        """The DAG's params for a trigger form: name, default, description, schema."""
+        rows = []
+        for name, value in spec.params.items():
+            entry = spec.param_schemas.get(name, {})
+            rows.append({"name": name, "default": entry.get("default", value) if entry else value,
+                         "has_default": entry.get("has_default", True) if entry else True,
+                         "description": entry.get("description") if entry else None,
+                         "schema": entry.get("schema", {}) if entry else {}})
+        return rows
+
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: datetime | None = None,
                 now: datetime | None = None) -> str:
         """Queue a manual run for the scheduler (no owner until one adopts it)."""
         spec = self.dag(dag_id)
+        self.check_conf(spec, conf)
         now = now or utcnow()
         logical, start, end = self.manual_interval(spec, logical_date, now)
         run_id = self.create_run(spec, run_type="manual", logical_date=logical, interval=(start, end),
@@ -434,6 +460,7 @@ class Service:
         (run id, exit code: 0 if it succeeded)."""
         from flowctl.engine import operate
 
+        self.check_conf(spec, conf)
         executor = operate.make_executor(self.settings)  # refuse before anything is written
         owner = operate.owner_identity("run")
         now = utcnow()
@@ -451,6 +478,7 @@ class Service:
                       run_backwards: bool = False) -> list[Any]:
         from flowctl.engine.backfill import plan_backfill
 
+        self.check_conf(spec, {})  # backfill runs take the params' defaults
         return plan_backfill(self.store, spec, start, end, reprocess, run_backwards)
 
     def backfill_gap(self, spec: DagSpec, start: datetime, end: datetime) -> str:
@@ -490,6 +518,56 @@ class Service:
         stamp = iso(logical)
         existing = next((r for r in self.store.run_ids(spec.dag_id) if logical_stamp(r) == stamp), None)
         return operate.test_task(self.store, spec, task_id, logical, start, end, existing, map_index)
+
+    # -- pools -------------------------------------------------------------------------------
+
+    def pools(self) -> list[dict[str, Any]]:
+        """Every pool with its size and who holds its slots now (every process's
+        tries): `default_pool` first, with the worker count unless it was set."""
+        from flowctl.engine.decisions import DEFAULT_POOL
+        from flowctl.engine.pools import occupancy_of
+
+        occupancy = occupancy_of(self.store, self.settings.workers)
+        stored = self.store.pools()
+        rows = []
+        for name in sorted(occupancy.sizes, key=lambda n: (n != DEFAULT_POOL, n)):
+            size = occupancy.sizes[name]
+            used = occupancy.pool_used[name]
+            holders = occupancy.holders.get(name, [])
+            description = stored.get(name, {}).get("description") or (
+                "the worker count (FLOWCTL_WORKERS); set it with `flowctl pools set default_pool N`"
+                if name == DEFAULT_POOL and name not in stored else "")
+            rows.append({"pool": name, "slots": size, "description": description, "occupied": used,
+                         "open": None if size < 0 else max(0, size - used),
+                         "holders": [{**h.to_doc(), "label": h.label()} for h in holders]})
+        return rows
+
+    def set_pool(self, name: str, slots: int, description: str | None = None) -> dict[str, Any]:
+        """Create a pool or change its size (and description)."""
+        from flowctl.home import is_valid_id
+
+        if not is_valid_id(name):
+            raise UsageError(f"pool name {name!r} must be made of letters, digits, '_', '.' and '-'")
+        if slots < -1:
+            raise UsageError(f"SLOTS must be -1 (no limit), 0 (hold its tasks) or more, not {slots}")
+        if description is None:
+            description = self.store.pools().get(name, {}).get("description")
+        with self.store.transaction() as tx:
+            tx.set_pool(name, slots, description)
+        self.store.wake_scheduler()
+        return next(p for p in self.pools() if p["pool"] == name)
+
+    def delete_pool(self, name: str) -> None:
+        """Delete a pool; its tasks fail when they would start (Airflow's rule for a missing pool)."""
+        from flowctl.engine.decisions import DEFAULT_POOL
+
+        if name == DEFAULT_POOL:
+            raise FlowctlError("default_pool cannot be deleted (set its size with `flowctl pools set default_pool N`)")
+        if name not in self.store.pools():
+            raise NotFound(f"no pool named {name!r} (see `flowctl pools list`)")
+        with self.store.transaction() as tx:
+            tx.delete_pool(name)
+        self.store.wake_scheduler()
 
     # -- the scheduler process -------------------------------------------------------------
 

@@ -128,17 +128,25 @@ def check(home: Path, fix: bool = False) -> tuple[list[Finding], list[str]]:
         findings.append(Finding(str(exc), f"move {path} aside (e.g. `mv {path} {path}.damaged`): the asset "
                                           f"events it holds are then forgotten, and DAGs scheduled on assets "
                                           f"wait for new ones", str(path)))
-    for path in (store.index_path, store.flags_path):
+    for path in (store.index_path, store.flags_path, store.pools_path, store.slots_path):
         try:
             if path.exists():
                 parse_state_file(path)
         except StoreCorrupt as exc:
-            if fix and path == store.index_path:
+            if fix and path in (store.index_path, store.slots_path):
                 moved = store.set_aside(path)
-                done.append(f"moved the damaged index aside to {moved}")
+                what = "index" if path == store.index_path else "slot ledger"
+                done.append(f"moved the damaged {what} aside to {moved}")
             elif path == store.index_path:
                 findings.append(Finding(str(exc), "run `flowctl doctor --fix`: it rebuilds the index from the run "
                                                   "files and keeps the damaged copy aside", str(path)))
+            elif path == store.slots_path:
+                findings.append(Finding(str(exc), "run `flowctl doctor --fix`: it moves the slot ledger aside (the "
+                                                  "processes that carry runs out write their entries again)",
+                                        str(path)))
+            elif path == store.pools_path:
+                findings.append(Finding(str(exc), f"move {path} aside and set your pools again "
+                                                  f"(`flowctl pools set NAME SLOTS`)", str(path)))
             else:
                 findings.append(Finding(str(exc), f"move {path} aside; the DAGs it paused are then unpaused "
                                                   f"(pause them again)", str(path)))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from flowctl.engine.crossdag import run_note, waiting_note
 from flowctl.engine.decisions import RunView, active_counts, decide
 from flowctl.engine.loop import previous_run
+from flowctl.engine.pools import occupancy_of
 from flowctl.errors import NotFound, StoreCorrupt
 from flowctl.procs import owner_alive, same_owner
 from flowctl.specs import DagSpec
@@ -44,6 +45,8 @@ def explain(service: Service, dag_id: str, run_id: str, task_id: str | None, now
         notes.append(f"DAG {dag_id} is no longer in the DAG folder: its runs cannot go on")
     if service.store.is_paused(dag_id):
         notes.append(f"{dag_id} is paused: no new scheduled runs (this run still goes on)")
+    if run.get("timed_out") and run.get("reason"):
+        notes.append(f"{run['reason']}; its unfinished tasks were skipped (clear it to run it again)")
     active = run.get("state") in ("queued", "running")
     who = carrier(service, run) if active else None
     waits: dict[str, str] = {}
@@ -66,8 +69,11 @@ def explain(service: Service, dag_id: str, run_id: str, task_id: str | None, now
                 views.append(RunView(key.dag_id, key.run_id, other.run, dict(other.task_instances)))
         prev = _previous_states(service, spec, run)
         specs = service.dagbag().dags
-        _, why = decide({v.dag_id: specs[v.dag_id] for v in views if v.dag_id in specs}, views, now,
-                        service.settings.workers, prev_states={views[0].key: prev} if prev is not None else None)
+        in_scope = {v.dag_id: specs[v.dag_id] for v in views if v.dag_id in specs}
+        slots = occupancy_of(service.store, service.settings.workers,
+                             {d: s.max_active_tasks for d, s in in_scope.items()})
+        _, why = decide(in_scope, views, now, service.settings.workers,
+                        prev_states={views[0].key: prev} if prev is not None else None, occupancy=slots)
         for w in why:
             if w.key == (dag_id, run_id):
                 if "worker slots are busy" in w.reason and who is None:
@@ -124,6 +130,8 @@ def _reason(ti: dict[str, Any], wait: str | None, spec: DagSpec | None, tid: str
         updated = ti.get("assets_updated")
         return f"succeeded on try {n}" + (f"; updated {', '.join(updated)}" if updated else "")
     if state == "failed":
+        if not n:  # failed before any try: its pool does not exist, say
+            return f"failed without running: {ti.get('error') or ti.get('reason') or 'marked failed'}"
         return f"failed on try {n}: {ti.get('error') or 'see its log'}"
     if state == "upstream_failed":
         return ti.get("reason") or "an upstream task failed"

@@ -84,7 +84,9 @@ class Controls:
                 needs_scheduler="the new run waits until a scheduler carries it out",
             )
 
-        self.push_screen(TriggerScreen(dag_id, spec.order, dict(spec.params), spec.timezone, Service.parse_date), chosen)
+        self.push_screen(TriggerScreen(dag_id, spec.order, dict(spec.params), spec.timezone, Service.parse_date,
+                                       form=Service.params_form(spec),
+                                       check=lambda conf: self.service.conf_problem(spec, conf)), chosen)
 
     def start_pause(self: FlowctlApp, dag_id: str) -> None:
         if self._spec(dag_id) is None or self.snapshot is None:

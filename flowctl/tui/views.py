@@ -544,7 +544,7 @@ def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str) -> GridModel:
     for tid in order:
         group = groups.get(tid)
         if group is None:
-            rows.append(GridRow(tid, tid + mapped(tid), "task", tid))
+            rows.append(GridRow(tid, tid + mapped(tid) + task_role(spec, tid), "task", tid))
             continue
         if group in seen_groups:
             continue
@@ -553,7 +553,7 @@ def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str) -> GridModel:
         for member in order:
             if groups.get(member) == group:
                 short = member[len(group) + 1:] if member.startswith(group + ".") else member
-                rows.append(GridRow(member, f"  {short}{mapped(member)}", "task", member))
+                rows.append(GridRow(member, f"  {short}{mapped(member)}{task_role(spec, member)}", "task", member))
     for tid in removed:
         rows.append(GridRow(tid, f"{tid} (removed)", "task", tid, removed=True))
     cells: dict[tuple[str, str], tuple[str, int]] = {}
@@ -569,6 +569,16 @@ def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str) -> GridModel:
         for group, states in by_group.items():
             cells[(f"group:{group}", r.run_id)] = (aggregate_state(states), 0)
     return GridModel(cols, tuple(rows), cells)
+
+
+def task_role(spec: Any, task_id: str) -> str:
+    """" (setup)" or " (teardown)" after a task's name; "" for the others."""
+    task = spec.tasks.get(task_id) if spec is not None else None
+    if task is None:
+        return ""
+    if getattr(task, "is_setup", False):
+        return " (setup)"
+    return " (teardown)" if getattr(task, "is_teardown", False) else ""
 
 
 # -- task instance details ----------------------------------------------------------------
@@ -590,6 +600,7 @@ def ti_detail_lines(info: RunInfo, task_id: str, spec: Any, reason: str | None,
     else:
         took = "-"
     operator = ti.get("operator") or (spec.tasks[task_id].operator if spec is not None and task_id in spec.tasks else "-")
+    operator += task_role(spec, task_id).replace(" (", ", ").rstrip(")")
     label = "dim"
     lines: list[Line] = [
         [("task   ", label), (f"{info.dag_id}.{task_id}", "bold"), (f" ({operator})", label), ("  run ", label),

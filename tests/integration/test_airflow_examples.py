@@ -53,12 +53,15 @@ LOADS = {
     "example_multi_type_params.py": ["example_params_multi_type_tutorial"],
     "example_nested_branch_dag.py": ["example_nested_branch_dag"],
     "example_params_sections_collapsed.py": ["example_params_sections_collapsed"],
+    "example_params_ui_tutorial.py": ["example_params_ui_tutorial"],
     "example_passing_params_via_test_command.py": ["example_passing_params_via_test_command"],
     "example_python_decorator.py": ["example_python_decorator"],
     "example_python_operator.py": ["example_python_operator"],
     "example_rag_dag.py": ["example_rag_failure_analysis"],
     "example_sensor_decorator.py": ["example_sensor_decorator"],
     "example_sensors.py": ["example_sensors"],
+    "example_setup_teardown.py": ["example_setup_teardown"],
+    "example_setup_teardown_taskflow.py": ["example_setup_teardown_taskflow"],
     "example_short_circuit_decorator.py": ["example_short_circuit_decorator"],
     "example_short_circuit_operator.py": ["example_short_circuit_operator"],
     "example_simplest_dag.py": ["example_simplest_dag"],
@@ -85,6 +88,8 @@ REFUSED = {
 def use(flow, *names: str, folder: str = "core") -> None:
     for name in names:
         shutil.copy(EXAMPLES / folder / name, flow.dags / name)
+        if name == "example_params_ui_tutorial.py":  # it reads its choices from this file beside it
+            shutil.copy(EXAMPLES / folder / "example_params_ui_interfaces.ini", flow.dags)
     if folder == "core" and not (flow.dags / "sql").exists():
         shutil.copytree(EXAMPLES / "core" / "sql", flow.dags / "sql")
 
@@ -257,6 +262,61 @@ def test_latest_only_examples(flow):
                                                                "latest_only")
 
 
+def test_params_ui_tutorial(flow):
+    """Airflow's params tutorial: a run without its required param, or with a value a
+    Param's schema refuses, is not made (exit 2, the param and the rule named); with the
+    required text every default (dates, enums, arrays, multi-type, const) validates and
+    the task sees them all."""
+    use(flow, "example_params_ui_tutorial.py")
+    before = flow.state_files()
+    res = flow("run", "example_params_ui_tutorial")
+    assert res.code == 2 and "param 'required_field' has no default and --conf does not give it" in res.err
+    res = flow("run", "example_params_ui_tutorial", "--conf", '{"required_field": "short"}')
+    assert res.code == 2 and "'short' is too short (rule: minLength)" in res.err
+    res = flow("run", "example_params_ui_tutorial", "--conf",
+               '{"required_field": "long enough text", "pick_one": "value 99"}')
+    assert res.code == 2 and "param 'pick_one' = \"value 99\" is refused" in res.err and "(rule: enum)" in res.err
+    assert flow.state_files() == before
+    code, run_id, states = run(flow, "example_params_ui_tutorial", "--conf",
+                               '{"required_field": "long enough text", "batch_size": "all"}')
+    assert code == 0 and states == {"show_params": "success"}
+    out = log(flow, "example_params_ui_tutorial", run_id, "show_params")
+    assert '"required_field": "long enough text"' in out and '"batch_size": "all"' in out
+    assert '"script_interface": "InterfaceA"' in out and '"most_loved_number": 42' in out
+
+
+def test_setup_teardown_examples(flow):
+    """as_setup/as_teardown with task groups, and @setup/@teardown with the context
+    manager: the graph Airflow draws, every task succeeds, teardowns run last;
+    clearing a work task takes its setup and teardown with it."""
+    use(flow, "example_setup_teardown.py", "example_setup_teardown_taskflow.py")
+    tasks = {t["task_id"]: t for t in flow("tasks", "list", "example_setup_teardown", "--json").json()}
+    assert tasks["root_teardown"]["is_teardown"] and tasks["root_setup"]["is_setup"]
+    assert tasks["root_teardown"]["trigger_rule"] == "all_done_setup_success"
+    assert tasks["section_1.taskgroup_setup"]["upstream"] == ["normal"]
+    assert sorted(tasks["root_teardown"]["upstream"]) == ["normal", "root_setup"]
+    code, run_id, states = run(flow, "example_setup_teardown")
+    assert code == 0 and len(states) == 6 and set(states.values()) == {"success"}
+    assert "Goodbye from root_teardown" in log(flow, "example_setup_teardown", run_id, "root_teardown")
+
+    tasks = {t["task_id"]: t for t in flow("tasks", "list", "example_setup_teardown_taskflow", "--json").json()}
+    assert tasks["outer_work"]["upstream"] == ["outer_setup"]
+    assert sorted(tasks["outer_teardown"]["upstream"]) == ["outer_setup", "outer_work"]
+    assert sorted(tasks["section_1.inner_teardown"]["upstream"]) == ["section_1.inner_setup", "section_1.inner_work"]
+    assert sorted(tasks["my_third_task"]["upstream"]) == ["my_first_task", "my_second_task"]
+    code, run_id, states = run(flow, "example_setup_teardown_taskflow")
+    assert code == 0 and len(states) == 9 and set(states.values()) == {"success"}
+    assert "Tearing down cluster: some cluster id" in log(flow, "example_setup_teardown_taskflow", run_id,
+                                                          "outer_teardown")
+    assert "tearing down cluster_id='some_cluster_id'" in log(flow, "example_setup_teardown_taskflow", run_id,
+                                                              "section_1.inner_teardown")
+    plan = flow("clear", "example_setup_teardown_taskflow", "--run", run_id, "--task", "^my_second_task$",
+                "--dry-run", "--json").json()["task_instances"]
+    assert [(p["task_id"], p["why"]) for p in plan] == [
+        ("my_first_task", "a setup of my_second_task"), ("my_second_task", "matches"),
+        ("my_third_task", "the teardown of my_first_task")]
+
+
 def test_xcom_and_taskflow_examples(flow):
     """XCom pushes and pulls (an XComArg inside an f-string renders as a pull), TaskFlow
     with multiple_outputs, task groups, the sensor decorator's PokeReturnValue, logging."""
@@ -336,8 +396,11 @@ def test_templates_params_and_conf_examples(flow):
     code, run_id, _ = run(flow, "example_params_sections_collapsed", "--conf", '{"log_level": "DEBUG"}')
     out = log(flow, "example_params_sections_collapsed", run_id, "show_config")
     assert code == 0 and '"environment": "production"' in out and '"log_level": "DEBUG"' in out
-    code, _, _ = run(flow, "example_params_sections_collapsed", "--conf", '{"log_level": "LOUD"}')
-    assert code == 1  # not in the Param's enum: refused, as Airflow refuses such a run
+    before = flow.state_files()
+    res = flow("run", "example_params_sections_collapsed", "--conf", '{"log_level": "LOUD"}')
+    assert res.code == 2 and res.out == ""  # not in the Param's enum: refused, as Airflow refuses such a run
+    assert "param 'log_level' = \"LOUD\" is refused" in res.err and "(rule: enum)" in res.err
+    assert flow.state_files() == before
     code, run_id, states = run(flow, "example_failed_dag")
     assert code == 1 and states == {"fail_task": "failed"}
     out = log(flow, "example_failed_dag", run_id, "fail_task")

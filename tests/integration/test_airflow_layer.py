@@ -93,7 +93,7 @@ def test_dags_warnings_lists_what_is_accepted_and_ignored(flow):
     assert "dags/w.py: warned: queue (tasks a, b): accepted and ignored: one local queue" in lines
     assert "dags/w.py: warned: sla (default_args): accepted and ignored: SLAs are not checked" in lines
     assert any(line.startswith("dags/w.py: warned: access_control (DAG): accepted and ignored") for line in lines)
-    assert any("pool_slots (task a): recorded (TaskSpec.pool_slots)" in line for line in lines)
+    assert not any("pool_slots" in line for line in lines)  # enforced (pools)
     assert any("is_paused_upon_creation (DAG): recorded" in line for line in lines)
     doc = flow("dags", "warnings", "--json").json()
     assert {w["dag_id"] for w in doc} == {"warned"} and len(doc) == len(lines)

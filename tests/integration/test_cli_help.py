@@ -22,7 +22,7 @@ with DAG("etl", schedule="@daily", start_date=pendulum.datetime(2026, 1, 1, tz="
 
 #: Commands whose modules other parts of flowctl own (the TUI, the Airflow layer's
 #: variables and connections); their help is checked for placeholders, not examples.
-ELSEWHERE = (["tui"], ["pools"])
+ELSEWHERE = (["tui"],)
 
 
 def command_paths() -> list[tuple[list[str], bool]]:
@@ -164,6 +164,36 @@ def test_an_airflow_form_flowctl_lacks_says_what_to_use(flow, args, suggestion):
     assert len(lines) == 1, res.err
     assert "did you mean" in lines[0] and suggestion in lines[0]
     assert " ".join(args[:2] if args[0] != "webserver" else args[:1]) in lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, said, suggestion",
+    [
+        pytest.param(["dags", "list", "-o", "json"], "-o", "--json", id="output"),
+        pytest.param(["runs", "list", "etl", "--output", "json"], "--output", "--json", id="output-long"),
+        pytest.param(["dags", "trigger", "etl", "-r", "nightly"], "-r", "--logical-date", id="run-id"),
+        pytest.param(["dags", "backfill", "etl", "-s", "2026-01-01", "--reset-dagruns"], "--reset-dagruns",
+                     "--reprocess completed", id="reset-dagruns"),
+        pytest.param(["tasks", "clear", "etl", "-x"], "-x", "leave the option out", id="exclude-subdags"),
+        pytest.param(["dags", "pause", "etl", "-y"], "-y", "takes no --yes", id="pause-yes"),
+    ],
+)
+def test_an_airflow_option_flowctl_lacks_says_what_to_use(flow, args, said, suggestion):
+    """An Airflow option the command does not have: one line naming the option,
+    what to type instead and why, exit 2; nothing is done."""
+    flow.write_dag("etl.py", DAG)
+    res = flow(*args)
+    assert res.code == 2
+    lines = res.err.splitlines()
+    assert len(lines) == 1, res.err
+    assert f"{said} is an Airflow option" in lines[0] and suggestion in lines[0], lines[0]
+    assert flow("runs", "list", "etl", "--json").json() == []
+
+
+def test_an_unknown_option_that_airflow_lacks_too_points_at_help(flow):
+    """An option neither has keeps click's message and the pointer to --help."""
+    res = flow("dags", "list", "--colour")
+    assert res.code == 2 and "no such option: --colour" in res.err and "flowctl dags list --help" in res.err
 
 
 def test_scheduler_status_exits_3_when_none_runs(flow):

@@ -498,6 +498,16 @@ with DAG(dag_id="fan", schedule=None, start_date=pendulum.datetime(2026, 1, 1, t
 """
 
 
+PARAMS_DAG = """
+import pendulum
+from flowctl import DAG, BashOperator, Param
+with DAG("reports", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+         params={"limit": Param(10, type="integer", minimum=1, maximum=100, description="rows to read"),
+                 "region": Param("eu", enum=["eu", "us"], description="where the data lives")}):
+    BashOperator(task_id="report", bash_command="echo {{ params.limit }}")
+"""
+
+
 @run_async
 async def test_a_mapped_task_shows_each_instance_and_its_log(flow):
     """A mapped task's screen shows instance 0 first, counts the instances'
@@ -551,3 +561,33 @@ async def test_assets_screen_lists_assets_and_opens_a_consumer(flow):
         await pilot.press("enter")
         await settle(pilot, lambda: isinstance(app.screen, DagScreen))
         assert app.screen.dag_id == "on_raw"
+
+
+@run_async
+async def test_trigger_shows_the_params_as_a_form_and_refuses_what_their_schema_refuses(flow):
+    """The trigger dialog lists each Param with its default and description; a value
+    its schema refuses is the error (nothing queued); a valid one is the run's conf."""
+    flow.write_dag("reports.py", PARAMS_DAG)
+    service = make_service(flow)
+    app = FlowctlApp(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "t")
+        assert isinstance(app.screen, TriggerScreen)
+        labels = [str(label.render()) for label in app.screen.query("Label")]
+        assert "limit (integer, 1..100): rows to read" in labels
+        assert "region (one of eu, us): where the data lives" in labels
+        limit = app.screen.query_one("#param-0", Input)
+        assert limit.value == "10" and app.screen.query_one("#param-1", Input).value == "eu"
+        limit.value = "500"
+        await pilot.press("enter")
+        assert isinstance(app.screen, TriggerScreen)
+        assert "param 'limit' = 500 is refused: 500 is greater than the maximum of 100 (rule: maximum)" in str(
+            app.screen.query_one("#error").render())
+        limit.value = "25"
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await settle(pilot, lambda: len(service.store.run_ids("reports")) == 1)
+    [run] = service.list_runs("reports")
+    assert run["conf"] == {"limit": 25}

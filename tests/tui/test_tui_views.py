@@ -490,3 +490,18 @@ def test_asset_lines_say_who_updates_what_it_schedules_and_when():
         ("s3://a", "p.make", "c1, c2", "2026-03-02 11:00:00 (2h ago)", "3"),
         ("file:///x (x)", "-", "c3", "never", "0"),
     ]
+
+
+def test_setup_and_teardown_tasks_are_named_in_the_grid():
+    """A setup or teardown task's row says what it is."""
+    from flowctl import DAG, EmptyOperator
+    from flowctl.specs import DagSpec
+    from flowctl.tui.views import grid_model
+
+    with DAG("st", schedule=None) as dag:
+        create = EmptyOperator(task_id="create")
+        create >> EmptyOperator(task_id="query") >> EmptyOperator(task_id="delete").as_teardown(setups=create)
+    spec = DagSpec.from_dag(dag, "/dags/st.py", "UTC")
+    labels = {row.key: row.label for row in grid_model(spec, [], "UTC").rows}
+    assert labels["create"] == "create (setup)" and labels["query"] == "query"
+    assert labels["delete"] == "delete (teardown)"

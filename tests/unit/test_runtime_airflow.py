@@ -192,15 +192,33 @@ def test_latest_only_skips_downstream_unless_latest_or_manual():
     assert "skip_downstream" not in execute_task(dag, latest, None)
 
 
+def test_latest_only_says_what_airflow_says(capsys):
+    """Airflow's log lines; a run with no next interval (`@once`) is the latest."""
+    from flowctl import EmptyOperator, LatestOnlyOperator
+
+    with DAG("lo", schedule="@daily", start_date=pendulum.datetime(2026, 1, 1)) as dag:
+        LatestOnlyOperator(task_id="latest") >> EmptyOperator(task_id="after")
+    execute_task(dag, payload(dag, "latest", run_type="manual"), None)
+    assert "Manually triggered DAG_Run: allowing execution to proceed." in capsys.readouterr().out
+    execute_task(dag, payload(dag, "latest"), None)
+    out = capsys.readouterr().out
+    assert "Checking latest only with left_window: 2026-03-03" in out and "Not latest execution" in out
+    with DAG("once", schedule="@once", start_date=pendulum.datetime(2026, 3, 2)) as once:
+        LatestOnlyOperator(task_id="latest") >> EmptyOperator(task_id="after")
+    assert "skip_downstream" not in execute_task(once, payload(once, "latest"), None)
+    assert "Last scheduled execution: allowing execution to proceed." in capsys.readouterr().out
+
+
 def test_a_param_that_fails_its_schema_fails_the_task():
-    """Param(type=..., minimum=...) is checked against the run's conf."""
+    """Param(type=..., minimum=...) is checked against the run's conf in the task too
+    (a run made past the command line's check, say by a file edited since)."""
     from flowctl import EmptyOperator, Param
 
     with DAG("p", schedule=None, params={"n": Param(5, type="integer", minimum=1)}) as dag:
         EmptyOperator(task_id="e")
     assert execute_task(dag, payload(dag, "e", conf={"n": 3}), None)["state"] == "success"
     bad = execute_task(dag, payload(dag, "e", conf={"n": 0}), None)
-    assert bad["state"] == "failed" and bad["error"] == "param 'n' = 0: must be at least 1"
+    assert bad["state"] == "failed" and bad["error"] == "param 'n' = 0: 0 is less than the minimum of 1 (rule: minimum)"
 
 
 def test_airflow_exceptions_skip_and_fail_without_retry(tmp_path):

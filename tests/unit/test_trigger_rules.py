@@ -142,6 +142,12 @@ TABLE = [
     row("always", "F U", RUN),
     row("always", "K K", RUN),
     row("always", "S F", RUN),
+    # all_done_setup_success (a teardown's): all done; with no setup upstream, like all_done.
+    row("all_done_setup_success", "", RUN),
+    row("all_done_setup_success", "S F", RUN),
+    row("all_done_setup_success", "S R", WAIT),
+    row("all_done_setup_success", "U K", RUN),
+    row("all_done_setup_success", "F N", WAIT),
 ]
 
 
@@ -161,7 +167,7 @@ def test_table_covers_every_rule_at_least_five_times():
     assert all(n >= 5 for n in counts.values()), counts
 
 
-def test_there_are_twelve_rules_with_airflow_names():
+def test_there_are_thirteen_rules_with_airflow_names():
     assert TriggerRule.all_triggers() == {
         "all_success",
         "all_failed",
@@ -175,7 +181,21 @@ def test_there_are_twelve_rules_with_airflow_names():
         "none_failed_min_one_success",
         "none_skipped",
         "always",
+        "all_done_setup_success",
     }
+
+
+@pytest.mark.parametrize("states, setups, expected", [
+    pytest.param({"setup": "success", "work": "failed"}, {"setup"}, RUN, id="setup-ran-work-failed"),
+    pytest.param({"setup": "failed", "work": "upstream_failed"}, {"setup"}, UF, id="setup-failed"),
+    pytest.param({"setup": "skipped", "work": "skipped"}, {"setup"}, SKIP, id="setup-skipped"),
+    pytest.param({"a": "skipped", "b": "success", "work": "success"}, {"a", "b"}, RUN, id="one-of-two-setups-ran"),
+    pytest.param({"setup": "success", "work": "running"}, {"setup"}, WAIT, id="work-still-going"),
+])
+def test_a_teardown_runs_when_its_setup_ran(states, setups, expected):
+    """Airflow's all_done_setup_success: all upstream done, then decided by the setups among them."""
+    decision = evaluate("all_done_setup_success", states, setups=setups)
+    assert decision.verdict is expected, decision.reason
 
 
 @pytest.mark.parametrize("rule", list(TriggerRule))

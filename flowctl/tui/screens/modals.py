@@ -237,15 +237,20 @@ class MarkScreen(Dialog):
 
 
 class TriggerScreen(Dialog):
-    """A manual run, with optional conf JSON and logical date."""
+    """A manual run: the DAG's params as a form (defaults filled in, each with its
+    description), an optional conf JSON and a logical date. A value a Param's
+    schema refuses is shown as the error, and nothing is queued."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, dag_id: str, tasks: Sequence[str], params: dict[str, Any], tz: str,
-                 parse_date: Callable[[str, str], datetime]) -> None:
+                 parse_date: Callable[[str, str], datetime], form: Sequence[dict[str, Any]] = (),
+                 check: Callable[[dict[str, Any]], str | None] | None = None) -> None:
         super().__init__()
         self.dag_id, self.tasks, self.params, self.tz = dag_id, list(tasks), params, tz
         self.parse_date = parse_date
+        self.form = list(form)
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -253,15 +258,36 @@ class TriggerScreen(Dialog):
             shown = ", ".join(self.tasks[:8]) + (" …" if len(self.tasks) > 8 else "")
             yield Static(f"Queues a run of {len(self.tasks)} tasks ({shown}); a scheduler carries it out.",
                          classes="hint")
-            yield Label("conf (JSON object, optional)")
-            yield Input(placeholder=json.dumps(self.params)[:60] if self.params else '{"key": "value"}', id="conf")
+            if self.form:
+                with VerticalScroll(id="body", classes="params"):
+                    for i, row in enumerate(self.form):
+                        yield Label(param_label(row))
+                        yield Input(param_text(row.get("default")) if row.get("has_default", True) else "",
+                                    placeholder="required" if not row.get("has_default", True) else "",
+                                    id=f"param-{i}")
+            yield Label("conf (JSON object, optional" + ("; it overrides the fields above)" if self.form else ")"))
+            yield Input(placeholder=json.dumps(self.params)[:60] if self.params and not self.form
+                        else '{"key": "value"}', id="conf")
             yield Label(f"logical date (optional; default now; zone {self.tz})")
             yield Input(placeholder="2026-01-01 or 2026-01-01T06:00", id="date")
             yield Static("", id="error")
             yield self.buttons("Trigger [Enter]", cancel="Cancel [Esc]")
 
     def on_mount(self) -> None:
-        self.set_focus(self.query_one("#conf", Input))
+        self.set_focus(self.query_one("#param-0" if self.form else "#conf", Input))
+
+    def form_conf(self) -> dict[str, Any]:
+        """The form's values that differ from their defaults (the rest are the defaults)."""
+        conf: dict[str, Any] = {}
+        for i, row in enumerate(self.form):
+            text = self.query_one(f"#param-{i}", Input).value
+            default = row.get("default")
+            if row.get("has_default", True) and text == param_text(default):
+                continue
+            if not text and not row.get("has_default", True):
+                continue
+            conf[row["name"]] = param_value(text, row.get("schema") or {}, default)
+        return conf
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")
@@ -270,13 +296,19 @@ class TriggerScreen(Dialog):
         date_text = self.query_one("#date", Input).value.strip()
         error = self.query_one("#error", Static)
         try:
-            conf = json.loads(conf_text) if conf_text else {}
+            extra = json.loads(conf_text) if conf_text else {}
         except ValueError as exc:
             error.update(Text(f"conf is not valid JSON: {exc}", style="red"))
             return
-        if not isinstance(conf, dict):
+        if not isinstance(extra, dict):
             error.update(Text('conf must be a JSON object, like {"limit": 10}', style="red"))
             return
+        conf = {**self.form_conf(), **extra}
+        if self.check is not None:
+            problem = self.check(conf)
+            if problem:
+                error.update(Text(problem, style="red"))
+                return
         when = None
         if date_text:
             try:
@@ -285,6 +317,43 @@ class TriggerScreen(Dialog):
                 error.update(Text(str(exc), style="red"))
                 return
         self.dismiss({"conf": conf or None, "logical_date": when})
+
+
+def param_label(row: dict[str, Any]) -> str:
+    """`limit (integer, 1..100): rows to read`."""
+    schema = row.get("schema") or {}
+    kind = schema.get("type")
+    kind = "/".join(kind) if isinstance(kind, list) else kind
+    bits = [str(kind)] if kind else []
+    if "enum" in schema:
+        bits.append("one of " + ", ".join(str(v) for v in schema["enum"]))
+    if "minimum" in schema or "maximum" in schema:
+        bits.append(f"{schema.get('minimum', '')}..{schema.get('maximum', '')}")
+    title = schema.get("title") or row["name"]
+    head = f"{title} ({', '.join(bits)})" if bits else str(title)
+    if title != row["name"]:
+        head += f" [{row['name']}]"
+    return f"{head}: {row['description']}" if row.get("description") else head
+
+
+def param_text(value: Any) -> str:
+    """A value as the form shows it: a string as it is, anything else as JSON."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def param_value(text: str, schema: dict[str, Any], default: Any) -> Any:
+    """What the user typed, as the value: a string param takes the text as it is;
+    others read it as JSON (falling back to the text)."""
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind] if kind else []
+    if "string" in kinds and not (set(kinds) - {"string", "null"}) or (not kinds and isinstance(default, str)):
+        return None if not text and "null" in kinds else text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 class BackfillScreen(Dialog):

@@ -1,0 +1,100 @@
+"""`flowctl pools`: Airflow's pools, as Airflow's CLI spells them. A pool caps
+how many slots its tasks hold at once across every process that carries runs
+out (the daemon, a foreground `run`, a `backfill`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from flowctl.cli.app import Group, JsonOpt, _service, app
+
+pools_app = typer.Typer(cls=Group, help="Pools: slots shared by the tasks that name them, across every process.",
+                        no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(pools_app, name="pools")
+
+PoolArg = Annotated[str, typer.Argument(metavar="NAME", help="The pool's name (what tasks give as pool=).",
+                                        show_default=False)]
+
+
+def _holders(row: dict[str, Any]) -> str:
+    names = [h["label"] for h in row["holders"]]
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _print_rows(rows: list[dict[str, Any]]) -> None:
+    from flowctl.cli.render import console, table
+
+    t = table("pool", "slots", "occupied", "open", "description", "taken by")
+    for r in rows:
+        t.add_row(r["pool"], "no limit" if r["slots"] < 0 else str(r["slots"]), str(r["occupied"]),
+                  "" if r["open"] is None else str(r["open"]), r["description"] or "", _holders(r))
+    console().print(t)
+
+
+@pools_app.command("set")
+def pools_set(
+    name: PoolArg,
+    slots: Annotated[int, typer.Argument(metavar="SLOTS", min=-1, show_default=False,
+                                         help="How many slots its tasks may hold at once (-1: no limit; 0: hold them).")],
+    description: Annotated[str | None, typer.Argument(metavar="DESCRIPTION", show_default=False,
+                                                      help="What the pool is for.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a pool or change its size. A task takes `pool_slots` of its pool (1 by default)
+    while it is queued or running; `default_pool` (the worker count) holds tasks that name no pool.
+
+    Example: `flowctl pools set warehouse 2 "the warehouse takes two queries at once"`
+    """
+    from flowctl.cli.render import print_json
+
+    row = _service().set_pool(name, slots, description)
+    if as_json:
+        print_json(row)
+        return
+    print(f"Pool {name} has {'no limit' if slots < 0 else f'{slots} slot' + ('s' if slots != 1 else '')}")
+
+
+@pools_app.command("list")
+def pools_list(as_json: JsonOpt = False) -> None:
+    """Every pool: its slots, how many are taken and by which task instances (in any process).
+
+    Example: `flowctl pools list --json`
+    """
+    from flowctl.cli.render import print_json
+
+    rows = _service().pools()
+    if as_json:
+        print_json(rows)
+        return
+    _print_rows(rows)
+
+
+@pools_app.command("get")
+def pools_get(name: PoolArg, as_json: JsonOpt = False) -> None:
+    """One pool. Exit 1 when it does not exist.
+
+    Example: `flowctl pools get warehouse`
+    """
+    from flowctl.cli.render import print_json
+    from flowctl.errors import NotFound
+
+    row = next((r for r in _service().pools() if r["pool"] == name), None)
+    if row is None:
+        raise NotFound(f"no pool named {name!r} (see `flowctl pools list`)")
+    if as_json:
+        print_json(row)
+        return
+    _print_rows([row])
+
+
+@pools_app.command("delete")
+def pools_delete(name: PoolArg) -> None:
+    """Delete a pool. Tasks that name it fail when they would start, as in Airflow
+    (`default_pool` cannot be deleted).
+
+    Example: `flowctl pools delete warehouse`
+    """
+    _service().delete_pool(name)
+    print(f"Pool {name} deleted")
