@@ -76,6 +76,13 @@ def usage_line(exc: Exception) -> str:
         message = message[0].lower() + message[1:]
     if message.endswith(".") and not message.endswith(".."):
         message = message[:-1]
+    option = getattr(exc, "option_name", None)
+    if option:  # an Airflow option: say what flowctl takes instead
+        from flowctl.cli.app import airflow_option_hint
+
+        hint = airflow_option_hint(path, option)
+        if hint:
+            return hint
     if "did you mean" in message.lower():
         return message
     return f"{message} (see `{path} --help`)"

@@ -189,7 +189,48 @@ AIRFLOW_FORMS: dict[tuple[str, ...], tuple[str, str]] = {
     ("tasks", "failed-deps"): ("flowctl explain DAG_ID RUN TASK_ID", "it says why a task is not running"),
     ("tasks", "render"): ("flowctl tasks test DAG_ID TASK_ID", "it renders and runs the task, writing no state"),
     ("tasks", "list-mapped"): ("flowctl tasks states DAG_ID RUN", "every task instance of the run"),
+    ("dags", "show-dependencies"): ("flowctl assets list", "what links DAGs: assets, and each DAG's triggers and "
+                                    "sensors in `flowctl dags show DAG_ID`"),
 }
+
+#: Airflow options flowctl does not have: (what to type instead, or None, and why), by (command, option);
+#: a command of None is any command.
+AIRFLOW_OPTIONS: dict[tuple[str | None, str], tuple[str | None, str]] = {
+    (None, "-o"): ("--json", "flowctl prints a table, or one JSON document with --json"),
+    (None, "--output"): ("--json", "flowctl prints a table, or one JSON document with --json"),
+    ("trigger", "-r"): ("--logical-date DATE", "a run's id is made from its logical date: manual__<date>"),
+    ("trigger", "--run-id"): ("--logical-date DATE", "a run's id is made from its logical date: manual__<date>"),
+    ("backfill", "--reset-dagruns"): ("--reprocess completed", "it runs the intervals that have a run again"),
+    ("backfill", "--reset_dagruns"): ("--reprocess completed", "it runs the intervals that have a run again"),
+    ("backfill", "-m"): ("flowctl tasks mark DAG_ID RUN TASK_ID --state success", "a backfill runs its tasks"),
+    ("backfill", "--mark-success"): ("flowctl tasks mark DAG_ID RUN TASK_ID --state success", "a backfill runs its tasks"),
+    ("clear", "-x"): (None, "flowctl has no SubDAGs: leave the option out"),
+    ("clear", "--exclude-subdags"): (None, "flowctl has no SubDAGs: leave the option out"),
+    ("clear", "-X"): (None, "flowctl has no SubDAGs: leave the option out"),
+    ("clear", "--exclude-parentdag"): (None, "flowctl has no SubDAGs: leave the option out"),
+    ("list", "-t"): ("flowctl dags show DAG_ID", "it draws the tasks as a tree"),
+    ("list", "--tree"): ("flowctl dags show DAG_ID", "it draws the tasks as a tree"),
+    ("pause", "-y"): (None, "pausing asks nothing, so it takes no --yes"),
+    ("pause", "--yes"): (None, "pausing asks nothing, so it takes no --yes"),
+    ("unpause", "-y"): (None, "unpausing asks nothing, so it takes no --yes"),
+    ("unpause", "--yes"): (None, "unpausing asks nothing, so it takes no --yes"),
+    ("show", "-s"): ("flowctl dags show DAG_ID", "flowctl draws the DAG in the terminal; it writes no image"),
+    ("show", "--save"): ("flowctl dags show DAG_ID", "flowctl draws the DAG in the terminal; it writes no image"),
+    ("show", "--imgcat"): ("flowctl dags show DAG_ID", "flowctl draws the DAG in the terminal; it writes no image"),
+}
+
+
+def airflow_option_hint(command_path: str, option: str) -> str | None:
+    """'did you mean' for an Airflow option the command does not have, or None."""
+    name = option.split("=", 1)[0]
+    command = command_path.split()[-1] if command_path else None
+    found = AIRFLOW_OPTIONS.get((command, name)) or AIRFLOW_OPTIONS.get((None, name))
+    if found is None:
+        return None
+    instead, why = found
+    if instead is None:
+        return f"{name} is an Airflow option `{command_path}` does not have: {why}"
+    return f"{name} is an Airflow option `{command_path}` does not have; did you mean `{instead}`? ({why})"
 
 
 def airflow_hint(command_path: str, args: list[str]) -> str | None:

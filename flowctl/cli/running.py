@@ -25,7 +25,7 @@ from flowctl.cli.app import (
 )
 
 LogicalDateOpt = Annotated[str | None, typer.Option(
-    "--logical-date", "-d", metavar="DATE",
+    "--logical-date", "-d", "-l", metavar="DATE",
     help="The run's logical date, in the DAG's zone unless it has an offset (default: now); "
          "ds and the data interval follow from it.", show_default=False)]
 ConfOpt = Annotated[str | None, typer.Option(

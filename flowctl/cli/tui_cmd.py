@@ -23,7 +23,9 @@ def tui(
 
     `flowctl tui --serve` prints an address like http://127.0.0.1:PORT/TOKEN/
     to open in a browser; each tab runs its own `flowctl tui`. A request
-    without the token gets 403."""
+    without the token gets 403.
+
+    Example: `flowctl tui --serve --port 8800`"""
     service = _service()
     if serve:
         from flowctl.tui.serve import serve as serve_web

@@ -20,11 +20,6 @@ with DAG("etl", schedule="@daily", start_date=pendulum.datetime(2026, 1, 1, tz="
 """
 
 
-#: Commands whose modules other parts of flowctl own (the TUI, the Airflow layer's
-#: variables and connections); their help is checked for placeholders, not examples.
-ELSEWHERE = (["tui"],)
-
-
 def command_paths() -> list[tuple[list[str], bool]]:
     """Every command and group of the real CLI: the words that reach it, and whether it is a group."""
     import typer
@@ -64,7 +59,7 @@ def test_help_names_things_and_shows_an_example(flow):
         assert not re.search(r"<(bool|str|int|float|text|integer)>", page), (words, page)
         usage = re.search(r"Usage: (.*)", page).group(1)
         assert "{" not in usage and "dag_id" not in usage, (words, usage)
-        if (not is_group or words == ["scheduler"]) and words[:1] not in ELSEWHERE:
+        if not is_group or words == ["scheduler"]:
             assert "Example:" in page, (words, page)
     assert "DAG_ID RUN TASK_ID" in flow("logs", "--help").out
 
@@ -170,7 +165,7 @@ def test_an_airflow_form_flowctl_lacks_says_what_to_use(flow, args, suggestion):
     "args, said, suggestion",
     [
         pytest.param(["dags", "list", "-o", "json"], "-o", "--json", id="output"),
-        pytest.param(["runs", "list", "etl", "--output", "json"], "--output", "--json", id="output-long"),
+        pytest.param(["runs", "list", "--output", "json"], "--output", "--json", id="output-long"),
         pytest.param(["dags", "trigger", "etl", "-r", "nightly"], "-r", "--logical-date", id="run-id"),
         pytest.param(["dags", "backfill", "etl", "-s", "2026-01-01", "--reset-dagruns"], "--reset-dagruns",
                      "--reprocess completed", id="reset-dagruns"),
@@ -187,7 +182,7 @@ def test_an_airflow_option_flowctl_lacks_says_what_to_use(flow, args, said, sugg
     lines = res.err.splitlines()
     assert len(lines) == 1, res.err
     assert f"{said} is an Airflow option" in lines[0] and suggestion in lines[0], lines[0]
-    assert flow("runs", "list", "etl", "--json").json() == []
+    assert flow("runs", "list", "--json").json() == []
 
 
 def test_an_unknown_option_that_airflow_lacks_too_points_at_help(flow):
