@@ -143,6 +143,8 @@ def _runs_list(dag_id: str | None, state: str | None, as_json: bool) -> None:
     t = table(*columns)
     give_way(t, {logical: 16, "type": 9, "state": 7, "started": 16, "took": 7}, {"DAG": 16 if mixed else 20, "zone": 10},
              last="run id")
+    idle = {(r["dag_id"], r["run_id"]) for r in runs
+            if r.get("state") in ("queued", "running") and service.carrier(r) is None}
     for r, tz in zip(runs, zones, strict=True):
         took = None
         if r.get("start_date") and r.get("end_date"):
@@ -150,11 +152,15 @@ def _runs_list(dag_id: str | None, state: str | None, as_json: bool) -> None:
 
             took = (datetime.fromisoformat(r["end_date"]) - datetime.fromisoformat(r["start_date"])).total_seconds()
         row = [r["dag_id"], logical_date(r.get("logical_date"), tz), *([tz] if mixed else []),
-               *([r.get("run_type") or "-"] if show["type"] else []), state_text(r.get("state")),
+               *([r.get("run_type") or "-"] if show["type"] else []),
+               "[yellow]waiting[/]" if (r["dag_id"], r["run_id"]) in idle else state_text(r.get("state")),
                *([local_time(r.get("start_date"), local, with_seconds=False)] if show["started"] else []),
                *([duration(took)] if show["took"] else []), r["run_id"]]
         t.add_row(*row)
     out.print(t if runs else "No runs yet.")
+    if idle:
+        out.print("waiting: queued or running, but no process carries it out; `flowctl scheduler --until-idle` "
+                  "(or --daemon) carries it on", markup=False)
 
 
 @dags_app.command("list-runs", rich_help_panel=AIRFLOW_PANEL)

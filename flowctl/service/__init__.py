@@ -581,6 +581,13 @@ class Service:
 
         return daemon.is_running(self.settings.home)
 
+    def carrier(self, run: dict[str, Any]) -> str | None:
+        """Who carries an active run out ("the scheduler (pid N)", ...), or None:
+        nobody, so it waits for a scheduler or a `flowctl run`."""
+        from flowctl.service.explain import carrier
+
+        return carrier(self, run)
+
     # -- explain ----------------------------------------------------------------------------
 
     def explain(self, dag_id: str, run_id: str, task_id: str | None = None, now: datetime | None = None) -> dict[str, Any]:

@@ -75,6 +75,30 @@ def _mode_problems(store: Store, fix: bool, done: list[str]) -> list[Finding]:
     return findings
 
 
+LOW_SPACE = 50 * 1024 * 1024  #: below this much free space, commits may soon be refused
+
+
+def _disk_problems(home: Path) -> list[Finding]:
+    """A home that cannot take a commit: on a read-only file system, not writable
+    by you, or on a disk nearly full. Every command that records state needs it."""
+    try:
+        fs = os.statvfs(home)
+    except OSError:
+        return []
+    other = "or choose another home with --home or FLOWCTL_HOME"
+    if fs.f_flag & os.ST_RDONLY:
+        return [Finding(f"the home {home} is on a read-only file system: no run, result or setting can be "
+                        f"recorded", f"remount it read-write, {other}", str(home))]
+    if not os.access(home, os.W_OK | os.X_OK):
+        return [Finding(f"the home {home} is not writable by you: no run, result or setting can be recorded",
+                        f"chmod u+rwx {home} as its owner, {other}", str(home))]
+    free = fs.f_bavail * fs.f_frsize
+    if free < LOW_SPACE:
+        return [Finding(f"the disk holding the home {home} has {free // (1024 * 1024)} MB free: commits are "
+                        f"refused when it is full (what was committed stays intact)", "free some space", str(home))]
+    return []
+
+
 def check(home: Path, fix: bool = False) -> tuple[list[Finding], list[str]]:
     """(findings, repairs done)."""
     from flowctl.engine.daemon import is_running
@@ -82,6 +106,7 @@ def check(home: Path, fix: bool = False) -> tuple[list[Finding], list[str]]:
     store = Store(home)
     findings: list[Finding] = []
     done: list[str] = []
+    findings += _disk_problems(home)
     if not store.root.exists():
         return findings, done
     findings += _mode_problems(store, fix, done)

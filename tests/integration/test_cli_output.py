@@ -341,6 +341,18 @@ def test_a_read_only_home(flow):
     assert len(lines) == 1 and "read-only file system" in lines[0] and str(home) in lines[0], res.stderr
 
 
+def test_doctor_says_the_home_is_read_only(flow):
+    """`doctor` on a home whose file system is read-only names it and what to do
+    (exit 1), rather than passing it as healthy."""
+    flow.write_dag("etl.py", chain())
+    home = flow.root / "ro"
+    home.mkdir()
+    res = in_own_mount(flow, home, "mount -t tmpfs tmpfs {dir} && mount -o remount,ro {dir}", "doctor")
+    assert res.returncode == 1, res.stdout + res.stderr
+    said = res.stdout + res.stderr
+    assert "read-only file system" in said and str(home) in said and "remount it read-write" in said, said
+
+
 def test_a_full_disk(flow):
     """No space left (ENOSPC) on the home's device: one line that says so, exit 1."""
     flow.write_dag("etl.py", chain())
@@ -377,6 +389,22 @@ def test_runs_list_json_is_one_document(flow):
     assert {d["dag_id"] for d in docs} == {"ams", "etl"}
     table = flow("runs", "list").out
     assert "zone" in table and "Europe/Amsterdam" in table  # mixed zones get a zone column
+
+
+def test_runs_list_says_waiting_for_a_run_nobody_carries_out(flow):
+    """A triggered run with no scheduler up waits: the table says `waiting` (as the
+    TUI does) and how to carry it on; --json keeps its state; once a scheduler ran
+    it, it is success."""
+    flow.write_dag("etl.py", chain())
+    assert flow("trigger", "etl", "--logical-date", "2026-11-20").code == 0
+    out = flow("runs", "list").out
+    [row] = [line for line in out.splitlines() if "manual__" in line]
+    assert " waiting " in row and "queued" not in row, out
+    assert "no process carries it out; `flowctl scheduler --until-idle`" in out
+    assert [d["state"] for d in flow("runs", "list", "--json").json()] == ["queued"]
+    assert flow("scheduler", "--until-idle").code == 0
+    out = flow("runs", "list").out
+    assert " success " in out and "waiting" not in out, out
 
 
 def test_a_backfill_dry_run_before_start_date_says_why(flow):

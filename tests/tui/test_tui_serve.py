@@ -110,6 +110,26 @@ def test_serve_stops_on_sigterm(world):
     assert server.stop() == 0
 
 
+def test_serve_on_a_port_you_choose_and_one_that_is_taken(world):
+    """--port N serves on N; a port another program holds is one line that says
+    so, exit 1, no traceback."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        holder.listen()
+        res = world("tui", "--serve", "--port", str(port))
+        assert res.code == 1 and "Traceback" not in res.err
+        [line] = res.err.strip().splitlines()
+        assert line.startswith(f"flowctl: cannot serve on 127.0.0.1:{port}: ") and "in use" in line, line
+    server = Served(world, "--port", str(port))
+    try:
+        assert server.base == f"http://127.0.0.1:{port}"
+    finally:
+        assert server.stop() == 0
+
+
 def test_loopback_addresses():
     """Anything but loopback gets a warning when served."""
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost"))
