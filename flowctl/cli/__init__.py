@@ -8,6 +8,7 @@ The commands live in one module per group; importing them registers them.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from flowctl.cli import (  # noqa: F401  (registers)
     airflow_cmds,
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     protect_output()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    command = teach(typer.main.get_command(app))
+    command = teach(typer.main.get_command(narrowed(app, args)))
     try:
         code = command.main(args=args, prog_name="flowctl", standalone_mode=False)
     except UsageError as exc:
@@ -65,6 +66,51 @@ def main(argv: list[str] | None = None) -> None:
         _err(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
+
+
+#: The options before the command that take a value (`--home PATH`); tests/unit checks it against the app.
+VALUE_OPTIONS = frozenset({"--dags-folder", "--home", "--workers", "--executor", "--dask-address"})
+
+
+def command_word(args: list[str]) -> str | None:
+    """The command's name in a command line: its first word that is not a
+    global option or an option's value."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--":
+            return None
+        elif arg.startswith("-"):
+            skip = arg in VALUE_OPTIONS
+        else:
+            return arg
+    return None
+
+
+def narrowed(full: Any, args: list[str]) -> Any:
+    """The app with only the command or group the command line names, when it
+    names one: Typer builds every command's parameters on each start (about
+    30 ms for all of them), and one command needs only its own. `flowctl`
+    alone, --help of the whole, an unknown word (for its "did you mean") and
+    shell completion get the whole app."""
+    import copy
+    import os
+
+    from typer.main import get_command_name
+
+    word = command_word(args)
+    if word is None or any(key.startswith("_FLOWCTL_COMPLETE") for key in os.environ):
+        return full
+    commands = [c for c in full.registered_commands
+                if (c.name or (get_command_name(c.callback.__name__) if c.callback else None)) == word]
+    groups = [g for g in full.registered_groups if (g.name or g.typer_instance.info.name) == word]
+    if not commands and not groups:
+        return full
+    app_copy = copy.copy(full)
+    app_copy.registered_commands = commands
+    app_copy.registered_groups = groups
+    return app_copy
 
 
 def usage_line(exc: Exception) -> str:
