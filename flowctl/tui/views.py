@@ -332,6 +332,13 @@ DAG_COLUMNS = ("DAG", "schedule", "paused", "last run", "next run", "running", "
 """The recent runs as letters are in the tree beside the table (and in the grid)."""
 
 
+def dag_zone(snap: Snapshot, dag_id: str) -> str:
+    """The zone a DAG's logical dates are shown in: its own, as the CLI shows
+    them and as you type them back (the other times are in yours)."""
+    spec = snap.dags.get(dag_id)
+    return getattr(spec, "timezone", None) or snap.tz
+
+
 def dag_rows(snap: Snapshot, text: str = "") -> list[DagRow]:
     rows = []
     for dag_id in snap.dag_ids():
@@ -344,13 +351,15 @@ def dag_rows(snap: Snapshot, text: str = "") -> list[DagRow]:
                       for ti in r.tis if ti.get("state") in ("running", "queued"))
         failed = sum(1 for r in recent for ti in r.tis if ti.get("state") == "failed")
         schedule = (spec.schedule_display or "manual") if spec is not None else "?"
+        if spec is not None and spec.timezone != snap.tz:  # its dates are in its zone: say which
+            schedule += f" ({spec.timezone})"
         nxt = snap.next_runs.get(dag_id)
         rows.append(DagRow(
             dag_id=dag_id,
             schedule=schedule,
             paused=snap.paused(dag_id),
-            last_run=(runs[0].shown_state, short_time(runs[0].logical_date, snap.tz)) if runs else None,
-            next_run=short_time(nxt, snap.tz) if nxt else "-",
+            last_run=(runs[0].shown_state, short_time(runs[0].logical_date, dag_zone(snap, dag_id))) if runs else None,
+            next_run=short_time(nxt, dag_zone(snap, dag_id)) if nxt else "-",
             running=running,
             failed=failed,
             tags=tuple(spec.tags) if spec is not None else (),
@@ -448,7 +457,7 @@ def _dag_node(snap: Snapshot, group: str, dag_id: str, expanded: Collection[str]
 
 
 def _run_node(snap: Snapshot, group: str, info: RunInfo, expanded: Collection[str] | None) -> Node:
-    label = (state_cell(info.shown_state), (" " + short_time(info.logical_date, snap.tz), ""),
+    label = (state_cell(info.shown_state), (" " + short_time(info.logical_date, dag_zone(snap, info.dag_id)), ""),
              (f" {info.run_type}", "dim"), ("  ", ""), state_word(info.shown_state))
     prefix = f"{group}:{info.dag_id}:{info.run_id}"
     key = f"r:{prefix}"
@@ -484,7 +493,7 @@ def _ti_label(ti: Mapping[str, Any]) -> tuple[Seg, ...]:
 class GridRun:
     run_id: str
     state: str
-    day: str  #: MM-DD of the logical date, in the user's zone
+    day: str  #: MM-DD of the logical date, in the DAG's zone
     time: str  #: HH:MM
     run_type: str
 
@@ -631,7 +640,8 @@ def ti_detail_lines(info: RunInfo, task_id: str, spec: Any, reason: str | None,
 
 def run_detail_line(info: RunInfo, tz: str, now: datetime | None = None) -> Line:
     """A run's header: id, state in words (`waiting` when nobody carries it
-    out), who carries it out, logical date, how long it took (or so far)."""
+    out), who carries it out, logical date (in `tz`, the DAG's zone), how long
+    it took (or so far)."""
     run = info.run
     started = run.get("start_date")
     ended = run.get("end_date")

@@ -19,6 +19,7 @@ from flowctl.tui.views import (
     asset_lines,
     carriers,
     dag_cells,
+    dag_zone,
     dag_rows,
     downstream_of,
     error_banner,
@@ -156,6 +157,27 @@ def test_dag_row_has_the_last_run_and_counts():
     (row,) = dag_rows(snap)
     assert row.last_run == ("running", "03-09 00:00")
     assert (row.paused, row.running, row.failed, row.next_run) == (True, 1, 1, "03-02 00:00")
+
+
+def test_logical_dates_are_in_the_dags_zone_as_the_cli_shows_them():
+    """A DAG in another zone than yours: its last and next run, its runs in the
+    tree, the grid's columns and a run's header are in its zone (as `runs list`
+    prints them and as you type them back), and its schedule says the zone."""
+    ams = spec()
+    ams.timezone = "Europe/Amsterdam"
+    r = run("etl", 8, "success", three())  # logical 2026-03-08 00:00 UTC = 01:00 in Amsterdam
+    snap = snapshot(dags={"etl": ams}, runs={"etl": (r,)}, next_runs={"etl": "2026-03-08T23:00:00+00:00"})
+    (row,) = dag_rows(snap)
+    assert row.last_run == ("success", "03-08 01:00") and row.next_run == "03-09 00:00"
+    assert row.schedule == "@daily (Europe/Amsterdam)"
+    (group,) = tree_nodes(snap, expanded=None)
+    assert "".join(t for t, _ in group.children[0].children[0].label).startswith("S 03-08 01:00")
+    model = grid_model(ams, [r], dag_zone(snap, "etl"))
+    assert (model.runs[0].day, model.runs[0].time) == ("03-08", "01:00")
+    header = "".join(t for t, _ in run_detail_line(r, dag_zone(snap, "etl")))
+    assert "logical 2026-03-08 01:00" in header
+    (utc_row,) = dag_rows(snapshot(runs={"etl": (r,)}))
+    assert utc_row.last_run == ("success", "03-08 00:00") and utc_row.schedule == "@daily"
 
 
 def test_last_run_cell_says_the_state_in_words_and_when():

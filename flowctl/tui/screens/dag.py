@@ -17,6 +17,7 @@ from flowctl.tui.views import (
     Line,
     RunInfo,
     Snapshot,
+    dag_zone,
     grid_model,
     legend,
     run_detail_line,
@@ -145,7 +146,7 @@ class DagScreen(FlowctlScreen):
         runs = snap.runs.get(self.dag_id, ())
         self.query_one("#daginfo", Static).update(to_text(self._info_line(snap, spec)))
         grid = self.query_one(GridTable)
-        grid.show(grid_model(spec, runs, snap.tz))
+        grid.show(grid_model(spec, runs, dag_zone(snap, self.dag_id)))
         if self.run_id is not None:
             sel = grid.selection()
             if sel is None or sel[1].run_id != self.run_id:
@@ -165,7 +166,7 @@ class DagScreen(FlowctlScreen):
         line: Line = [(self.dag_id, "bold"), ("  ", ""), (spec.schedule_display or "manual only", "cyan"),
                       (f" ({spec.timezone})", "dim")]
         line += [("  paused", "bold yellow")] if snap.paused(self.dag_id) else [("  active", "green")]
-        line += [("  next ", "dim"), (short_time(nxt, snap.tz) if nxt else "-", ""),
+        line += [("  next ", "dim"), (short_time(nxt, dag_zone(snap, self.dag_id)) if nxt else "-", ""),
                  ("  runs ", "dim"), (str(snap.run_counts.get(self.dag_id, 0)), ""),
                  ("  tasks ", "dim"), (str(len(spec.tasks)), "")]
         if spec.description:
@@ -255,7 +256,8 @@ class DagScreen(FlowctlScreen):
         """The selected run's header: its state in words, who carries it out, how long."""
         if info is None:
             return to_text([("no runs yet: t triggers one", "dim")])
-        return lines_to_text([run_detail_line(info, snap.tz, self.flowctl.now()) + [("   [ ] older/newer run", "dim")]],
+        return lines_to_text([run_detail_line(info, dag_zone(snap, info.dag_id), self.flowctl.now())
+                              + [("   [ ] older/newer run", "dim")]],
                              wrap=True)
 
     @work(thread=True, exit_on_error=False, group="source")
