@@ -290,6 +290,8 @@ def prepare_fork_server(dags: dict[str, Any]) -> None:
             environment(dag)
             for task in dag.task_dict.values():
                 fn = getattr(task, "python_callable", None)
+                if fn is None:  # a mapped task: each instance builds its operator from these
+                    fn = (getattr(task, "partial_kwargs", None) or {}).get("python_callable")
                 if callable(fn):
                     signature_of(fn)
         except Exception:  # noqa: BLE001 - a warm-up; the try reports any real problem
