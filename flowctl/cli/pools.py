@@ -40,16 +40,21 @@ def pools_set(
                                          help="How many slots its tasks may hold at once (-1: no limit; 0: hold them).")],
     description: Annotated[str | None, typer.Argument(metavar="DESCRIPTION", show_default=False,
                                                       help="What the pool is for.")] = None,
+    described: Annotated[str | None, typer.Option("--description", metavar="TEXT", show_default=False,
+                                                  help="What the pool is for (the same as DESCRIPTION).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a pool or change its size. A task takes `pool_slots` of its pool (1 by default)
     while it is queued or running; `default_pool` (the worker count) holds tasks that name no pool.
 
-    Example: `flowctl pools set warehouse 2 "the warehouse takes two queries at once"`
+    Example: `flowctl pools set warehouse 2 --description "the warehouse takes two queries at once"`
     """
     from flowctl.cli.render import print_json
 
-    row = _service().set_pool(name, slots, description)
+    if description is not None and described is not None and description != described:
+        raise typer.BadParameter("give the description once: as DESCRIPTION or as --description",
+                                 param_hint="--description")
+    row = _service().set_pool(name, slots, described if described is not None else description)
     if as_json:
         print_json(row)
         return

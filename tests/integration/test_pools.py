@@ -30,6 +30,10 @@ def test_pools_commands(flow):
                                  "occupied": 0, "open": 2, "holders": []}
     assert flow("pools", "set", "warehouse", "3").code == 0  # the description stays
     assert flow("pools", "get", "warehouse", "--json").json()["description"] == "two queries at once"
+    assert flow("pools", "set", "warehouse", "3", "--description", "three now").code == 0
+    assert flow("pools", "get", "warehouse", "--json").json()["description"] == "three now"
+    res = flow("pools", "set", "warehouse", "3", "one", "--description", "other")
+    assert res.code == 2 and "give the description once" in res.err
     assert "warehouse" in flow("pools", "list").out
     res = flow("pools", "delete", "default_pool")
     assert res.code == 1 and "default_pool cannot be deleted" in res.err
