@@ -66,7 +66,9 @@ class Feed:
     on_finish: Any = None  #: Callable[[RunKey, str, int], None]: a run ended (key, state, how many so far)
 
     def runs(self) -> set[RunKey] | None:
-        return self.keys
+        """The runs still going: a finished one leaves the loop (else every tick
+        would look at all the runs the backfill ever made)."""
+        return set(self.active)
 
     def before(self, loop: Loop, now: datetime) -> float | None:
         freed = False

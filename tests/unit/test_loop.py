@@ -392,3 +392,32 @@ def test_a_run_over_in_one_step_still_has_a_start_date(home: Path):
     record = Store(home).read_run(*key).record
     assert code == 0 and record.state == "success"
     assert record.start_date is not None and record.start_date <= record.end_date
+
+
+def test_a_backfill_keeps_only_its_unfinished_runs_in_the_loop(home: Path):
+    """A finished backfill run leaves the loop's scope: with 2 runs at a time the
+    loop never carries more than 2, however many the backfill has made (else each
+    tick looks at every run so far, and a year of runs costs its square)."""
+    from flowctl.engine.backfill import plan_backfill, starter
+    from flowctl.engine.scopes import Feed
+
+    store, clock = Store(home), FakeClock(T0)
+    with DAG("daily", schedule="@daily", start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+        EmptyOperator(task_id="a") >> EmptyOperator(task_id="b")
+    spec = spec_of(dag)
+    plan = plan_backfill(store, spec, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 10, tzinfo=UTC), "none", False)
+    sizes: list[int] = []
+
+    class Watched(Feed):
+        def runs(self):
+            keys = super().runs()
+            sizes.append(len(keys))
+            return keys
+
+    feed = Watched(items=list(plan), max_active=2, start=starter(store, spec, ME, T0), store=store)
+    ex = InlineExecutor(clock, lambda job: Outcome(seconds=5))
+    driver = Driver(store=store, executor=ex, specs=lambda: {spec.dag_id: spec}, workers=2, owner=ME, clock=clock,
+                    scope=feed, announce=lambda kind, info: None)
+    assert driver.run() == 0
+    assert len(feed.finished) == 10 and set(feed.finished.values()) == {"success"}
+    assert max(sizes) == 2 and sizes[-1] == 0
