@@ -190,6 +190,7 @@ class Loop:
         mono = self.clock.monotonic()
         specs = self.specs()
         self._look_at_store(specs, now)
+        self._forget_finished()
         refeed, self._refeed = self._refeed, []
         for event in [*refeed, *events]:
             self._record(event, now, mono, specs)
@@ -225,6 +226,17 @@ class Loop:
                     self._refresh(self.carried[key], specs)
                 continue
             self._take_in(key, specs, now)
+
+    def _forget_finished(self) -> None:
+        """The scheduler lets a run go once it has ended and nothing is left to do
+        for it (else a daemon would carry, and look at on every tick, every run it
+        ever ran). A clear makes it active again, and it is taken in anew."""
+        if self.scope is not None:
+            return
+        for key, carried in list(self.carried.items()):
+            if (carried.stored.record.state in RUN_FINISHED and not carried.dirty and not self._has_waiting(carried)
+                    and not self._busy_run(key)):
+                self._drop(key)
 
     def _known(self) -> set[RunKey]:
         return set(self.carried) | set(self.foreign) | set(self.damaged)

@@ -176,6 +176,22 @@ def test_daemon_starts_refuses_a_second_carries_out_triggers_picks_up_new_files_
         assert "not running" in flow("scheduler", "status").out
 
 
+def test_the_daemon_runs_a_cleared_run_again(flow):
+    """A run the daemon finished (and let go) runs again when it is cleared, by
+    the same daemon, with a second try."""
+    flow.write_dag("early.py", MANUAL.format(dag_id="early"))
+    with daemon(flow):
+        res = flow("trigger", "early")
+        assert res.code == 0, res.err
+        run_id = res.out.strip()
+        wait_for(f"{run_id} to succeed", lambda: run_state(flow, "early", run_id) == "success")
+        time.sleep(0.5)  # a few ticks: the daemon lets the ended run go
+        assert flow("clear", "early", "--start", run_id.split("__", 1)[1], "--end", run_id.split("__", 1)[1],
+                    "--yes").code == 0
+        wait_for(f"{run_id} to run again", lambda: flow("tasks", "states", "early", run_id, "--json").json()[0][
+            "try_number"] == 2 and run_state(flow, "early", run_id) == "success")
+
+
 # -- crash recovery --------------------------------------------------------------------------
 
 

@@ -421,3 +421,30 @@ def test_a_backfill_keeps_only_its_unfinished_runs_in_the_loop(home: Path):
     assert driver.run() == 0
     assert len(feed.finished) == 10 and set(feed.finished.values()) == {"success"}
     assert max(sizes) == 2 and sizes[-1] == 0
+
+
+def test_the_scheduler_lets_ended_runs_go(home: Path):
+    """Catching up 30 days, the scheduler's loop ends carrying only the last runs,
+    not all 30: a daemon must not carry (and look at on every tick) every run it
+    ever ran. A cleared run comes back in and runs again."""
+    store, clock = Store(home), FakeClock(datetime(2026, 3, 31, 6, 0, tzinfo=UTC))
+    with DAG("daily", schedule="@daily", start_date=pendulum.datetime(2026, 3, 1, tz="UTC"), catchup=True) as dag:
+        BashOperator(task_id="a", bash_command="true")
+    spec = spec_of(dag)
+
+    def scheduler() -> Driver:
+        scope = SchedulerScope(store=store, owner=owner_identity("scheduler"),
+                               dags=lambda: DagBag(dags={spec.dag_id: spec}), status=_Status(),
+                               log=lambda line: None, until_idle=True, clock=clock)
+        scope.reload(force=True)
+        return Driver(store=store, executor=InlineExecutor(clock), specs=scope.current_specs, workers=2,
+                      owner=scope.owner, clock=clock, scope=scope)
+
+    driver = scheduler()
+    assert driver.run() == 0
+    assert len(store.run_ids("daily")) == 30 and len(driver.loop.carried) <= 2
+    first = f"scheduled__{iso(datetime(2026, 3, 1, tzinfo=UTC))}"
+    apply_clear(store, spec, plan_clear(store, spec, "daily", [first], task_regex=None, upstream=False,
+                                        downstream=False, only_failed=False, changed=False))
+    assert scheduler().run() == 0
+    assert tis(store, RunKey("daily", first))["a"].try_number == 2
