@@ -182,8 +182,10 @@ class FlowctlApp(Controls, App[int]):
     def open_dag(self, dag_id: str, run_id: str | None = None) -> None:
         self.push_screen(DagScreen(dag_id, run_id))
 
-    def open_task(self, dag_id: str, run_id: str, task_id: str) -> None:
-        self.push_screen(TaskScreen(dag_id, run_id, task_id))
+    def open_task(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> None:
+        screen = TaskScreen(dag_id, run_id, task_id)
+        screen.map_index = map_index  # an instance of a mapped task; -1: the first, once known mapped
+        self.push_screen(screen)
 
     def action_show_errors(self) -> None:
         if isinstance(self.screen, ErrorsScreen):

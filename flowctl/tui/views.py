@@ -505,6 +505,7 @@ class GridRow:
     kind: str  #: task, group or run
     task_id: str | None = None
     removed: bool = False  #: no longer in the DAG file
+    map_index: int = -1  #: a row of one instance of a mapped task (its task's row expanded)
 
 
 @dataclass(frozen=True)
@@ -520,10 +521,11 @@ class GridModel:
 RUN_ROW = "__run__"
 
 
-def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str) -> GridModel:
+def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str, expanded: Collection[str] = ()) -> GridModel:
     """Runs as columns (oldest left), tasks as rows (the DAG's order, then
     tasks only past runs had), a first row of run states, and a row per task
-    group showing its members' most urgent state."""
+    group showing its members' most urgent state. A mapped task in `expanded`
+    has a row per instance under its own (`[0]`, `[1]`, ...)."""
     cols = tuple(GridRun(r.run_id, r.shown_state, fmt_time(r.logical_date, tz, "%m-%d"),
                          fmt_time(r.logical_date, tz, "%H:%M"), r.run_type) for r in reversed(runs))
     order: list[str] = []
@@ -550,10 +552,19 @@ def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str) -> GridModel:
         count = next((len(r.instances[tid]) for r in runs if r.instances.get(tid)), None)
         return f" [{count}]" if count is not None else " [ ]"
 
+    def instance_rows(tid: str, indent: str) -> None:
+        """Under an expanded mapped task: one row per instance any shown run has."""
+        if tid not in expanded or not mapped(tid):
+            return
+        count = max((len(r.instances.get(tid, ())) for r in runs), default=0)
+        for i in range(count):
+            rows.append(GridRow(f"{tid}[{i}]", f"{indent}  [{i}]", "task", tid, map_index=i))
+
     for tid in order:
         group = groups.get(tid)
         if group is None:
             rows.append(GridRow(tid, tid + mapped(tid) + task_role(spec, tid), "task", tid))
+            instance_rows(tid, "")
             continue
         if group in seen_groups:
             continue
@@ -563,6 +574,7 @@ def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str) -> GridModel:
             if groups.get(member) == group:
                 short = member[len(group) + 1:] if member.startswith(group + ".") else member
                 rows.append(GridRow(member, f"  {short}{mapped(member)}{task_role(spec, member)}", "task", member))
+                instance_rows(member, "  ")
     for tid in removed:
         rows.append(GridRow(tid, f"{tid} (removed)", "task", tid, removed=True))
     cells: dict[tuple[str, str], tuple[str, int]] = {}
@@ -577,6 +589,10 @@ def grid_model(spec: Any, runs: Sequence[RunInfo], tz: str) -> GridModel:
                 by_group.setdefault(str(groups[tid]), []).append(state)
         for group, states in by_group.items():
             cells[(f"group:{group}", r.run_id)] = (aggregate_state(states), 0)
+        for tid in expanded:
+            for doc in r.instances.get(tid, ()):
+                index = int(doc.get("map_index", -1))
+                cells[(f"{tid}[{index}]", r.run_id)] = (str(doc.get("state") or "none"), int(doc.get("try_number") or 0))
     return GridModel(cols, tuple(rows), cells)
 
 

@@ -536,6 +536,39 @@ async def test_a_mapped_task_shows_each_instance_and_its_log(flow):
 
 
 @run_async
+async def test_space_on_a_mapped_task_gives_each_instance_its_grid_row(flow):
+    """In the grid, Space on a mapped task adds a row per instance under it (its
+    state in each run), Enter on one opens that instance, Space again folds them."""
+    flow.write_dag("fan.py", MAPPED_DAG)
+    assert flow("run", "fan").code == 0
+    service = make_service(flow)
+    run_id = service.store.run_ids("fan")[0]
+    app = FlowctlApp(service)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        app.push_screen(DagScreen("fan", run_id))
+        await settle(pilot, lambda: isinstance(app.screen, DagScreen) and app.screen.query_one(GridTable).model)
+        screen = app.screen
+        grid = screen.query_one(GridTable)
+        grid.select("shout", run_id)
+        await pilot.press("space")
+        await settle(pilot, lambda: "shout[2]" in [r.key for r in grid.model.rows])
+        rows = [r.key for r in grid.model.rows]
+        assert rows[rows.index("shout") + 1:rows.index("shout") + 4] == ["shout[0]", "shout[1]", "shout[2]"]
+        assert grid.model.cell("shout[1]", run_id) == ("success", 1)
+        grid.select("shout[1]", run_id)
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, TaskScreen)
+                     and any("word is beta" in line for line in app.screen.query_one(Log).lines))
+        assert app.screen.map_index == 1
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is screen)
+        grid.select("shout", run_id)
+        await pilot.press("space")
+        await settle(pilot, lambda: "shout[0]" not in [r.key for r in grid.model.rows])
+
+
+@run_async
 async def test_assets_screen_lists_assets_and_opens_a_consumer(flow):
     """`a` on the main screen lists the assets (who updates each, what it schedules,
     its last update); Enter opens the DAG scheduled on the one under the cursor."""

@@ -483,6 +483,14 @@ def test_a_mapped_task_row_counts_its_instances_and_its_detail_sums_them_up():
     assert "3 instances: 1 failed, 2 success" in whole
     one = "".join(text for line in ti_detail_lines(newer, "load", s, None, [], "UTC", NOW, 2) for text, _ in line)
     assert "instance 2 of 3" in one and "failed" in one
+    expanded = grid_model(s, [newer, older], "UTC", expanded={"load"})
+    keys = [row.key for row in expanded.rows]
+    assert keys[keys.index("load") + 1:] == ["load[0]", "load[1]", "load[2]"]
+    assert [(r.label, r.task_id, r.map_index) for r in expanded.rows if r.map_index >= 0][2] == ("  [2]", "load", 2)
+    assert expanded.cell("load[2]", newer.run_id) == ("failed", 1) and expanded.cell("load[2]", older.run_id) is None
+    assert expanded.cell("load[1]", older.run_id) == ("success", 1)
+    assert [r.key for r in grid_model(s, [newer], "UTC", expanded={"extract"}).rows] == [
+        r.key for r in grid_model(s, [newer], "UTC").rows]  # a task that is not mapped has no instances
 
 
 def test_a_runs_conf_shows_its_secrets_as_stars():

@@ -42,6 +42,8 @@ class DagScreen(FlowctlScreen):
         Binding("3", "view('gantt')", "Gantt"),
         Binding("4", "view('code')", "Code"),
         Binding("enter", "nav('enter')", "Open the log (or the run's gantt)", key_display="Enter"),
+        Binding("space", "instances", "A mapped task's instances, a row each (again: fold)", key_display="Space",
+                show=False),
         Binding("c", "clear", "Clear"),
         Binding("s", "mark_success", "Success"),
         Binding("f,x", "mark_failed", "Failed"),
@@ -78,6 +80,7 @@ class DagScreen(FlowctlScreen):
         self._explain_seq = -1
         self._ticket = 0
         self._source_for: str | None = None
+        self.expanded: set[str] = set()  #: mapped tasks shown with a row per instance
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -146,7 +149,7 @@ class DagScreen(FlowctlScreen):
         runs = snap.runs.get(self.dag_id, ())
         self.query_one("#daginfo", Static).update(to_text(self._info_line(snap, spec)))
         grid = self.query_one(GridTable)
-        grid.show(grid_model(spec, runs, dag_zone(snap, self.dag_id)))
+        grid.show(grid_model(spec, runs, dag_zone(snap, self.dag_id), self.expanded))
         if self.run_id is not None:
             sel = grid.selection()
             if sel is None or sel[1].run_id != self.run_id:
@@ -201,9 +204,12 @@ class DagScreen(FlowctlScreen):
                 notes = list(ex.get("notes", []))
                 reason = next((t["reason"] for t in ex.get("tasks", []) if t["task_id"] == row.task_id), None)
                 reason = reason or ex.get("error")
-            lines = ti_detail_lines(info, row.task_id, spec, reason, notes, snap.tz, self.flowctl.now())
+            lines = ti_detail_lines(info, row.task_id, spec, reason, notes, snap.tz, self.flowctl.now(), row.map_index)
             if not self.has_class("-short"):
-                lines.append([("Enter opens the log · c clear · s success · f failed · ? keys", "dim")])
+                fold = ""
+                if row.map_index < 0 and getattr(spec.tasks.get(row.task_id) if spec else None, "mapped", None):
+                    fold = "Space: a row per instance · "
+                lines.append([(f"{fold}Enter opens the log · c clear · s success · f failed · ? keys", "dim")])
         else:
             lines = []
             ex = self._explained.get((run.run_id, None))
@@ -311,7 +317,7 @@ class DagScreen(FlowctlScreen):
             return
         row, run = sel
         if row.kind == "task" and row.task_id:
-            self.flowctl.open_task(self.dag_id, run.run_id, row.task_id)
+            self.flowctl.open_task(self.dag_id, run.run_id, row.task_id, row.map_index)
         elif row.key == RUN_ROW:
             self.action_view("gantt")
 
@@ -359,6 +365,21 @@ class DagScreen(FlowctlScreen):
         action = actions.get(key)
         if action is not None:
             action()
+
+    def action_instances(self) -> None:
+        """Space on a mapped task: a row per instance under it, or folded again."""
+        grid = self.query_one(GridTable)
+        sel = grid.selection()
+        snap = self.flowctl.snapshot
+        spec = snap.dags.get(self.dag_id) if snap is not None else None
+        task = sel[0].task_id if sel is not None and sel[0].kind == "task" else None
+        if task is None or spec is None or getattr(spec.tasks.get(task), "mapped", None) is None:
+            self.notify("Only a mapped task has instances to show.", severity="warning")
+            return
+        self.expanded ^= {task}
+        grid.show(grid_model(spec, snap.runs.get(self.dag_id, ()), dag_zone(snap, self.dag_id), self.expanded))
+        grid.select(task, sel[1].run_id)
+        self._sync_selection()
 
     def action_open_task(self) -> None:
         task = self.current_task()
