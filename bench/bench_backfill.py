@@ -1,7 +1,6 @@
 """Backfill of 365 daily intervals x 5 no-op tasks, with the real `flowctl backfill`.
 
-Prints the wall time and the time per task instance. Target: <= 5 s on 2 cores
-(Airflow 3's scheduler takes about 0.6 s per task instance on such work).
+Prints the wall time and the time per task instance. Target: <= 5 s on 2 cores.
 
     .venv/bin/python bench/bench_backfill.py
 """

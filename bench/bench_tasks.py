@@ -4,7 +4,7 @@
     `flowctl run fanout --json`;
 (b) a 3-task DAG (start -> one -> join) the same way;
     per-task overhead = (T_fanout - T_3task) / 199, in ms (target <= 2 ms;
-    for context: Luigi about 6 ms, Airflow's scheduler about 490 ms);
+    peers are measured side by side by bench_vs_luigi.py, not quoted here);
 (c) this machine's floor: forking and reaping 202 bare processes
     (os.fork + os._exit(0) + waitpid), at most 2 alive at once;
 (d) a chain of 50 no-op tasks: from the run's JSON (each task's start_date and
@@ -175,7 +175,7 @@ def main() -> None:
         print(f"(b) flowctl run three --json (3 tasks):    {med(t_three):.3f} s   "
               f"[runs: {', '.join(f'{x:.3f}' for x in t_three)}]")
         print(f"    per-task overhead (T_fanout - T_3task) / {FANOUT - 1}: {med(overheads):.2f} ms   "
-              f"(target <= 2 ms; Luigi ~6 ms, Airflow scheduler ~490 ms)   "
+              f"(target <= 2 ms)   "
               f"[runs: {', '.join(f'{x:.2f}' for x in overheads)}]")
         floor_ms = med(floors) / (FANOUT + 2) * 1000
         print(f"(c) floor: fork+reap {FANOUT + 2} bare processes, <= 2 alive: {med(floors) * 1000:.1f} ms total, "
