@@ -206,10 +206,15 @@ class DagScreen(FlowctlScreen):
                 reason = reason or ex.get("error")
             lines = ti_detail_lines(info, row.task_id, spec, reason, notes, snap.tz, self.flowctl.now(), row.map_index)
             if not self.has_class("-short"):
-                fold = ""
-                if row.map_index < 0 and getattr(spec.tasks.get(row.task_id) if spec else None, "mapped", None):
-                    fold = "Space: a row per instance · "
-                lines.append([(f"{fold}Enter opens the log · c clear · s success · f failed · ? keys", "dim")])
+                if row.map_index >= 0:  # the TUI's clear and mark take a task; one instance is the CLI's
+                    hint = (f"Enter opens this instance · c, s, f act on all of {row.task_id} "
+                            f"(one instance: flowctl clear / tasks mark --map-index {row.map_index})")
+                else:
+                    fold = ""
+                    if getattr(spec.tasks.get(row.task_id) if spec else None, "mapped", None):
+                        fold = "Space: a row per instance · "
+                    hint = f"{fold}Enter opens the log · c clear · s success · f failed · ? keys"
+                lines.append([(hint, "dim")])
         else:
             lines = []
             ex = self._explained.get((run.run_id, None))
