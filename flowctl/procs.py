@@ -47,16 +47,21 @@ def owner_alive(owner: dict[str, Any] | None) -> bool:
     if owner.get("hostname") not in (None, _HOST):
         return True  # another machine's process: we cannot tell, so leave it be
     pid = owner.get("pid")
-    if not isinstance(pid, int):
+    if not isinstance(pid, int) or not pid_alive(pid):
         return False
+    started = owner.get("started")
+    return started is None or process_start_time(pid) in (None, started)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this id exists (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    started = owner.get("started")
-    return started is None or process_start_time(pid) in (None, started)
+    return True
 
 
 def group_gone(pgid: int | None) -> bool:

@@ -53,7 +53,7 @@ import orjson
 
 from flowctl.errors import StoreCorrupt
 from flowctl.home import Home
-from flowctl.procs import owner_alive, owner_identity, process_start_time
+from flowctl.procs import owner_alive, owner_identity, pid_alive, process_start_time
 from flowctl.records import Run, RunKey, TaskInstance, TaskKey
 from flowctl.states import FINISHED, RUN_FINISHED, summary_state
 
@@ -779,7 +779,7 @@ class Store:
         for folder, _dirs, files in os.walk(self.root):
             for name in files:
                 m = _TEMP.match(name)
-                if m and not _pid_alive(int(m.group(1))):
+                if m and not pid_alive(int(m.group(1))):
                     found.append(Path(folder) / name)
         return found
 
@@ -867,16 +867,6 @@ class WriterLock:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._threads.release()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # -- transactions -------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from flowctl.authoring.operators import (
     XComArg,
     _source_of,
     call_with_context,
+    exit_codes,
     run_bash,
 )
 from flowctl.errors import DagDefinitionError
@@ -74,12 +75,7 @@ class _DecoratedBash(PythonOperator):
         self.append_env = append_env
         self.cwd = cwd
         self.output_encoding = output_encoding
-        if skip_on_exit_code is None:
-            self.skip_on_exit_code: tuple[int, ...] = ()
-        elif isinstance(skip_on_exit_code, int):
-            self.skip_on_exit_code = (skip_on_exit_code,)
-        else:
-            self.skip_on_exit_code = tuple(skip_on_exit_code)
+        self.skip_on_exit_code = exit_codes(skip_on_exit_code)
         super().__init__(task_id=task_id, python_callable=python_callable, **kwargs)
 
     @property

@@ -701,6 +701,13 @@ class ShortCircuitOperator(ShortCircuitMixin, PythonOperator):
         return self.do_short_circuit(context, self.execute_callable(context))
 
 
+def exit_codes(value: Any) -> tuple[int, ...]:
+    """`skip_on_exit_code` as Airflow takes it (None, one code, or several) as a tuple."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, int) else tuple(value)
+
+
 def airflow_env(context: dict[str, Any]) -> dict[str, str]:
     """The AIRFLOW_CTX_* variables Airflow gives a task's subprocesses."""
     ti = context.get("ti")
@@ -749,12 +756,7 @@ class BashOperator(BaseOperator):
         self.append_env = append_env
         self.cwd = cwd
         self.output_encoding = output_encoding
-        if skip_on_exit_code is None:
-            self.skip_on_exit_code: tuple[int, ...] = ()
-        elif isinstance(skip_on_exit_code, int):
-            self.skip_on_exit_code = (skip_on_exit_code,)
-        else:
-            self.skip_on_exit_code = tuple(skip_on_exit_code)
+        self.skip_on_exit_code = exit_codes(skip_on_exit_code)
         self.output_processor = output_processor
         super().__init__(task_id=task_id, **kwargs)
 

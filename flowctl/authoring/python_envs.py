@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from flowctl.authoring.operators import BranchMixin, PythonOperator, _source_of
+from flowctl.authoring.operators import BranchMixin, PythonOperator, _source_of, exit_codes
 from flowctl.errors import DagDefinitionError, TaskFailed, TaskSkipped
 
 _PASSABLE_CONTEXT = (
@@ -111,12 +111,7 @@ class _OtherInterpreter(PythonOperator):
                  inherit_env: bool = True, expect_airflow: bool = True, serializer: str | None = None,
                  use_dill: bool = False, **kwargs: Any) -> None:
         self.string_args = [str(a) for a in (string_args or [])]
-        if skip_on_exit_code is None:
-            self.skip_on_exit_code: tuple[int, ...] = ()
-        elif isinstance(skip_on_exit_code, int):
-            self.skip_on_exit_code = (skip_on_exit_code,)
-        else:
-            self.skip_on_exit_code = tuple(skip_on_exit_code)
+        self.skip_on_exit_code = exit_codes(skip_on_exit_code)
         self.env_vars = dict(env_vars or {})
         self.inherit_env = inherit_env
         self.expect_airflow = expect_airflow

@@ -36,6 +36,7 @@ from flowctl.engine.decisions import (
     Lane,
     ReadyQueue,
     counts_for_run_state,
+    descendants,
     judge,
     outcome_of_try,
     run_deadline,
@@ -515,7 +516,7 @@ class Loop:
         if state == TaskState.SUCCESS and result.get("skip_downstream") and spec is not None:
             skip_ids = set(result["skip_downstream"])
             if result.get("skip_all_below"):
-                skip_ids |= _descendants(spec, skip_ids)
+                skip_ids |= descendants(spec, skip_ids)
             skip = {k for t in skip_ids for k in self._instances(carried, t)}
             for down in sorted(skip):
                 dti = self._ti(carried, down)
@@ -1359,18 +1360,6 @@ def _same_doc_owner(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
     if not a and not b:
         return True
     return same_owner(a, b)
-
-
-def _descendants(spec: DagSpec, task_ids: Iterable[str]) -> set[str]:
-    seen: set[str] = set()
-    stack = list(task_ids)
-    while stack:
-        tid = stack.pop()
-        for down in spec.tasks[tid].downstream if tid in spec.tasks else ():
-            if down not in seen:
-                seen.add(down)
-                stack.append(down)
-    return seen
 
 
 def previous_run(store: Store, dag_id: str, logical_date: str | None, state: str | None = None) -> StoredRun | None:
