@@ -4,6 +4,8 @@
 2. `python -X importtime -c "import flowctl.cli"`: which heavy modules the CLI
    module pulls in at import (textual, jinja2, pendulum, tinydb, croniter and
    filelock must not be among them), and the slowest imports.
+3. Building Typer's command tree: all of it (as `--help` needs) against only
+   the command a command line names (as `flowctl run` builds it).
 
 Run: .venv/bin/python bench/bench_startup.py
 """
@@ -85,6 +87,15 @@ def main() -> None:
                            env, dags)
         imported = heavy_in(rows)
         print(f"heavy modules imported while running `flowctl --help`: {', '.join(imported) if imported else 'none'}")
+        # building the command tree: all of it (--help) against the one command a line names
+        code = ("import time\nfrom typer.main import get_command\nfrom flowctl.cli import app, narrowed\n"
+                "def ms(a):\n    t = time.perf_counter(); get_command(a); return (time.perf_counter() - t) * 1000\n"
+                "whole = sorted(ms(app) for _ in range(5))[2]\n"
+                "one = sorted(ms(narrowed(app, ['run', 'x'])) for _ in range(5))[2]\n"
+                "print(f'{whole:.1f} {one:.1f}')")
+        whole, one = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                    cwd=dags, check=True).stdout.split()
+        print(f"building the command tree (median of 5): all commands {whole} ms, `flowctl run` alone {one} ms")
     finally:
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(dags, ignore_errors=True)

@@ -146,6 +146,12 @@ def gaps_ms(doc: dict) -> list[float]:
     return out
 
 
+def lives_ms(doc: dict) -> list[float]:
+    """Each try's life, fork to reap, in ms (the fork server stamps start and end)."""
+    return [(datetime.fromisoformat(t["end_date"]) - datetime.fromisoformat(t["start_date"])).total_seconds() * 1000
+            for t in doc["tasks"] if t.get("start_date") and t.get("end_date")]
+
+
 def main() -> None:
     bench = Bench()
     try:
@@ -153,10 +159,11 @@ def main() -> None:
             bench.run(dag_id)
 
         t_fan, t_three, floors, overheads = [], [], [], []
-        chain_mean, chain_median, chain_total = [], [], []
+        chain_mean, chain_median, chain_total, lives = [], [], [], []
         for _ in range(REPEATS):
             tf, doc = bench.run("fanout")
             assert len(doc["tasks"]) == FANOUT + 2
+            lives.append(statistics.median(lives_ms(doc)))
             t3, _ = bench.run("three")
             t_fan.append(tf)
             t_three.append(t3)
@@ -181,6 +188,8 @@ def main() -> None:
         print(f"(c) floor: fork+reap {FANOUT + 2} bare processes, <= 2 alive: {med(floors) * 1000:.1f} ms total, "
               f"{floor_ms:.3f} ms per process   | flowctl per task: {med(overheads):.2f} ms "
               f"= {med(overheads) / floor_ms:.0f}x the floor")
+        print(f"    a no-op try's life in the fan-out, fork to reap: median {med(lives):.2f} ms   "
+              f"[runs: {', '.join(f'{x:.2f}' for x in lives)}]")
         print(f"(d) chain of {CHAIN} no-op tasks, gap from a task's end to the next one's start: "
               f"mean {med(chain_mean):.2f} ms, median {med(chain_median):.2f} ms "
               f"(whole run {med(chain_total):.3f} s)   "

@@ -86,7 +86,9 @@ def runs_list(
     as_json: JsonOpt = False,
 ) -> None:
     """DAG runs, newest first. A logical date is shown in its DAG's zone, as
-    you would type it back (`tasks states DAG_ID "2026-11-20 00:00"`).
+    you would type it back (`tasks states DAG_ID "2026-11-20 00:00"`). A queued
+    or running run that no process carries out shows as `waiting` (--json keeps
+    its state).
 
     Example: `flowctl runs list --dag user_events_etl --state failed`
     """

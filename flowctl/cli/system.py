@@ -19,8 +19,9 @@ def doctor(
     fix: Annotated[bool, typer.Option("--fix", help="Do the safe repairs: permissions, the index of active runs (rebuilt from the run files), temp files of killed writers.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check the state home: files parse and have this version's schema, no task is
-    marked running with nobody running it, permissions. Exit 1 when anything is wrong.
+    """Check the state home: it can be written (not read-only, not full), files parse
+    and have this version's schema, no task is marked running with nobody running it,
+    permissions. Exit 1 when anything is wrong.
 
     Example: `flowctl doctor --fix`
     """
