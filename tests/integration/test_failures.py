@@ -294,10 +294,12 @@ EXPECTED = {
 
 RULE_DAG = '''
 with DAG("rules", schedule=None, start_date=START) as dag:
-    branch = BranchPythonOperator(task_id="branch", python_callable=lambda: "ok")
+    # the branch decides after `bad` has failed, so every mix is judged with all its
+    # upstream tasks done (else a skip seen before the failure decides some mixes early)
+    branch = BranchPythonOperator(task_id="branch", python_callable=lambda: "ok", trigger_rule="all_done")
     up = {"ok": EmptyOperator(task_id="ok"), "skip": EmptyOperator(task_id="skip"),
           "bad": BashOperator(task_id="bad", bash_command="exit 1")}
-    branch >> [up["ok"], up["skip"]]
+    up["bad"] >> branch >> [up["ok"], up["skip"]]
     for mix in MIXES:
         for rule in RULES:
             t = EmptyOperator(task_id=f"{mix}__{rule}", trigger_rule=rule)
