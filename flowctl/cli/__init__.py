@@ -65,7 +65,31 @@ def main(argv: list[str] | None = None) -> None:
             raise
         _err(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
         code = 1
-    sys.exit(code if isinstance(code, int) else 0)
+    code = code if isinstance(code, int) else 0
+    if argv is None:
+        leave(code)
+    sys.exit(code)
+
+
+def leave(code: int) -> None:
+    """End the `flowctl` process with `code` once its output is flushed, without
+    tearing the interpreter down: freeing every module and object costs a
+    short command 20-30 ms that nobody sees the use of. The exit handlers run
+    first; with another thread still alive, the normal exit (which waits for it)."""
+    import atexit
+    import os
+    import threading
+
+    run_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_handlers is None or threading.active_count() > 1:
+        sys.exit(code)
+    run_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe or stream: what it refused is gone either way
+    os._exit(code)
 
 
 #: The options before the command that take a value (`--home PATH`); tests/unit checks it against the app.

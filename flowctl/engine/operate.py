@@ -52,9 +52,11 @@ def _payload_extra(settings: Settings) -> Callable[[Any, Any, Any], dict[str, An
 
 
 def _wait_for_notices() -> None:
-    from flowctl.notify import wait_for_notices
-
-    wait_for_notices()
+    """Notices still being sent finish before the command exits. Only a process
+    that sent one has imported `notify` (and its HTTP client): others skip it."""
+    notify = sys.modules.get("flowctl.notify")
+    if notify is not None:
+        notify.wait_for_notices()
 
 
 def carry_out_runs(store: Store, settings: Settings, executor: Any, specs: Mapping[str, DagSpec],
@@ -76,6 +78,7 @@ def backfill(store: Store, settings: Settings, spec: DagSpec, plan: list[PlanIte
     """Carry a backfill plan out; run id -> final state. `others`: the other
     DAGs, for the runs the backfill's tasks trigger."""
     executor = make_executor(settings)
+    executor.prepare(spec.fileloc, spec.fingerprint)  # the DAG file is imported while the first runs are made
     owner = owner_identity("backfill")
     todo = [p for p in plan if p.action != "skip"]
     say = announce or (lambda kind, info: None)
@@ -84,13 +87,17 @@ def backfill(store: Store, settings: Settings, spec: DagSpec, plan: list[PlanIte
         say("backfill_run", {"dag_id": key.dag_id, "run_id": key.run_id, "state": state, "done": count,
                              "total": len(todo)})
 
-    feed = Feed(items=list(todo), max_active=max_active_runs, start=starter(store, spec, owner, utcnow()),
-                store=store, on_finish=finished)
     specs = {**(others or {}), spec.dag_id: spec}
-    driver = Driver(store=store, executor=executor, specs=lambda: specs, workers=settings.workers,
-                    owner=owner, clock=SystemClock(), scope=feed, announce=announce, notify=_notifier(settings),
-                    payload_extra=_payload_extra(settings),
-                    max_map_length=settings.max_map_length)
+    try:
+        feed = Feed(items=list(todo), max_active=max_active_runs, start=starter(store, spec, owner, utcnow()),
+                    store=store, on_finish=finished)
+        driver = Driver(store=store, executor=executor, specs=lambda: specs, workers=settings.workers,
+                        owner=owner, clock=SystemClock(), scope=feed, announce=announce, notify=_notifier(settings),
+                        payload_extra=_payload_extra(settings),
+                        max_map_length=settings.max_map_length)
+    except BaseException:
+        executor.shutdown()  # the driver never started: its fork server ends here
+        raise
     try:
         driver.run()
     finally:

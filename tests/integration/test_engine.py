@@ -311,9 +311,8 @@ SYNC_PROBE = textwrap.dedent("""
         return call
     os.fsync, os.fdatasync = watch(os.fsync), watch(os.fdatasync)
     from flowctl.cli import main
-    sys.argv = ["flowctl", "trigger", "hello", "--logical-date", "2026-01-01"]
     try:
-        main()
+        main(["trigger", "hello", "--logical-date", "2026-01-01"])
     except SystemExit:
         pass
     sys.stderr.write("SYNCED " + repr(synced) + "\\n")
