@@ -50,9 +50,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 import pendulum
-from croniter import CroniterBadDateError, CroniterError, croniter
 from pendulum import DateTime
 
 __all__ = ["PRESETS", "DataInterval", "Timetable", "make_timetable"]
@@ -68,6 +68,26 @@ PRESETS: dict[str, str] = {
 }
 
 _UTC = dt.UTC
+_croniter: list[Any] = []  # the module, once a cron schedule has needed it
+
+
+def croniter_module() -> Any:
+    """croniter, imported when a cron schedule first needs it (a run of a DAG
+    without one never does). Its import asks `platform.architecture()`, which
+    runs the `file` program (7 ms, in every process that imports it); the
+    answer it wants is the interpreter's own word size, given here instead."""
+    if not _croniter:
+        import platform
+        import struct
+
+        asked = platform.architecture
+        platform.architecture = lambda *a, **k: (f"{struct.calcsize('P') * 8}bit", "")  # type: ignore[assignment]
+        try:
+            import croniter
+        finally:
+            platform.architecture = asked  # type: ignore[method-assign]
+        _croniter.append(croniter)
+    return _croniter[0]
 _MINUTE = dt.timedelta(minutes=1)
 _DAY = dt.timedelta(days=1)
 #: How far back `_last_tick` searches before it gives up (croniter itself
@@ -355,7 +375,7 @@ class _CronTimetable(_PeriodicTimetable):
     def __init__(self, expr: str, tz, start, end) -> None:
         self._expr = expr
         # "*", "*/1" and "0-23" all expand to ["*"]: every hour ticks.
-        self._every_hour = croniter(expr, dt.datetime(2000, 1, 1)).expanded[1] == ["*"]
+        self._every_hour = croniter_module().croniter(expr, dt.datetime(2000, 1, 1)).expanded[1] == ["*"]
         super().__init__(tz, start, end)
 
     def _wall_instants(self, wall: dt.datetime) -> tuple[tuple[Instant, ...], Instant]:
@@ -385,13 +405,14 @@ class _CronTimetable(_PeriodicTimetable):
         # nearby) all map before t; start croniter just before that.
         offset = min(_offset(self._tz, _shifted(t, d)) for d in (-_DAY, dt.timedelta(0), _DAY))
         wall = _shifted(_shifted(t, offset).replace(tzinfo=None, second=0, microsecond=0), -_MINUTE)
-        walls = croniter(self._expr, wall)
+        cron = croniter_module()
+        walls = cron.croniter(self._expr, wall)
         heap: list[Instant] = []
         last: Instant | None = None
         while True:
             try:
                 wall = walls.get_next(dt.datetime)
-            except (CroniterBadDateError, OverflowError):
+            except (cron.CroniterBadDateError, OverflowError):
                 bound = None  # croniter found no further tick: flush and stop
             else:
                 instants, bound = self._wall_instants(wall)
@@ -491,11 +512,12 @@ def _check_cron(schedule: str, expr: str) -> None:
     if any(token.upper() == "R" for field in fields for token in re.split(r"[,/-]", field)):
         # croniter's "R" picks a new random value on every parse.
         raise ValueError(f"invalid schedule {schedule!r}: random 'R' fields are not supported")
+    cron = croniter_module()
     try:
-        croniter(expr, dt.datetime(2000, 1, 1)).get_next(dt.datetime)
-    except CroniterBadDateError:
+        cron.croniter(expr, dt.datetime(2000, 1, 1)).get_next(dt.datetime)
+    except cron.CroniterBadDateError:
         raise ValueError(f"invalid schedule {schedule!r}: it never fires") from None
-    except (CroniterError, ValueError, TypeError, KeyError) as exc:
+    except (cron.CroniterError, ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"invalid schedule {schedule!r}: {exc}") from None
 
 

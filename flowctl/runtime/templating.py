@@ -157,9 +157,9 @@ def neighbour_dates(dag: Any, logical: pendulum.DateTime, manual: bool) -> tuple
         return logical - schedule, logical + schedule
     if not isinstance(schedule, str) or schedule.strip() == "@once":
         return None, None
-    from croniter import croniter
+    from flowctl.timetables import PRESETS, croniter_module
 
-    from flowctl.timetables import PRESETS
+    croniter = croniter_module().croniter
 
     expr = PRESETS.get(schedule.strip(), schedule.strip())
     naive = logical.naive()
