@@ -52,6 +52,9 @@ class InlineExecutor:
         self._pids = itertools.count(1000)
         self._seq = itertools.count()
 
+    def prepare(self, fileloc: str, version: str) -> None:
+        pass
+
     def submit(self, job: Job) -> None:
         self.jobs.append(job)
         outcome = self.behave(job)

@@ -45,6 +45,10 @@ class Executor(Protocol):
     name: str
     wake_fds: list[int]
 
+    def prepare(self, fileloc: str, version: str) -> None:
+        """Get ready for jobs of this DAG file, ahead of the first (the local
+        executor starts importing it now, while the caller makes the run)."""
+
     def submit(self, job: Job) -> None:
         """Start one job; its events come back from `poll`."""
 

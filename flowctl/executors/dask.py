@@ -164,6 +164,9 @@ class DaskExecutor:
         self._events: list[Event] = []
         self.wake_fds: list[int] = []
 
+    def prepare(self, fileloc: str, version: str) -> None:
+        pass  # a worker imports the DAG file with the first try it runs
+
     def submit(self, job: Job) -> None:
         key = job.key
         payload = dict(job.payload)

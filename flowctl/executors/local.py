@@ -287,6 +287,9 @@ class LocalExecutor:
             self._by_fd[server.sock.fileno()] = server
         return server
 
+    def prepare(self, fileloc: str, version: str) -> None:
+        self.server_for(fileloc, version)
+
     def submit(self, job: Job) -> None:
         wire = self._next_id
         self._next_id += 1

@@ -462,11 +462,16 @@ class Service:
 
         self.check_conf(spec, conf)
         executor = operate.make_executor(self.settings)  # refuse before anything is written
+        executor.prepare(spec.fileloc, spec.fingerprint)  # the DAG file is imported while the run is made
         owner = operate.owner_identity("run")
         now = utcnow()
-        logical, start, end = self.manual_interval(spec, when, now)
-        run_id = self.create_run(spec, run_type="manual", logical_date=logical, interval=(start, end),
-                                 conf=conf, owner=owner, now=now)
+        try:
+            logical, start, end = self.manual_interval(spec, when, now)
+            run_id = self.create_run(spec, run_type="manual", logical_date=logical, interval=(start, end),
+                                     conf=conf, owner=owner, now=now)
+        except BaseException:
+            executor.shutdown()
+            raise
         if on_created is not None:
             on_created(run_id)
         specs = {**self.dagbag().dags, spec.dag_id: spec}  # every DAG: the runs its tasks trigger are carried too
