@@ -97,9 +97,11 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
 
     from flowctl.runtime.runner import prepare_fork_server
 
-    prepare_fork_server(dags)
-    gc.collect()
-    gc.freeze()  # what is loaded now is never scanned by a try's collector: its pages stay shared
+    # what is loaded now is never scanned by a try's collector: its pages stay shared. No full
+    # collection first: the imports leave little garbage, and it would hold the first try 9 ms
+    gc.freeze()
+    forked = 0  # tries started; before the second, the server makes what every try would (Jinja: 30 ms),
+    # so a run of one task never waits for it and a try that renders nothing never imports it
     children: dict[int, tuple[int, int, bytearray]] = {}  # result fd -> (wire id, pid, data)
     exiting: set[int] = set()  # tries that handed their result over and are on their way out
     reader = _LineReader()
@@ -153,6 +155,10 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
                     os._exit(0)
                 for msg in reader.feed(data):
                     if msg["op"] == "run":
+                        if forked == 1:
+                            prepare_fork_server(dags)
+                            gc.freeze()
+                        forked += 1
                         read_fd, write_fd = os.pipe()
                         pid = os.fork()
                         if pid == 0:

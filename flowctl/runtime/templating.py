@@ -16,10 +16,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
-from jinja2 import ChainableUndefined, Environment, FileSystemLoader, StrictUndefined
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 
 def ds_add(ds: str, days: int) -> str:
@@ -386,37 +388,52 @@ def _warn_undefined(text: str) -> None:
     log_line(f"warning: template {text} is undefined and rendered as ''")
 
 
-class WarningUndefined(ChainableUndefined):
-    """Renders as '' (Airflow DAGs through the layer) and says so in the task log once per name."""
+_warning_undefined: list[type] = []
 
-    __slots__ = ()
 
-    def _what(self) -> str:
-        from jinja2.utils import missing
+def warning_undefined() -> type:
+    """The Undefined that renders as '' (Airflow DAGs through the layer) and says
+    so in the task log once per name. Made when first asked for: jinja2 is
+    imported only by a try that renders a template (30 ms of a try's start)."""
+    if _warning_undefined:
+        return _warning_undefined[0]
+    from jinja2 import ChainableUndefined
+    from jinja2.utils import missing
 
-        name = self._undefined_name
-        obj = self._undefined_obj
-        if obj is not missing and obj is not None and not isinstance(obj, type(self)):
-            return f"'{type(obj).__name__}.{name}'"
-        return f"'{name}'"
+    class WarningUndefined(ChainableUndefined):
+        __slots__ = ()
 
-    def __str__(self) -> str:
-        _warn_undefined(self._what())
-        return ""
+        def _what(self) -> str:
+            name = self._undefined_name
+            obj = self._undefined_obj
+            if obj is not missing and obj is not None and not isinstance(obj, type(self)):
+                return f"'{type(obj).__name__}.{name}'"
+            return f"'{name}'"
 
-    def __iter__(self) -> Any:
-        _warn_undefined(self._what())
-        return iter(())
+        def __str__(self) -> str:
+            _warn_undefined(self._what())
+            return ""
 
-    def __bool__(self) -> bool:
-        return False
+        def __iter__(self) -> Any:
+            _warn_undefined(self._what())
+            return iter(())
+
+        def __bool__(self) -> bool:
+            return False
+
+    _warning_undefined.append(WarningUndefined)
+    return WarningUndefined
 
 
 def undefined_class(dag: Any) -> type:
     chosen = getattr(dag, "template_undefined", None)
     if chosen is not None:
         return chosen
-    return WarningUndefined if getattr(dag, "airflow_layer", False) else StrictUndefined
+    if getattr(dag, "airflow_layer", False):
+        return warning_undefined()
+    from jinja2 import StrictUndefined
+
+    return StrictUndefined
 
 
 _envs: dict[int, Environment] = {}
@@ -427,6 +444,8 @@ def environment(dag: Any = None) -> Environment:
     key = id(dag)
     env = _envs.get(key)
     if env is None:
+        from jinja2 import Environment, FileSystemLoader
+
         native = bool(getattr(dag, "render_template_as_native_obj", False))
         if native:
             from jinja2.nativetypes import NativeEnvironment as env_class
@@ -454,15 +473,17 @@ def environment(dag: Any = None) -> Environment:
 
 def render(value: Any, context: dict[str, Any], env: Environment | None = None, task: Any = None) -> Any:
     """Render strings inside lists, tuples and dicts; leave other values alone.
-    A string ending in one of the task's `template_ext` is a template file."""
-    if env is None:
-        env = environment(context.get("dag") if task is None else getattr(task, "dag", context.get("dag")))
+    A string ending in one of the task's `template_ext` is a template file.
+    The DAG's environment is made (and jinja2 imported) only for a template."""
     exts = tuple(getattr(task, "template_ext", ()) or ())
     if isinstance(value, str):
-        if exts and value.endswith(exts) and "{" not in value:
-            return env.get_template(value).render(context)
-        if "{{" not in value and "{%" not in value and "{#" not in value:
+        is_file = bool(exts) and value.endswith(exts) and "{" not in value
+        if not is_file and "{{" not in value and "{%" not in value and "{#" not in value:
             return value
+        if env is None:
+            env = environment(context.get("dag") if task is None else getattr(task, "dag", context.get("dag")))
+        if is_file:
+            return env.get_template(value).render(context)
         return env.from_string(value).render(context)
     if isinstance(value, list):
         return [render(v, context, env, task) for v in value]
@@ -475,7 +496,6 @@ def render(value: Any, context: dict[str, Any], env: Environment | None = None, 
 
 def render_fields(task: Any, context: dict[str, Any]) -> None:
     """Render the task's `template_fields` in place (the task process owns its copy)."""
-    env = environment(getattr(task, "dag", None))
     for name in task.template_fields:
         if hasattr(task, name):
-            setattr(task, name, render(getattr(task, name), context, env, task))
+            setattr(task, name, render(getattr(task, name), context, None, task))

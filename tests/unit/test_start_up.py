@@ -92,6 +92,66 @@ def test_with_a_thread_still_alive_the_command_exits_normally(tmp_path):
     assert mark.read_text() == "done"
 
 
+def _payload(dag: Path, task_id: str, tmp_path: Path) -> dict:
+    stamp = "2026-01-01T00:00:00+00:00"
+    run = {"run_id": "r", "run_type": "manual", "logical_date": stamp, "data_interval_start": stamp,
+           "data_interval_end": stamp, "conf": {}, "start_date": stamp}
+    return {"dag_id": dag.stem, "run_id": "r", "task_id": task_id, "map_index": -1, "try_number": 1,
+            "fileloc": str(dag), "home": None, "timezone": "UTC", "log_path": str(tmp_path / f"{task_id}.log"),
+            "run": run, "prev_success": None, "first_poke_at": None}
+
+
+def _run_one(executor, key, job) -> dict:
+    from flowctl.executors.base import Finished
+
+    executor.submit(job)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for event in executor.poll(1.0):
+            if isinstance(event, Finished) and event.key == key:
+                return event.result
+    raise AssertionError("the try did not finish")
+
+
+def test_jinja_is_imported_by_a_try_that_renders_and_shared_from_the_second_try_on(tmp_path: Path):
+    """The fork server makes the Jinja environment before its second try, not
+    before its first (a run of one no-op task never waits for it); a first try
+    with a template imports it itself and renders as any other. In a process of
+    its own: the fork server inherits what its parent imported."""
+    dag = tmp_path / "jj.py"
+    dag.write_text(
+        "import sys\nfrom flowctl import DAG, PythonOperator\n"
+        "def loaded(text):\n    return [text, 'jinja2' in sys.modules]\n"
+        "with DAG('jj', schedule=None):\n"
+        "    PythonOperator(task_id='plain', python_callable=loaded, op_args=['no template'])\n"
+        "    PythonOperator(task_id='templated', python_callable=loaded, op_args=['{{ ds }}'])\n")
+    proc = _python(f"""
+        import json, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_start_up import _payload, _run_one
+        from pathlib import Path
+        from flowctl.executors.base import Job
+        from flowctl.executors.local import LocalExecutor
+        from flowctl.records import TryKey
+        assert "jinja2" not in sys.modules
+        dag, tmp = Path({str(dag)!r}), Path({str(tmp_path)!r})
+        out = []
+        for version, tasks in (("v1", ["plain", "plain", "templated"]), ("v2", ["templated"])):
+            executor = LocalExecutor()  # v2: a fresh server whose first try renders
+            try:
+                for n, task_id in enumerate(tasks, start=1):
+                    key = TryKey("jj", "r", task_id, -1, n)
+                    payload = {{**_payload(dag, task_id, tmp), "try_number": n}}
+                    out.append(_run_one(executor, key, Job(key, str(dag), version, payload))["xcom"]["return_value"])
+            finally:
+                executor.shutdown()
+        print(json.dumps(out))
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [["no template", False], ["no template", True], ["2026-01-01", True],
+                                       ["2026-01-01", True]]
+
+
 def test_prepare_starts_the_fork_server_that_the_first_try_then_uses(tmp_path: Path):
     """`prepare` starts the DAG file's fork server at once (the run command
     calls it before making the run); the try submitted later runs in it, not
