@@ -75,13 +75,15 @@ def leave(code: int) -> None:
     """End the `flowctl` process with `code` once its output is flushed, without
     tearing the interpreter down: freeing every module and object costs a
     short command 20-30 ms that nobody sees the use of. The exit handlers run
-    first; with another thread still alive, the normal exit (which waits for it)."""
+    first; with another thread still alive, or under a profiler or tracer
+    (which write their results after the program returns), the normal exit."""
     import atexit
     import os
     import threading
 
     run_handlers = getattr(atexit, "_run_exitfuncs", None)
-    if run_handlers is None or threading.active_count() > 1:
+    watched = sys.gettrace() is not None or sys.getprofile() is not None
+    if run_handlers is None or threading.active_count() > 1 or watched:
         sys.exit(code)
     run_handlers()
     for stream in (sys.stdout, sys.stderr):
