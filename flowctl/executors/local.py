@@ -256,6 +256,11 @@ class ForkServer:
             self.alive = False
             ForkServer._open.discard(self.sock)
             self.sock.close()
+            if not self.keys:  # no try of ours in it: end it now, not when a slow DAG import is over
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except OSError:
+                    pass
         if wait:
             try:
                 os.waitpid(self.pid, 0)

@@ -162,3 +162,23 @@ def test_human_output_names_the_failed_task_and_its_log(flow):
     assert res.code == 1
     assert "failed" in res.out and "bad" in res.out
     assert "flowctl logs failing" in res.out
+
+
+SLOW_IMPORT_DAG = """
+import os, time
+from flowctl import DAG, PythonOperator
+if os.environ.get("SLOW_IMPORT"):
+    time.sleep(60)  # a DAG file whose imports take long (pandas, a cloud SDK)
+with DAG("slowimp", schedule=None):
+    PythonOperator(task_id="only", python_callable=lambda: None)
+"""
+
+
+def test_a_refused_run_does_not_wait_for_the_dag_files_import(flow):
+    """`run` starts the DAG file's fork server before it makes the run; when
+    making the run is refused, the command ends at once, not when the server's
+    import of a slow DAG file is over."""
+    flow.write_dag("slowimp.py", SLOW_IMPORT_DAG)
+    assert flow("run", "slowimp", "--logical-date", "2026-01-05").code == 0
+    res = flow("run", "slowimp", "--logical-date", "2026-01-05", env={"SLOW_IMPORT": "1"}, timeout=30)
+    assert res.code == 1 and "already has a run for" in res.err
