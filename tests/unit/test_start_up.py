@@ -1,7 +1,7 @@
 """What a short command's start and end cost: croniter imported without
 running a program, the CLI leaving without tearing the interpreter down (its
 output and exit handlers intact), a DAG file's fork server started ahead of
-the run."""
+the run, Jinja imported by the tries that render."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def test_prepare_starts_the_fork_server_that_the_first_try_then_uses(tmp_path: P
     """`prepare` starts the DAG file's fork server at once (the run command
     calls it before making the run); the try submitted later runs in it, not
     in a second one."""
-    from flowctl.executors.base import Finished, Job, Started
+    from flowctl.executors.base import Job
     from flowctl.executors.local import LocalExecutor
     from flowctl.records import TryKey
 
@@ -168,22 +168,9 @@ def test_prepare_starts_the_fork_server_that_the_first_try_then_uses(tmp_path: P
         executor.prepare(str(dag), "v1")
         servers = list(executor._servers.values())
         assert len(servers) == 1 and servers[0].alive
-        stamp = "2026-01-01T00:00:00+00:00"
-        run = {"run_id": "r", "run_type": "manual", "logical_date": stamp, "data_interval_start": stamp,
-               "data_interval_end": stamp, "conf": {}, "start_date": stamp}
-        payload = {"dag_id": "one", "run_id": "r", "task_id": "a", "map_index": -1, "try_number": 1,
-                   "fileloc": str(dag), "home": None, "timezone": "UTC", "log_path": str(tmp_path / "a.log"),
-                   "run": run, "prev_success": None, "first_poke_at": None}
         key = TryKey("one", "r", "a", -1, 1)
-        executor.submit(Job(key, str(dag), "v1", payload))
-        events: list = []
-        deadline = time.monotonic() + 30
-        while not any(isinstance(e, Finished) for e in events) and time.monotonic() < deadline:
-            events.extend(executor.poll(1.0))
+        result = _run_one(executor, key, Job(key, str(dag), "v1", _payload(dag, "a", tmp_path)))
         assert list(executor._servers.values()) == servers  # the same server, no second one
-        started = next(e for e in events if isinstance(e, Started))
-        finished = next(e for e in events if isinstance(e, Finished))
-        assert started.pid != servers[0].pid
-        assert finished.result["state"] == "success" and finished.result["xcom"] == {"return_value": 7}
+        assert result["state"] == "success" and result["xcom"] == {"return_value": 7}
     finally:
         executor.shutdown()
