@@ -86,11 +86,17 @@ def leave(code: int) -> None:
     if run_handlers is None or threading.active_count() > 1 or watched:
         sys.exit(code)
     run_handlers()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass  # a closed pipe or stream: what it refused is gone either way
+    try:
+        sys.stdout.flush()  # a SafeStream (protect_output): a reader that went away is no error
+    except OSError as exc:  # a full disk under a redirect: said, and the exit code says it
+        _err(os_error_line(exc))
+        code = code or 1
+    except ValueError:
+        pass  # closed by the command itself
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # nowhere left to say it
     os._exit(code)
 
 

@@ -508,15 +508,19 @@ with DAG("reports", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="
 """
 
 
+def _fan_app(flow) -> tuple[FlowctlApp, str]:
+    """MAPPED_DAG run once: the app on its home, and the run's id."""
+    flow.write_dag("fan.py", MAPPED_DAG)
+    assert flow("run", "fan").code == 0
+    service = make_service(flow)
+    return FlowctlApp(service), service.store.run_ids("fan")[0]
+
+
 @run_async
 async def test_a_mapped_task_shows_each_instance_and_its_log(flow):
     """A mapped task's screen shows instance 0 first, counts the instances'
     states, and `>` / `<` switch to another instance and its log."""
-    flow.write_dag("fan.py", MAPPED_DAG)
-    assert flow("run", "fan").code == 0
-    service = make_service(flow)
-    run_id = service.store.run_ids("fan")[0]
-    app = FlowctlApp(service)
+    app, run_id = _fan_app(flow)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         app.push_screen(TaskScreen("fan", run_id, "shout"))
@@ -539,11 +543,7 @@ async def test_a_mapped_task_shows_each_instance_and_its_log(flow):
 async def test_space_on_a_mapped_task_gives_each_instance_its_grid_row(flow):
     """In the grid, Space on a mapped task adds a row per instance under it (its
     state in each run), Enter on one opens that instance, Space again folds them."""
-    flow.write_dag("fan.py", MAPPED_DAG)
-    assert flow("run", "fan").code == 0
-    service = make_service(flow)
-    run_id = service.store.run_ids("fan")[0]
-    app = FlowctlApp(service)
+    app, run_id = _fan_app(flow)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         app.push_screen(DagScreen("fan", run_id))
