@@ -17,8 +17,9 @@ Layout (paths from `home.Home`):
 Why a document plus a journal: a commit appends what changed (one fsynced
 line), so it costs the same for a 10-task run as for a 10,000-task one; the
 journal is folded into a new document (written to a new file, fsynced,
-renamed over the old one, folder fsynced) when the run ends or the journal
-has grown as large as the document, so folding costs O(1) per change.
+renamed over the old one, folder fsynced) when the journal has grown as
+large as the document, so folding costs O(1) per change. A run that ends is
+written as a document with its last change in it, and its journal removed.
 
 What a crash can do, and what it cannot:
 - A journal line carries a checksum; a torn last line (a writer killed
@@ -29,6 +30,13 @@ What a crash can do, and what it cannot:
   crash between renaming the document and truncating the journal loses nothing.
 - New runs and new folders are fsynced with their folder, so a run that a
   command reported survives a power cut.
+- A line that only hands tries over or says they started (queued, running)
+  is written, not forced to disk: the next line of its journal that is
+  forced carries it. A power cut can take it back, and the tries it named
+  died with the machine: they are queued again. Every result, XCom, run
+  state and expansion is on disk before the commit returns. Likewise the
+  index dropping a finished run: a power cut can bring the entry back, and a
+  finished run listed as active is only looked at and dropped again.
 - A file that does not parse, cannot be read, or has an unknown schema raises
   `StoreCorrupt` naming it; it is never overwritten, and other runs go on.
 - Readers take no lock and see whole commits only. One writer at a time,
@@ -55,7 +63,7 @@ from flowctl.errors import StoreCorrupt
 from flowctl.home import Home
 from flowctl.procs import owner_alive, owner_identity, pid_alive, process_start_time
 from flowctl.records import Run, RunKey, TaskInstance, TaskKey
-from flowctl.states import FINISHED, RUN_FINISHED, summary_state
+from flowctl.states import FINISHED, RUN_FINISHED, TaskState, summary_state
 
 __all__ = [
     "SCHEMA_VERSION", "Store", "StoredRun", "StoreCorrupt", "atomic_write", "private_dir",
@@ -66,11 +74,16 @@ SCHEMA_VERSION = 1
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 FOLD_MIN_BYTES = 256 * 1024  #: a journal is folded once it is this large and as large as its document
-_sync = getattr(os, "fdatasync", os.fsync)  # the data and its size; enough before a rename
+_PROGRESS = (TaskState.QUEUED, TaskState.RUNNING)
 _TEMP = re.compile(r"^\..+\.(\d+)\.\d+\.tmp$")
 
 
 # -- files -----------------------------------------------------------------------------
+
+
+def _sync(fd: int) -> None:
+    """Force a file's data and size to disk: enough before a rename or an announcement."""
+    getattr(os, "fdatasync", os.fsync)(fd)
 
 
 def fsync_dir(path: Path) -> None:
@@ -87,9 +100,11 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
+def atomic_write(path: Path, data: bytes, *, fsync: bool = True, keep_rename: bool = True) -> None:
     """Write `data` to a new file beside `path` and rename it over `path`;
-    with `fsync`, the data and the rename are durable when this returns."""
+    with `fsync`, the data and (with `keep_rename`) the rename are durable
+    when this returns. Without `keep_rename` a power cut may bring the old
+    file back, never a torn one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
     try:
@@ -108,7 +123,7 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
         raise
     os.close(fd)
     os.replace(tmp, path)
-    if fsync:
+    if fsync and keep_rename:
         fsync_dir(path.parent)
 
 
@@ -383,6 +398,7 @@ class _Cached:
     journal_ino: int | None
     offset: int  #: bytes of the journal applied
     run: StoredRun
+    journal_listed: bool = False  #: this process made the journal's folder entry durable
 
 
 # -- the store -----------------------------------------------------------------------------
@@ -970,6 +986,13 @@ class RunWriter:
         return bool(self.created or self.run_changes or self.ti_changes or self.xcom_set
                     or self.xcom_clear or self.drops or self.new_version is not None)
 
+    def only_progress(self) -> bool:
+        """Whether these changes only hand tries over or say they started
+        (queued, running): nothing announced, nothing a crash must keep."""
+        return not (self.created or self.run_changes or self.xcom_set or self.xcom_clear or self.drops
+                    or self.new_version is not None) and all(
+            changes.get("state") in _PROGRESS for changes in self.ti_changes.values())
+
     def entry(self, n: int) -> dict[str, Any]:
         entry: dict[str, Any] = {"n": n}
         if self.run_changes:
@@ -1116,9 +1139,10 @@ class Transaction:
                 self._append(key, w)
             self.committed.add(key)
             wrote = True
-        # 3. a run that finished leaves the index after its file was written
+        # 3. a run that finished leaves the index after its file was written; a power cut
+        # may undo that rename, and a finished run listed as active is only looked at again
         if active_after != (index_before | grows) or self._active is not None:
-            self._write_index(active_after)
+            self._write_index(active_after, keep_rename=self._active is not None)
             wrote = True
         if self._flags:
             self._write_flags()
@@ -1130,11 +1154,11 @@ class Transaction:
         data = self.store.read_index()
         return {RunKey(d["dag_id"], d["run_id"]) for d in (data.get("active") or {}).values()}
 
-    def _write_index(self, active: set[RunKey]) -> None:
+    def _write_index(self, active: set[RunKey], keep_rename: bool = True) -> None:
         doc = {"_meta": {"1": {"schema": SCHEMA_VERSION, "kind": "index"}},
                "active": {str(i): {"dag_id": k.dag_id, "run_id": k.run_id}
                           for i, k in enumerate(sorted(active), 1)}}
-        atomic_write(self.store.index_path, orjson.dumps(doc))
+        atomic_write(self.store.index_path, orjson.dumps(doc), keep_rename=keep_rename)
 
     def _write_flags(self) -> None:
         flags = self.store.dag_flags()
@@ -1204,20 +1228,26 @@ class Transaction:
         assert w.stored is not None
         hit = store._cache.get(key)
         assert hit is not None and hit.run is w.stored
-        path = store.journal_path(*key)
         n = w.stored.applied + 1
-        line = _encode_line(w.entry(n))
+        entry = w.entry(n)
+        if w.record.state in RUN_FINISHED and self._fold_with(key, hit, entry):
+            return  # the run ended: its last change went straight into its document
+        path = store.journal_path(*key)
+        line = _encode_line(entry)
+        durable = not w.only_progress()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, _FILE_MODE)
         try:
             st = os.fstat(fd)
             if st.st_size != hit.offset and (hit.journal_ino in (None, st.st_ino)):
                 os.ftruncate(fd, hit.offset)  # a torn line left by a killed writer
-            created = st.st_size == 0 and hit.journal_ino != st.st_ino
+            if hit.journal_ino != st.st_ino:
+                hit.journal_listed = False  # a journal this process has not seen: its entry may not be durable
             try:
                 view = memoryview(line)
                 while view:  # a short write is retried: the next one says why (ENOSPC)
                     view = view[os.write(fd, view):]
-                _sync(fd)
+                if durable:
+                    _sync(fd)  # also every earlier line of this journal
             except OSError as exc:
                 os.ftruncate(fd, hit.offset)
                 if exc.filename is None:
@@ -1225,18 +1255,38 @@ class Transaction:
                 raise
         finally:
             os.close(fd)
-        if created:
+        if durable and not hit.journal_listed:
             fsync_dir(path.parent)
-        w.stored.apply(w.entry(n))
+            hit.journal_listed = True
+        w.stored.apply(entry)
         hit.offset += len(line)
         hit.journal_ino = st.st_ino
-        finished = w.stored.record.state in RUN_FINISHED
-        if finished or (hit.offset >= FOLD_MIN_BYTES and hit.offset >= hit.base_stamp[2]):
+        if hit.offset >= FOLD_MIN_BYTES and hit.offset >= hit.base_stamp[2]:
             try:
-                self._fold(key, hit, remove_journal=finished)
+                self._fold(key, hit, remove_journal=False)
             except OSError as exc:  # the line is committed; folding waits for room (a full disk)
                 store.warnings.append(f"could not fold {store.run_path(*key)} ({exc.strerror}); "
                                       f"its journal is kept and folded later")
+
+    def _fold_with(self, key: RunKey, hit: _Cached, entry: dict[str, Any]) -> bool:
+        """A run that ends is written as one document with its last change in it
+        (one synced file instead of a journal line and then the document). False
+        if the disk refused: the change then goes to the journal as any other."""
+        candidate = hit.run.copy()
+        candidate.apply(entry)
+        candidate.folded = candidate.applied
+        try:
+            atomic_write(self.store.run_path(*key), orjson.dumps(candidate.to_document()))
+        except OSError:
+            return False
+        hit.run.apply(entry)
+        hit.run.folded = hit.run.applied
+        try:
+            os.unlink(self.store.journal_path(*key))  # its lines are in the document, which says so
+        except FileNotFoundError:
+            pass
+        self._remember(key, hit.run, self.store.run_path(*key), offset=0)
+        return True
 
     def _fold(self, key: RunKey, hit: _Cached, remove_journal: bool) -> None:
         """Write the run as one document again; the journal starts afresh."""

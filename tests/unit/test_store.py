@@ -115,6 +115,98 @@ def test_a_finished_run_is_folded_into_one_document(home: Path):
     assert Store(home).read_run(DAG, RUN).run["state"] == "failed"
 
 
+@pytest.fixture
+def synced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files and folders forced to disk (fsync, fdatasync), by path, in order."""
+    seen: list[str] = []
+
+    def watch(real):
+        def call(fd: int) -> None:
+            seen.append(os.readlink(f"/proc/self/fd/{fd}"))
+            real(fd)
+        return call
+
+    monkeypatch.setattr(os, "fsync", watch(os.fsync))
+    monkeypatch.setattr(os, "fdatasync", watch(os.fdatasync))
+    return seen
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names open files through /proc")
+def test_a_line_that_only_hands_tries_over_is_not_forced_to_disk_until_a_result_follows(home: Path, synced):
+    """Queued and running marks are written, not synced (a power cut takes the tries with
+    them); a result is synced before the commit returns, and with it every earlier line."""
+    store = Store(home)
+    make_run(store)
+    journal = str(store.journal_path(DAG, RUN))
+    synced.clear()
+    with store.transaction() as tx:
+        rf = tx.run(DAG, RUN)
+        assert rf is not None
+        rf.put_ti("extract", state="queued", try_number=1)
+        rf.put_ti("load", state="running", pid=42)
+    assert journal not in synced and len(Path(journal).read_bytes().splitlines()) == 1
+    assert ti_state(Store(home), "extract") == "queued"  # written: other processes see it
+    with store.transaction() as tx:
+        rf = tx.run(DAG, RUN)
+        assert rf is not None
+        rf.put_ti("load", state="success", try_number=1)
+    assert synced.count(journal) == 1
+    assert str(Path(journal).parent) in synced  # the new journal's name, with its first synced line
+    fresh = Store(home)
+    assert (ti_state(fresh, "extract"), ti_state(fresh, "load")) == ("queued", "success")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names open files through /proc")
+def test_a_run_that_ends_is_written_once_as_a_document(home: Path, synced):
+    """The commit that ends a run writes its document with the last change in it: no
+    journal line is synced first, and the journal is gone."""
+    store = Store(home)
+    make_run(store)
+    with store.transaction() as tx:
+        rf = tx.run(DAG, RUN)
+        assert rf is not None
+        rf.put_ti("extract", state="success", try_number=1)
+    journal = store.journal_path(DAG, RUN)
+    synced.clear()
+    with store.transaction() as tx:
+        rf = tx.run(DAG, RUN)
+        assert rf is not None
+        rf.put_ti("load", state="success", try_number=1)
+        rf.update_run(state="success")
+    assert not journal.exists() and str(journal) not in synced
+    assert any(p.endswith(".tmp") and f"{RUN}.json" in p for p in synced), synced
+    for reader in (store, Store(home)):
+        run = reader.read_run(DAG, RUN)
+        assert run is not None and run.record.state == "success"
+        assert {k.task_id: ti.state for k, ti in run.tis.items()} == {"extract": "success", "load": "success"}
+
+
+def test_a_run_whose_document_the_disk_refuses_ends_in_its_journal(home: Path, monkeypatch):
+    """If the ended run's document cannot be written (a full disk), its last change is a
+    journal line as any other: committed, and read back."""
+    store = Store(home)
+    make_run(store)
+    real_replace = os.replace
+
+    def refuse(src, dst, *args, **kwargs):
+        if str(dst).endswith(f"{RUN}.json"):
+            Path(src).unlink()
+            raise OSError(28, "No space left on device", str(dst))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with store.transaction() as tx:
+        rf = tx.run(DAG, RUN)
+        assert rf is not None
+        rf.put_ti("load", state="failed", try_number=1)
+        rf.update_run(state="failed")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert store.journal_path(DAG, RUN).exists()
+    for reader in (store, Store(home)):
+        run = reader.read_run(DAG, RUN)
+        assert run is not None and run.record.state == "failed" and run.tis[TaskKey("load")].state == "failed"
+
+
 def test_a_long_journal_is_folded_and_readers_see_every_change(home: Path):
     """Past its size limit the journal is folded; a reader that followed it incrementally
     and a fresh reader agree on every change."""
