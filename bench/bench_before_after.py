@@ -1,0 +1,143 @@
+"""This checkout against an earlier commit, the same work alternated in one run.
+
+A claim that a change made flowctl faster is a comparison, and this VM's speed
+drifts by up to 1.4x between runs minutes apart: so the two versions run in
+turns (before, after, before, after ...), each in its own home, and the
+figure is the ratio of their medians, beside every sample.
+
+The earlier commit is checked out into a temporary `git worktree` with a
+virtualenv of its own (`pip install -e`, from the package index pip is
+configured for), removed at the end. The work, on 2 workers:
+
+- `backfill`: `flowctl backfill` of 365 daily intervals x 5 no-op tasks (as
+  `bench_backfill.py`), each round in a fresh home;
+- `fanout`: `flowctl run` of start -> 200 no-op tasks -> join (as
+  `bench_tasks.py`), each version in one home, one untimed run first;
+- `one`: `flowctl run` of a one-task DAG, the same way.
+
+Run: .venv/bin/python bench/bench_before_after.py --before REV [--work backfill] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DAGS = {
+    "year.py": """
+        import pendulum
+        from flowctl import DAG, PythonOperator, chain
+
+        def noop():
+            pass
+
+        with DAG("year", schedule="@daily", start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+                 max_active_runs=16) as dag:
+            a, b, c, d, e = (PythonOperator(task_id=f"t{i}", python_callable=noop) for i in range(5))
+            chain(a, [b, c, d], e)
+    """,
+    "fanout.py": """
+        import pendulum
+        from flowctl import DAG, PythonOperator
+
+        def noop():
+            pass
+
+        with DAG("fanout", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+            start = PythonOperator(task_id="start", python_callable=noop)
+            join = PythonOperator(task_id="join", python_callable=noop)
+            for i in range(200):
+                start >> PythonOperator(task_id=f"t{i}", python_callable=noop) >> join
+    """,
+    "one.py": """
+        import pendulum
+        from flowctl import DAG, PythonOperator
+
+        def noop():
+            pass
+
+        with DAG("one", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+            PythonOperator(task_id="only", python_callable=noop)
+    """,
+}
+
+WORK = {
+    "backfill": ["backfill", "year", "--start", "2025-01-01", "--end", "2025-12-31", "--json"],
+    "fanout": ["run", "fanout", "--json"],
+    "one": ["run", "one", "--json"],
+}
+
+
+def checkout(rev: str, where: Path) -> Path:
+    """A worktree of `rev` with its own virtualenv; returns its `flowctl`."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(where), rev], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(where / ".venv")], check=True)
+    pip = subprocess.run([str(where / ".venv" / "bin" / "python"), "-m", "pip", "install", "-q", "-e", str(where)],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        raise SystemExit(f"could not install {rev} into {where}: {pip.stderr.strip()[-1000:]}")
+    return where / ".venv" / "bin" / "flowctl"
+
+
+def timed(exe: Path, args: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run([str(exe), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{exe} {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--before", required=True, help="the earlier commit (any git revision)")
+    parser.add_argument("--work", choices=sorted(WORK), default="backfill")
+    parser.add_argument("--rounds", type=int, default=5)
+    opts = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="flowctl-before-after-"))
+    tree = root / "before"
+    try:
+        exes = {"before": checkout(opts.before, tree), "after": Path(sys.executable).parent / "flowctl"}
+        dags = root / "dags"
+        dags.mkdir()
+        for name, source in DAGS.items():
+            (dags / name).write_text(textwrap.dedent(source))
+        base = {**os.environ, "FLOWCTL_DAGS_FOLDER": str(dags), "FLOWCTL_WORKERS": "2",
+                "FLOWCTL_NOTIFY_DESKTOP": "false"}
+        envs = {v: {**base, "FLOWCTL_HOME": str(root / f"home-{v}")} for v in exes}
+        args = WORK[opts.work]
+        if opts.work != "backfill":
+            for v, exe in exes.items():
+                timed(exe, args, envs[v])  # fills the DAG cache and starts the home
+        times: dict[str, list[float]] = {v: [] for v in exes}
+        for _ in range(opts.rounds):
+            for v, exe in exes.items():
+                if opts.work == "backfill":
+                    shutil.rmtree(root / f"home-{v}", ignore_errors=True)
+                times[v].append(timed(exe, args, envs[v]))
+        print(f"machine: {os.cpu_count()} CPUs; workers=2; work: {opts.work}; {opts.rounds} rounds, alternated")
+        for v, ts in times.items():
+            label = opts.before if v == "before" else "this checkout"
+            print(f"{v:6} ({label}): median {statistics.median(ts):.3f} s   [{', '.join(f'{t:.3f}' for t in ts)}]")
+        ratio = statistics.median(times["after"]) / statistics.median(times["before"])
+        wins = sum(a < b for a, b in zip(times["after"], times["before"], strict=True))
+        print(f"after / before: {ratio:.2f}x (medians); after was faster in {wins} of {opts.rounds} rounds")
+    finally:
+        if tree.exists():
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
