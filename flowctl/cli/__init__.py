@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     (exit 1). Output goes through a writer that a closed pipe cannot stop."""
     import typer
 
-    from flowctl.cli.render import protect_output
+    from flowctl.cli.render import protect_output, refused_output
     from flowctl.errors import FlowctlError
 
     protect_output()
@@ -66,6 +66,11 @@ def main(argv: list[str] | None = None) -> None:
         _err(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
         code = 1
     code = code if isinstance(code, int) else 0
+    lost = refused_output()
+    if lost is not None:  # the work went on to its end; what it printed did not reach its place
+        _err(f"could not write the output ({lost.strerror or lost}); it is incomplete, "
+             f"but the command itself ran to its end")
+        code = code or 1
     if argv is None:
         leave(code)
     sys.exit(code)
@@ -87,12 +92,9 @@ def leave(code: int) -> None:
         sys.exit(code)
     run_handlers()
     try:
-        sys.stdout.flush()  # a SafeStream (protect_output): a reader that went away is no error
-    except OSError as exc:  # a full disk under a redirect: said, and the exit code says it
-        _err(os_error_line(exc))
-        code = code or 1
-    except ValueError:
-        pass  # closed by the command itself
+        sys.stdout.flush()  # a SafeStream (protect_output): a refusal was said by main()
+    except (OSError, ValueError):
+        pass  # not ours to wrap (an embedding program's), or closed by the command itself
     try:
         sys.stderr.flush()
     except (OSError, ValueError):

@@ -22,18 +22,24 @@ TI_FIELDS = ("task_id", "state", "try_number", "start_date", "end_date", "durati
 
 
 class SafeStream:
-    """sys.stdout or sys.stderr, such that a reader who went away (`| head -1`,
-    a closed terminal) never stops the command's work: on EPIPE the stream's
-    file descriptor is pointed at /dev/null, so this write, every later one and
-    the interpreter's last flush at exit all succeed quietly, and the run,
-    backfill or scheduler that was printing carries on and exits with its own
-    code. Everything else (isatty, fileno, encoding) is the wrapped stream's."""
+    """sys.stdout or sys.stderr, such that output that cannot be written never
+    stops the command's work: on a write the OS refuses (EPIPE: the reader went
+    away, as `| head -1` does; ENOSPC: a redirect to a full disk; EIO) the
+    stream's file descriptor is pointed at /dev/null, so this write, every
+    later one and the interpreter's last flush at exit all succeed quietly,
+    and the run, backfill or scheduler that was printing carries on. A reader
+    that went away is no error; any other refusal is kept in `refused`, and
+    the command says so once it is done. Everything else (isatty, fileno,
+    encoding) is the wrapped stream's."""
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self.closed_by_reader = False
+        self.refused: OSError | None = None  #: why the output was lost, if not a reader gone
 
-    def _reader_gone(self) -> None:
+    def _lost(self, exc: OSError) -> None:
+        if exc.errno not in (errno.EPIPE, errno.EINVAL) and self.refused is None:
+            self.refused = exc
         self.closed_by_reader = True
         try:
             null = os.open(os.devnull, os.O_WRONLY)
@@ -41,7 +47,7 @@ class SafeStream:
             os.close(null)
         except (OSError, ValueError):
             pass
-        try:  # drop what the buffer still holds for the gone reader
+        try:  # drop what the buffer still holds for the output that is gone
             self._stream.flush()
         except (OSError, ValueError):
             pass
@@ -52,9 +58,7 @@ class SafeStream:
         try:
             return self._stream.write(text)
         except OSError as exc:
-            if exc.errno not in (errno.EPIPE, errno.EINVAL):
-                raise
-            self._reader_gone()
+            self._lost(exc)
             return len(text)
 
     def writelines(self, lines: Any) -> None:
@@ -67,9 +71,7 @@ class SafeStream:
         try:
             self._stream.flush()
         except OSError as exc:
-            if exc.errno not in (errno.EPIPE, errno.EINVAL):
-                raise
-            self._reader_gone()
+            self._lost(exc)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -81,6 +83,16 @@ def protect_output() -> None:
         sys.stdout = SafeStream(sys.stdout)  # type: ignore[assignment]
     if not isinstance(sys.stderr, SafeStream) and sys.stderr is not None:
         sys.stderr = SafeStream(sys.stderr)  # type: ignore[assignment]
+
+
+def refused_output() -> OSError | None:
+    """Why the command's standard output could not be written (not a reader
+    that went away), once it has been flushed; None if it was written whole."""
+    stream = sys.stdout
+    if not isinstance(stream, SafeStream):
+        return None
+    stream.flush()
+    return stream.refused
 
 
 def write(text: str, err: bool = False, flush: bool = True) -> None:

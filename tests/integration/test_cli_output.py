@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -365,18 +366,38 @@ def test_a_full_disk(flow):
     assert len(lines) == 1 and "no space left" in lines[0] and str(home) in lines[0], res.stderr
 
 
-def in_own_mount(flow, home, setup: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run flowctl with FLOWCTL_HOME=home after `setup` mounted something there,
-    inside a private mount namespace (nothing outside the test sees the mount)."""
+def test_output_to_a_full_disk_stops_nothing(flow):
+    """`flowctl run etl > full/out`: the run goes on to its end and is committed; the
+    command says in one line that its output could not be written (not the home's
+    disk), and exits 1."""
+    flow.write_dag("etl.py", chain())
+    sink = flow.root / "sink"
+    sink.mkdir()
+    fill = "mount -t tmpfs -o size=64k tmpfs {dir} && {{ head -c 1048576 /dev/zero > {dir}/filler 2>/dev/null || true; }}"
+    res = in_own_mount(flow, sink, fill, "run", "etl", home=flow.home, stdout_to=sink / "out")
+    assert res.returncode == 1, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "could not write the output (No space left on device)" in lines[0], res.stderr
+    assert "ran to its end" in lines[0] and str(flow.home) not in lines[0]
+    [run] = flow("runs", "list", "--json").json()
+    assert run["state"] == "success", run
+
+
+def in_own_mount(flow, where: Path, setup: str, *args: str, home: Path | None = None,
+                 stdout_to: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run flowctl after `setup` mounted something at `where`, inside a private mount
+    namespace (nothing outside the test sees the mount). The home is `where` unless
+    `home` is given; the output goes to `stdout_to` if given."""
     unshare = shutil.which("unshare")
     if unshare is None:
         pytest.skip("needs unshare(1) to mount a file system of the test's own")
     probe = subprocess.run([unshare, "-rm", "true"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip(f"user and mount namespaces are not available: {probe.stderr.decode().strip()}")
-    script = setup.format(dir=home) + f" && exec {sys.executable} -m flowctl \"$@\""
+    redirect = f" > {stdout_to}" if stdout_to is not None else ""
+    script = setup.format(dir=where) + f" && exec {sys.executable} -m flowctl \"$@\"{redirect}"
     return subprocess.run([unshare, "-rm", "sh", "-c", script, "sh", *args], cwd=flow.root, text=True,
-                          capture_output=True, env={**flow.env, "FLOWCTL_HOME": str(home)}, timeout=60)
+                          capture_output=True, env={**flow.env, "FLOWCTL_HOME": str(home or where)}, timeout=60)
 
 
 def test_runs_list_json_is_one_document(flow):
