@@ -9,10 +9,10 @@ The earlier commit is checked out into a temporary `git worktree` with a
 virtualenv of its own (`pip install -e`, from the package index pip is
 configured for), removed at the end. The work, on 2 workers:
 
-- `backfill`: `flowctl backfill` of 365 daily intervals x 5 no-op tasks (as
-  `bench_backfill.py`), each round in a fresh home;
-- `fanout`: `flowctl run` of start -> 200 no-op tasks -> join (as
-  `bench_tasks.py`), each version in one home, one untimed run first;
+- `backfill`: `flowctl backfill` of 365 daily intervals x 5 no-op tasks (the
+  DAG of `bench_backfill.py`), each round in a fresh home;
+- `fanout`: `flowctl run` of start -> 200 no-op tasks -> join (the DAG of
+  `bench_vs_luigi.py`), each version in one home, one untimed run first;
 - `one`: `flowctl run` of a one-task DAG, the same way.
 
 Run: .venv/bin/python bench/bench_before_after.py --before REV [--work backfill] [--rounds 5]
@@ -31,45 +31,12 @@ import textwrap
 import time
 from pathlib import Path
 
+from bench_backfill import DAG as BACKFILL_DAG  # run as a script: its folder is on the path
+from bench_vs_luigi import FLOWCTL_DAGS
+
 ROOT = Path(__file__).resolve().parent.parent
 
-DAGS = {
-    "year.py": """
-        import pendulum
-        from flowctl import DAG, PythonOperator, chain
-
-        def noop():
-            pass
-
-        with DAG("year", schedule="@daily", start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-                 max_active_runs=16) as dag:
-            a, b, c, d, e = (PythonOperator(task_id=f"t{i}", python_callable=noop) for i in range(5))
-            chain(a, [b, c, d], e)
-    """,
-    "fanout.py": """
-        import pendulum
-        from flowctl import DAG, PythonOperator
-
-        def noop():
-            pass
-
-        with DAG("fanout", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
-            start = PythonOperator(task_id="start", python_callable=noop)
-            join = PythonOperator(task_id="join", python_callable=noop)
-            for i in range(200):
-                start >> PythonOperator(task_id=f"t{i}", python_callable=noop) >> join
-    """,
-    "one.py": """
-        import pendulum
-        from flowctl import DAG, PythonOperator
-
-        def noop():
-            pass
-
-        with DAG("one", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
-            PythonOperator(task_id="only", python_callable=noop)
-    """,
-}
+DAGS = {"year.py": BACKFILL_DAG, **FLOWCTL_DAGS}  # the same DAGs as bench_backfill.py and bench_vs_luigi.py
 
 WORK = {
     "backfill": ["backfill", "year", "--start", "2025-01-01", "--end", "2025-12-31", "--json"],

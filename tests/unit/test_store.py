@@ -50,6 +50,17 @@ def ti_state(store: Store, task_id: str, run_id: str = RUN) -> str:
     return data.tis[TaskKey(task_id)].state
 
 
+def change(store: Store, run: dict[str, str] | None = None, **tasks: dict[str, object]) -> None:
+    """One commit on the run: each task instance named gets its fields, the run `run`'s."""
+    with store.transaction() as tx:
+        rf = tx.run(DAG, RUN)
+        assert rf is not None
+        for task_id, fields in tasks.items():
+            rf.put_ti(task_id, **fields)
+        if run:
+            rf.update_run(**run)
+
+
 # --- commits, visibility, permissions ----------------------------------------------
 
 
@@ -139,17 +150,10 @@ def test_a_line_that_only_hands_tries_over_is_not_forced_to_disk_until_a_result_
     make_run(store)
     journal = str(store.journal_path(DAG, RUN))
     synced.clear()
-    with store.transaction() as tx:
-        rf = tx.run(DAG, RUN)
-        assert rf is not None
-        rf.put_ti("extract", state="queued", try_number=1)
-        rf.put_ti("load", state="running", pid=42)
+    change(store, extract={"state": "queued", "try_number": 1}, load={"state": "running", "pid": 42})
     assert journal not in synced and len(Path(journal).read_bytes().splitlines()) == 1
     assert ti_state(Store(home), "extract") == "queued"  # written: other processes see it
-    with store.transaction() as tx:
-        rf = tx.run(DAG, RUN)
-        assert rf is not None
-        rf.put_ti("load", state="success", try_number=1)
+    change(store, load={"state": "success", "try_number": 1})
     assert synced.count(journal) == 1
     assert str(Path(journal).parent) in synced  # the new journal's name, with its first synced line
     fresh = Store(home)
@@ -162,17 +166,10 @@ def test_a_run_that_ends_is_written_once_as_a_document(home: Path, synced):
     journal line is synced first, and the journal is gone."""
     store = Store(home)
     make_run(store)
-    with store.transaction() as tx:
-        rf = tx.run(DAG, RUN)
-        assert rf is not None
-        rf.put_ti("extract", state="success", try_number=1)
+    change(store, extract={"state": "success", "try_number": 1})
     journal = store.journal_path(DAG, RUN)
     synced.clear()
-    with store.transaction() as tx:
-        rf = tx.run(DAG, RUN)
-        assert rf is not None
-        rf.put_ti("load", state="success", try_number=1)
-        rf.update_run(state="success")
+    change(store, run={"state": "success"}, load={"state": "success", "try_number": 1})
     assert not journal.exists() and str(journal) not in synced
     assert any(p.endswith(".tmp") and f"{RUN}.json" in p for p in synced), synced
     for reader in (store, Store(home)):
@@ -195,11 +192,7 @@ def test_a_run_whose_document_the_disk_refuses_ends_in_its_journal(home: Path, m
         return real_replace(src, dst, *args, **kwargs)
 
     monkeypatch.setattr(os, "replace", refuse)
-    with store.transaction() as tx:
-        rf = tx.run(DAG, RUN)
-        assert rf is not None
-        rf.put_ti("load", state="failed", try_number=1)
-        rf.update_run(state="failed")
+    change(store, run={"state": "failed"}, load={"state": "failed", "try_number": 1})
     monkeypatch.setattr(os, "replace", real_replace)
     assert store.journal_path(DAG, RUN).exists()
     for reader in (store, Store(home)):
