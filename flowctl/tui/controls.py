@@ -109,7 +109,8 @@ class Controls:
 
     # -- clear, mark --------------------------------------------------------------------------
 
-    def start_clear(self: FlowctlApp, dag_id: str, run_id: str, task_id: str | None) -> None:
+    def start_clear(self: FlowctlApp, dag_id: str, run_id: str, task_id: str | None, map_index: int = -1) -> None:
+        """Clear a task (its instance `map_index` alone, if given) or a whole run."""
         tz = self.service.settings.default_timezone
 
         def chosen(plan: list[dict[str, Any]] | None) -> None:
@@ -121,9 +122,10 @@ class Controls:
                 needs_scheduler="the cleared task instances wait until a scheduler runs them",
             )
 
-        self.push_screen(ClearScreen(dag_id, run_id, task_id, tz, self.service.plan_clear), chosen)
+        self.push_screen(ClearScreen(dag_id, run_id, task_id, tz, self.service.plan_clear, map_index), chosen)
 
-    def start_mark(self: FlowctlApp, dag_id: str, run_id: str, task_id: str, state: str) -> None:
+    def start_mark(self: FlowctlApp, dag_id: str, run_id: str, task_id: str, state: str, map_index: int = -1) -> None:
+        """Mark a task (its instance `map_index` alone, if given) success or failed."""
         snap = self.snapshot
         info = snap.run(dag_id, run_id) if snap is not None else None
         if info is None:
@@ -138,18 +140,20 @@ class Controls:
 
             def done(result: Any) -> str:
                 marked, reset = list(result.marked), list(result.reset)
+                name = f"{task_id}[{map_index}]" if map_index >= 0 else task_id
                 if not marked and not reset:
-                    return f"{task_id} was already {state}; nothing changed."
-                text = f"Marked {state}: {', '.join(marked)}." if marked else f"{task_id} was already {state}."
+                    return f"{name} was already {state}; nothing changed."
+                text = f"Marked {state}: {', '.join(marked)}." if marked else f"{name} was already {state}."
                 return text + (f" Reset to run again: {', '.join(reset)}." if reset else "")
 
             self._run_action(
-                lambda: self.service.mark(dag_id, run_id, task_id, state, downstream=result["downstream"]),
+                lambda: self.service.mark(dag_id, run_id, task_id, state, downstream=result["downstream"],
+                                          map_index=map_index),
                 done,
                 needs_scheduler="the tasks after it wait until a scheduler runs them" if state == "success" else None,
             )
 
-        self.push_screen(MarkScreen(info, upstream, task_id, state), chosen)
+        self.push_screen(MarkScreen(info, upstream, task_id, state, map_index), chosen)
 
     # -- backfill ----------------------------------------------------------------------------------
 

@@ -690,7 +690,9 @@ def plan_lines(plan: Sequence[Mapping[str, Any]], tz: str, limit: int = 200) -> 
     lines: list[Line] = []
     for item in plan[:limit]:
         state = str(item.get("state") or "none")
-        lines.append([state_cell(state), (f" {item['task_id']}", "bold"),
+        index = item.get("map_index", -1)
+        name = f"{item['task_id']}[{index}]" if isinstance(index, int) and index >= 0 else str(item["task_id"])
+        lines.append([state_cell(state), (f" {name}", "bold"),
                       (f"  {short_time(logical_stamp(str(item['run_id'])), tz)}", ""),
                       (f"  {state}", state_style(state, bold=False)), (f"  try {item.get('try_number', 0)}", "dim"),
                       (f"  {item.get('why', '')}", "dim italic")])
@@ -716,11 +718,22 @@ def downstream_of(upstream: Mapping[str, Iterable[str]], task_id: str) -> list[s
 
 
 def mark_targets(info: RunInfo, upstream: Mapping[str, Iterable[str]], task_id: str,
-                 downstream: bool) -> list[tuple[str, str]]:
-    """(task id, current state) of what a mark would set: the task, and with
-    `downstream` its descendants, in the run's task order."""
+                 downstream: bool, map_index: int = -1) -> list[tuple[str, str]]:
+    """(task id, current state) of what a mark would set: the task (its
+    instance `map_index` alone, if given), and with `downstream` its
+    descendants, in the run's task order."""
     chosen = {task_id, *(downstream_of(upstream, task_id) if downstream else ())}
-    return [(str(ti["task_id"]), str(ti.get("state") or "none")) for ti in info.tis if ti.get("task_id") in chosen]
+    out = []
+    for ti in info.tis:
+        tid = ti.get("task_id")
+        if tid not in chosen:
+            continue
+        if tid == task_id and map_index >= 0:
+            one = info.ti(task_id, map_index) or {}
+            out.append((f"{task_id}[{map_index}]", str(one.get("state") or "none")))
+        else:
+            out.append((str(tid), str(ti.get("state") or "none")))
+    return out
 
 
 # -- the header ----------------------------------------------------------------------------------

@@ -558,7 +558,7 @@ async def test_space_on_a_mapped_task_gives_each_instance_its_grid_row(flow):
         assert grid.model.cell("shout[1]", run_id) == ("success", 1)
         grid.select("shout[1]", run_id)
         await settle(pilot, lambda: "instance 1 of 3" in str(screen.query_one("#details").render()))
-        assert "c, s, f act on all of shout" in str(screen.query_one("#details").render())
+        assert "c, s, f act on shout[1] alone" in str(screen.query_one("#details").render())
         await pilot.press("enter")
         await settle(pilot, lambda: isinstance(app.screen, TaskScreen)
                      and any("word is beta" in line for line in app.screen.query_one(Log).lines))
@@ -568,6 +568,44 @@ async def test_space_on_a_mapped_task_gives_each_instance_its_grid_row(flow):
         grid.select("shout", run_id)
         await pilot.press("space")
         await settle(pilot, lambda: "shout[0]" not in [r.key for r in grid.model.rows])
+
+
+@run_async
+async def test_clear_and_mark_on_an_instance_row_act_on_that_instance_alone(flow):
+    """On the grid row of one instance of a mapped task, `c` clears that instance and
+    `f` marks it failed; the other instances keep their state."""
+    app, run_id = _fan_app(flow)
+    service = app.service
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        app.push_screen(DagScreen("fan", run_id))
+        await settle(pilot, lambda: isinstance(app.screen, DagScreen) and app.screen.query_one(GridTable).model)
+        screen = app.screen
+        grid = screen.query_one(GridTable)
+        grid.select("shout", run_id)
+        await pilot.press("space")
+        await settle(pilot, lambda: "shout[2]" in [r.key for r in grid.model.rows])
+        grid.select("shout[1]", run_id)
+        assert (screen.current_task(), screen.current_map_index()) == ("shout", 1)
+        await pilot.press("c")
+        await settle(pilot, lambda: isinstance(app.screen, ClearScreen) and app.screen.plan is not None)
+        assert "fan.shout[1]" in str(app.screen.query_one("#title").render())
+        assert [(p["task_id"], p["map_index"]) for p in app.screen.plan] == [("shout", 1)]
+        await pilot.press("y")
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await settle(pilot, lambda: app.screen is screen)
+        grid.select("shout[2]", run_id)
+        await pilot.press("f")
+        await settle(pilot, lambda: isinstance(app.screen, MarkScreen))
+        assert "fan.shout[2] failed" in str(app.screen.query_one("#title").render())
+        await pilot.press("y")
+        await settle(pilot, lambda: instance_states(service, "fan", run_id)[2] == "failed")
+    assert instance_states(service, "fan", run_id) == {0: "success", 1: "none", 2: "failed"}
+
+
+def instance_states(service, dag_id: str, run_id: str) -> dict[int, str]:
+    return {t["map_index"]: t["state"] for t in service.task_states(dag_id, run_id) if t["map_index"] >= 0}
 
 
 @run_async

@@ -330,12 +330,27 @@ def test_mark_targets_are_the_task_and_with_downstream_its_descendants():
                                                      ("load", "upstream_failed")]
 
 
+def test_mark_targets_of_one_instance_name_it_with_its_own_state():
+    """On one instance of a mapped task, the mark sets that instance (its state, not
+    the task's summed one) and, with downstream, the tasks below whole."""
+    from dataclasses import replace
+
+    r = replace(run("etl", 1, "failed", [ti("extract"), ti("load", "failed", mapped=True), ti("report", "none")]),
+                instances={"load": tuple(ti("load", "failed" if i == 1 else "success", map_index=i) for i in range(3))})
+    up = {"extract": (), "load": ("extract",), "report": ("load",)}
+    assert mark_targets(r, up, "load", False, 1) == [("load[1]", "failed")]
+    assert mark_targets(r, up, "load", True, 0) == [("load[0]", "success"), ("report", "none")]
+    assert mark_targets(r, up, "load", False) == [("load", "failed")]
+
+
 def test_plan_lines_list_each_instance_with_its_reason():
     """A clear plan shows task, logical date, state, try and why."""
     plan = [{"run_id": "scheduled__2026-03-01T00:00:00+00:00", "task_id": "load", "state": "failed",
              "try_number": 2, "why": "selected"}]
     (line,) = plan_lines(plan, "UTC")
     assert "".join(t for t, _ in line) == "F load  03-01 00:00  failed  try 2  selected"
+    (one,) = plan_lines([{**plan[0], "map_index": 3}], "UTC")
+    assert "".join(t for t, _ in one).startswith("F load[3]  03-01")
 
 
 # -- graph ---------------------------------------------------------------------------------------

@@ -46,6 +46,10 @@ class FlowctlScreen(Screen):
     def current_task(self) -> str | None:
         return None
 
+    def current_map_index(self) -> int:
+        """The instance of a mapped task the cursor is on; -1: the task as a whole."""
+        return -1
+
     def where(self) -> str:
         return ""
 
@@ -97,7 +101,7 @@ class FlowctlScreen(Screen):
     def action_clear(self) -> None:
         dag, run, task = self.current_dag(), self.current_run(), self.current_task()
         if dag and run:
-            self.flowctl.start_clear(dag, run, task)
+            self.flowctl.start_clear(dag, run, task, self.current_map_index() if task else -1)
         else:
             self.notify("Select a task instance (or a run) to clear first.", severity="warning")
 
@@ -110,7 +114,7 @@ class FlowctlScreen(Screen):
     def _mark(self, state: str) -> None:
         dag, run, task = self.current_dag(), self.current_run(), self.current_task()
         if dag and run and task:
-            self.flowctl.start_mark(dag, run, task, state)
+            self.flowctl.start_mark(dag, run, task, state, self.current_map_index())
         else:
             self.notify(f"Select a task instance to mark {state} first.", severity="warning")
 

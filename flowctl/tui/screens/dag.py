@@ -131,6 +131,10 @@ class DagScreen(FlowctlScreen):
         row, _ = sel
         return row.task_id if row.kind == "task" else None
 
+    def current_map_index(self) -> int:
+        sel = self.query_one(GridTable).selection() if self.view == "grid" else None
+        return sel[0].map_index if sel is not None and sel[0].kind == "task" else -1
+
     def _runs(self) -> tuple[RunInfo, ...]:
         snap = self.flowctl.snapshot
         return snap.runs.get(self.dag_id, ()) if snap is not None else ()
@@ -206,9 +210,9 @@ class DagScreen(FlowctlScreen):
                 reason = reason or ex.get("error")
             lines = ti_detail_lines(info, row.task_id, spec, reason, notes, snap.tz, self.flowctl.now(), row.map_index)
             if not self.has_class("-short"):
-                if row.map_index >= 0:  # the TUI's clear and mark take a task; one instance is the CLI's
-                    hint = (f"Enter opens this instance · c, s, f act on all of {row.task_id} "
-                            f"(one instance: flowctl clear / tasks mark --map-index {row.map_index})")
+                if row.map_index >= 0:
+                    hint = (f"Enter opens this instance · c, s, f act on {row.task_id}[{row.map_index}] alone "
+                            f"(on the row of {row.task_id}: on all of its instances)")
                 else:
                     fold = ""
                     if getattr(spec.tasks.get(row.task_id) if spec else None, "mapped", None):

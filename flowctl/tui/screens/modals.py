@@ -111,15 +111,17 @@ class ClearScreen(Dialog):
     ]
 
     def __init__(self, dag_id: str, run_id: str, task_id: str | None, tz: str,
-                 plan_fn: Callable[..., list[dict[str, Any]]]) -> None:
+                 plan_fn: Callable[..., list[dict[str, Any]]], map_index: int = -1) -> None:
         super().__init__()
         self.dag_id, self.run_id, self.task_id, self.tz = dag_id, run_id, task_id, tz
+        self.map_index = map_index  #: one instance of a mapped task; -1: the task whole
         self.plan_fn = plan_fn
         self.plan: list[dict[str, Any]] | None = None
         self._asked = 0
 
     def compose(self) -> ComposeResult:
-        what = f"{self.dag_id}.{self.task_id}" if self.task_id else f"every task of {self.dag_id}"
+        instance = f"[{self.map_index}]" if self.task_id and self.map_index >= 0 else ""
+        what = f"{self.dag_id}.{self.task_id}{instance}" if self.task_id else f"every task of {self.dag_id}"
         with Vertical(id="dialog"):
             yield Label(f"Clear {what} in {self.run_id}?", id="title")
             with Horizontal(classes="options"):
@@ -157,7 +159,8 @@ class ClearScreen(Dialog):
 
         try:
             regex = f"^{re.escape(self.task_id)}$" if self.task_id else None
-            plan = self.plan_fn(self.dag_id, run_id=self.run_id, task_regex=regex, **options)
+            plan = self.plan_fn(self.dag_id, run_id=self.run_id, task_regex=regex,
+                                map_index=self.map_index if self.task_id else -1, **options)
             error = None
         except Exception as exc:  # noqa: BLE001 - shown in the dialog
             plan, error = [], str(exc)
@@ -197,13 +200,17 @@ class MarkScreen(Dialog):
         Binding("n,escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, info: RunInfo, upstream: dict[str, tuple[str, ...]], task_id: str, state: str) -> None:
+    def __init__(self, info: RunInfo, upstream: dict[str, tuple[str, ...]], task_id: str, state: str,
+                 map_index: int = -1) -> None:
         super().__init__()
         self.info, self.upstream, self.task_id, self.state = info, upstream, task_id, state
+        self.map_index = map_index  #: one instance of a mapped task; -1: the task whole
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"Mark {self.info.dag_id}.{self.task_id} {self.state} in {self.info.run_id}?", id="title")
+            instance = f"[{self.map_index}]" if self.map_index >= 0 else ""
+            yield Label(f"Mark {self.info.dag_id}.{self.task_id}{instance} {self.state} in {self.info.run_id}?",
+                        id="title")
             with Horizontal(classes="options"):
                 yield Checkbox(toggle_label("downstream", False), id="downstream")
             with VerticalScroll(id="body"):
@@ -223,7 +230,7 @@ class MarkScreen(Dialog):
         box = self.query_one("#downstream", Checkbox)
         box.label = toggle_label("downstream", box.value)
         down = box.value
-        targets = mark_targets(self.info, self.upstream, self.task_id, down)
+        targets = mark_targets(self.info, self.upstream, self.task_id, down, self.map_index)
         lines: list[Line] = [[("These task instances become ", "bold"), state_word(self.state), (":", "bold")]]
         for tid, state in targets:
             lines.append([state_cell(state), (f" {tid}", "bold"), ("  now ", "dim"), state_word(state)])

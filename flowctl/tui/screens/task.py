@@ -108,6 +108,9 @@ class TaskScreen(FlowctlScreen):
     def current_task(self) -> str | None:
         return self.task_id
 
+    def current_map_index(self) -> int:
+        return self.map_index  # the instance shown (a mapped task's); -1 for a task that is not
+
     # -- details ---------------------------------------------------------------------------
 
     def show_snapshot(self, snap: Snapshot) -> None:
