@@ -28,19 +28,19 @@ class SafeStream:
     stream's file descriptor is pointed at /dev/null, so this write, every
     later one and the interpreter's last flush at exit all succeed quietly,
     and the run, backfill or scheduler that was printing carries on. A reader
-    that went away is no error; any other refusal is kept in `refused`, and
-    the command says so once it is done. Everything else (isatty, fileno,
-    encoding) is the wrapped stream's."""
+    that went away is no error; any other refusal is kept in `refused` (for
+    the standard output, the command says so once it is done). Everything
+    else (isatty, fileno, encoding) is the wrapped stream's."""
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
-        self.closed_by_reader = False
+        self.dropped = False  #: the output is gone (to /dev/null from now on)
         self.refused: OSError | None = None  #: why the output was lost, if not a reader gone
 
     def _lost(self, exc: OSError) -> None:
         if exc.errno not in (errno.EPIPE, errno.EINVAL) and self.refused is None:
             self.refused = exc
-        self.closed_by_reader = True
+        self.dropped = True
         try:
             null = os.open(os.devnull, os.O_WRONLY)
             os.dup2(null, self._stream.fileno())
@@ -53,7 +53,7 @@ class SafeStream:
             pass
 
     def write(self, text: str) -> int:
-        if self.closed_by_reader:
+        if self.dropped:
             return len(text)
         try:
             return self._stream.write(text)
@@ -66,7 +66,7 @@ class SafeStream:
             self.write(line)
 
     def flush(self) -> None:
-        if self.closed_by_reader:
+        if self.dropped:
             return
         try:
             self._stream.flush()
