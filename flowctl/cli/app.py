@@ -382,6 +382,16 @@ def _err(message: str) -> None:
     write(f"flowctl: {message}\n", err=True)
 
 
+def read_date(service: Any, text: str, tz: str) -> Any:
+    """A date from the command line, read in the DAG's zone; a wall-clock time
+    the zone skips or has twice is used as Airflow would, and said on stderr."""
+    value = service.parse_date(text, tz)
+    note = service.date_note(text, value, tz)
+    if note:
+        _err(f"note: {note}")
+    return value
+
+
 def _dag_tz(service: Any, dag_id: str) -> str:
     """The DAG's zone for reading dates; a DAG gone from the folder keeps its runs."""
     spec = service.dagbag().dags.get(dag_id)

@@ -19,6 +19,7 @@ from flowctl.cli.app import (
     app,
     complete,
     dags_app,
+    read_date,
     tasks_app,
 )
 
@@ -41,7 +42,7 @@ def trigger(
     service = _service(dags=True)
     spec = service.dag(dag_id)
     conf_doc = service.parse_conf(conf)
-    when = service.parse_date(logical_date, spec.timezone) if logical_date else None
+    when = read_date(service, logical_date, spec.timezone) if logical_date else None
     run_id = service.trigger(dag_id, conf_doc, when)
     if as_json:
         doc = service.run_doc(dag_id, run_id)
@@ -84,8 +85,8 @@ def clear(
 
     service = _service()
     tz = _dag_tz(service, dag_id)
-    first = service.parse_date(start, tz) if start else None
-    last = service.parse_date(end, tz) if end else None
+    first = read_date(service, start, tz) if start else None
+    last = read_date(service, end, tz) if end else None
     if first is not None and last is not None and first > last:
         raise UsageError(f"--start {start} is after --end {end}")
     plan = service.plan_clear(dag_id, run_id=run, start=first, end=last, task_regex=task, upstream=upstream,

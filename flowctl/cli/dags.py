@@ -14,6 +14,7 @@ from flowctl.cli.app import (
     alias,
     app,
     dags_app,
+    read_date,
     tasks_app,
 )
 
@@ -164,7 +165,7 @@ def dags_next(
 
     service = _service(dags=True)
     spec = service.dag(dag_id)
-    when = service.parse_date(after, spec.timezone) if after else None
+    when = read_date(service, after, spec.timezone) if after else None
     if when is None:
         upcoming = service.next_run(spec)
         when = upcoming.start if upcoming is not None else None

@@ -20,6 +20,7 @@ from flowctl.cli.app import (
     alias,
     app,
     dags_app,
+    read_date,
     tasks_app,
     use_executor,
 )
@@ -58,7 +59,7 @@ def _run(dag_id: str, logical_date: str | None, conf: str | None, as_json: bool,
     service = _service(dags=True)
     spec = service.dag(dag_id)
     conf_doc = service.parse_conf(conf)
-    when = service.parse_date(logical_date, spec.timezone) if logical_date else None
+    when = read_date(service, logical_date, spec.timezone) if logical_date else None
     ok = run_in_foreground(service, spec, when, conf_doc, as_json=as_json)
     raise typer.Exit(0 if ok else 1)
 
@@ -105,7 +106,7 @@ def tasks_test(
 
         raise NotFound(f"DAG {dag_id} has no task {task_id!r} (tasks: {', '.join(spec.order)})")
     text = logical_date or date
-    when = service.parse_date(text, spec.timezone) if text else None
+    when = read_date(service, text, spec.timezone) if text else None
     raise typer.Exit(0 if test_task(service, spec, task_id, when, map_index) else 1)
 
 
@@ -159,8 +160,8 @@ def backfill(
     use_executor(executor, dask_address)
     service = _service(dags=True)
     spec = service.dag(dag_id)
-    first = service.parse_date(start, spec.timezone)
-    last = service.parse_date(end, spec.timezone)
+    first = read_date(service, start, spec.timezone)
+    last = read_date(service, end, spec.timezone)
     plan = service.plan_backfill(spec, first, last, reprocess, run_backwards)
     gap = service.backfill_gap(spec, first, last) if not plan else None
     if dry_run:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,39 @@ class Service:
                 return pendulum.datetime(value.year, value.month, value.day, tz=zone(tz))
             raise UsageError(f"not a date: {text!r} (use 2026-01-01, 2026-01-01T06:00 or with an offset)")
         return value
+
+    @staticmethod
+    def date_note(text: str, value: datetime, tz: str) -> str | None:
+        """What to tell about how `text` was read in the zone `tz`, if anything:
+        a wall-clock time the zone skips (moved forward, as pendulum and Airflow
+        do) or has twice (the later is used, as pendulum and Airflow do)."""
+        from zoneinfo import ZoneInfo
+
+        import pendulum
+
+        try:
+            wall = pendulum.parse(text.strip(), tz="UTC", strict=False)
+            elsewhere = pendulum.parse(text.strip(), tz="Etc/GMT-5", strict=False)
+        except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
+            return None
+        if not isinstance(wall, pendulum.DateTime) or wall == elsewhere:
+            return None  # a date alone, or a time with its own offset: nothing was read in the zone
+        fields = (wall.year, wall.month, wall.day, wall.hour, wall.minute)
+        shown = f"{wall:%Y-%m-%d %H:%M}"
+        if fields != (value.year, value.month, value.day, value.hour, value.minute):
+            return (f"{shown} does not exist in {tz} (the clocks go forward then); "
+                    f"{value.isoformat()} is used")
+        try:
+            local = datetime(*fields, tzinfo=ZoneInfo(tz))
+        except (ValueError, KeyError):
+            return None
+        first, second = local.replace(fold=0).utcoffset(), local.replace(fold=1).utcoffset()
+        if first != second and first is not None:
+            sign = "-" if first < timedelta(0) else "+"
+            hours, rest = divmod(abs(int(first.total_seconds())) // 60, 60)
+            return (f"{shown} happens twice in {tz} (the clocks go back then); the second, "
+                    f"{value.isoformat()}, is used; write {shown}{sign}{hours:02d}:{rest:02d} for the first")
+        return None
 
     @staticmethod
     def parse_conf(text: str | None) -> dict[str, Any]:

@@ -192,6 +192,25 @@ def test_logical_dates_are_shown_in_the_dags_zone_and_read_back(flow):
     assert back[0]["logical_date"] == "2026-03-29T22:00:00+00:00"
 
 
+def test_a_time_the_zone_skips_or_repeats_is_read_as_airflow_does_and_said(flow):
+    """In Europe/Amsterdam 02:30 does not exist on 2026-03-29 and happens twice on
+    2026-10-25: the command goes on (moved forward; the later one), and one line on
+    stderr says which time it used and how to write the other; with an offset, or a
+    time that exists once, nothing is said."""
+    flow.write_dag("ams.py", chain(dag_id="ams", tz="Europe/Amsterdam"))
+    skipped = flow("trigger", "ams", "--logical-date", "2026-03-29T02:30")
+    assert skipped.code == 0 and skipped.out.strip() == "manual__2026-03-29T01:30:00+00:00"
+    assert ("note: 2026-03-29 02:30 does not exist in Europe/Amsterdam (the clocks go forward then); "
+            "2026-03-29T03:30:00+02:00 is used") in skipped.err
+    twice = flow("trigger", "ams", "--logical-date", "2026-10-25 02:30")
+    assert twice.code == 0 and twice.out.strip() == "manual__2026-10-25T01:30:00+00:00"
+    assert "happens twice in Europe/Amsterdam" in twice.err and "write 2026-10-25 02:30+02:00 for the first" in twice.err
+    first = flow("trigger", "ams", "--logical-date", "2026-10-25 02:30+02:00")
+    assert first.out.strip() == "manual__2026-10-25T00:30:00+00:00" and "note:" not in first.err
+    plain = flow("trigger", "ams", "--logical-date", "2026-06-01T02:30")
+    assert plain.code == 0 and "note:" not in plain.err
+
+
 def test_human_lines_show_no_microseconds(flow):
     """explain of a running task says since when, to the second."""
     flow.write_dag("etl.py", chain(a="sleep 30"))
