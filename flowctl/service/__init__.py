@@ -110,8 +110,8 @@ class Service:
     @staticmethod
     def date_note(text: str, value: datetime, tz: str) -> str | None:
         """What to tell about how `text` was read in the zone `tz`, if anything:
-        a wall-clock time the zone skips (moved forward, as pendulum and Airflow
-        do) or has twice (the later is used, as pendulum and Airflow do)."""
+        a wall-clock time the zone skips (moved forward) or has twice (the later
+        is used), both as pendulum and Airflow read them."""
         from zoneinfo import ZoneInfo
 
         import pendulum

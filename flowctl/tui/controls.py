@@ -78,15 +78,17 @@ class Controls:
         def chosen(result: dict[str, Any] | None) -> None:
             if not result:
                 return
+            note = f" Note: {result['note']}." if result.get("note") else ""
             self._run_action(
                 lambda: self.service.trigger(dag_id, result["conf"], result["logical_date"]),
-                lambda run_id: f"Triggered {dag_id}: run {run_id} is queued.",
+                lambda run_id: f"Triggered {dag_id}: run {run_id} is queued.{note}",
                 needs_scheduler="the new run waits until a scheduler carries it out",
             )
 
         self.push_screen(TriggerScreen(dag_id, spec.order, dict(spec.params), spec.timezone, Service.parse_date,
                                        form=Service.params_form(spec),
-                                       check=lambda conf: self.service.conf_problem(spec, conf)), chosen)
+                                       check=lambda conf: self.service.conf_problem(spec, conf),
+                                       date_note=Service.date_note), chosen)
 
     def start_pause(self: FlowctlApp, dag_id: str) -> None:
         if self._spec(dag_id) is None or self.snapshot is None:
@@ -181,13 +183,15 @@ class Controls:
                 return [], str(exc)
             if hi < lo:
                 return [], "the end is before the start"
+            notes = [n for n in (Service.date_note(first, lo, tz), Service.date_note(last, hi, tz)) if n]
             try:
                 intervals = spec.timetable().intervals_between(lo, hi)
             except Exception as exc:  # noqa: BLE001
                 return [], f"cannot work out the intervals: {exc}"
             if not intervals:
                 return [], "no data interval starts in that range"
-            lines: list[Line] = [[(f"{len(intervals)} data interval{'s' if len(intervals) != 1 else ''}:", "bold")]]
+            lines: list[Line] = [[(f"note: {n}", "yellow")] for n in notes]
+            lines.append([(f"{len(intervals)} data interval{'s' if len(intervals) != 1 else ''}:", "bold")])
             for iv in intervals[:100]:
                 has = iso(iv.start) in existing
                 lines.append([(fmt_time(iv.start, tz, "%Y-%m-%d %H:%M"), ""), (" → ", "dim"),

@@ -664,3 +664,40 @@ async def test_trigger_shows_the_params_as_a_form_and_refuses_what_their_schema_
         await settle(pilot, lambda: len(service.store.run_ids("reports")) == 1)
     [run] = service.list_runs("reports")
     assert run["conf"] == {"limit": 25}
+
+
+AMS_DAG = """
+import pendulum
+from flowctl import DAG, BashOperator
+with DAG("ams", schedule="30 2 * * *", start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Amsterdam")):
+    BashOperator(task_id="a", bash_command="true")
+"""
+
+
+@run_async
+async def test_a_time_the_zone_skips_or_repeats_is_said_in_the_dialogs(flow):
+    """A logical date in the spring-forward gap: the trigger queues the run at the
+    moved time and its notice says so; a backfill's end in the hour that happens
+    twice: the preview says which one it used, as the CLI does."""
+    flow.write_dag("ams.py", AMS_DAG)
+    service = make_service(flow)
+    app = FlowctlApp(service)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "t")
+        assert isinstance(app.screen, TriggerScreen)
+        app.screen.query_one("#date", Input).value = "2026-03-29T02:30"
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await settle(pilot, lambda: any("does not exist in Europe/Amsterdam" in n.message
+                                        for n in app._notifications))
+        assert service.store.run_ids("ams") == ["manual__2026-03-29T01:30:00+00:00"]
+        await pilot.press("b")
+        assert isinstance(app.screen, BackfillScreen)
+        app.screen.query_one("#start", Input).value = "2026-10-24"
+        app.screen.query_one("#end", Input).value = "2026-10-25 02:30"
+        await pilot.pause()
+        shown = str(app.screen.query_one("#intervals").render())
+        assert "note: 2026-10-25 02:30 happens twice in Europe/Amsterdam" in shown
+        assert "2 data intervals" in shown

@@ -252,10 +252,12 @@ class TriggerScreen(Dialog):
 
     def __init__(self, dag_id: str, tasks: Sequence[str], params: dict[str, Any], tz: str,
                  parse_date: Callable[[str, str], datetime], form: Sequence[dict[str, Any]] = (),
-                 check: Callable[[dict[str, Any]], str | None] | None = None) -> None:
+                 check: Callable[[dict[str, Any]], str | None] | None = None,
+                 date_note: Callable[[str, datetime, str], str | None] | None = None) -> None:
         super().__init__()
         self.dag_id, self.tasks, self.params, self.tz = dag_id, list(tasks), params, tz
         self.parse_date = parse_date
+        self.date_note = date_note  #: what to say of a time the zone skips or repeats
         self.form = list(form)
         self.check = check
 
@@ -317,13 +319,15 @@ class TriggerScreen(Dialog):
                 error.update(Text(problem, style="red"))
                 return
         when = None
+        note = None
         if date_text:
             try:
                 when = self.parse_date(date_text, self.tz)
             except Exception as exc:  # noqa: BLE001 - a UsageError from the service
                 error.update(Text(str(exc), style="red"))
                 return
-        self.dismiss({"conf": conf or None, "logical_date": when})
+            note = self.date_note(date_text, when, self.tz) if self.date_note is not None else None
+        self.dismiss({"conf": conf or None, "logical_date": when, "note": note})
 
 
 def param_label(row: dict[str, Any]) -> str:
