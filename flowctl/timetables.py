@@ -44,6 +44,7 @@ schedule's zone.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import heapq
 import re
 from abc import ABC, abstractmethod
@@ -68,26 +69,26 @@ PRESETS: dict[str, str] = {
 }
 
 _UTC = dt.UTC
-_croniter: list[Any] = []  # the module, once a cron schedule has needed it
 
 
+@functools.cache
 def croniter_module() -> Any:
     """croniter, imported when a cron schedule first needs it (a run of a DAG
     without one never does). Its import asks `platform.architecture()`, which
     runs the `file` program (7 ms, in every process that imports it); the
     answer it wants is the interpreter's own word size, given here instead."""
-    if not _croniter:
-        import platform
-        import struct
+    import platform
+    import struct
 
-        asked = platform.architecture
-        platform.architecture = lambda *a, **k: (f"{struct.calcsize('P') * 8}bit", "")  # type: ignore[assignment]
-        try:
-            import croniter
-        finally:
-            platform.architecture = asked  # type: ignore[method-assign]
-        _croniter.append(croniter)
-    return _croniter[0]
+    asked = platform.architecture
+    platform.architecture = lambda *a, **k: (f"{struct.calcsize('P') * 8}bit", "")  # type: ignore[assignment]
+    try:
+        import croniter
+    finally:
+        platform.architecture = asked  # type: ignore[method-assign]
+    return croniter
+
+
 _MINUTE = dt.timedelta(minutes=1)
 _DAY = dt.timedelta(days=1)
 #: How far back `_last_tick` searches before it gives up (croniter itself

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,18 @@ def make_executor(settings: Settings) -> Any:
     from flowctl.executors import make_executor as make
 
     return make(settings)
+
+
+@contextmanager
+def until_driven(executor: Any) -> Iterator[None]:
+    """What a caller does between preparing the executor (its fork server
+    already importing the DAG file) and handing it to a driver: if that
+    fails, the executor is shut down here (a driver shuts it down otherwise)."""
+    try:
+        yield
+    except BaseException:
+        executor.shutdown()
+        raise
 
 
 def _notifier(settings: Settings) -> Callable[[dict[str, Any]], None]:
@@ -88,16 +101,13 @@ def backfill(store: Store, settings: Settings, spec: DagSpec, plan: list[PlanIte
                              "total": len(todo)})
 
     specs = {**(others or {}), spec.dag_id: spec}
-    try:
+    with until_driven(executor):
         feed = Feed(items=list(todo), max_active=max_active_runs, start=starter(store, spec, owner, utcnow()),
                     store=store, on_finish=finished)
         driver = Driver(store=store, executor=executor, specs=lambda: specs, workers=settings.workers,
                         owner=owner, clock=SystemClock(), scope=feed, announce=announce, notify=_notifier(settings),
                         payload_extra=_payload_extra(settings),
                         max_map_length=settings.max_map_length)
-    except BaseException:
-        executor.shutdown()  # the driver never started: its fork server ends here
-        raise
     try:
         driver.run()
     finally:

@@ -13,6 +13,7 @@ in `template_searchpath`, whose content is rendered instead.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -388,15 +389,11 @@ def _warn_undefined(text: str) -> None:
     log_line(f"warning: template {text} is undefined and rendered as ''")
 
 
-_warning_undefined: list[type] = []
-
-
+@functools.cache
 def warning_undefined() -> type:
     """The Undefined that renders as '' (Airflow DAGs through the layer) and says
     so in the task log once per name. Made when first asked for: jinja2 is
     imported only by a try that renders a template (30 ms of a try's start)."""
-    if _warning_undefined:
-        return _warning_undefined[0]
     from jinja2 import ChainableUndefined
     from jinja2.utils import missing
 
@@ -421,7 +418,6 @@ def warning_undefined() -> type:
         def __bool__(self) -> bool:
             return False
 
-    _warning_undefined.append(WarningUndefined)
     return WarningUndefined
 
 

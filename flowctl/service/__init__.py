@@ -498,16 +498,13 @@ class Service:
         executor.prepare(spec.fileloc, spec.fingerprint)  # the DAG file is imported while the run is made
         owner = operate.owner_identity("run")
         now = utcnow()
-        try:
+        with operate.until_driven(executor):
             logical, start, end = self.manual_interval(spec, when, now)
             run_id = self.create_run(spec, run_type="manual", logical_date=logical, interval=(start, end),
                                      conf=conf, owner=owner, now=now)
             if on_created is not None:
                 on_created(run_id)
             specs = {**self.dagbag().dags, spec.dag_id: spec}  # every DAG: the runs its tasks trigger are carried too
-        except BaseException:
-            executor.shutdown()  # the driver never started: its fork server ends here
-            raise
         code = operate.carry_out_runs(self.store, self.settings, executor, specs,
                                       {RunKey(spec.dag_id, run_id)}, owner, announce)
         return run_id, code

@@ -516,6 +516,20 @@ def _fan_app(flow) -> tuple[FlowctlApp, str]:
     return FlowctlApp(service), service.store.run_ids("fan")[0]
 
 
+async def _unfolded_grid(pilot, app: FlowctlApp, run_id: str) -> tuple[DagScreen, GridTable]:
+    """The fan DAG's grid, its mapped task unfolded (Space): a row per instance."""
+    await settle(pilot)
+    app.push_screen(DagScreen("fan", run_id))
+    await settle(pilot, lambda: isinstance(app.screen, DagScreen) and app.screen.query_one(GridTable).model)
+    screen = app.screen
+    assert isinstance(screen, DagScreen)
+    grid = screen.query_one(GridTable)
+    grid.select("shout", run_id)
+    await pilot.press("space")
+    await settle(pilot, lambda: "shout[2]" in [r.key for r in grid.model.rows])
+    return screen, grid
+
+
 @run_async
 async def test_a_mapped_task_shows_each_instance_and_its_log(flow):
     """A mapped task's screen shows instance 0 first, counts the instances'
@@ -545,14 +559,7 @@ async def test_space_on_a_mapped_task_gives_each_instance_its_grid_row(flow):
     state in each run), Enter on one opens that instance, Space again folds them."""
     app, run_id = _fan_app(flow)
     async with app.run_test(size=(140, 40)) as pilot:
-        await settle(pilot)
-        app.push_screen(DagScreen("fan", run_id))
-        await settle(pilot, lambda: isinstance(app.screen, DagScreen) and app.screen.query_one(GridTable).model)
-        screen = app.screen
-        grid = screen.query_one(GridTable)
-        grid.select("shout", run_id)
-        await pilot.press("space")
-        await settle(pilot, lambda: "shout[2]" in [r.key for r in grid.model.rows])
+        screen, grid = await _unfolded_grid(pilot, app, run_id)
         rows = [r.key for r in grid.model.rows]
         assert rows[rows.index("shout") + 1:rows.index("shout") + 4] == ["shout[0]", "shout[1]", "shout[2]"]
         assert grid.model.cell("shout[1]", run_id) == ("success", 1)
@@ -577,14 +584,7 @@ async def test_clear_and_mark_on_an_instance_row_act_on_that_instance_alone(flow
     app, run_id = _fan_app(flow)
     service = app.service
     async with app.run_test(size=(140, 40)) as pilot:
-        await settle(pilot)
-        app.push_screen(DagScreen("fan", run_id))
-        await settle(pilot, lambda: isinstance(app.screen, DagScreen) and app.screen.query_one(GridTable).model)
-        screen = app.screen
-        grid = screen.query_one(GridTable)
-        grid.select("shout", run_id)
-        await pilot.press("space")
-        await settle(pilot, lambda: "shout[2]" in [r.key for r in grid.model.rows])
+        screen, grid = await _unfolded_grid(pilot, app, run_id)
         grid.select("shout[1]", run_id)
         assert (screen.current_task(), screen.current_map_index()) == ("shout", 1)
         await pilot.press("c")
