@@ -3,7 +3,10 @@
 A claim that a change made flowctl faster is a comparison, and this VM's speed
 drifts by up to 1.4x between runs minutes apart: so the two versions run in
 turns (before, after, before, after ...), each in its own home, and the
-figure is the ratio of their medians, beside every sample.
+figure is the ratio of their medians, beside every sample. Beside the wall
+time, the CPU time (user + system) of the command and every process under
+it that was reaped: a change can save CPU that a run on 2 slots does not
+turn into wall time, and CPU time drifts less than wall time here.
 
 The earlier commit is checked out into a temporary `git worktree` with a
 virtualenv of its own (`pip install -e`, from the package index pip is
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -56,13 +60,29 @@ def checkout(rev: str, where: Path) -> Path:
     return where / ".venv" / "bin" / "flowctl"
 
 
-def timed(exe: Path, args: list[str], env: dict[str, str]) -> float:
+def cpu_of_children() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def timed(exe: Path, args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and the processes it reaped)."""
+    cpu0 = cpu_of_children()
     t0 = time.perf_counter()
     proc = subprocess.run([str(exe), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{exe} {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
-    return elapsed
+    return elapsed, cpu_of_children() - cpu0
+
+
+def report(what: str, unit_of: dict[str, list[float]], before: str, rounds: int) -> None:
+    for v, ts in unit_of.items():
+        label = before if v == "before" else "this checkout"
+        print(f"{what} {v:6} ({label}): median {statistics.median(ts):.3f} s   [{', '.join(f'{t:.3f}' for t in ts)}]")
+    ratio = statistics.median(unit_of["after"]) / statistics.median(unit_of["before"])
+    wins = sum(a < b for a, b in zip(unit_of["after"], unit_of["before"], strict=True))
+    print(f"{what} after / before: {ratio:.2f}x (medians); after was lower in {wins} of {rounds} rounds")
 
 
 def main() -> None:
@@ -86,19 +106,18 @@ def main() -> None:
         if opts.work != "backfill":
             for v, exe in exes.items():
                 timed(exe, args, envs[v])  # fills the DAG cache and starts the home
-        times: dict[str, list[float]] = {v: [] for v in exes}
+        walls: dict[str, list[float]] = {v: [] for v in exes}
+        cpus: dict[str, list[float]] = {v: [] for v in exes}
         for _ in range(opts.rounds):
             for v, exe in exes.items():
                 if opts.work == "backfill":
                     shutil.rmtree(root / f"home-{v}", ignore_errors=True)
-                times[v].append(timed(exe, args, envs[v]))
+                wall, cpu = timed(exe, args, envs[v])
+                walls[v].append(wall)
+                cpus[v].append(cpu)
         print(f"machine: {os.cpu_count()} CPUs; workers=2; work: {opts.work}; {opts.rounds} rounds, alternated")
-        for v, ts in times.items():
-            label = opts.before if v == "before" else "this checkout"
-            print(f"{v:6} ({label}): median {statistics.median(ts):.3f} s   [{', '.join(f'{t:.3f}' for t in ts)}]")
-        ratio = statistics.median(times["after"]) / statistics.median(times["before"])
-        wins = sum(a < b for a, b in zip(times["after"], times["before"], strict=True))
-        print(f"after / before: {ratio:.2f}x (medians); after was faster in {wins} of {opts.rounds} rounds")
+        report("wall", walls, opts.before, opts.rounds)
+        report("cpu ", cpus, opts.before, opts.rounds)
     finally:
         if tree.exists():
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
