@@ -564,8 +564,11 @@ async def test_space_on_a_mapped_task_gives_each_instance_its_grid_row(flow):
         assert rows[rows.index("shout") + 1:rows.index("shout") + 4] == ["shout[0]", "shout[1]", "shout[2]"]
         assert grid.model.cell("shout[1]", run_id) == ("success", 1)
         grid.select("shout[1]", run_id)
-        await settle(pilot, lambda: "instance 1 of 3" in str(screen.query_one("#details").render()))
-        assert "c, s, f act on shout[1] alone" in str(screen.query_one("#details").render())
+        await settle(pilot, lambda: "instance 1 of 3" in str(screen.query_one("#details").render())
+                     and "succeeded on try 1" in str(screen.query_one("#details").render()))
+        details = str(screen.query_one("#details").render())
+        assert "c, s, f act on shout[1] alone" in details
+        assert "mapped into" not in details  # the instance's own why, not the whole task's
         await pilot.press("enter")
         await settle(pilot, lambda: isinstance(app.screen, TaskScreen)
                      and any("word is beta" in line for line in app.screen.query_one(Log).lines))

@@ -206,7 +206,8 @@ class DagScreen(FlowctlScreen):
             notes: list[str] = []
             if ex is not None:
                 notes = list(ex.get("notes", []))
-                reason = next((t["reason"] for t in ex.get("tasks", []) if t["task_id"] == row.task_id), None)
+                reason = next((t["reason"] for t in ex.get("tasks", []) if t["task_id"] == row.task_id
+                               and t.get("map_index", -1) == row.map_index), None)
                 reason = reason or ex.get("error")
             lines = ti_detail_lines(info, row.task_id, spec, reason, notes, snap.tz, self.flowctl.now(), row.map_index)
             if not self.has_class("-short"):
