@@ -669,6 +669,40 @@ async def test_trigger_shows_the_params_as_a_form_and_refuses_what_their_schema_
     assert run["conf"] == {"limit": 25}
 
 
+def on_screen(widget) -> bool:
+    """Whether a widget is drawn in full on its screen (not clipped by a scroll)."""
+    from textual.errors import NoWidget
+
+    try:
+        where = widget.screen.find_widget(widget)
+    except NoWidget:
+        return False
+    return where.region.height > 0 and where.clip.contains_region(where.region) \
+        and widget.screen.region.contains_region(where.region)
+
+
+@run_async
+async def test_the_trigger_dialog_fits_an_80_by_24_terminal(flow):
+    """In the smallest common terminal the dialog's fields scroll while its
+    title and buttons stay in view, and a refused value's error is shown."""
+    flow.write_dag("reports.py", PARAMS_DAG.replace(
+        '"region"', '"a": Param(1), "b": Param(2), "c": Param(3), "region"'))
+    app = FlowctlApp(make_service(flow))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "t")
+        dialog = app.screen
+        assert isinstance(dialog, TriggerScreen)
+        await settle(pilot)
+        for part in ("#title", "#ok", "#cancel"):
+            assert on_screen(dialog.query_one(part)), part
+        dialog.query_one("#param-0", Input).value = "500"
+        await pilot.press("enter")
+        await settle(pilot, lambda: "is refused" in str(dialog.query_one("#error").render()))
+        await settle(pilot, lambda: on_screen(dialog.query_one("#error")))
+        assert on_screen(dialog.query_one("#ok"))
+
+
 AMS_DAG = """
 import pendulum
 from flowctl import DAG, BashOperator

@@ -298,25 +298,31 @@ class TriggerScreen(Dialog):
             conf[row["name"]] = param_value(text, row.get("schema") or {}, default)
         return conf
 
+    def refuse(self, problem: str) -> None:
+        """Say what is wrong under the fields, scrolled into view (a short
+        terminal shows only some of the fields at a time)."""
+        error = self.query_one("#error", Static)
+        error.update(Text(problem, style="red"))
+        self.call_after_refresh(error.scroll_visible)
+
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")
     def action_ok(self) -> None:
         conf_text = self.query_one("#conf", Input).value.strip()
         date_text = self.query_one("#date", Input).value.strip()
-        error = self.query_one("#error", Static)
         try:
             extra = json.loads(conf_text) if conf_text else {}
         except ValueError as exc:
-            error.update(Text(f"conf is not valid JSON: {exc}", style="red"))
+            self.refuse(f"conf is not valid JSON: {exc}")
             return
         if not isinstance(extra, dict):
-            error.update(Text('conf must be a JSON object, like {"limit": 10}', style="red"))
+            self.refuse('conf must be a JSON object, like {"limit": 10}')
             return
         conf = {**self.form_conf(), **extra}
         if self.check is not None:
             problem = self.check(conf)
             if problem:
-                error.update(Text(problem, style="red"))
+                self.refuse(problem)
                 return
         when = None
         note = None
@@ -324,7 +330,7 @@ class TriggerScreen(Dialog):
             try:
                 when = self.parse_date(date_text, self.tz)
             except Exception as exc:  # noqa: BLE001 - a UsageError from the service
-                error.update(Text(str(exc), style="red"))
+                self.refuse(str(exc))
                 return
             note = self.date_note(date_text, when, self.tz) if self.date_note is not None else None
         self.dismiss({"conf": conf or None, "logical_date": when, "note": note})
