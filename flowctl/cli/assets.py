@@ -19,7 +19,7 @@ def assets_list(as_json: JsonOpt = False) -> None:
 
     Example: `flowctl assets list --json | jq -r '.[] | "\\(.uri) \\(.last_update)"'`
     """
-    from flowctl.cli.render import console, local_time, print_json, table
+    from flowctl.cli.render import console, local_time, print_json, styled, table
 
     service = _service(dags=True)
     rows = service.assets()
@@ -35,14 +35,14 @@ def assets_list(as_json: JsonOpt = False) -> None:
     t = table("asset", "updated by (outlets)", "schedules (consumers)", "events", "last update", "by")
     for r in rows:
         name = r["uri"] if r["name"] == r["uri"] else f"{r['uri']} ({r['name']})"
-        t.add_row(name, ", ".join(r["producers"]) or "[dim]-[/]", ", ".join(r["consumers"]) or "[dim]-[/]",
-                  str(r["events"]), local_time(r["last_update"], tz), r["last_producer"] or "[dim]never[/]")
+        t.add_row(name, ", ".join(r["producers"]) or styled(("-", "dim")), ", ".join(r["consumers"]) or styled(("-", "dim")),
+                  str(r["events"]), local_time(r["last_update"], tz), r["last_producer"] or styled(("never", "dim")))
     out.print(t)
     if aliases:
         a = table("asset alias", "adds through it", "schedules", "resolved to")
         for r in aliases:
             a.add_row(r["name"], ", ".join(r["producers"]) or "-", ", ".join(r["consumers"]) or "-",
-                      ", ".join(r["assets"]) or "[dim]nothing yet[/]")
+                      ", ".join(r["assets"]) or styled(("nothing yet", "dim")))
         out.print(a)
 
 

@@ -80,7 +80,7 @@ def clear(
     """
     from rich.text import Text
 
-    from flowctl.cli.render import console, plural, print_json, state_text, table, write
+    from flowctl.cli.render import console, plural, print_json, state_text, styled, table, write
     from flowctl.errors import UsageError
 
     service = _service()
@@ -110,7 +110,7 @@ def clear(
                   str(p["try_number"]), p["why"])
     out.print(t)
     for n in notes:
-        out.print(f"[yellow]note:[/] {n}")
+        out.print(styled(("note:", "yellow"), f" {n}"))
     if dry_run:
         return
     if not yes:

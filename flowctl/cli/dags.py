@@ -32,6 +32,7 @@ def dags_list(as_json: JsonOpt = False) -> None:
         plural,
         print_json,
         several_zones,
+        styled,
         table,
         zone_note,
     )
@@ -64,14 +65,14 @@ def dags_list(as_json: JsonOpt = False) -> None:
     mixed = several_zones(zones)
     t = table(*columns, *(["zone"] if mixed else []), "tags", "file")
     for r in rows:
-        t.add_row(r["dag_id"], r["schedule"] or "[dim]manual[/]", str(len(r["tasks"])),
-                  "[yellow]paused[/]" if r["paused"] else "no",
+        t.add_row(r["dag_id"], r["schedule"] or styled(("manual", "dim")), str(len(r["tasks"])),
+                  styled(("paused", "yellow")) if r["paused"] else "no",
                   logical_date(r["next_data_interval_start"], r["timezone"]),
                   *([r["timezone"]] if mixed else []),
                   ", ".join(r["tags"]), _short_path(r["fileloc"]))
     out.print(t)
     if bag.errors:
-        out.print(f"[red]{plural(len(bag.errors), 'DAG file')} failed to import[/]: see `flowctl dags errors`")
+        out.print(styled((f"{plural(len(bag.errors), 'DAG file')} failed to import", "red"), ": see `flowctl dags errors`"))
     if not rows and not bag.errors:
         out.print(f"No DAG files in {service.settings.dags_folder}.")
 
@@ -97,7 +98,7 @@ def dags_errors(as_json: JsonOpt = False) -> None:
 
     Example: `flowctl dags errors || echo "fix these first"`
     """
-    from flowctl.cli.render import console, print_json
+    from flowctl.cli.render import console, print_json, styled
 
     bag = _service(dags=True).dagbag()
     if as_json:
@@ -107,7 +108,7 @@ def dags_errors(as_json: JsonOpt = False) -> None:
         if not bag.errors:
             out.print("No import errors.")
         for e in bag.errors:
-            out.print(f"[red]{_short_path(e.fileloc)}[/]: {e.error}")
+            out.print(styled((_short_path(e.fileloc), "red"), f": {e.error}"))
     raise typer.Exit(1 if bag.errors else 0)
 
 

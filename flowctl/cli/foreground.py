@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flowctl.cli.render import plural, write
+from flowctl.cli.render import plural, styled, write
 from flowctl.records import TaskKey
 from flowctl.specs import DagSpec
 from flowctl.states import FINISHED, STATE_COLOURS
@@ -78,8 +78,9 @@ class Progress:
             t.add_row(tid, Text(state, style=STATE_COLOURS.get(state, "white")), f"try {ti.get('try_number') or 0}")
             shown += 1
         elapsed = time.perf_counter() - self.t0
-        summary = "  ".join(f"[{STATE_COLOURS.get(s, 'white')}]{s} {n}[/]" for s, n in sorted(counts.items()))
-        head = Text.from_markup(f"[bold]{self.spec.dag_id}[/] {self.run_id}  {elapsed:.1f} s   {summary}")
+        head = Text.assemble((self.spec.dag_id, "bold"), f" {self.run_id}  {elapsed:.1f} s ")
+        for s, n in sorted(counts.items()):
+            head.append("  ").append(f"{s} {n}", style=STATE_COLOURS.get(s, "white"))
         from rich.console import Group
 
         more = Text(f"... and {len(order) - shown} more", style="dim") if len(order) > shown else Text("")
@@ -134,19 +135,19 @@ def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, An
     out = console()
     elapsed = time.perf_counter() - progress.t0
     if final == "success":
-        out.print(f"[green]Run {run_id} of {spec.dag_id} succeeded[/] in {duration(elapsed)}.")
+        out.print(styled((f"Run {run_id} of {spec.dag_id} succeeded", "green"), f" in {duration(elapsed)}."))
     elif final == "failed":
         failed = [t for t in tis if t.get("state") == "failed"]
-        out.print(f"[red]Run {run_id} of {spec.dag_id} failed[/] in {duration(elapsed)}: "
-                  f"{', '.join(_label(t) for t in failed) or doc.get('reason') or 'upstream failures'}.")
+        out.print(styled((f"Run {run_id} of {spec.dag_id} failed", "red"), f" in {duration(elapsed)}: "
+                         f"{', '.join(_label(t) for t in failed) or doc.get('reason') or 'upstream failures'}."))
         for ti in failed[:3]:
             if ti.get("error"):
-                out.print(f"  {_label(ti)}: {ti['error']}", markup=False)
+                out.print(f"  {_label(ti)}: {ti['error']}")
             index = ti.get("map_index", -1)
             more = f" --map-index {index}" if index is not None and index >= 0 else ""
-            out.print(f"  log: flowctl logs {spec.dag_id} '{run_id}' {ti['task_id']}{more}", markup=False)
+            out.print(f"  log: flowctl logs {spec.dag_id} '{run_id}' {ti['task_id']}{more}")
     else:
-        out.print(f"[yellow]Stopped.[/] Run {run_id} is {final}; `flowctl scheduler --until-idle` carries it on.")
+        out.print(styled(("Stopped.", "yellow"), f" Run {run_id} is {final}; `flowctl scheduler --until-idle` carries it on."))
     return final == "success"
 
 

@@ -104,6 +104,7 @@ def _runs_list(dag_id: str | None, state: str | None, as_json: bool) -> None:
         print_json,
         several_zones,
         state_text,
+        styled,
         table,
         zone_note,
     )
@@ -155,14 +156,14 @@ def _runs_list(dag_id: str | None, state: str | None, as_json: bool) -> None:
             took = (datetime.fromisoformat(r["end_date"]) - datetime.fromisoformat(r["start_date"])).total_seconds()
         row = [r["dag_id"], logical_date(r.get("logical_date"), tz), *([tz] if mixed else []),
                *([r.get("run_type") or "-"] if show["type"] else []),
-               "[yellow]waiting[/]" if (r["dag_id"], r["run_id"]) in idle else state_text(r.get("state")),
+               styled(("waiting", "yellow")) if (r["dag_id"], r["run_id"]) in idle else state_text(r.get("state")),
                *([local_time(r.get("start_date"), local, with_seconds=False)] if show["started"] else []),
                *([duration(took)] if show["took"] else []), r["run_id"]]
         t.add_row(*row)
     out.print(t if runs else "No runs yet.")
     if idle:
         out.print("waiting: queued or running, but no process carries it out; `flowctl scheduler --until-idle` "
-                  "(or --daemon) carries it on", markup=False)
+                  "(or --daemon) carries it on")
 
 
 @dags_app.command("list-runs", rich_help_panel=AIRFLOW_PANEL)
@@ -280,7 +281,7 @@ def explain(
     """
     from rich.text import Text
 
-    from flowctl.cli.render import console, human_times, print_json, state_text, table
+    from flowctl.cli.render import console, human_times, print_json, state_text, styled, table
 
     service = _service()
     rid = service.resolve_run(dag_id, run_id, _dag_tz(service, dag_id))
@@ -290,9 +291,9 @@ def explain(
         return
     out = console()
     tz = service.settings.default_timezone
-    out.print(f"[bold]{dag_id}[/] {rid}: {state_text(doc['run_state'])}")
+    out.print(styled((dag_id, "bold"), f" {rid}: ", state_text(doc["run_state"])))
     for note in doc["notes"]:
-        out.print(f"  [yellow]![/] {human_times(note, tz)}")
+        out.print(styled("  ", ("!", "yellow"), f" {human_times(note, tz)}"))
     t = table("task", "state", "try", "why")
     for r in doc["tasks"]:
         t.add_row(Text(ti_label(r)), state_text(r["state"]), str(r["try_number"]), human_times(r["reason"], tz))

@@ -198,9 +198,12 @@ def duration(seconds: float | None) -> str:
     return human_duration(seconds)
 
 
-def state_text(state: str | None) -> str:
+def state_text(state: str | None) -> Any:
+    """A state in its colour (rich Text)."""
+    from rich.text import Text
+
     state = state or "none"
-    return f"[{STATE_COLOURS.get(state, 'white')}]{state}[/]"
+    return Text(state, style=STATE_COLOURS.get(state, "white"))
 
 
 #: Width of output that is not a terminal: wide enough that no value is cut or wrapped.
@@ -209,12 +212,21 @@ PIPE_WIDTH = 100_000
 
 def console(stderr: bool = False) -> Any:
     """A rich console; when it writes to a file or a pipe, lines are never cut
-    or wrapped (a run id must come out whole, for grep and copy)."""
+    or wrapped (a run id must come out whole, for grep and copy). Strings are
+    printed as they are, never read as markup: an error that says `[core]` keeps
+    it. Colour comes from rich Text (`styled`)."""
     from rich.console import Console
 
     if is_terminal(stderr):
-        return Console(stderr=stderr, highlight=False, soft_wrap=False)
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=PIPE_WIDTH)
+        return Console(stderr=stderr, highlight=False, soft_wrap=False, markup=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=PIPE_WIDTH, markup=False)
+
+
+def styled(*parts: Any) -> Any:
+    """rich Text from plain strings and (text, style) pairs: `styled(("failed", "red"), ": ", error)`."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
 
 
 def table(*columns: str, title: str | None = None) -> Any:
@@ -257,24 +269,24 @@ def graph_tree(spec: Any) -> Any:
     from rich.tree import Tree
 
     schedule = spec.schedule_display or "manual only"
-    root = Tree(f"[bold]{spec.dag_id}[/]  [dim]{schedule}, {plural(len(spec.tasks), 'task')}[/]")
+    root = Tree(styled((spec.dag_id, "bold"), "  ", (f"{schedule}, {plural(len(spec.tasks), 'task')}", "dim")))
     shown: set[str] = set()
 
-    def name(tid: str) -> str:
+    def name(tid: str) -> Any:
         group = spec.tasks[tid].group_id
         if group and tid.startswith(group + "."):
-            return f"[cyan]{group}.[/]{tid[len(group) + 1:]}"
-        return tid
+            return styled((f"{group}.", "cyan"), tid[len(group) + 1:])
+        return styled(tid)
 
-    def label(tid: str) -> str:
+    def label(tid: str) -> Any:
         task = spec.tasks[tid]
-        ups = f"  [dim]<- {', '.join(task.upstream)}[/]" if len(task.upstream) > 1 else ""
-        rule = f"  [yellow]{task.trigger_rule}[/]" if task.trigger_rule != "all_success" else ""
-        return f"{name(tid)} [dim]({task.operator})[/]{rule}{ups}"
+        ups = ("  <- " + ", ".join(task.upstream), "dim") if len(task.upstream) > 1 else ""
+        rule = (f"  {task.trigger_rule}", "yellow") if task.trigger_rule != "all_success" else ""
+        return styled(name(tid), " ", (f"({task.operator})", "dim"), rule, ups)
 
     def add(node: Any, tid: str) -> None:
         if tid in shown:
-            node.add(f"[dim]{tid} (shown above)[/]")
+            node.add(styled((f"{tid} (shown above)", "dim")))
             return
         shown.add(tid)
         child = node.add(label(tid))
@@ -291,7 +303,7 @@ def graph_tree(spec: Any) -> Any:
             groups.setdefault(group, []).append(tid)
             group = group.rpartition(".")[0]
     if groups:
-        node = root.add("[cyan]task groups[/]")
+        node = root.add(styled(("task groups", "cyan")))
         for group in sorted(groups):
-            node.add(f"[cyan]{group}[/]: {', '.join(groups[group])}")
+            node.add(styled((group, "cyan"), ": " + ", ".join(groups[group])))
     return root

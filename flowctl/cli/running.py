@@ -155,7 +155,15 @@ def backfill(
     Example: `flowctl backfill user_events_etl --start 2026-11-01 --end 2026-11-07 --dry-run`
     """
     from flowctl.cli.foreground import BackfillProgress
-    from flowctl.cli.render import console, logical_date, plural, print_json, state_text, table
+    from flowctl.cli.render import (
+        console,
+        logical_date,
+        plural,
+        print_json,
+        state_text,
+        styled,
+        table,
+    )
 
     use_executor(executor, dask_address)
     service = _service(dags=True)
@@ -176,7 +184,7 @@ def backfill(
                   title=f"backfill plan for {dag_id} (dry run: nothing changes)")
         for p in plan:
             colour = {"create": "green", "reprocess": "yellow", "resume": "cyan", "follow": "blue"}.get(p.action, "dim")
-            t.add_row(logical_date(iso_of(p.logical_date), spec.timezone), f"[{colour}]{p.action}[/]", p.run_id, p.why)
+            t.add_row(logical_date(iso_of(p.logical_date), spec.timezone), styled((p.action, colour)), p.run_id, p.why)
         console().print(t)
         console().print(f"{sum(p.action != 'skip' for p in plan)} of {plural(len(plan), 'interval')} would run.")
         return
@@ -204,17 +212,17 @@ def backfill(
         not_run = [r for r, st in results.items() if st == "not run"]
         unfinished = [r for r, st in results.items() if st in ("queued", "running")]
         if not_run or unfinished:
-            out.print(f"[yellow]Interrupted[/]: {len(not_run) + len(unfinished)} of {plural(len(results), 'interval')} "
-                      f"not finished; run the same command again to resume.")
+            out.print(styled(("Interrupted", "yellow"), f": {len(not_run) + len(unfinished)} of "
+                             f"{plural(len(results), 'interval')} not finished; run the same command again to resume."))
         broken = [r for r in failed if r not in not_run and r not in unfinished]
         if broken:
-            out.print(f"[red]{len(broken)} of {plural(len(results), 'run')} did not succeed[/]:")
+            out.print(styled((f"{len(broken)} of {plural(len(results), 'run')} did not succeed", "red"), ":"))
             for r in broken:
-                out.print(f"  {r}: {state_text(results[r])}  (see `flowctl tasks states {dag_id} '{r}'`)")
+                out.print(styled(f"  {r}: ", state_text(results[r]), f"  (see `flowctl tasks states {dag_id} '{r}'`)"))
         elif not results:
             out.print("Nothing to do: every interval already has a finished run.")
         elif not failed:
-            out.print(f"[green]{plural(len(results), 'run')} succeeded[/].")
+            out.print(styled((f"{plural(len(results), 'run')} succeeded", "green"), "."))
         if skipped:
             out.print(f"{plural(len(skipped), 'interval')} skipped because a run exists; "
                       "--reprocess failed|completed re-runs them.")

@@ -25,7 +25,7 @@ def doctor(
 
     Example: `flowctl doctor --fix`
     """
-    from flowctl.cli.render import console, print_json
+    from flowctl.cli.render import console, print_json, styled
 
     service = _service()
     settings = service.settings
@@ -36,9 +36,9 @@ def doctor(
     else:
         out = console()
         for d in done:
-            out.print(f"[green]fixed[/]: {d}")
+            out.print(styled(("fixed", "green"), f": {d}"))
         for f in findings:
-            out.print(f"[red]problem[/]: {f.problem}\n  [bold]do[/]: {f.fix}")
+            out.print(styled(("problem", "red"), f": {f.problem}\n  ", ("do", "bold"), f": {f.fix}"))
         if not findings:
             out.print(f"{settings.home}: all good.")
     raise typer.Exit(1 if findings else 0)

@@ -76,6 +76,31 @@ def test_piped_tables_show_whole_values_one_row_per_line(flow):
     assert f"{LONG_ID}  manual__{days[0]}T00:00:00+00:00" in states
 
 
+BRACKETS = """
+import pendulum
+from flowctl import DAG, PythonOperator
+def boom():
+    raise KeyError("None of [Index(['col'])] are in the [columns]")
+with DAG("brackets", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), tags=["[team]"]) as dag:
+    PythonOperator(task_id="t", python_callable=boom)
+"""
+
+
+def test_text_in_square_brackets_is_printed_as_it_is(flow):
+    """An error, a reason or a tag with `[word]` in it comes out whole: the CLI
+    never reads a value as rich markup (it used to eat `[core]` and `[columns]`)."""
+    flow.write_dag("brackets.py", BRACKETS)
+    flow.write_dag("broken.py", 'raise ValueError("no [core] section in the [bold]x[/bold] config")  # a DAG\n')
+    errors = flow("dags", "errors")
+    assert errors.code == 1 and "no [core] section in the [bold]x[/bold] config" in errors.out
+    assert "[team]" in flow("dags", "list").out
+    failed = flow("run", "brackets")
+    assert failed.code == 1
+    assert "\"None of [Index(['col'])] are in the [columns]\"" in failed.out
+    run_id = flow("runs", "list", "--json").json()[0]["run_id"]
+    assert "are in the [columns]" in flow("explain", "brackets", run_id).out
+
+
 def test_run_into_a_closed_pipe_finishes_the_run(flow):
     """`flowctl run steps | head -1`: the reader goes away after one line; the
     run is still carried out to the end, the exit code is the run's, and no
