@@ -47,6 +47,18 @@ def _send(sock: socket.socket, message: dict[str, Any]) -> None:
     sock.sendall(json.dumps(message).encode() + b"\n")
 
 
+def _end_group(pid: int) -> None:
+    """Kill whatever is left of a try's process group (the processes it
+    started), so that nothing of a try outlives its end and overlaps its next
+    try (Airflow reaps a task's group the same way). Called while the try's
+    own process is alive or a zombie: its pid, the group's id, cannot have
+    been given to another process yet."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
 class _LineReader:
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -106,6 +118,24 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
     exiting: set[int] = set()  # tries that handed their result over and are on their way out
     reader = _LineReader()
     last_reap = time.monotonic()
+    # what the server says goes out when the socket takes it: a blocking send could wait on a
+    # scheduler that is itself blocked sending more tries, and neither would read (hundreds of
+    # slots filled at once did that)
+    outbox = bytearray()
+    sock.setblocking(False)
+
+    def say(message: dict[str, Any]) -> None:
+        outbox.extend(json.dumps(message).encode() + b"\n")
+        flush()
+
+    def flush() -> None:
+        try:
+            while outbox:
+                del outbox[: sock.send(outbox)]
+        except BlockingIOError:
+            pass
+        except OSError:  # the scheduler is gone: its end of the socket reads empty next
+            outbox.clear()
 
     def finish(fd: int) -> None:
         key, pid, data = children.pop(fd)
@@ -116,17 +146,17 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
                 result = json.loads(data)
             except ValueError:
                 result = None
+        _end_group(pid)
         if result is not None:
             # the try's last act was to hand its result over: report it now and reap the
             # process when it is gone, rather than wait here while the kernel tears it down
             exiting.add(pid)
-            _send(sock, {"op": "finished", "key": key, "result": result, "exit_code": 0, "how": "exit code 0",
-                         "at": time.time()})
+            say({"op": "finished", "key": key, "result": result, "exit_code": 0, "how": "exit code 0",
+                 "at": time.time()})
             return
         _, status = os.waitpid(pid, 0)
         code, how = describe_status(status)
-        _send(sock, {"op": "finished", "key": key, "result": None, "exit_code": code, "how": how,
-                     "at": time.time()})
+        say({"op": "finished", "key": key, "result": None, "exit_code": code, "how": how, "at": time.time()})
 
     def reap() -> None:
         for pid in list(exiting):
@@ -140,12 +170,19 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
     while True:
         fds = [sock.fileno(), *children]
         wait = 0.05 if exiting else (1.0 if children else None)
-        ready, _, _ = select.select(fds, [], [], wait)
+        ready, writable, _ = select.select(fds, [sock.fileno()] if outbox else [], [], wait)
+        if writable:
+            flush()
         if exiting:
             reap()
         for fd in ready:
             if fd == sock.fileno():
-                data = sock.recv(1 << 16)
+                try:
+                    data = sock.recv(1 << 16)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
                 if not data:  # the scheduler is gone: take the tries down with us
                     for _, pid, _ in children.values():
                         try:
@@ -174,7 +211,7 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
                         except OSError:
                             pass
                         children[read_fd] = (msg["key"], pid, bytearray())
-                        _send(sock, {"op": "started", "key": msg["key"], "pid": pid, "at": time.time()})
+                        say({"op": "started", "key": msg["key"], "pid": pid, "at": time.time()})
             else:
                 chunk = os.read(fd, 1 << 16)
                 if chunk:
@@ -188,6 +225,8 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
             for fd, (_key, pid, _data) in list(children.items()):
                 status = 0
                 try:
+                    if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                        _end_group(pid)  # before the reap, while the pid is still the try's
                     done, status = os.waitpid(pid, os.WNOHANG)
                 except ChildProcessError:
                     done = pid
@@ -206,8 +245,8 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
                         result = json.loads(buf) if buf else None
                     except ValueError:
                         result = None
-                    _send(sock, {"op": "finished", "key": key, "result": result, "exit_code": code, "how": how,
-                                 "at": time.time()})
+                    say({"op": "finished", "key": key, "result": result, "exit_code": code, "how": how,
+                         "at": time.time()})
 
 
 class ForkServer:

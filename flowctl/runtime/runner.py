@@ -617,10 +617,10 @@ def task_process_main(dags: dict[str, Any], payload: dict[str, Any], result_fd: 
         else:
             result = execute_task(dag, payload, payload.get("home"))
         data = json.dumps(result, default=str).encode()
+        sys.stdout.flush()  # the log is whole before the result goes: the server then ends the
+        sys.stderr.flush()  # try's process group at once, this process with it
         with os.fdopen(result_fd, "wb") as out:
             out.write(data)
-        sys.stdout.flush()
-        sys.stderr.flush()
     except BaseException:  # noqa: BLE001
         code = 70
         try:
