@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from typing import Any
 from flowctl.dagfolder import find_dag_files as _find
 from flowctl.specs import DagSpec
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 SLOW_NOTICE_AFTER = 5.0
 """Seconds of waiting on a file's import before a command says so on stderr."""
 
@@ -173,12 +173,41 @@ def describe_exception(exc: BaseException, path: str) -> tuple[str, str]:
 
 
 def _specs_of_file(path: str, default_tz: str) -> dict[str, Any]:
+    before = set(sys.modules)
     try:
         dags = import_dag_file(path)
-        return {"dags": [DagSpec.from_dag(d, path, default_tz).to_doc() for d in dags]}
+        docs = [DagSpec.from_dag(d, path, default_tz).to_doc() for d in dags]
     except BaseException as exc:  # noqa: BLE001 - user code may raise anything
         message, full = describe_exception(exc, path)
-        return {"error": message, "traceback": full}
+        failed = [f.filename for f in traceback.extract_tb(exc.__traceback__)]
+        if isinstance(exc, SyntaxError) and exc.filename:
+            failed.append(exc.filename)  # a helper that does not parse is not in sys.modules
+        return {"error": message, "traceback": full, "deps": _helpers_of(path, before, failed)}
+    deps = _helpers_of(path, before)
+    if deps:  # a changed helper is a changed DAG: a new fingerprint, so a new fork server
+        mark = hashlib.sha256(json.dumps(sorted(deps.items())).encode()).hexdigest()
+        for doc in docs:
+            doc["fingerprint"] = hashlib.sha256((doc["fingerprint"] + mark).encode()).hexdigest()[:16]
+    return {"dags": docs, "deps": deps}
+
+
+def _helpers_of(path: str, before: set[str], failed: Iterable[str] = ()) -> dict[str, list[int]]:
+    """The modules a DAG file's import brought in from the DAG folder or
+    `plugins/` (`from common.helpers import ...`), and those an import error
+    came from, each with its stamp: the cached import of the file holds only
+    while none of them changed."""
+    roots = tuple(entry.rstrip(os.sep) + os.sep for entry in _import_path(path, None)[1:])
+    files = {getattr(sys.modules.get(name), "__file__", None) for name in set(sys.modules) - before}
+    deps: dict[str, list[int]] = {}
+    for file in files | set(failed):
+        if not file or file == path or not file.startswith(roots) or "site-packages" in file:
+            continue
+        try:
+            st = os.stat(file)
+        except OSError:
+            continue
+        deps[file] = [st.st_mtime_ns, st.st_size]
+    return deps
 
 
 def _start_child(path: str, default_tz: str) -> tuple[int, int]:
@@ -415,9 +444,17 @@ class Loader:
             pass  # the cache is an optimisation; a read-only home still works
 
     def _still_good(self, cached: dict[str, Any] | None) -> bool:
-        """A cached time-out holds unless the time limit has grown since."""
+        """A cached time-out holds unless the time limit has grown since; a
+        cached import holds while the helper modules it imported are unchanged."""
         if not cached or cached.get("transient"):
             return False
+        for file, stamp in (cached.get("deps") or {}).items():
+            try:
+                st = os.stat(file)
+            except OSError:
+                return False
+            if [st.st_mtime_ns, st.st_size] != stamp:
+                return False
         limit = cached.get("timed_out")
         return limit is None or self.timeout <= limit
 

@@ -65,6 +65,36 @@ def test_an_edited_file_is_read_again(flow):
     assert [t["task_id"] for t in flow("tasks", "list", "good", "--json").json()] == ["start", "b"]
 
 
+USES_HELPER = """
+import pendulum
+from flowctl import DAG, EmptyOperator
+from common.helpers import TASKS
+with DAG("helped", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+    for t in TASKS:
+        EmptyOperator(task_id=t)
+"""
+
+
+def test_a_changed_helper_module_is_a_changed_dag(flow):
+    """A module the DAG file imports from the DAG folder is part of it: a change
+    there is seen at once, and so is the fix of a helper that broke the import."""
+    (flow.dags / "common").mkdir()
+    flow.write_dag("common/__init__.py", "")
+    flow.write_dag("common/helpers.py", 'TASKS = ["one"]')
+    flow.write_dag("helped.py", USES_HELPER)
+
+    def tasks() -> list[str]:
+        return sorted(t["task_id"] for t in flow("tasks", "list", "helped", "--json").json())
+
+    assert tasks() == ["one"]
+    flow.write_dag("common/helpers.py", 'TASKS = ["one", "two"]')
+    assert tasks() == ["one", "two"]
+    flow.write_dag("common/helpers.py", "TASKS = [")
+    assert "was never closed" in flow("dags", "errors").out
+    flow.write_dag("common/helpers.py", 'TASKS = ["three"]')
+    assert tasks() == ["three"]
+
+
 def test_dags_show_draws_the_graph(flow):
     """`dags show` prints every task and the fan-in."""
     flow.write_dag("good.py", GOOD)
