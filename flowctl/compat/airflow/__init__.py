@@ -7,9 +7,15 @@ DAG file that does not import airflow, and `flowctl --help`, pay nothing for it.
 
 from __future__ import annotations
 
+from airflow import _moved
+from airflow._lazy import submodule_getattr
 from airflow.exceptions import AirflowException  # noqa: F401
 
 from flowctl.authoring.dag import AirflowDAG as DAG  # noqa: F401
+
+_moved.install()
+__getattr__ = submodule_getattr(__name__)
+"""`airflow.utils.dates.days_ago(1)` after a bare `import airflow`, as in Airflow 2."""
 
 __version__ = "2.10.5"
 """The Airflow API level DAG files may assume (Airflow 3's airflow.sdk is here too)."""

@@ -1,1 +1,7 @@
 """airflow.operators: Airflow 2 (and Airflow 1) operator paths."""
+
+from __future__ import annotations
+
+from airflow._lazy import submodule_getattr
+
+__getattr__ = submodule_getattr(__name__)

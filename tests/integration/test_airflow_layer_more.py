@@ -1,0 +1,143 @@
+"""More of Airflow's surface that real DAG files use, through the real `flowctl` command:
+submodules reached from a bare `import airflow`, Airflow 1 paths, names importable
+at load and refused at use, provider paths named, and `conf.get` as Airflow answers it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.test_airflow_layer import run_json, write
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_a_bare_import_airflow_reaches_its_submodules(flow):
+    """After `import airflow`, airflow.utils.dates, airflow.models, airflow.macros and
+    airflow.operators.* are attributes, as Airflow 2's eager import makes them."""
+    write(flow.dags / "bare.py", """
+        import airflow
+        import airflow.operators.bash_operator
+
+        def show():
+            print("tomorrow", airflow.macros.ds_add("2026-01-01", 1), airflow.utils.trigger_rule.TriggerRule.ALL_DONE)
+
+        dag = airflow.models.DAG("bare", start_date=airflow.utils.dates.days_ago(1), schedule_interval=None)
+        airflow.operators.python_operator.PythonOperator(task_id="show", python_callable=show, dag=dag)
+    """)
+    assert flow("dags", "errors").code == 0
+    res, doc, states = run_json(flow, "bare")
+    assert states == {"show": "success"}, res.err
+    assert "tomorrow 2026-01-02 all_done" in flow("logs", "bare", doc["run_id"], "show").out
+
+
+def test_airflow_1_sensors_module_and_the_dag_decorators_airflow_2_home(flow):
+    """airflow.operators.sensors re-exports the core sensors (its provider ones name their
+    package); `from airflow.models.dag import dag` is the @dag decorator."""
+    write(flow.dags / "old_sensors.py", """
+        import pendulum
+        from datetime import timedelta
+        from airflow.models.dag import dag
+        from airflow.operators.sensors import (BaseSensorOperator, DateTimeSensor, ExternalTaskSensor,
+                                               TimeDeltaSensor, TimeSensor)
+
+        @dag(start_date=pendulum.datetime(2026, 1, 1), schedule=None)
+        def old_sensors():
+            TimeDeltaSensor(task_id="wait", delta=timedelta(0), poke_interval=1)
+
+        old_sensors()
+    """)
+    write(flow.dags / "http_sensor.py", "from airflow.operators.sensors import HttpSensor\n")
+    errors = flow("dags", "errors", "--json").json()
+    assert [e["fileloc"].rsplit("/", 1)[-1] for e in errors] == ["http_sensor.py"]
+    assert "apache-airflow-providers-http" in errors[0]["error"]
+    res, doc, states = run_json(flow, "old_sensors")
+    assert states == {"wait": "success"}, res.err
+
+
+@pytest.mark.parametrize(("statement", "package"), [
+    ("from airflow.hooks.postgres_hook import PostgresHook", "apache-airflow-providers-postgres"),
+    ("from airflow.hooks.http_hook import HttpHook", "apache-airflow-providers-http"),
+    ("from airflow.hooks.mysql_hook import MySqlHook", "apache-airflow-providers-mysql"),
+    ("from airflow.operators.postgres_operator import PostgresOperator", "apache-airflow-providers-postgres"),
+    ("from airflow.operators.mysql_operator import MySqlOperator", "apache-airflow-providers-mysql"),
+    ("from airflow.operators.sql import SQLCheckOperator", "apache-airflow-providers-common-sql"),
+    ("from airflow.sensors.sql import SqlSensor", "apache-airflow-providers-common-sql"),
+    ("from airflow.operators.generic_transfer import GenericTransfer", "apache-airflow-providers-common-sql"),
+    ("import airflow.hooks.S3_hook", "apache-airflow-providers-amazon"),
+    ("from airflow.operators.mssql_operator import MsSqlOperator", "apache-airflow-providers-microsoft-mssql"),
+], ids=lambda value: value.rsplit(" ", 1)[-1] if value.startswith("apache") else None)
+def test_airflow_1_and_2_paths_into_providers_name_the_package(flow, statement, package):
+    """A path Airflow moved to a provider is an import error naming that provider package."""
+    write(flow.dags / "moved.py", f"from airflow import DAG\n{statement}\n")
+    errors = flow("dags", "errors", "--json").json()
+    assert len(errors) == 1 and f"provider package {package} " in errors[0]["error"], errors
+
+
+def test_email_and_session_helpers_load_and_are_refused_when_used(flow):
+    """send_email, provide_session and settings.Session import at load; calling them fails the
+    task with one line saying why (no e-mail: notice channels; no metadata database)."""
+    write(flow.dags / "helpers.py", """
+        from airflow import DAG
+        from airflow.operators.python import PythonOperator
+        from airflow.settings import Session
+        from airflow.utils.email import send_email
+        from airflow.utils.session import provide_session
+
+        @provide_session
+        def count_runs(dag_id, session=None):
+            return f"counted with {session}"
+
+        def mail():
+            send_email(to=["ops@example.com"], subject="it broke", html_content="<b>x</b>")
+
+        with DAG("helpers", schedule=None):
+            PythonOperator(task_id="mail", python_callable=mail)
+            PythonOperator(task_id="session", python_callable=lambda: count_runs("d"))
+            PythonOperator(task_id="own_session", python_callable=lambda: print(count_runs("d", "mine")))
+            PythonOperator(task_id="settings_session", python_callable=lambda: Session())
+    """)
+    assert flow("dags", "errors").code == 0
+    res, doc, states = run_json(flow, "helpers")
+    assert states == {"mail": "failed", "session": "failed", "own_session": "success",
+                      "settings_session": "failed"}
+    logs = {t: flow("logs", "helpers", doc["run_id"], t).out for t in states}
+    assert "flowctl sends no e-mail (to ops@example.com: it broke)" in logs["mail"]
+    assert "FLOWCTL_NOTIFY_WEBHOOK" in logs["mail"]
+    assert "@provide_session count_runs: flowctl has no metadata database" in logs["session"]
+    assert "counted with mine" in logs["own_session"]
+    assert "airflow.settings.Session: flowctl has no metadata database" in logs["settings_session"]
+
+
+def test_conf_answers_airflows_options(flow):
+    """conf.get follows Airflow's deprecated option names, reads AIRFLOW__SECTION__KEY under
+    either name, answers the log folder under the flowctl home, keeps fallback=, and an
+    unknown option's error names its section and key."""
+    write(flow.dags / "conf.py", """
+        from airflow import DAG
+        from airflow.configuration import conf
+        from airflow.exceptions import AirflowConfigException
+        from airflow.operators.python import PythonOperator
+
+        LOGS = conf.get("core", "BASE_LOG_FOLDER")
+
+        def show():
+            print("logs", LOGS == conf.get("logging", "base_log_folder"), LOGS)
+            print("level", conf.get("logging", "logging_level"), conf.get("core", "logging_level"))
+            print("concurrency", conf.getint("core", "dag_concurrency"))
+            print("fallback", conf.get("core", "no_such_key", fallback="fb"))
+            try:
+                conf.get("core", "No_Such_Key")
+            except AirflowConfigException as exc:
+                print("error", exc)
+
+        with DAG("conf", schedule=None):
+            PythonOperator(task_id="show", python_callable=show)
+    """)
+    assert flow("dags", "errors").code == 0
+    res, doc, states = run_json(flow, "conf", env={"AIRFLOW__CORE__LOGGING_LEVEL": "DEBUG",
+                                                   "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "7"})
+    assert states == {"show": "success"}, res.err
+    log = flow("logs", "conf", doc["run_id"], "show").out
+    assert f"logs True {flow.home.resolve() / 'logs'}" in log
+    assert "level DEBUG DEBUG" in log and "concurrency 7" in log and "fallback fb" in log
+    assert "error section/key [core/no_such_key] not found in config" in log
