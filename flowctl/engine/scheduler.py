@@ -279,7 +279,13 @@ class SchedulerScope:
         if self.creator.assets.unseen(self.specs):
             return False  # asset events the next tick may make runs of
         if not unfinished:
-            return True
+            # an interval held back by max_active_runs is due now that a run has ended
+            created = [r for r in self.creator.tick(self.specs, self.clock.now()) if r.get("created")]
+            for r in created:
+                self.log(f"created {', '.join(r['created'])} for {r['dag_id']}")
+            if created:
+                loop.poke()
+            return not created
         if loop.idle_ticks >= 3:  # runs are left that nothing can move on
             self.stuck = [self._why_stuck(loop, k) for k in sorted(unfinished)]
             return True

@@ -125,6 +125,19 @@ def test_until_idle_catches_up_three_days_and_then_has_nothing_to_do(flow):
     assert len(runs(flow)) == 4
 
 
+def test_until_idle_catches_up_one_run_at_a_time_under_max_active_runs_1(flow):
+    """With max_active_runs=1 the three due intervals are held back behind each other;
+    one --until-idle call still makes and runs every one of them, oldest first."""
+    flow.write_dag("serial.py", daily_dag("serial", True).replace("catchup=True", "catchup=True, max_active_runs=1"))
+    res = flow("scheduler", "--until-idle", timeout=30)
+    assert res.code == 0, res.err
+    today = pendulum.now("UTC").start_of("day")
+    done = sorted(runs(flow, "serial"), key=lambda r: r["start_date"])
+    assert [r["logical_date"] for r in done] == [today.subtract(days=d).isoformat() for d in (3, 2, 1)]
+    assert all(r["state"] == "success" for r in done)
+    assert [r["start_date"] >= p["end_date"] for p, r in zip(done, done[1:], strict=False)] == [True, True]
+
+
 # -- the daemon ----------------------------------------------------------------------------
 
 
