@@ -71,6 +71,8 @@ def variables_set(
     from flowctl import variables
     from flowctl.errors import UsageError
 
+    if not key or len(key) > 250:
+        raise UsageError(f"a Variable key must be 1 to 250 characters, not {key!r}")
     if serialize_json:
         try:
             value = json.dumps(json.loads(value), indent=2)
@@ -198,9 +200,12 @@ def variables_import(
 
 @variables_app.command("export")
 def variables_export(
-    file: Annotated[Path, typer.Argument(help="The JSON file to write (0600; it holds the values).", show_default=False)],
+    file: Annotated[Path, typer.Argument(help="The JSON file to write (0600; it holds the values); - for stdout.",
+                                         show_default=False)],
 ) -> None:
     """Write every stored Variable to a JSON file, values included (the file is made readable by you only).
+
+    As in Airflow, `-` writes the JSON to stdout instead.
 
     Example: `flowctl variables export variables.json`
     """
@@ -215,9 +220,15 @@ def variables_export(
             doc[key] = json.loads(value) if isinstance(value, str) and value.strip()[:1] in "{[" else value
         except ValueError:
             doc[key] = value
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    if str(file) == "-":
+        from flowctl.cli.render import write
+
+        write(text)
+        return
     fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        out.write(text)
     os.chmod(file, 0o600)
     print(f"{len(doc)} Variables exported to {file}")
 

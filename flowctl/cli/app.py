@@ -382,9 +382,13 @@ def _err(message: str) -> None:
     write(f"flowctl: {message}\n", err=True)
 
 
-def read_date(service: Any, text: str, tz: str) -> Any:
-    """A date from the command line, read in the DAG's zone; a wall-clock time
-    the zone skips or has twice is used as Airflow would, and said on stderr."""
+def read_date(service: Any, text: str | None, tz: str) -> Any:
+    """A date from the command line, read in the DAG's zone (None when the
+    option was not given; an empty one is refused, not taken as now); a
+    wall-clock time the zone skips or has twice is used as Airflow would, and
+    said on stderr."""
+    if text is None:
+        return None
     value = service.parse_date(text, tz)
     note = service.date_note(text, value, tz)
     if note:

@@ -34,7 +34,7 @@ def trigger(
     """Queue a manual run for the scheduler; prints its run id (with --json,
     the run as `runs list --json` shows it).
 
-    Example: `flowctl trigger user_events_etl --conf '{"limit": 10}'`
+    Example: `flowctl trigger user_events_etl --conf '{"events_per_day": 10}'`
     """
     from flowctl.cli.render import RUN_FIELDS, print_json, write
     from flowctl.engine.daemon import is_running
@@ -42,7 +42,7 @@ def trigger(
     service = _service(dags=True)
     spec = service.dag(dag_id)
     conf_doc = service.parse_conf(conf)
-    when = read_date(service, logical_date, spec.timezone) if logical_date else None
+    when = read_date(service, logical_date, spec.timezone)
     run_id = service.trigger(dag_id, conf_doc, when)
     if as_json:
         doc = service.run_doc(dag_id, run_id)
@@ -76,7 +76,7 @@ def clear(
     A scheduler (`flowctl scheduler`, daemon or --until-idle) runs them.
     Airflow's short flags work: -s -e -t -u -d -f -y.
 
-    Example: `flowctl clear user_events_etl -t '^load$' -s 2026-11-01 -e 2026-11-07 -d -y`
+    Example: `flowctl clear user_events_etl -t '^extract$' -s 2026-11-01 -e 2026-11-07 -d -y`
     """
     from rich.text import Text
 
@@ -85,8 +85,8 @@ def clear(
 
     service = _service()
     tz = _dag_tz(service, dag_id)
-    first = read_date(service, start, tz) if start else None
-    last = read_date(service, end, tz) if end else None
+    first = read_date(service, start, tz)
+    last = read_date(service, end, tz)
     if first is not None and last is not None and first > last:
         raise UsageError(f"--start {start} is after --end {end}")
     plan = service.plan_clear(dag_id, run_id=run, start=first, end=last, task_regex=task, upstream=upstream,

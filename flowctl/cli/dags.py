@@ -166,7 +166,7 @@ def dags_next(
 
     service = _service(dags=True)
     spec = service.dag(dag_id)
-    when = read_date(service, after, spec.timezone) if after else None
+    when = read_date(service, after, spec.timezone)
     if when is None:
         upcoming = service.next_run(spec)
         when = upcoming.start if upcoming is not None else None

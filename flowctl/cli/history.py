@@ -252,6 +252,8 @@ def xcom_list(
 
     service = _service()
     rid = service.resolve_run(dag_id, run_id, _dag_tz(service, dag_id))
+    if task_id is not None:
+        _need_task(service, dag_id, rid, task_id)
     rows = [{"task_id": x["task_id"], "map_index": x.get("map_index", -1), "key": x["key"], "value": x["value"]}
             for x in service.xcoms(dag_id, rid, task_id)]
     first: dict[str, int] = {}
@@ -268,6 +270,16 @@ def xcom_list(
     console().print(t if rows else "No XCom values.")
 
 
+def _need_task(service: Any, dag_id: str, run_id: str, task_id: str) -> None:
+    """A task the run does not have is a missing thing (exit 1), not a run
+    without values: the run's own tasks count, as the DAG had them then."""
+    from flowctl.errors import NotFound
+
+    tasks = list(dict.fromkeys(t["task_id"] for t in service.task_states(dag_id, run_id)))
+    if task_id not in tasks:
+        raise NotFound(f"run {run_id} of {dag_id} has no task {task_id!r} (tasks: {', '.join(tasks) or 'none'})")
+
+
 @app.command()
 def explain(
     dag_id: DagArg,
@@ -277,7 +289,7 @@ def explain(
 ) -> None:
     """Why each task instance of a run is in its state, or is not running yet.
 
-    Example: `flowctl explain user_events_etl 2026-11-20 load`
+    Example: `flowctl explain user_events_etl 2026-11-20 aggregate`
     """
     from rich.text import Text
 

@@ -4,11 +4,12 @@ out (the daemon, a foreground `run`, a `backfill`)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import typer
 
-from flowctl.cli.app import Group, JsonOpt, _service, app
+from flowctl.cli.app import Command, Group, JsonOpt, _service, app
 
 pools_app = typer.Typer(cls=Group, help="Pools: slots shared by the tasks that name them, across every process.",
                         no_args_is_help=True, rich_markup_mode=None)
@@ -33,7 +34,28 @@ def _print_rows(rows: list[dict[str, Any]]) -> None:
     console().print(t)
 
 
-@pools_app.command("set")
+class _TakesNegativeNumbers(Command):
+    """A command whose arguments may be negative numbers (`pools set NAME -1`):
+    Click reads every word that starts with `-` as an option, so a whole
+    number is handed to the arguments instead."""
+
+    NUMBER = re.compile(r"-\d+")
+
+    def make_parser(self, ctx: Any) -> Any:
+        parser = super().make_parser(ctx)
+        process_option = parser._process_opts
+
+        def option_or_number(arg: str, state: Any) -> None:
+            if self.NUMBER.fullmatch(arg):
+                state.largs.append(arg)
+            else:
+                process_option(arg, state)
+
+        parser._process_opts = option_or_number
+        return parser
+
+
+@pools_app.command("set", cls=_TakesNegativeNumbers)
 def pools_set(
     name: PoolArg,
     slots: Annotated[int, typer.Argument(metavar="SLOTS", min=-1, show_default=False,

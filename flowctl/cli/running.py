@@ -30,7 +30,7 @@ LogicalDateOpt = Annotated[str | None, typer.Option(
     help="The run's logical date, in the DAG's zone unless it has an offset (default: now); "
          "ds and the data interval follow from it.", show_default=False)]
 ConfOpt = Annotated[str | None, typer.Option(
-    "--conf", "-c", metavar="JSON", help="JSON object for the run's conf, e.g. '{\"limit\": 10}'.",
+    "--conf", "-c", metavar="JSON", help="JSON object for the run's conf, e.g. '{\"events_per_day\": 10}'.",
     show_default=False)]
 
 
@@ -46,7 +46,7 @@ def run(
     """Run a DAG now, in the foreground, with live progress. Exit 0 if the run
     succeeded, 1 if not. A closed pipe (`| head`) never stops the run.
 
-    Example: `flowctl run user_events_etl --logical-date 2026-11-20 --conf '{"limit": 10}'`
+    Example: `flowctl run user_events_etl --logical-date 2026-11-20 --conf '{"events_per_day": 10}'`
     """
     _run(dag_id, logical_date, conf, as_json, executor, dask_address)
 
@@ -59,7 +59,7 @@ def _run(dag_id: str, logical_date: str | None, conf: str | None, as_json: bool,
     service = _service(dags=True)
     spec = service.dag(dag_id)
     conf_doc = service.parse_conf(conf)
-    when = read_date(service, logical_date, spec.timezone) if logical_date else None
+    when = read_date(service, logical_date, spec.timezone)
     ok = run_in_foreground(service, spec, when, conf_doc, as_json=as_json)
     raise typer.Exit(0 if ok else 1)
 
@@ -80,7 +80,7 @@ def dags_test(
 
     Example: `flowctl dags test user_events_etl 2026-11-20`
     """
-    _run(dag_id, logical_date or date, conf, as_json, executor, dask_address)
+    _run(dag_id, date if logical_date is None else logical_date, conf, as_json, executor, dask_address)
 
 
 @tasks_app.command("test")
@@ -105,8 +105,7 @@ def tasks_test(
         from flowctl.errors import NotFound
 
         raise NotFound(f"DAG {dag_id} has no task {task_id!r} (tasks: {', '.join(spec.order)})")
-    text = logical_date or date
-    when = read_date(service, text, spec.timezone) if text else None
+    when = read_date(service, date if logical_date is None else logical_date, spec.timezone)
     raise typer.Exit(0 if test_task(service, spec, task_id, when, map_index) else 1)
 
 
@@ -188,6 +187,9 @@ def backfill(
         console().print(t)
         console().print(f"{sum(p.action != 'skip' for p in plan)} of {plural(len(plan), 'interval')} would run.")
         return
+    if not plan and as_json:
+        print_json({"dag_id": dag_id, "succeeded": True, "runs": [], "reason": gap})
+        raise typer.Exit(0)
     if not plan:
         _err(f"no data interval of {dag_id} has a logical date between {logical_date(iso_of(first), spec.timezone)} "
              f"and {logical_date(iso_of(last), spec.timezone)}: {gap}")

@@ -22,6 +22,12 @@ from flowctl.records import RunKey, logical_stamp
 from flowctl.specs import DagSpec
 from flowctl.store import Store
 
+#: The years a date may have (in its zone and in UTC): a year inside datetime's
+#: calendar on either side, so a data interval up to @yearly can be computed.
+MIN_YEAR, MAX_YEAR = 2, 9998
+#: Levels of nesting a --conf may have; the store's JSON encoder refuses more than 254.
+MAX_CONF_DEPTH = 100
+
 RUN_FIELDS = ("dag_id", "run_id", "run_type", "state", "logical_date", "data_interval_start",
               "data_interval_end", "start_date", "end_date", "conf")
 
@@ -94,17 +100,28 @@ class Service:
     @staticmethod
     def parse_date(text: str, tz: str) -> datetime:
         """`2026-01-01`, `2026-01-01T06:00`, `2026-01-01 06:00` (as listings show
-        it) or with an offset; without an offset in the DAG's zone (contract section 3)."""
+        it) or with an offset; without an offset in the DAG's zone (contract section 3).
+        A date is refused here, not in a task later, when its data interval and
+        the templates' neighbouring days would leave datetime's calendar."""
         import pendulum
 
         try:
             value = pendulum.parse(text.strip(), tz=zone(tz), strict=False)
         except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
             value = None
+        if isinstance(value, pendulum.Date) and not isinstance(value, pendulum.DateTime):
+            value = pendulum.datetime(value.year, value.month, value.day, tz=zone(tz))
         if not isinstance(value, pendulum.DateTime):
-            if isinstance(value, pendulum.Date):
-                return pendulum.datetime(value.year, value.month, value.day, tz=zone(tz))
             raise UsageError(f"not a date: {text!r} (use 2026-01-01, 2026-01-01T06:00 or with an offset)")
+        try:
+            utc = value.astimezone(zone("UTC"))
+        except ValueError:  # pendulum reads '+25:00' as an offset no zone can have
+            raise UsageError(f"not a date: {text!r} (an offset must lie between -23:59 and +23:59)") from None
+        except OverflowError:  # 0001-01-01 east of Greenwich is in the year 0 in UTC
+            utc = None
+        if utc is None or not (MIN_YEAR <= value.year <= MAX_YEAR and MIN_YEAR <= utc.year <= MAX_YEAR):
+            raise UsageError(f"{text!r} is too near the edge of the calendar to compute its data interval "
+                             f"(use a year from {MIN_YEAR:04d} to {MAX_YEAR})")
         return value
 
     @staticmethod
@@ -121,8 +138,10 @@ class Service:
             elsewhere = pendulum.parse(text.strip(), tz="Etc/GMT-5", strict=False)
         except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
             return None
-        if not isinstance(wall, pendulum.DateTime) or wall == elsewhere:
-            return None  # a date alone, or a time with its own offset: nothing was read in the zone
+        if not (isinstance(wall, pendulum.DateTime) and isinstance(elsewhere, pendulum.DateTime)):
+            return None  # a date alone
+        if wall == elsewhere or wall.naive() != elsewhere.naive():
+            return None  # a time with its own offset, or `now`: no wall-clock time was read in the zone
         fields = (wall.year, wall.month, wall.day, wall.hour, wall.minute)
         shown = f"{wall:%Y-%m-%d %H:%M}"
         if fields != (value.year, value.month, value.day, value.hour, value.minute):
@@ -142,14 +161,26 @@ class Service:
 
     @staticmethod
     def parse_conf(text: str | None) -> dict[str, Any]:
+        """A run's conf: a JSON object the store can write back as it was read,
+        so no NaN or Infinity (not JSON), no lone surrogate (not UTF-8) and at
+        most MAX_CONF_DEPTH levels of nesting (the store's encoder stops deeper)."""
         if text is None:
             return {}
         try:
-            conf = json.loads(text)
+            conf = json.loads(text, parse_constant=_not_json)
+        except RecursionError:
+            raise UsageError(f"--conf is nested too deeply: at most {MAX_CONF_DEPTH} levels") from None
         except ValueError as exc:
             raise UsageError(f"--conf is not valid JSON: {exc}") from None
         if not isinstance(conf, dict):
-            raise UsageError("--conf must be a JSON object, like '{\"limit\": 10}'")
+            raise UsageError("--conf must be a JSON object, like '{\"events_per_day\": 10}'")
+        if _depth(conf) > MAX_CONF_DEPTH:
+            raise UsageError(f"--conf is nested too deeply: at most {MAX_CONF_DEPTH} levels")
+        try:
+            json.dumps(conf, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise UsageError("--conf is not valid JSON: it holds a lone surrogate (\\ud800-\\udfff), "
+                             "which is no Unicode character") from None
         return conf
 
     # -- runs ---------------------------------------------------------------------------
@@ -637,6 +668,20 @@ class Service:
 
         findings, done = check(self.settings.home, fix=fix)
         return home_mode_findings(self.settings.home, fix=fix) + findings, done
+
+
+def _not_json(name: str) -> Any:
+    """`json.loads` takes NaN and Infinity, which JSON does not have."""
+    raise ValueError(f"{name} is not a JSON value (use null or a string)")
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in `value`, counted without recursion."""
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        level = [v for x in level if isinstance(x, (dict, list)) for v in (x.values() if isinstance(x, dict) else x)]
+    return depth - 1
 
 
 def _shown_run(doc: dict[str, Any]) -> dict[str, Any]:
