@@ -2,7 +2,8 @@
 
     <home>/
       state/                    the state store (store.py)
-        index.json              DAG flags (paused) and the active runs (a hint)
+        dags.json               DAG flags (paused)
+        index.json              the active runs (a hint)
         runs/<dag_id>/<run_id>.json      a run: its TinyDB document
         runs/<dag_id>/<run_id>.journal   changes since that document was written
         .lock  seq              the writer lock, the commit counter
@@ -11,9 +12,12 @@
       scheduler.{lock,pid,json,log,wake}
 
 Ids become path components, so each is checked here before it becomes one:
-Airflow's rule (letters, digits, `_`, `.`, `-`, at most 250 characters, not
-`.` or `..`) for DAG and task ids; run ids may hold `:` and `+` as well
-(an ISO timestamp). Nothing outside the home is ever named by these paths.
+Airflow's rule (regex word characters - Unicode letters and digits, `_` -
+and `.`, `-`; at most 250 characters, not `.` or `..`) for DAG and task ids;
+run ids may hold `:` and `+` as well (an ISO timestamp). None of these can be `/`,
+NUL or any other character a path could escape with, and an id must fit in
+one file name (255 bytes as UTF-8), so nothing outside the home is ever named
+by these paths. The authoring model checks ids with this same rule.
 """
 
 from __future__ import annotations
@@ -24,19 +28,25 @@ from pathlib import Path
 
 from flowctl.errors import UsageError
 
-_ID = re.compile(r"[A-Za-z0-9_.\-]{1,250}")
-_RUN_ID = re.compile(r"[A-Za-z0-9_.\-:+]{1,250}")
+ID_MAX_LENGTH = 250  #: characters, as Airflow's
+NAME_MAX_BYTES = 255  #: a file name's limit on Linux file systems
+_ID = re.compile(r"[\w.\-]+")
+_RUN_ID = re.compile(r"[\w.\-:+]+")
+
+
+def _fits(value: object, pattern: re.Pattern[str]) -> bool:
+    return (isinstance(value, str) and 0 < len(value) <= ID_MAX_LENGTH and value not in (".", "..")
+            and pattern.fullmatch(value) is not None and len(value.encode()) <= NAME_MAX_BYTES)
 
 
 def is_valid_id(value: str) -> bool:
-    """Airflow's rule for a DAG or task id."""
-    return bool(_ID.fullmatch(value)) and value not in (".", "..")
+    """Airflow's rule for a DAG or task id, and one file name at most."""
+    return _fits(value, _ID)
 
 
 def safe_component(value: str, what: str, *, run_id: bool = False) -> str:
     """`value` if it can be a file name under the home; a UsageError otherwise."""
-    pattern = _RUN_ID if run_id else _ID
-    if not isinstance(value, str) or not pattern.fullmatch(value) or value in (".", ".."):
+    if not _fits(value, _RUN_ID if run_id else _ID):
         raise UsageError(f"{what} {value!r} is not a valid id (letters, digits, '_', '.', '-')")
     return value
 

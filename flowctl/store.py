@@ -60,7 +60,7 @@ from typing import Any
 import orjson
 
 from flowctl.errors import StoreCorrupt
-from flowctl.home import Home
+from flowctl.home import Home, is_valid_id
 from flowctl.procs import owner_alive, owner_identity, pid_alive, process_start_time
 from flowctl.records import Run, RunKey, TaskInstance, TaskKey
 from flowctl.states import FINISHED, RUN_FINISHED, TaskState, summary_state
@@ -76,6 +76,12 @@ _FILE_MODE = 0o600
 FOLD_MIN_BYTES = 256 * 1024  #: a journal is folded once it is this large and as large as its document
 _PROGRESS = (TaskState.QUEUED, TaskState.RUNNING)
 _TEMP = re.compile(r"^\..+\.(\d+)\.\d+\.tmp$")
+
+
+def _is_run_file(name: str) -> bool:
+    """A run's document: `<run_id>.json` (a run id may start with `.`; a temporary
+    file ends with `.tmp`, a file set aside with `.damaged-<time>`)."""
+    return name.endswith(".json") and not _TEMP.match(name)
 
 
 # -- files -----------------------------------------------------------------------------
@@ -533,11 +539,15 @@ class Store:
             return []
         except OSError as exc:
             raise StoreCorrupt(f"the runs of {dag_id} cannot be listed ({exc.strerror})") from None
-        return sorted(n[:-5] for n in names if n.endswith(".json") and not n.startswith("."))
+        return sorted(n[:-5] for n in names if _is_run_file(n))
 
     def dag_ids_with_runs(self) -> list[str]:
+        """The DAG folders under runs/. An id may start with `.` (`.hidden`), so a
+        folder is told by being one, not by its name; the store's temporary files
+        are files (`_TEMP`) and never named so."""
         try:
-            return sorted(n for n in os.listdir(self.runs_dir) if not n.startswith("."))
+            with os.scandir(self.runs_dir) as entries:
+                return sorted(e.name for e in entries if e.is_dir() and is_valid_id(e.name))
         except FileNotFoundError:
             return []
 
@@ -551,15 +561,23 @@ class Store:
         return self._read_small(self.index_path)
 
     def dag_flags(self) -> dict[str, dict[str, Any]]:
-        """DAG id -> flags (paused). Kept in dags.json; an older home kept them in the index."""
-        try:
-            data = self._read_small(self.flags_path)
-            if not data:
-                data = self._read_small(self.index_path)
-        except StoreCorrupt as exc:
-            self.warnings.append(str(exc))
-            return {}
-        return {d["dag_id"]: d for d in (data.get("dags") or {}).values() if isinstance(d, dict) and "dag_id" in d}
+        """DAG id -> flags (paused). Kept in dags.json; an older home kept them in the index.
+
+        A dags.json that is damaged or cannot be read raises StoreCorrupt naming
+        it, as pools.json does: read as "no flags", it would unpause every DAG.
+        (A damaged index is only a hint lost; an old home's flags in it are too.)"""
+        data = self._read_small(self.flags_path)
+        dags = data.get("dags") or {}
+        if not isinstance(dags, dict):
+            raise _damaged(self.flags_path, "its `dags` is not a JSON object")
+        if not data:
+            try:
+                dags = self._read_small(self.index_path).get("dags") or {}
+            except StoreCorrupt as exc:
+                self.warnings.append(str(exc))
+                return {}
+            dags = dags if isinstance(dags, dict) else {}
+        return {d["dag_id"]: d for d in dags.values() if isinstance(d, dict) and "dag_id" in d}
 
     def pools(self) -> dict[str, dict[str, Any]]:
         """Pool name -> {"pool", "slots", "description"} as `flowctl pools set` stored them
@@ -679,7 +697,7 @@ class Store:
             except OSError:
                 continue
             for entry in entries:
-                if not entry.name.endswith(".json") or entry.name.startswith("."):
+                if not _is_run_file(entry.name):
                     continue
                 key = RunKey(dag_id, entry.name[:-5])
                 if since is not None:
@@ -1161,7 +1179,16 @@ class Transaction:
         atomic_write(self.store.index_path, orjson.dumps(doc), keep_rename=keep_rename)
 
     def _write_flags(self) -> None:
-        flags = self.store.dag_flags()
+        """The flags with this commit's changes. A damaged dags.json is set aside
+        (kept, never overwritten) and a new one written: the flags it held are lost."""
+        store = self.store
+        try:
+            flags = store.dag_flags()
+        except StoreCorrupt as exc:
+            moved = store.set_aside(store.flags_path)
+            store.warnings.append(f"{exc}; moved aside to {moved}; the DAGs it paused are not paused "
+                                  f"now (pause them again)")
+            flags = {}
         for dag_id, changes in self._flags.items():
             flags[dag_id] = {**flags.get(dag_id, {"dag_id": dag_id}), **changes, "dag_id": dag_id}
         doc = {"_meta": {"1": {"schema": SCHEMA_VERSION, "kind": "dags"}},

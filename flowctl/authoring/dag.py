@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flowctl.errors import DagDefinitionError
+from flowctl.home import ID_MAX_LENGTH, NAME_MAX_BYTES, is_valid_id
 
 if TYPE_CHECKING:
     from flowctl.authoring.operators import BaseOperator
@@ -38,8 +38,6 @@ class _NotSet:
 NOTSET: Any = _NotSet()
 """An argument that was not given (Airflow's NOTSET): `None` means "no schedule"."""
 
-ID_MAX_LENGTH = 250
-_ID_RE = re.compile(r"[\w.-]+")
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -59,9 +57,10 @@ def collect_created() -> list[DAG]:
 
 
 def check_id(kind: str, value: Any, owner: str = "") -> str:
-    """Airflow's rule for ids: letters, digits, `_`, `.` and `-`, at most 250
-    characters, not `.` or `..`. It also keeps every file flowctl writes for an
-    id (runs, logs) inside the home."""
+    """Airflow's rule for ids (home.py's, the one the store checks): letters
+    and digits (Unicode ones too), `_`, `.` and `-`, at most 250 characters,
+    not `.` or `..`. It also keeps every file flowctl writes for an id (runs,
+    logs) inside the home, so an id the store would refuse fails here, at load."""
     where = f"{owner}: " if owner else ""
     if not isinstance(value, str) or not value:
         raise DagDefinitionError(f"{where}{kind} must be a non-empty string, not {value!r}")
@@ -69,7 +68,11 @@ def check_id(kind: str, value: Any, owner: str = "") -> str:
         raise DagDefinitionError(
             f"{where}{kind} {value[:40]!r}... is {len(value)} characters long (at most {ID_MAX_LENGTH})"
         )
-    if value in (".", "..") or not _ID_RE.fullmatch(value):
+    if len(value.encode(errors="replace")) > NAME_MAX_BYTES:
+        raise DagDefinitionError(
+            f"{where}{kind} {value[:40]!r}... is too long for a file name ({NAME_MAX_BYTES} bytes as UTF-8)"
+        )
+    if not is_valid_id(value):
         raise DagDefinitionError(
             f"{where}{kind} {value!r} must be made of letters, digits, '_', '.' and '-' "
             f"(and not be '.' or '..')"
@@ -323,29 +326,34 @@ class DAG:
     def topological_order(self) -> list[str]:
         """Task ids with every upstream before its downstream; a cycle is an error
         that names it, e.g. `extract -> load -> extract`, and the line of the edge
-        that closes it."""
+        that closes it. A depth-first walk with its own stack, not recursion, so a
+        chain of any length loads."""
         order: list[str] = []
         state: dict[str, int] = {}  # 1 = on the current path, 2 = done
         path: list[str] = []
-
-        def visit(tid: str) -> None:
-            if state.get(tid) == 2:
-                return
-            if state.get(tid) == 1:
-                cycle = path[path.index(tid):] + [tid]
-                error = DagDefinitionError(f"DAG {self.dag_id!r} has a cycle: {' -> '.join(cycle)}")
-                error.lineno = self.edge_lines.get((cycle[-2], cycle[-1])) or self.lineno  # type: ignore[attr-defined]
-                raise error
-            state[tid] = 1
-            path.append(tid)
-            for down in sorted(self.task_dict[tid].downstream_task_ids):
-                visit(down)
-            path.pop()
-            state[tid] = 2
-            order.append(tid)
-
-        for tid in self.task_dict:
-            visit(tid)
+        stack: list[Iterator[str]] = []
+        for root in self.task_dict:
+            if state.get(root):
+                continue
+            state[root] = 1
+            path.append(root)
+            stack.append(iter(sorted(self.task_dict[root].downstream_task_ids)))
+            while stack:
+                down = next(stack[-1], None)
+                if down is None:
+                    stack.pop()
+                    done = path.pop()
+                    state[done] = 2
+                    order.append(done)
+                elif state.get(down) == 1:
+                    cycle = path[path.index(down):] + [down]
+                    error = DagDefinitionError(f"DAG {self.dag_id!r} has a cycle: {' -> '.join(cycle)}")
+                    error.lineno = self.edge_lines.get((cycle[-2], cycle[-1])) or self.lineno  # type: ignore[attr-defined]
+                    raise error
+                elif state.get(down) is None:
+                    state[down] = 1
+                    path.append(down)
+                    stack.append(iter(sorted(self.task_dict[down].downstream_task_ids)))
         order.reverse()
         return order
 
@@ -515,13 +523,24 @@ class TaskGroup(Dependable):
         def more_work_below(task: Any, exclude: str) -> bool:
             return any(d != exclude and d in ids and not by_id[d].is_teardown for d in task.downstream_task_ids)
 
-        def work_before(task: Any) -> None:
-            for u in sorted(task.upstream_task_ids):
+        def work_before(teardown: Any) -> None:
+            """The work before a teardown, through any teardowns before it, depth
+            first (with a stack, not recursion: a long chain of them loads)."""
+            stack = [(teardown, iter(sorted(teardown.upstream_task_ids)))]
+            seen = {teardown.task_id}
+            while stack:
+                task, ups = stack[-1]
+                u = next(ups, None)
+                if u is None:
+                    stack.pop()
+                    continue
                 up = by_id.get(u)
                 if up is None or (task.is_teardown and up.is_setup):
                     continue
                 if up.is_teardown:
-                    work_before(up)
+                    if u not in seen:
+                        seen.add(u)
+                        stack.append((up, iter(sorted(up.upstream_task_ids))))
                 elif not more_work_below(up, task.task_id) and up not in out:
                     out.append(up)
 

@@ -109,7 +109,10 @@ class AssetEvents:
 
     def apply(self, tx: Transaction, writer: RunWriter, tk: TaskKey, ctx: Any) -> bool:
         record = writer.record
-        paused = {d for d, f in tx.store.dag_flags().items() if f.get("paused")}
+        try:
+            paused = {d for d, f in tx.store.dag_flags().items() if f.get("paused")}
+        except StoreCorrupt:  # unknown: every consumer is queued for; no run is made while it is damaged
+            paused = set()
         try:
             resolved = resolved_aliases([*assetlog.events(tx.store), *self.docs])
         except StoreCorrupt:

@@ -105,7 +105,7 @@ def settle_trigger(store: Store, specs: Mapping[str, DagSpec], key: TryKey, even
     if spec is None:
         return _failed(result, f"DagNotFound: Dag id {dag_id} not found: it is not in the DAG folder "
                                f"(or its file failed to import: see `flowctl dags errors`)"), None
-    if request.get("fail_when_dag_is_paused") and store.is_paused(dag_id):
+    if request.get("fail_when_dag_is_paused") and _paused(store, dag_id):
         return _failed(result, f"DagIsPaused: Dag {dag_id} is paused"), None
     try:
         logical = _utc(request["logical_date"]) if request.get("logical_date") else now
@@ -354,3 +354,12 @@ def _escape(text: str) -> str:
 
 
 __all__ = ["TriggerRun", "follow_markers", "reset_run", "run_note", "settle_trigger", "waiting_note"]
+
+
+def _paused(store: Store, dag_id: str) -> bool:
+    """Whether `dag_id` is paused; unknown (a damaged flags file, which the scheduler
+    reports) is not paused, so the task's result is recorded all the same."""
+    try:
+        return store.is_paused(dag_id)
+    except StoreCorrupt:
+        return False

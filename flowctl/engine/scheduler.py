@@ -22,6 +22,7 @@ from flowctl.engine.decisions import DueRuns, RunView, due_runs, task_verdicts
 from flowctl.engine.loop import Loop
 from flowctl.engine.runs import new_run, params_problem
 from flowctl.engine.scopes import run_state
+from flowctl.errors import StoreCorrupt
 from flowctl.records import RunKey, parse_run_id
 from flowctl.specs import DagSpec
 from flowctl.states import RUN_FINISHED
@@ -88,11 +89,20 @@ class RunCreator:
         self.owner = owner
         self._next_check: dict[str, tuple[str, datetime | None]] = {}  # dag -> (version, when)
         self._signature: tuple[Any, ...] | None = None
+        self.flags_problem: str | None = None  #: a damaged flags file, reported once
         self.assets = AssetTriggers(store, owner)  #: runs of DAGs scheduled on assets
 
     def tick(self, specs: dict[str, DagSpec], now: datetime, want_summary: bool = False) -> list[dict[str, Any]]:
         """Create what is due; return per-DAG reports (for the wake summary)."""
-        flags = self.store.dag_flags()
+        try:
+            flags = self.store.dag_flags()
+        except StoreCorrupt as exc:  # which DAGs are paused is unknown: make no run rather than unpause all
+            if str(exc) == self.flags_problem:
+                return []
+            self.flags_problem = str(exc)  # said once, not on every tick
+            return [{"dag_id": "every DAG", "error": f"{exc}; no scheduled run is made until it is repaired "
+                                                    f"(`flowctl doctor`) or a pause or unpause writes it anew"}]
+        self.flags_problem = None
         active_runs = self.store.active_runs()
         # what can change what is due: a pause, a run starting or ending (max_active_runs)
         signature = (sorted(active_runs), sorted((d, bool(f.get("paused"))) for d, f in flags.items()))
@@ -314,7 +324,10 @@ class SchedulerScope:
             self.log(f"{len(self.damaged)} run(s) cannot be read:")
             for line in self.damaged:
                 self.log(f"  {line}")
-        return 1 if (self.stuck or self.damaged) else 0
+        flags = self.creator.flags_problem
+        if flags:
+            self.log(f"no scheduled run was made: {flags}")
+        return 1 if (self.stuck or self.damaged or flags) else 0
 
 
 def listen_for_pokes(path: Path) -> list[int]:

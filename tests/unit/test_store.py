@@ -510,3 +510,49 @@ def test_exception_inside_transaction_writes_nothing(home: Path):
         rf = tx.run(DAG, RUN)
         assert rf is not None
         assert rf.run["state"] == "running"
+
+
+# -- ids starting with a dot, Unicode ids, a damaged flags file ------------------------------------
+
+
+def test_a_dag_id_starting_with_a_dot_is_listed_and_found_active(home: Path):
+    """`.hidden` is a valid DAG id: its folder is listed and its active run found by a
+    scan (an index rebuild), while the store's own temp files are never taken for runs."""
+    store = Store(home)
+    make_run(store, ".hidden", ".manual")
+    make_run(store, "café", RUN, tasks=("tâche",))
+    (store.runs_dir / ".hidden" / f".{RUN}.json.99999999.1.tmp").write_bytes(b"{")
+    (store.runs_dir / ".dags.json.99999999.1.tmp").write_bytes(b"{")
+    reader = Store(home)
+    assert reader.dag_ids_with_runs() == [".hidden", "café"]
+    assert reader.run_ids(".hidden") == [".manual"]
+    assert reader.scan_active() == {(".hidden", ".manual"), ("café", RUN)}
+
+
+def test_a_damaged_flags_file_is_named_never_read_as_no_flags(home: Path):
+    """A damaged dags.json is not "nothing is paused": reading it raises StoreCorrupt
+    naming the file, and the file is left as it is."""
+    store = Store(home)
+    with store.transaction() as tx:
+        tx.set_dag_flags(DAG, paused=True)
+    store.flags_path.write_bytes(b'{"x')
+    for reader in (store, Store(home)):
+        with pytest.raises(StoreCorrupt, match="dags.json is damaged"):
+            reader.dag_flags()
+        with pytest.raises(StoreCorrupt, match="dags.json"):
+            reader.is_paused(DAG)
+    assert store.flags_path.read_bytes() == b'{"x'
+
+
+def test_a_flags_write_sets_a_damaged_file_aside(home: Path):
+    """A commit that changes flags keeps the damaged dags.json (renamed, same bytes) and
+    writes a new one; the warning names both files."""
+    store = Store(home)
+    store.ensure()
+    store.flags_path.write_bytes(b'{"x')
+    with store.transaction() as tx:
+        tx.set_dag_flags(DAG, paused=True)
+    aside = [p for p in store.root.iterdir() if p.name.startswith("dags.json.damaged-")]
+    assert [p.read_bytes() for p in aside] == [b'{"x']
+    assert Store(home).is_paused(DAG)
+    assert any(str(aside[0]) in w and "pause them again" in w for w in store.warnings)
