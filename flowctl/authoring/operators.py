@@ -11,13 +11,15 @@ or `{"poke_interval": 30}` reach the operators that take them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -770,16 +772,35 @@ class BashOperator(BaseOperator):
 def run_bash(task: Any, command: str, context: dict[str, Any]) -> Any:
     """Run `command` in bash with the task's env and cwd; stdout and stderr go to
     the log (registered secrets redacted); the last stdout line is the result."""
-    import threading
-
-    from flowctl import masking
-
     base = {**os.environ, **airflow_env(context)}
     if getattr(task, "env", None) is not None:
         env = {**base, **task.env} if task.append_env else {**airflow_env(context), **task.env}
     else:
         env = base
     env = {str(k): str(v) for k, v in env.items()}
+    with bash_working_dir(task) as cwd:
+        return _run_bash_in(task, command, env, cwd)
+
+
+@contextlib.contextmanager
+def bash_working_dir(task: Any) -> Iterator[str | None]:
+    """Where a Bash task runs: its `cwd`; else, in a DAG made through the
+    `airflow` layer, a fresh temporary directory removed after the try (Airflow's
+    SubprocessHook); else, in a DAG made with flowctl's API, the directory
+    flowctl was started from (its README tour writes `data/` there)."""
+    cwd = getattr(task, "cwd", None)
+    if cwd is not None or not getattr(getattr(task, "dag", None), "airflow_layer", False):
+        yield cwd
+        return
+    with tempfile.TemporaryDirectory(prefix="airflowtmp") as tmp:
+        yield tmp
+
+
+def _run_bash_in(task: Any, command: str, env: dict[str, str], cwd: str | None) -> Any:
+    import threading
+
+    from flowctl import masking
+
     sys.stdout.flush()
     sys.stderr.flush()
     proc = subprocess.Popen(
@@ -788,7 +809,7 @@ def run_bash(task: Any, command: str, context: dict[str, Any]) -> Any:
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         env=env,
-        cwd=getattr(task, "cwd", None),
+        cwd=cwd,
     )
     assert proc.stdout is not None and proc.stderr is not None
     err_out = getattr(sys.stderr, "buffer", None)

@@ -6,6 +6,10 @@ The function's source (decorators removed) is written to a script that the
 other interpreter runs; arguments go in and the return value comes back as
 JSON (an XCom is a JSON value anyway), so interpreters of any version work.
 As in Airflow, the function must be a `def` that imports what it needs inside.
+With `use_airflow_context=True` its `get_current_context()` (imported from
+`airflow.operators.python`, `airflow.providers.standard.operators.python` or
+`airflow.sdk`) gives the context's JSON values (dates as text), as Airflow
+2.10 did; Airflow 3 dropped the feature, which needs no Airflow in the venv here.
 
 A virtualenv is made once per requirement set and kept under the home
 (`<home>/venvs/<hash>`), by `python -m venv` and `pip install`, so it uses
@@ -62,11 +66,29 @@ import sys as _sys
 
 virtualenv_string_args = {string_args}
 
+
+def _give_context(context):
+    # use_airflow_context: get_current_context() where Airflow's DAG code imports it from,
+    # unless this interpreter has an Airflow of its own
+    import importlib.util
+    import types
+
+    if importlib.util.find_spec("airflow") is not None:
+        return
+    for name in {context_modules}:
+        module = _sys.modules.setdefault(name, types.ModuleType(name))
+        module.get_current_context = lambda: context
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(_sys.modules[parent], child, module)
+
 {source}
 
 if __name__ == "__main__":
     with open(_sys.argv[1]) as _f:
         _data = _json.load(_f)
+    if _data.get("context") is not None:
+        _give_context(_data["context"])
     _result = {name}(*_data["args"], **_data["kwargs"])
     if hasattr(_result, "__await__"):
         import asyncio as _asyncio
@@ -78,6 +100,14 @@ if __name__ == "__main__":
     with open(_sys.argv[2], "w") as _f:
         _json.dump(_result, _f)
 '''
+
+
+_CONTEXT_MODULES = (
+    "airflow", "airflow.operators", "airflow.operators.python", "airflow.sdk", "airflow.providers",
+    "airflow.providers.standard", "airflow.providers.standard.operators",
+    "airflow.providers.standard.operators.python",
+)
+"""Where DAG code imports `get_current_context` from (parents first)."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -109,8 +139,9 @@ class _OtherInterpreter(PythonOperator):
     def __init__(self, task_id: str, python_callable: Callable[..., Any], string_args: Iterable[str] | None = None,
                  skip_on_exit_code: int | Iterable[int] | None = None, env_vars: dict[str, str] | None = None,
                  inherit_env: bool = True, expect_airflow: bool = True, serializer: str | None = None,
-                 use_dill: bool = False, **kwargs: Any) -> None:
+                 use_dill: bool = False, use_airflow_context: bool = False, **kwargs: Any) -> None:
         self.string_args = [str(a) for a in (string_args or [])]
+        self.use_airflow_context = bool(use_airflow_context)
         self.skip_on_exit_code = exit_codes(skip_on_exit_code)
         self.env_vars = dict(env_vars or {})
         self.inherit_env = inherit_env
@@ -131,14 +162,17 @@ class _OtherInterpreter(PythonOperator):
                 kwargs[key] = context[key]
         if "templates_dict" in wanted and "templates_dict" not in kwargs:
             kwargs["templates_dict"] = self.templates_dict
+        given = {k: context[k] for k in _PASSABLE_CONTEXT if k in context} if self.use_airflow_context else None
         try:
-            data = json.dumps({"args": _jsonable(self.op_args), "kwargs": _jsonable(kwargs)})
+            data = json.dumps({"args": _jsonable(self.op_args), "kwargs": _jsonable(kwargs),
+                               "context": _jsonable(given)})
         except (TypeError, ValueError) as exc:
             raise TaskFailed(f"the arguments of {name} cannot be sent to another interpreter: {exc}") from None
         env = {**os.environ, **self.env_vars} if self.inherit_env else dict(self.env_vars)
         with tempfile.TemporaryDirectory(prefix="flowctl-python-") as tmp:
             script = Path(tmp) / "script.py"
-            script.write_text(_RUNNER.format(string_args=json.dumps(self.string_args), source=source, name=name))
+            script.write_text(_RUNNER.format(string_args=json.dumps(self.string_args), source=source, name=name,
+                                             context_modules=repr(_CONTEXT_MODULES)))
             (Path(tmp) / "input.json").write_text(data)
             output = Path(tmp) / "output.json"
             print(f"Running {name} with {python}", flush=True)
@@ -180,7 +214,7 @@ class PythonVirtualenvOperator(_OtherInterpreter):
                  requirements: Iterable[str] | str | None = None, python_version: str | None = None,
                  system_site_packages: bool = True, pip_install_options: list[str] | None = None,
                  index_urls: list[str] | str | None = None, venv_cache_path: str | os.PathLike[str] | None = None,
-                 **kwargs: Any) -> None:
+                 index_urls_from_connection_ids: list[str] | str | None = None, **kwargs: Any) -> None:
         if isinstance(requirements, str):
             requirements = [requirements]
         self.requirements = list(requirements or [])
@@ -188,6 +222,8 @@ class PythonVirtualenvOperator(_OtherInterpreter):
         self.system_site_packages = system_site_packages
         self.pip_install_options = list(pip_install_options or [])
         self.index_urls = [index_urls] if isinstance(index_urls, str) else list(index_urls or [])
+        ids = index_urls_from_connection_ids
+        self.index_urls_from_connection_ids = [ids] if isinstance(ids, str) else list(ids or [])
         self.venv_cache_path = str(venv_cache_path) if venv_cache_path else None
         super().__init__(task_id=task_id, python_callable=python_callable, **kwargs)
 
@@ -203,8 +239,29 @@ class PythonVirtualenvOperator(_OtherInterpreter):
             base = found
         home = getattr(self, "_flowctl_home", None)  # set by the runner
         root = Path(home) / "venvs" if home else Path(self.venv_cache_path or tempfile.gettempdir()) / "flowctl-venvs"
+        index_urls = [*self.index_urls, *map(package_index_url, self.index_urls_from_connection_ids)]
         return str(ensure_virtualenv(root, base, [str(r) for r in self.requirements], self.system_site_packages,
-                                     self.pip_install_options, self.index_urls) / "bin" / "python")
+                                     self.pip_install_options, index_urls) / "bin" / "python")
+
+
+def package_index_url(conn_id: str) -> str:
+    """The index URL a package-index connection names: its host, with its login
+    and password as basic auth (Airflow's PackageIndexHook)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    from flowctl import connections
+
+    conn = connections.find(conn_id)
+    if conn is None:
+        raise TaskFailed(f"The conn_id `{conn_id}` isn't defined")
+    if not conn.host:
+        raise TaskFailed(f"connection {conn_id!r} has no host: it must hold the package index URL")
+    url = urlsplit(conn.host)
+    host = url.netloc.split("@")[-1]
+    if conn.login:
+        auth = quote(conn.login) + (f":{quote(conn.password)}" if conn.password else "")
+        host = f"{auth}@{host}"
+    return urlunsplit((url.scheme, host, url.path, url.query, url.fragment))
 
 
 _venv_lock = threading.Lock()

@@ -265,7 +265,7 @@ class PythonSensor(BaseSensorOperator):
     """Done when `python_callable(*op_args, **op_kwargs)` returns a truthy value;
     the callable receives context values for its parameters of the same names."""
 
-    template_fields = ("op_args", "op_kwargs")
+    template_fields = ("templates_dict", "op_args", "op_kwargs")
 
     def __init__(
         self,
@@ -273,9 +273,11 @@ class PythonSensor(BaseSensorOperator):
         python_callable: Callable[..., Any],
         op_args: list[Any] | None = None,
         op_kwargs: dict[str, Any] | None = None,
+        templates_dict: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         set_callable(self, task_id, python_callable, op_args, op_kwargs)
+        self.templates_dict = templates_dict
         super().__init__(task_id=task_id, **kwargs)
         link_references(self)
 
@@ -283,6 +285,7 @@ class PythonSensor(BaseSensorOperator):
         return _source_of(self.python_callable)
 
     def poke(self, context: dict[str, Any]) -> bool | PokeReturnValue:
+        context["templates_dict"] = self.templates_dict  # rendered, as PythonOperator's
         value = call_with_context(self.python_callable, self.op_args, self.op_kwargs, context)
         return value if isinstance(value, PokeReturnValue) else bool(value)
 
@@ -320,12 +323,13 @@ class BashSensor(BaseSensorOperator):
         import subprocess
         import sys
 
-        from flowctl.authoring.operators import airflow_env
+        from flowctl.authoring.operators import airflow_env, bash_working_dir
 
         env = {**os.environ, **airflow_env(context)} if self.env is None else {**airflow_env(context), **self.env}
         sys.stdout.flush()
-        code = subprocess.run(["bash", "-c", str(self.bash_command)], stdin=subprocess.DEVNULL,
-                              env={str(k): str(v) for k, v in env.items()}, cwd=self.cwd).returncode
+        with bash_working_dir(self) as cwd:
+            code = subprocess.run(["bash", "-c", str(self.bash_command)], stdin=subprocess.DEVNULL,
+                                  env={str(k): str(v) for k, v in env.items()}, cwd=cwd).returncode
         print(f"Command exited with return code {code}", flush=True)
         if self.retry_exit_code is not None:
             if code == self.retry_exit_code:
@@ -336,27 +340,43 @@ class BashSensor(BaseSensorOperator):
 
 
 class FileSensor(BaseSensorOperator):
-    """Done when `filepath` exists. Glob patterns (`*`, `?`, `[...]`, `**`) are
-    allowed; `~` is expanded; a relative path is relative to the task's working
-    directory. As in Airflow, a directory counts only once it holds a file
+    """Done when `filepath` exists. Glob patterns (`*`, `?`, `[...]`) are
+    allowed, `**` across folders with `recursive=True`; `~` is expanded. As in
+    Airflow, a relative path is relative to the `path` extra of the connection
+    `fs_conn_id` (`fs_default` when not given; without such a connection, the
+    task's working directory), and a directory counts only once it holds a file
     (directly or in a subdirectory)."""
 
     template_fields = ("filepath",)
 
-    def __init__(self, task_id: str, filepath: str | os.PathLike[str], **kwargs: Any) -> None:
+    def __init__(self, task_id: str, filepath: str | os.PathLike[str], fs_conn_id: str = "fs_default",
+                 recursive: bool = False, **kwargs: Any) -> None:
         if not isinstance(filepath, str | os.PathLike) or not str(filepath).strip():
             raise DagDefinitionError(f"task {task_id!r}: filepath must be a non-empty path")
         self.filepath = str(filepath)
         self._filepath_template = self.filepath
+        self.fs_conn_id = fs_conn_id
+        self.recursive = bool(recursive)
         super().__init__(task_id=task_id, **kwargs)
 
     def code_text(self) -> str:
         return self._filepath_template
 
+    @property
+    def path(self) -> str:
+        """`filepath` under the connection's base path (Airflow's FSHook)."""
+        from flowctl import connections
+
+        conn = connections.find(self.fs_conn_id)
+        if conn is None and self.fs_conn_id != "fs_default":
+            raise TaskFailed(f"The conn_id `{self.fs_conn_id}` isn't defined")
+        base = str(conn.extra_dejson.get("path", "")) if conn is not None else ""
+        return os.path.join(base, os.path.expanduser(str(self.filepath)))
+
     def poke(self, context: dict[str, Any]) -> bool:
-        pattern = os.path.expanduser(str(self.filepath))
+        pattern = self.path
         print(f"looking for {pattern}", flush=True)
-        for match in glob.iglob(pattern, recursive=True):
+        for match in glob.iglob(pattern, recursive=self.recursive):
             if os.path.isfile(match):
                 return True
             if os.path.isdir(match):

@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,8 @@ class TaskInstanceHandle:
         self._skip_all_below = False
         self._requests: dict[str, Any] = {}  #: what the try asks the engine to commit with its result
         self._xcom_cache: dict[tuple[str, str], Any] | None = None
+        self._ended: dict[str, datetime] = {}  #: each task's latest end time, read with the store's values
         self._xcom_limit: int | None = None
-        self._context: dict[str, Any] | None = None
         self.first_poke_at = payload.get("first_poke_at")
         self._mapped_xcom: dict[tuple[str, str, int], Any] = {}
         if payload.get("xcom_values") is not None:  # sent along where the store is out of reach (Dask)
@@ -107,6 +108,10 @@ class TaskInstanceHandle:
                 data = Store(Path(self._home)).read_run(self.dag_id, self.run_id)
                 if data is not None:
                     self._xcom_cache = self._index(data.xcoms)
+                    for key, ti in data.tis.items():
+                        if ti.end_date:
+                            ended = _aware(datetime.fromisoformat(ti.end_date))
+                            self._ended[key.task_id] = max(ended, self._ended.get(key.task_id, ended))
         return self._xcom_cache
 
     def _index(self, xcoms: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
@@ -141,7 +146,11 @@ class TaskInstanceHandle:
         if dag_id is not None and dag_id != self.dag_id:
             raise TaskFailed(f"xcom_pull from another DAG ({dag_id!r}) is not supported yet")
         if task_ids is None:
-            task_ids = self.task_id
+            latest = self._latest_with(key)
+            if latest is None:
+                return default
+            task_ids = latest
+
         def one(tid: str) -> Any:
             if tid == self.task_id and key in self._pushed:
                 return self._pushed[key]
@@ -157,6 +166,21 @@ class TaskInstanceHandle:
         if isinstance(task_ids, str):
             return one(task_ids)
         return [one(t) for t in task_ids]
+
+    def _latest_with(self, key: str) -> str | None:
+        """The task whose `key` `xcom_pull(task_ids=None)` reads: this task's own
+        when it has one (Airflow 3's rule), else the task of this run that wrote
+        the key last (Airflow 2's rule, which most Airflow 2 DAGs rely on: a push in
+        one task, a pull without task_ids in the next). Last is the latest end of
+        the pushing task's try, as the store records it."""
+        if self.has_xcom(self.task_id, key):
+            return self.task_id
+        stored = self._stored_xcom()
+        found = {tid for tid, k in (*self._given, *stored) if k == key}
+        if not found:
+            return None
+        never = datetime.min.replace(tzinfo=UTC)
+        return max(sorted(found), key=lambda tid: self._ended.get(tid, never))
 
     def _mapped(self, task_id: str) -> bool:
         dag = self.dag
@@ -187,6 +211,10 @@ class TaskInstanceHandle:
 
     def __repr__(self) -> str:
         return f"<TaskInstance: {self.dag_id}.{self.task_id} {self.run_id} [{self.state}]>"
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _check_json(value: Any, what: str) -> None:
@@ -549,7 +577,7 @@ def run_callback(dag: Any, payload: dict[str, Any], home: str | None) -> dict[st
     if task is not None:
         ti.attach(task, context)
     if payload.get("error"):
-        context["exception"] = TaskFailed(payload["error"])
+        context["exception"] = failure_exception(payload["error"], [fn, getattr(task, "python_callable", None)])
     context["reason"] = payload.get("reason")
     set_current_context(context)
     log_line(f"calling {name} of {'task ' + task_id if task is not None else 'DAG ' + dag.dag_id}")
@@ -562,6 +590,47 @@ def run_callback(dag: Any, payload: dict[str, Any], home: str | None) -> dict[st
     finally:
         set_current_context(None)
     return {"state": "success"}
+
+
+def failure_exception(error: str, code: list[Any]) -> BaseException:
+    """`context["exception"]` for a failure callback. The callback runs in a
+    process of its own after the try, so the exception the task raised is gone;
+    from the try's error line (`ValueError: row 17 has no id`) this makes an
+    instance of the same class with the same str(): a builtin, or a class the
+    callback's or task's module names (`code`: their functions). It has no
+    traceback, and only the message as its args. Any other error stays a
+    TaskFailed with the error line."""
+    import ast
+    import builtins
+
+    name, sep, message = error.partition(": ")
+    if not name.isidentifier():
+        return TaskFailed(error)
+    namespaces = [vars(builtins), *(getattr(f, "__globals__", {}) for f in _flat(code))]
+    cls = next((ns[name] for ns in namespaces if name in ns), None)
+    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+        return TaskFailed(error)
+    attempts: list[tuple[Any, ...]] = [(message,)] if sep else [()]
+    try:
+        attempts.append((ast.literal_eval(message),))  # KeyError's str() is the repr of its key
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        pass
+    for args in attempts:
+        try:
+            exc = cls(*args)
+        except Exception:  # noqa: BLE001 - a class whose constructor wants other arguments
+            continue
+        if str(exc) == (message if sep else ""):
+            return exc
+    return TaskFailed(error)
+
+
+def _flat(values: list[Any]) -> list[Any]:
+    """Callables, with lists of callbacks opened up."""
+    out: list[Any] = []
+    for value in values:
+        out.extend(value if isinstance(value, list | tuple) else [value])
+    return [v for v in out if v is not None]
 
 
 class LogStream:

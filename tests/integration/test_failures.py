@@ -372,6 +372,7 @@ def note(kind):
     def callback(context):
         ti = context["ti"]
         error = context.get("exception")
+        error = f"{type(error).__name__}: {error}" if error is not None else None  # the task's own exception
         with open(NOTES, "a") as f:
             f.write(f"{kind} {context['task'].task_id if context.get('task') else '-'} "
                     f"{ti.try_number} {context['ds']} {context['run_id']} {error}\\n")
