@@ -284,18 +284,16 @@ def graph_tree(spec: Any) -> Any:
         rule = (f"  {task.trigger_rule}", "yellow") if task.trigger_rule != "all_success" else ""
         return styled(name(tid), " ", (f"({task.operator})", "dim"), rule, ups)
 
-    def add(node: Any, tid: str) -> None:
+    # depth first with a stack of its own (a chain of thousands of tasks is that deep)
+    todo = [(root, tid) for tid in reversed(spec.order) if not spec.tasks[tid].upstream]
+    while todo:
+        node, tid = todo.pop()
         if tid in shown:
             node.add(styled((f"{tid} (shown above)", "dim")))
-            return
+            continue
         shown.add(tid)
         child = node.add(label(tid))
-        for down in spec.tasks[tid].downstream:
-            add(child, down)
-
-    for tid in spec.order:
-        if not spec.tasks[tid].upstream:
-            add(root, tid)
+        todo.extend((child, down) for down in reversed(spec.tasks[tid].downstream))
     groups: dict[str, list[str]] = {}
     for tid in spec.order:
         group = spec.tasks[tid].group_id

@@ -72,6 +72,13 @@ def test_a_5000_task_chain_loads(flow):
     tasks = flow("tasks", "list", "long", "--json")
     assert tasks.code == 0, tasks.err
     assert tasks.json()[-1]["upstream"] == ["t4998"]
+    flow.write_dag("mid.py", """
+        from flowctl import DAG, EmptyOperator, chain
+        with DAG("mid", schedule=None) as dag:
+            chain(*[EmptyOperator(task_id=f"m{i}") for i in range(1500)])
+    """)
+    shown = flow("dags", "show", "mid")  # the graph drawn as a tree 1,500 deep
+    assert shown.code == 0 and "m1499" in shown.out, shown.err[-300:]
 
 
 def test_a_damaged_flags_file_is_reported_kept_and_never_unpauses(flow):
