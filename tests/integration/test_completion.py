@@ -93,7 +93,8 @@ def test_install_completion_makes_bash_complete_ids(seeded, tmp_path):
     bindir = Path(sys.executable).parent
     env = {**seeded.env, "HOME": str(home), "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
            "SHELL": shutil.which("bash")}
-    install = subprocess.run(["bash", "-c", "flowctl --install-completion"], env=env, cwd=seeded.root,
+    # `; exit $?` keeps bash from exec-ing flowctl in its place: the shell is read from the parent process
+    install = subprocess.run(["bash", "-c", "flowctl --install-completion; exit $?"], env=env, cwd=seeded.root,
                              capture_output=True, text=True, timeout=60)
     assert install.returncode == 0, install.stderr
     assert "bash completion installed" in install.stdout
