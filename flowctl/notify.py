@@ -403,8 +403,15 @@ def send_detached(settings: NotifySettings, event: Mapping[str, Any]) -> None:
 _children: list[subprocess.Popen[bytes]] = []
 
 
-def wait_for_notices(timeout: float = 60.0) -> None:
-    """Let notices still being sent finish before a short-lived command exits."""
+NOTICE_WAIT = 5.0
+"""How long a command that is done waits for its notices before it exits."""
+
+
+def wait_for_notices(timeout: float = NOTICE_WAIT) -> None:
+    """Let notices still being sent finish before a short-lived command exits;
+    a slow channel (a notify command that takes its time) is left to finish in
+    the background, in its own session, and said in one line: the command's
+    work is done and its exit is not held up for it."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -413,6 +420,10 @@ def wait_for_notices(timeout: float = 60.0) -> None:
             proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             pass
+    slow = [p for p in _children if p.poll() is None]
+    if slow:
+        print_to_stderr(f"flowctl: {len(slow)} notice(s) still being sent after {timeout:g} s; "
+                        f"they go on in the background")
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ def serve(store: Store, settings: Settings, dags: Callable[[], Any], *, until_id
             os.close(fd)
         from flowctl.notify import wait_for_notices
 
-        wait_for_notices(timeout=30)
+        wait_for_notices()
         log("scheduler stopped")
 
 

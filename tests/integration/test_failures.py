@@ -10,6 +10,7 @@ import random
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -507,6 +508,33 @@ def test_webhook_gets_one_task_failed_and_one_run_failed_body_and_the_command_th
     assert by_event["task_failed"]["FLOWCTL_TASK_ID"] == "boom"
     assert by_event["run_failed"]["FLOWCTL_TASK_ID"] == ""
     assert "boom" in by_event["task_failed"]["FLOWCTL_MESSAGE"]
+
+
+def test_a_slow_notify_command_does_not_hold_the_command_up(flow):
+    """A notify command that takes 8 s: `flowctl run` waits 5 s for it, says in one
+    line that it goes on in the background, and exits; the command still finishes."""
+    marker = flow.root / "notified.txt"
+    flow.write_dag("failer.py", """
+        from flowctl import DAG, BashOperator
+        with DAG("failer", schedule=None):
+            BashOperator(task_id="boom", bash_command="exit 7")
+    """)
+    err = flow.root / "stderr.txt"  # a file, as a terminal: a pipe stays open while the notifier writes to it
+    t0 = time.monotonic()
+    with err.open("w") as stderr:
+        code = subprocess.run([sys.executable, "-m", "flowctl", "run", "failer"], cwd=flow.root, stderr=stderr,
+                              stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, timeout=40,
+                              env={**flow.env, "FLOWCTL_NOTIFY_COMMAND": f"sleep 8; echo $FLOWCTL_EVENT >> {marker}"},
+                              ).returncode
+    took = time.monotonic() - t0
+    assert code == 1
+    assert took < 8, took
+    assert "still being sent after 5 s; they go on in the background" in err.read_text(), err.read_text()
+    assert not marker.exists()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(marker.read_text().split() if marker.exists() else []) < 2:
+        time.sleep(0.2)
+    assert sorted(marker.read_text().split()) == ["run_failed", "task_failed"]
 
 
 def test_a_webhook_on_a_closed_port_harms_nothing(flow):
