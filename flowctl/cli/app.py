@@ -397,13 +397,9 @@ def read_date(service: Any, text: str | None, tz: str) -> Any:
 
 
 def _dag_tz(service: Any, dag_id: str) -> str:
-    """The DAG's zone for reading dates; a DAG gone from the folder keeps its runs."""
-    spec = service.dagbag().dags.get(dag_id)
-    if spec is not None:
-        return spec.timezone
-    if not service.store.run_ids(dag_id):
-        service.dag(dag_id)  # raises NotFound naming it
-    return service.settings.default_timezone
+    """The DAG's zone for reading dates; a DAG gone from the folder (or whose
+    file fails to import) keeps its runs and the zone they recorded."""
+    return str(service.dag_tz(dag_id))
 
 
 def _short_path(path: str) -> str:

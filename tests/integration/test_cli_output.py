@@ -101,6 +101,19 @@ def test_text_in_square_brackets_is_printed_as_it_is(flow):
     assert "are in the [columns]" in flow("explain", "brackets", run_id).out
 
 
+def test_a_date_from_the_listing_finds_its_run_while_the_dag_file_is_broken(flow):
+    """`runs list` shows a run's logical date in the DAG's zone; typed back, it finds
+    the run even when the DAG file no longer imports (the run recorded its zone)."""
+    flow.write_dag("ams.py", chain(dag_id="ams", tz="Europe/Amsterdam"))
+    assert flow("run", "ams", "--logical-date", "2026-01-01").code == 0
+    with (flow.dags / "ams.py").open("a") as f:
+        f.write("oops(\n")
+    assert "2026-01-01 00:00" in flow("runs", "list").out
+    states = flow("tasks", "states", "ams", "2026-01-01 00:00", "--json")
+    assert states.code == 0, states.err
+    assert {t["state"] for t in states.json()} == {"success"}
+
+
 def test_run_into_a_closed_pipe_finishes_the_run(flow):
     """`flowctl run steps | head -1`: the reader goes away after one line; the
     run is still carried out to the end, the exit code is the run's, and no
