@@ -121,12 +121,14 @@ def load_settings(**options: Any) -> Settings:
 
     try:
         workers = int(workers_raw)
+    except (TypeError, ValueError):
+        raise UsageError(f"workers must be a whole number, not {workers_raw!r} "
+                         f"({source(workers_from, 'FLOWCTL_WORKERS', 'workers')})") from None
+    try:
         timeout = float(timeout_raw)
     except (TypeError, ValueError):
-        raise UsageError(
-            f"workers must be a whole number and dag_file_timeout a number of seconds "
-            f"(got {workers_raw!r} and {timeout_raw!r})"
-        ) from None
+        raise UsageError(f"dag_file_timeout must be a number of seconds, not {timeout_raw!r} "
+                         f"({source(timeout_from, 'FLOWCTL_DAG_FILE_TIMEOUT', 'dag_file_timeout')})") from None
     if workers < 1:
         raise UsageError(f"workers must be at least 1, not {workers} ({source(workers_from, 'FLOWCTL_WORKERS', 'workers')})")
     if not timeout > 0:  # also refuses NaN
@@ -152,8 +154,8 @@ def load_settings(**options: Any) -> Settings:
         dask_address=dask_address,
         notify=notify,
         config_file=config_file,
-        max_xcom_bytes=max_xcom_bytes(env, toml),
-        max_map_length=max_map_length(env, toml),
+        max_xcom_bytes=max_xcom_bytes(env, toml, config_file),
+        max_map_length=max_map_length(env, toml, config_file),
         dag_discovery_safe_mode=safe_mode(env, toml),
         dag_ignore_file_syntax=ignore_file_syntax(env, toml),
     )
@@ -176,41 +178,44 @@ def notify_settings(env: Any = None, toml: dict[str, Any] | None = None) -> Noti
 
 def _env_or_toml(env: Any, toml: dict[str, Any] | None, env_name: str, key: str) -> Any:
     """The environment's value, else flowctl.toml's (found from the current directory)."""
+    return _setting(env, toml, env_name, key)[0]
+
+
+def _setting(env: Any, toml: dict[str, Any] | None, env_name: str, key: str,
+             config_file: Path | None = None) -> tuple[Any, str]:
+    """(the environment's value, else flowctl.toml's; where it was set, for an error)."""
     if env.get(env_name):
-        return env[env_name]
+        return env[env_name], env_name
     if toml is None:
         config_file = find_config_file()
         toml = _read_toml(config_file) if config_file else {}
-    return toml.get(key)
+    return toml.get(key), f"{key} in {config_file or 'flowctl.toml'}"
 
 
-def max_xcom_bytes(env: Any = None, toml: dict[str, Any] | None = None) -> int:
-    """`max_xcom_bytes` / FLOWCTL_MAX_XCOM_BYTES: the largest XCom value (JSON bytes), default 1 MB."""
-    raw = _env_or_toml(os.environ if env is None else env, toml, "FLOWCTL_MAX_XCOM_BYTES", "max_xcom_bytes")
+def _whole_number(env: Any, toml: dict[str, Any] | None, env_name: str, key: str, default: int,
+                  config_file: Path | None) -> int:
+    """A setting that is a whole number of at least 1; a bad one names where it was set."""
+    raw, where = _setting(os.environ if env is None else env, toml, env_name, key, config_file)
     if raw is None:
-        return 1 << 20
+        return default
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise UsageError(f"max_xcom_bytes must be a whole number of bytes, not {raw!r} (FLOWCTL_MAX_XCOM_BYTES)") from None
+        raise UsageError(f"{key} must be a whole number, not {raw!r} ({where})") from None
     if value < 1:
-        raise UsageError(f"max_xcom_bytes must be at least 1, not {value} (FLOWCTL_MAX_XCOM_BYTES)")
+        raise UsageError(f"{key} must be at least 1, not {value} ({where})")
     return value
 
 
-def max_map_length(env: Any = None, toml: dict[str, Any] | None = None) -> int:
+def max_xcom_bytes(env: Any = None, toml: dict[str, Any] | None = None, config_file: Path | None = None) -> int:
+    """`max_xcom_bytes` / FLOWCTL_MAX_XCOM_BYTES: the largest XCom value (JSON bytes), default 1 MB."""
+    return _whole_number(env, toml, "FLOWCTL_MAX_XCOM_BYTES", "max_xcom_bytes", 1 << 20, config_file)
+
+
+def max_map_length(env: Any = None, toml: dict[str, Any] | None = None, config_file: Path | None = None) -> int:
     """`max_map_length` / FLOWCTL_MAX_MAP_LENGTH: the most instances a mapped task
     may expand into (Airflow's [core] max_map_length), default 1024."""
-    raw = _env_or_toml(os.environ if env is None else env, toml, "FLOWCTL_MAX_MAP_LENGTH", "max_map_length")
-    if raw is None:
-        return 1024
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise UsageError(f"max_map_length must be a whole number, not {raw!r} (FLOWCTL_MAX_MAP_LENGTH)") from None
-    if value < 1:
-        raise UsageError(f"max_map_length must be at least 1, not {value} (FLOWCTL_MAX_MAP_LENGTH)")
-    return value
+    return _whole_number(env, toml, "FLOWCTL_MAX_MAP_LENGTH", "max_map_length", 1024, config_file)
 
 
 def safe_mode(env: Any = None, toml: dict[str, Any] | None = None) -> bool:

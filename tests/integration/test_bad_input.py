@@ -56,3 +56,22 @@ def test_version_and_module_entry(flow):
     """`python -m flowctl --version` prints the version."""
     res = flow("--version")
     assert res.code == 0 and res.out.startswith("flowctl ")
+
+
+def test_a_bad_setting_is_named_where_it_was_set(flow):
+    """A bad number in the environment or in flowctl.toml: one line naming that
+    setting and where it came from, not another setting."""
+    res = flow("dags", "list", env={"FLOWCTL_WORKERS": "abc"})
+    assert res.code == 2 and res.err.count("\n") == 1, res.err
+    assert "workers must be a whole number, not 'abc' (FLOWCTL_WORKERS)" in res.err
+    assert "dag_file_timeout" not in res.err
+    flow.write_dag("one.py", """
+        from flowctl import DAG, BashOperator
+        with DAG("one", schedule=None):
+            BashOperator(task_id="a", bash_command="echo a")
+    """)
+    (flow.root / "flowctl.toml").write_text('max_xcom_bytes = "lots"\n')
+    res = flow("run", "one")
+    assert res.code == 2 and res.err.count("\n") == 1, res.err
+    assert f"max_xcom_bytes must be a whole number, not 'lots' (max_xcom_bytes in {flow.root / 'flowctl.toml'})" \
+        in res.err, res.err
