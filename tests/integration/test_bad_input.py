@@ -75,3 +75,11 @@ def test_a_bad_setting_is_named_where_it_was_set(flow):
     assert res.code == 2 and res.err.count("\n") == 1, res.err
     assert f"max_xcom_bytes must be a whole number, not 'lots' (max_xcom_bytes in {flow.root / 'flowctl.toml'})" \
         in res.err, res.err
+
+
+def test_an_option_of_flowctl_after_the_command_says_where_it_goes(flow):
+    """`flowctl runs list --home X`: one line saying --home goes before the command."""
+    res = flow("runs", "list", "--home", "elsewhere")
+    assert res.code == 2 and res.err.count("\n") == 1, res.err
+    assert "`flowctl runs list` has no option --home: it is an option of flowctl itself and goes before the " \
+           "command (`flowctl --home ... runs list ...`)" in res.err, res.err
