@@ -227,8 +227,11 @@ def variables_export(
         write(text)
         return
     fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+    except OSError as exc:  # a write error names no file: name the one being written, not the home
+        raise OSError(exc.errno, exc.strerror, str(file)) from None
     os.chmod(file, 0o600)
     print(f"{len(doc)} Variables exported to {file}")
 

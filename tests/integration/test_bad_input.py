@@ -83,3 +83,11 @@ def test_an_option_of_flowctl_after_the_command_says_where_it_goes(flow):
     assert res.code == 2 and res.err.count("\n") == 1, res.err
     assert "`flowctl runs list` has no option --home: it is an option of flowctl itself and goes before the " \
            "command (`flowctl --home ... runs list ...`)" in res.err, res.err
+
+
+def test_an_export_to_a_full_device_names_that_file(flow):
+    """`variables export /dev/full`: the line names the file written, not the home."""
+    assert flow("variables", "set", "k", "v").code == 0
+    res = flow("variables", "export", "/dev/full")
+    assert res.code == 1 and res.err.count("\n") == 1, res.err
+    assert "no space left on the device holding /dev/full" in res.err, res.err
