@@ -255,7 +255,9 @@ def test_calendar_sensors_and_bash_sensor():
     with DAG("cal", schedule=None) as dag:
         DateTimeSensor(task_id="past", target_time="{{ data_interval_start }}", poke_interval=0.1)
         DateTimeSensor(task_id="future", target_time=today.add(days=1), timeout=0.3, poke_interval=0.1, soft_fail=True)
-        TimeSensor(task_id="earlier_today", target_time=today.subtract(minutes=5).time(), poke_interval=0.1)
+        # a time of day already passed today (five minutes ago, or midnight in a day's first minutes)
+        earlier = max(today.subtract(minutes=5), today.start_of("day"))
+        TimeSensor(task_id="earlier_today", target_time=earlier.time(), poke_interval=0.1)
         DayOfWeekSensor(task_id="weekday", week_day=today.format("dddd"), poke_interval=0.1)
         DayOfWeekSensor(task_id="logical_monday", week_day="Monday", use_task_logical_date=True, poke_interval=0.1)
         DayOfWeekSensor(task_id="not_today", week_day=other_day, timeout=0.3, poke_interval=0.1, soft_fail=True)
