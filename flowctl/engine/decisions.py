@@ -85,6 +85,17 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value)
 
 
+def _started(view: RunView) -> bool:
+    """A run that has begun: running, or with a task instance past waiting."""
+    return view.run.get("state") == "running" or any(
+        ti.get("state") not in (None, "none", "scheduled") for ti in view.tis.values())
+
+
+def _own_limit(view: RunView) -> bool:
+    """A backfill's runs: its own --max-active-runs starts them (scopes.Feed)."""
+    return view.run.get("run_type") == "backfill"
+
+
 def active_counts(views: Iterable[RunView]) -> tuple[int, dict[str, int]]:
     total = 0
     by_dag: dict[str, int] = {}
@@ -258,9 +269,23 @@ def decide(
             order = (view.run.get("logical_date") or "", -task.priority_weight, position[tid])
             candidates.append((order, view.key, tid, state))
     total, by_dag = active_counts(views)
+    started = {v.key for v in views if _started(v)}
+    running_runs: dict[str, int] = {}
+    for v in views:
+        if v.key in started and not _own_limit(v):
+            running_runs[v.dag_id] = running_runs.get(v.dag_id, 0) + 1
+    by_key = {v.key: v for v in views}
     candidates.sort(key=lambda c: c[0])
     for _, key, tid, state in candidates:
         spec = specs[key[0]]
+        if key not in started and not _own_limit(by_key[key]):
+            if running_runs.get(key[0], 0) >= spec.max_active_runs:  # a queued run waits its turn, oldest first
+                if explain:
+                    waits.append(Waiting(key, tid, f"max_active_runs ({spec.max_active_runs}) reached for "
+                                                   f"{key[0]}: this run starts when one of its running runs ends"))
+                continue
+            started.add(key)
+            running_runs[key[0]] = running_runs.get(key[0], 0) + 1
         if total >= workers:
             if not explain:
                 break

@@ -605,10 +605,35 @@ class Loop:
                 if changed:
                     self._count_upstream(carried)
                     carried.dirty |= set(carried.stored.tis)
-            if carried.dirty:
+        held = self._held_runs()
+        for carried in list(self.carried.values()):
+            if carried.dirty and carried.key not in held:  # a held run keeps its dirt for when it may start
                 self._judge_run(carried, now)
             self._run_state(carried, now)
         self._fill_slots(now)
+
+    def _held_runs(self) -> set[RunKey]:
+        """The runs that may not begin yet: beyond their DAG's `max_active_runs`
+        counting the runs that have begun, oldest first (as Airflow starts queued
+        runs). A backfill's runs are started by the backfill (its own limit)."""
+        waiting: dict[str, list[Carried]] = {}
+        begun: Counter[str] = Counter()
+        for c in self.carried.values():
+            record = c.stored.record
+            if c.spec is None or record.state in RUN_FINISHED or record.run_type == "backfill":
+                continue
+            if record.state == RunState.RUNNING or c.counts[TaskState.NONE] + c.counts[TaskState.SCHEDULED] < sum(
+                    c.counts.values()):
+                begun[c.key.dag_id] += 1
+            else:
+                waiting.setdefault(c.key.dag_id, []).append(c)
+        held: set[RunKey] = set()
+        for dag_id, runs in waiting.items():
+            spec = runs[0].spec
+            assert spec is not None
+            room = max(0, spec.max_active_runs - begun[dag_id])
+            held.update(c.key for c in sorted(runs, key=lambda c: c.order_date)[room:])
+        return held
 
     def _judge_run(self, carried: Carried, now: datetime) -> None:
         spec = carried.spec

@@ -138,6 +138,25 @@ def test_until_idle_catches_up_one_run_at_a_time_under_max_active_runs_1(flow):
     assert [r["start_date"] >= p["end_date"] for p, r in zip(done, done[1:], strict=False)] == [True, True]
 
 
+def test_triggered_runs_wait_for_max_active_runs_oldest_first(flow):
+    """Two manual runs of a DAG with max_active_runs=1, triggered newest first: the
+    scheduler runs the older one, then the newer, never both at once."""
+    flow.write_dag("one_at_a_time.py", """
+import pendulum
+from flowctl import DAG, BashOperator
+with DAG("one_at_a_time", schedule=None, max_active_runs=1, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+    BashOperator(task_id="t", bash_command="sleep 0.3")
+""")
+    for day in ("2026-02-02", "2026-02-01"):
+        assert flow("trigger", "one_at_a_time", "--logical-date", day).code == 0
+    res = flow("scheduler", "--until-idle", timeout=30)
+    assert res.code == 0, res.err
+    done = sorted(runs(flow, "one_at_a_time"), key=lambda r: r["start_date"])
+    assert [r["logical_date"][:10] for r in done] == ["2026-02-01", "2026-02-02"]
+    assert all(r["state"] == "success" for r in done)
+    assert done[1]["start_date"] >= done[0]["end_date"]
+
+
 # -- the daemon ----------------------------------------------------------------------------
 
 

@@ -204,6 +204,44 @@ def test_max_active_tasks_counts_tasks_already_running():
     assert len(queued(actions)) == 1
 
 
+def limited(max_active_runs: int) -> DagSpec:
+    with DAG("limited", schedule=None, max_active_runs=max_active_runs) as dag:
+        EmptyOperator(task_id="a") >> EmptyOperator(task_id="b")
+    return spec_of(dag)
+
+
+def test_queued_runs_start_oldest_first_within_max_active_runs():
+    """max_active_runs=1 and three queued manual runs: only the oldest starts; the
+    others wait, saying why (Airflow holds queued runs the same way)."""
+    spec = limited(1)
+    views = [view(spec, day(d)) for d in (3, 1, 2)]
+    actions, waits = decide({"limited": spec}, views, NOW, workers=8)
+    assert queued(actions) == [(f"manual__{iso(day(1))}", "a")]
+    held = {w.key[1] for w in waits if "max_active_runs (1) reached for limited" in w.reason}
+    assert held == {f"manual__{iso(day(2))}", f"manual__{iso(day(3))}"}
+
+
+def test_a_running_run_holds_back_a_queued_one_but_goes_on_itself():
+    spec = limited(1)
+    views = [view(spec, day(1), run_state="running", a="success"), view(spec, day(2))]
+    actions, _ = decide({"limited": spec}, views, NOW, workers=8)
+    assert queued(actions) == [(f"manual__{iso(day(1))}", "b")]
+    two = limited(2)
+    actions, _ = decide({"limited": two}, [view(two, day(1), run_state="running", a="success"), view(two, day(2))],
+                        NOW, workers=8)
+    assert sorted(queued(actions)) == [(f"manual__{iso(day(1))}", "b"), (f"manual__{iso(day(2))}", "a")]
+
+
+def test_a_backfills_runs_are_started_by_the_backfill_not_held_back():
+    """A backfill starts its runs itself, within its own --max-active-runs."""
+    spec = limited(1)
+    views = [view(spec, day(d), run_id=f"backfill__{iso(day(d))}") for d in (1, 2)]
+    for v in views:
+        v.run["run_type"] = "backfill"
+    actions, _ = decide({"limited": spec}, views, NOW, workers=8)
+    assert len(queued(actions)) == 2
+
+
 def test_the_oldest_run_goes_first_even_against_a_higher_priority_weight():
     """One slot, two runs: the older run's task wins over a newer run's heavier task."""
     spec = fan_spec(2, weights={"f1": 100})
