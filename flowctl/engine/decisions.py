@@ -86,9 +86,29 @@ def _dt(value: str | None) -> datetime | None:
 
 
 def _started(view: RunView) -> bool:
-    """A run that has begun: running, or with a task instance past waiting."""
-    return view.run.get("state") == "running" or any(
-        ti.get("state") not in (None, "none", "scheduled") for ti in view.tis.values())
+    """A run that has begun: running, or with a task instance queued or running
+    (a cleared run is queued again, whatever its finished instances)."""
+    return view.run.get("state") == "running" or any(ti.get("state") in ACTIVE for ti in view.tis.values())
+
+
+def held_runs(specs: Mapping[str, DagSpec], views: Iterable[RunView]) -> set[RunKey]:
+    """The runs that may not begin yet: beyond their DAG's `max_active_runs`,
+    counting the runs that have begun, oldest first (as Airflow starts queued
+    runs). The loop keeps the same rule incrementally (Loop._held_runs)."""
+    waiting: dict[str, list[RunView]] = {}
+    begun: dict[str, int] = {}
+    for v in views:
+        if v.dag_id not in specs or v.run.get("state") in ("success", "failed") or _own_limit(v):
+            continue
+        if _started(v):
+            begun[v.dag_id] = begun.get(v.dag_id, 0) + 1
+        else:
+            waiting.setdefault(v.dag_id, []).append(v)
+    held: set[RunKey] = set()
+    for dag_id, runs in waiting.items():
+        room = max(0, specs[dag_id].max_active_runs - begun.get(dag_id, 0))
+        held.update(v.key for v in sorted(runs, key=lambda v: v.run.get("logical_date") or "")[room:])
+    return held
 
 
 def _own_limit(view: RunView) -> bool:
@@ -269,23 +289,15 @@ def decide(
             order = (view.run.get("logical_date") or "", -task.priority_weight, position[tid])
             candidates.append((order, view.key, tid, state))
     total, by_dag = active_counts(views)
-    started = {v.key for v in views if _started(v)}
-    running_runs: dict[str, int] = {}
-    for v in views:
-        if v.key in started and not _own_limit(v):
-            running_runs[v.dag_id] = running_runs.get(v.dag_id, 0) + 1
-    by_key = {v.key: v for v in views}
+    held = held_runs(specs, views)
     candidates.sort(key=lambda c: c[0])
     for _, key, tid, state in candidates:
         spec = specs[key[0]]
-        if key not in started and not _own_limit(by_key[key]):
-            if running_runs.get(key[0], 0) >= spec.max_active_runs:  # a queued run waits its turn, oldest first
-                if explain:
-                    waits.append(Waiting(key, tid, f"max_active_runs ({spec.max_active_runs}) reached for "
-                                                   f"{key[0]}: this run starts when one of its running runs ends"))
-                continue
-            started.add(key)
-            running_runs[key[0]] = running_runs.get(key[0], 0) + 1
+        if key in held:
+            if explain:
+                waits.append(Waiting(key, tid, f"max_active_runs ({spec.max_active_runs}) reached for "
+                                               f"{key[0]}: this run starts when one of its running runs ends"))
+            continue
         if total >= workers:
             if not explain:
                 break

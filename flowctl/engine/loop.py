@@ -163,6 +163,7 @@ class Loop:
         self.waiting_on_others = False  #: ready tries wait for slots another process holds
         self._run_deadlines: dict[RunKey, datetime] = {}  #: dagrun_timeout timers set, by run
         self.pending: dict[RunKey, Pending] = {}
+        self.held: set[RunKey] = set()  #: runs waiting for their turn under max_active_runs
         self.starts: dict[TryKey, tuple[Started, float]] = {}  #: "running" marks waiting to ride along
         self.timers: list[tuple[datetime, int, str, Any]] = []  #: (when, seq, kind, what)
         self._timer_seq = 0
@@ -606,6 +607,11 @@ class Loop:
                     self._count_upstream(carried)
                     carried.dirty |= set(carried.stored.tis)
         held = self._held_runs()
+        for key in held - self.held:  # held now: what it had in the ready queue waits, judged again later
+            self.ready.discard_run(key)
+            carried = self.carried[key]
+            carried.dirty |= set(carried.stored.tis)
+        self.held = held
         for carried in list(self.carried.values()):
             if carried.dirty and carried.key not in held:  # a held run keeps its dirt for when it may start
                 self._judge_run(carried, now)
@@ -620,10 +626,11 @@ class Loop:
         begun: Counter[str] = Counter()
         for c in self.carried.values():
             record = c.stored.record
-            if c.spec is None or record.state in RUN_FINISHED or record.run_type == "backfill":
+            pend = self.pending.get(c.key)
+            state = pend.run.get("state", record.state) if pend is not None else record.state
+            if c.spec is None or state in RUN_FINISHED or record.run_type == "backfill":
                 continue
-            if record.state == RunState.RUNNING or c.counts[TaskState.NONE] + c.counts[TaskState.SCHEDULED] < sum(
-                    c.counts.values()):
+            if state == RunState.RUNNING or any(c.counts[s] for s in ACTIVE):  # a cleared run is queued again
                 begun[c.key.dag_id] += 1
             else:
                 waiting.setdefault(c.key.dag_id, []).append(c)

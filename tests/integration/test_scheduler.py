@@ -383,3 +383,37 @@ def test_dags_next_gives_local_midnights_across_the_spring_change(flow):
     assert ends[1].timestamp() - starts[1].timestamp() == 23 * 3600
     human = flow("dags", "next", "ams", "-n", "3", "--after", "2026-03-28")
     assert "+0100" in human.out and "+0200" in human.out
+
+
+def test_an_older_run_triggered_later_goes_first_under_max_active_runs(flow):
+    """With both worker slots busy, a run of 3 February is triggered, then one of
+    1 February, for a DAG with max_active_runs=1: when the slots free, the daemon
+    runs 1 February first and 3 February after it, never both at once (the newer
+    run's ready task is held back once the older one arrives)."""
+    flow.write_dag("blocker.py", """
+import pendulum
+from flowctl import DAG, BashOperator
+with DAG("blocker", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+    BashOperator(task_id="x", bash_command="sleep 2")
+    BashOperator(task_id="y", bash_command="sleep 2")
+""")
+    flow.write_dag("mar.py", """
+import pendulum
+from flowctl import DAG, BashOperator
+with DAG("mar", schedule=None, max_active_runs=1, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+    BashOperator(task_id="a", bash_command="sleep 0.3")
+""")
+    with daemon(flow):
+        assert flow("trigger", "blocker").code == 0
+        wait_for("the blocker to hold both slots",
+                 lambda: [t["state"] for t in flow("tasks", "states", "blocker", runs(flow, "blocker")[0]["run_id"],
+                                                   "--json").json()] == ["running", "running"], timeout=20)
+        assert flow("trigger", "mar", "--logical-date", "2026-02-03").code == 0
+        time.sleep(0.3)  # the daemon takes it in and finds no free slot
+        assert flow("trigger", "mar", "--logical-date", "2026-02-01").code == 0
+        wait_for("both runs of mar to succeed",
+                 lambda: [r["state"] for r in runs(flow, "mar")] == ["success", "success"], timeout=30)
+    done = sorted(runs(flow, "mar"), key=lambda r: r["start_date"])
+    assert [r["logical_date"][:10] for r in done] == ["2026-02-01", "2026-02-03"]
+    assert done[1]["start_date"] >= done[0]["end_date"]
+

@@ -232,6 +232,17 @@ def test_a_running_run_holds_back_a_queued_one_but_goes_on_itself():
     assert sorted(queued(actions)) == [(f"manual__{iso(day(1))}", "b"), (f"manual__{iso(day(2))}", "a")]
 
 
+def test_a_partly_cleared_run_is_queued_again_and_waits_its_turn():
+    """A finished run whose task b was cleared is queued again: with another run
+    running and max_active_runs=1 it waits, its finished a notwithstanding."""
+    spec = limited(1)
+    cleared = view(spec, day(1), run_state="queued", a="success")
+    going = view(spec, day(2), run_state="running", a="running")
+    actions, waits = decide({"limited": spec}, [cleared, going], NOW, workers=8)
+    assert queued(actions) == []
+    assert any(w.key == cleared.key and "max_active_runs (1)" in w.reason for w in waits)
+
+
 def test_a_backfills_runs_are_started_by_the_backfill_not_held_back():
     """A backfill starts its runs itself, within its own --max-active-runs."""
     spec = limited(1)
