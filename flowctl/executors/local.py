@@ -47,6 +47,15 @@ def _send(sock: socket.socket, message: dict[str, Any]) -> None:
     sock.sendall(json.dumps(message).encode() + b"\n")
 
 
+def _exited(pid: int) -> bool | None:
+    """Whether a try's process has exited, without reaping it; None where
+    Python has no `waitid` to ask (macOS before 3.13)."""
+    waitid = getattr(os, "waitid", None)
+    if waitid is None:
+        return None
+    return waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
 def _end_group(pid: int) -> None:
     """Kill whatever is left of a try's process group (the processes it
     started), so that nothing of a try outlives its end and overlaps its next
@@ -225,9 +234,12 @@ def _serve(fileloc: str, sock: socket.socket) -> None:
             for fd, (_key, pid, _data) in list(children.items()):
                 status = 0
                 try:
-                    if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                    exited = _exited(pid)
+                    if exited:
                         _end_group(pid)  # before the reap, while the pid is still the try's
                     done, status = os.waitpid(pid, os.WNOHANG)
+                    if done and exited is None:
+                        _end_group(pid)  # just after it: a pid is not given out again that soon
                 except ChildProcessError:
                     done = pid
                 if done:
