@@ -792,8 +792,10 @@ class Store:
             return False
         return run is None or run.record.state in RUN_FINISHED
 
-    def set_aside(self, path: Path) -> str:
-        """Move a damaged file out of the way (never delete it); returns where it went."""
+    def set_aside(self, path: Path, copy: bool = False) -> str:
+        """Move a damaged file out of the way (never delete it); returns where it
+        went. With `copy`, a copy goes there and the file stays, for a writer to
+        replace atomically (so a failed write leaves it in place)."""
         import time
 
         target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -801,7 +803,14 @@ class Store:
         while target.exists():
             target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
             n += 1
-        os.replace(path, target)
+        if copy:
+            import shutil
+
+            shutil.copy2(path, target)
+            with open(target, "rb") as f:
+                _sync(f.fileno())
+        else:
+            os.replace(path, target)
         fsync_dir(path.parent)
         return str(target)
 
@@ -1184,10 +1193,10 @@ class Transaction:
         store = self.store
         try:
             flags = store.dag_flags()
-        except StoreCorrupt as exc:
-            moved = store.set_aside(store.flags_path)
-            store.warnings.append(f"{exc}; moved aside to {moved}; the DAGs it paused are not paused "
-                                  f"now (pause them again)")
+        except StoreCorrupt as exc:  # a copy is kept; the damaged file stays until the new one replaces it
+            kept = store.set_aside(store.flags_path, copy=True)
+            store.warnings.append(f"{exc}; a copy is kept as {kept}; the DAGs it paused are not paused now "
+                                  f"(pause them again)")
             flags = {}
         for dag_id, changes in self._flags.items():
             flags[dag_id] = {**flags.get(dag_id, {"dag_id": dag_id}), **changes, "dag_id": dag_id}

@@ -9,6 +9,7 @@ import typer
 from flowctl.cli.app import (
     DagArg,
     JsonOpt,
+    _err,
     _service,
     _short_path,
     alias,
@@ -229,7 +230,10 @@ def unpause(dag_id: DagArg, as_json: JsonOpt = False) -> None:
 def _set_paused(dag_id: str, paused: bool, as_json: bool) -> None:
     from flowctl.cli.render import print_json, write
 
-    _service(dags=True).set_paused(dag_id, paused)
+    service = _service(dags=True)
+    service.set_paused(dag_id, paused)
+    for warning in service.store.warnings:  # a damaged flags file replaced: which pauses were lost
+        _err(f"warning: {warning}")
     if as_json:
         print_json({"dag_id": dag_id, "paused": paused})
     else:

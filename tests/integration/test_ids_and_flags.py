@@ -98,7 +98,10 @@ def test_a_damaged_flags_file_is_reported_kept_and_never_unpauses(flow):
     doctor = flow("doctor")
     assert doctor.code == 1 and str(flags) in doctor.out, doctor.out
     assert flags.read_bytes() == b'{"x'
-    assert flow("pause", "plain").code == 0
+    paused_again = flow("pause", "plain")
+    assert paused_again.code == 0
+    assert "warning:" in paused_again.err and "a copy is kept as" in paused_again.err \
+        and "pause them again" in paused_again.err, paused_again.err  # the user learns what was lost
     aside = sorted(flags.parent.glob("dags.json.damaged-*"))
     assert [p.read_bytes() for p in aside] == [b'{"x']
     paused = {d["dag_id"]: d["paused"] for d in flow("dags", "list", "--json").json()}
