@@ -180,7 +180,9 @@ class TaskInstanceHandle:
         if not found:
             return None
         never = datetime.min.replace(tzinfo=UTC)
-        return max(sorted(found), key=lambda tid: self._ended.get(tid, never))
+        # without end times (values sent along, as on Dask) the task latest in the DAG's order
+        order = {t: i for i, t in enumerate(self.dag.topological_order())} if self.dag is not None else {}
+        return max(sorted(found), key=lambda tid: (self._ended.get(tid, never), order.get(tid, -1)))
 
     def _mapped(self, task_id: str) -> bool:
         dag = self.dag

@@ -58,6 +58,21 @@ def test_xcom_pull_without_task_ids_reads_an_upstream_tasks_key():
     assert seen == {"customers": [1, 2], "missing": None}
 
 
+def test_xcom_pull_without_task_ids_takes_the_later_task_when_values_come_with_the_payload():
+    """On Dask the values come with the payload, without end times: of two tasks that
+    pushed the key, the one later in the DAG's order is the latest (not the first by name)."""
+    seen = {}
+    with AirflowDAG("order", schedule=None) as dag:
+        first = PythonOperator(task_id="a_first", python_callable=lambda: None)
+        second = PythonOperator(task_id="z_second", python_callable=lambda: None)
+        first >> second >> PythonOperator(task_id="load", python_callable=lambda ti: seen.update(
+            k=ti.xcom_pull(key="k")))
+    sent = payload(dag, "load", **given(("a_first", "k", "early"), ("z_second", "k", "late")))
+    sent["xcom_values"] = sent["xcom_given"]["values"]
+    execute_task(dag, sent, None)
+    assert seen == {"k": "late"}
+
+
 def test_xcom_pull_without_task_ids_prefers_the_tasks_own_key():
     """Airflow 3's rule is kept when the task itself pushed the key."""
     seen = {}
