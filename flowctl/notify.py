@@ -389,18 +389,59 @@ def send_detached(settings: NotifySettings, event: Mapping[str, Any]) -> None:
     doc = {"settings": {"webhook": settings.webhook, "command": settings.command, "desktop": settings.desktop},
            "event": dict(event)}
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "flowctl.notify"], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, start_new_session=True)
+        aside = _stderr_aside()
+        try:
+            env = {**os.environ, "FLOWCTL_NOTIFY_ASIDE": aside.name} if aside is not None else None
+            proc = subprocess.Popen([sys.executable, "-m", "flowctl.notify"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.DEVNULL, stderr=aside, start_new_session=True, env=env)
+        finally:
+            if aside is not None:
+                aside.close()
         assert proc.stdin is not None
         proc.stdin.write(_json.dumps(doc, default=str).encode())
         proc.stdin.close()
-        _children.append(proc)
-        _children[:] = [p for p in _children if p.poll() is None]
+        _children.append((proc, aside.name if aside is not None else None))
+        _children[:] = [(p, a) for p, a in _children if _still_running(p, a)]
     except OSError as exc:
         print_to_stderr(f"notify: could not start the notifier: {exc}")
 
 
-_children: list[subprocess.Popen[bytes]] = []
+_children: list[tuple[subprocess.Popen[bytes], str | None]] = []
+"""Notifiers started by this process, each with the file its messages go to (or None: our stderr)."""
+
+
+def _still_running(proc: subprocess.Popen[bytes], aside: str | None) -> bool:
+    """Whether a notifier still runs; once it has ended (and is reaped), what it
+    wrote to its file goes where our own messages go."""
+    if proc.poll() is None:
+        return True
+    if aside is not None:
+        try:
+            with open(aside, encoding="utf-8", errors="replace") as f:
+                said = f.read()
+            os.unlink(aside)
+        except OSError:
+            said = ""
+        if said:
+            sys.stderr.write(said)
+            sys.stderr.flush()
+    return False
+
+
+def _stderr_aside() -> Any:
+    """A file for a notifier's messages when our stderr is a pipe: a notifier
+    holding the pipe would hold up whoever reads it (`flowctl run x 2>&1 | tee`)
+    until its slow channel is done. A terminal or a log file it may share."""
+    import stat
+    import tempfile
+
+    try:
+        mode = os.fstat(sys.stderr.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        return None
+    return tempfile.NamedTemporaryFile(prefix="flowctl-notify-", suffix=".log", delete=False)  # noqa: SIM115
 
 
 NOTICE_WAIT = 5.0
@@ -415,15 +456,17 @@ def wait_for_notices(timeout: float = NOTICE_WAIT) -> None:
     import time
 
     deadline = time.monotonic() + timeout
-    for proc in list(_children):
+    for proc, _ in list(_children):
         try:
             proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             pass
-    slow = [p for p in _children if p.poll() is None]
+    slow = [aside for proc, aside in _children if _still_running(proc, aside)]
+    _children.clear()
     if slow:
-        print_to_stderr(f"flowctl: {len(slow)} notice(s) still being sent after {timeout:g} s; "
-                        f"they go on in the background")
+        where = [a for a in slow if a is not None]
+        print_to_stderr(f"flowctl: {len(slow)} notice(s) still being sent after {timeout:g} s; they go on in "
+                        f"the background" + (f" (what they say goes to {', '.join(where)})" if where else ""))
 
 
 if __name__ == "__main__":
@@ -432,3 +475,6 @@ if __name__ == "__main__":
 
     _doc = _json.loads(sys.stdin.read())
     notify(NotifySettings(**_doc["settings"]), _doc["event"])
+    _aside = os.environ.get("FLOWCTL_NOTIFY_ASIDE")
+    if _aside and os.path.exists(_aside) and os.path.getsize(_aside) == 0:
+        os.unlink(_aside)  # nothing was said: no file left behind (one with a complaint stays, as we said)

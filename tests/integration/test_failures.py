@@ -537,6 +537,24 @@ def test_a_slow_notify_command_does_not_hold_the_command_up(flow):
     assert sorted(marker.read_text().split()) == ["run_failed", "task_failed"]
 
 
+def test_a_slow_notify_command_does_not_hold_up_a_pipe_either(flow):
+    """`flowctl run x 2>&1 | tee`: the notifier left in the background does not
+    hold the pipe open, so the reader gets its end within the 5 s wait; a quick
+    channel's complaint still reaches the pipe."""
+    flow.write_dag("failer.py", """
+        from flowctl import DAG, BashOperator
+        with DAG("failer", schedule=None):
+            BashOperator(task_id="boom", bash_command="exit 7")
+    """)
+    t0 = time.monotonic()
+    res = flow("run", "failer", env={"FLOWCTL_NOTIFY_COMMAND": "sleep 12"}, timeout=40)  # stdout and stderr: pipes
+    assert res.code == 1
+    assert time.monotonic() - t0 < 10
+    assert "still being sent after 5 s; they go on in the background (what they say goes to " in res.err, res.err
+    quick = flow("run", "failer", env={"FLOWCTL_NOTIFY_COMMAND": "exit 3"}, timeout=40)
+    assert "notify: command 'exit 3' failed" in quick.err, quick.err
+
+
 def test_a_webhook_on_a_closed_port_harms_nothing(flow):
     """With the webhook pointing at a port nobody listens on, a failing DAG still ends
     normally: exit 1 within seconds, the failed task failed and its sibling success."""
