@@ -229,8 +229,30 @@ def logs(
 
     service = _service()
     rid = service.resolve_run(dag_id, run_id, _dag_tz(service, dag_id))
+    if follow and try_number is None:
+        _wait_for_a_try(service, dag_id, rid, task_id, map_index)
     path = service.log_path(dag_id, rid, task_id, try_number, map_index)
     print_log(service, dag_id, rid, task_id, path, follow, map_index)
+
+
+def _wait_for_a_try(service: Any, dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
+    """`logs --follow` of a task that has not started: wait (saying so once) while
+    its run goes on, so the log can be followed from its first line."""
+    import time
+
+    from flowctl.records import TaskKey
+
+    said = False
+    while True:
+        data = service.read_run(dag_id, run_id)
+        ti = data.tis.get(TaskKey(task_id, map_index))
+        if ti is None or ti.try_number or data.record.state not in ("queued", "running"):
+            return  # started, or never will: log_path says which
+        if not said:
+            _err(f"{dag_id}.{task_id} has not started yet in {run_id} (state {ti.state}); waiting for it "
+                 f"(Ctrl-C stops)")
+            said = True
+        time.sleep(0.3)
 
 
 @xcom_app.command("list")

@@ -269,6 +269,23 @@ def test_human_lines_show_no_microseconds(flow):
         proc.wait(timeout=30)
 
 
+def test_logs_follow_waits_for_a_task_that_has_not_started(flow):
+    """`logs --follow` of a task still waiting for its upstream says so once, waits,
+    and prints its log from the first line when it runs."""
+    flow.write_dag("etl.py", chain(a="sleep 1.5", b="echo hello from b"))
+    proc = flow.popen("run", "etl", "--logical-date", "2026-11-20")
+    try:
+        from polling import wait_for
+
+        wait_for("the run to exist", lambda: flow("tasks", "states", "etl", "2026-11-20").code == 0, timeout=30)
+        followed = flow("logs", "etl", "2026-11-20", "b", "--follow", timeout=60)
+        assert followed.code == 0, followed.err
+        assert "hello from b" in followed.out
+        assert "etl.b has not started yet" in followed.err and followed.err.count("not started yet") == 1
+    finally:
+        proc.wait(timeout=60)
+
+
 def test_counts_are_in_the_singular_for_one(flow):
     """`1 task`, never `1 tasks`."""
     flow.write_dag("one.py", """
