@@ -216,7 +216,7 @@ def logs(
     run_id: RunArg,
     task_id: TaskArg,
     try_number: Annotated[int | None, typer.Option("--try", metavar="N", min=1, help="Which try, from 1 (default: the latest).", show_default=False)] = None,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing while the task runs.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing while the task runs (waiting for it to start).")] = False,
     map_index: MapIndexOpt = -1,
 ) -> None:
     """Print a task try's log.
