@@ -147,10 +147,6 @@ def narrowed(full: Any, args: list[str]) -> Any:
     return app_copy
 
 
-GLOBAL_OPTIONS = ("--dags-folder", "--home", "--workers", "--executor", "--dask-address", "--debug")
-"""The options of `flowctl` itself (main_options), given before the command."""
-
-
 def usage_line(exc: Exception) -> str:
     """Click's usage error as one line: what is wrong, and where the help is."""
     message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
@@ -161,7 +157,8 @@ def usage_line(exc: Exception) -> str:
     if message.endswith(".") and not message.endswith(".."):
         message = message[:-1]
     option = getattr(exc, "option_name", None)
-    if option in GLOBAL_OPTIONS and path != "flowctl":  # `flowctl runs list --home X`
+    own = {o for p in ctx.find_root().command.params for o in p.opts} if ctx is not None else set()
+    if option in own and path != "flowctl":  # `flowctl runs list --home X`: an option of flowctl itself
         return (f"`{path}` has no option {option}: it is an option of flowctl itself and goes before the "
                 f"command (`flowctl {option} ... {path.partition(' ')[2]} ...`), or set it in the environment "
                 f"or flowctl.toml")

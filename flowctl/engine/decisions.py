@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from flowctl.records import RunKey, TaskKey
 from flowctl.specs import DagSpec, TaskSpec
-from flowctl.states import ACTIVE, FINISHED, TaskState, run_state_of
+from flowctl.states import ACTIVE, FINISHED, RUN_FINISHED, TaskState, run_state_of
 from flowctl.trigger_rules import Verdict, evaluate
 
 _DECIDING = frozenset({"failed", "upstream_failed", "skipped"})
@@ -91,29 +91,24 @@ def _started(view: RunView) -> bool:
     return view.run.get("state") == "running" or any(ti.get("state") in ACTIVE for ti in view.tis.values())
 
 
-def held_runs(specs: Mapping[str, DagSpec], views: Iterable[RunView]) -> set[RunKey]:
-    """The runs that may not begin yet: beyond their DAG's `max_active_runs`,
-    counting the runs that have begun, oldest first (as Airflow starts queued
-    runs). The loop keeps the same rule incrementally (Loop._held_runs)."""
-    waiting: dict[str, list[RunView]] = {}
+def runs_held(limits: Mapping[str, int], runs: Iterable[tuple[RunKey, bool, str]]) -> set[RunKey]:
+    """The runs that may not begin yet: beyond their DAG's `max_active_runs`
+    (`limits`), counting the runs that have begun, oldest first (as Airflow
+    starts queued runs). `runs`: (key, begun, logical date) of the unfinished
+    runs that count; a backfill's do not (its own --max-active-runs starts them).
+    decide() and the loop (Loop._decide) both ask this."""
+    waiting: dict[str, list[tuple[str, RunKey]]] = {}
     begun: dict[str, int] = {}
-    for v in views:
-        if v.dag_id not in specs or v.run.get("state") in ("success", "failed") or _own_limit(v):
-            continue
-        if _started(v):
-            begun[v.dag_id] = begun.get(v.dag_id, 0) + 1
+    for key, started, logical in runs:
+        if started:
+            begun[key.dag_id] = begun.get(key.dag_id, 0) + 1
         else:
-            waiting.setdefault(v.dag_id, []).append(v)
+            waiting.setdefault(key.dag_id, []).append((logical, key))
     held: set[RunKey] = set()
-    for dag_id, runs in waiting.items():
-        room = max(0, specs[dag_id].max_active_runs - begun.get(dag_id, 0))
-        held.update(v.key for v in sorted(runs, key=lambda v: v.run.get("logical_date") or "")[room:])
+    for dag_id, queued in waiting.items():
+        room = max(0, limits[dag_id] - begun.get(dag_id, 0))
+        held.update(key for _, key in sorted(queued)[room:])
     return held
-
-
-def _own_limit(view: RunView) -> bool:
-    """A backfill's runs: its own --max-active-runs starts them (scopes.Feed)."""
-    return view.run.get("run_type") == "backfill"
 
 
 def active_counts(views: Iterable[RunView]) -> tuple[int, dict[str, int]]:
@@ -289,7 +284,10 @@ def decide(
             order = (view.run.get("logical_date") or "", -task.priority_weight, position[tid])
             candidates.append((order, view.key, tid, state))
     total, by_dag = active_counts(views)
-    held = held_runs(specs, views)
+    held = runs_held({d: s.max_active_runs for d, s in specs.items()},
+                     ((v.key, _started(v), v.run.get("logical_date") or "") for v in views
+                      if v.dag_id in specs and v.run.get("state") not in RUN_FINISHED
+                      and v.run.get("run_type") != "backfill"))
     candidates.sort(key=lambda c: c[0])
     for _, key, tid, state in candidates:
         spec = specs[key[0]]

@@ -40,6 +40,7 @@ from flowctl.engine.decisions import (
     judge,
     outcome_of_try,
     run_deadline,
+    runs_held,
     timeout_reason,
 )
 from flowctl.engine.pools import SlotKeeper
@@ -619,28 +620,19 @@ class Loop:
         self._fill_slots(now)
 
     def _held_runs(self) -> set[RunKey]:
-        """The runs that may not begin yet: beyond their DAG's `max_active_runs`
-        counting the runs that have begun, oldest first (as Airflow starts queued
-        runs). A backfill's runs are started by the backfill (its own limit)."""
-        waiting: dict[str, list[Carried]] = {}
-        begun: Counter[str] = Counter()
+        """decisions.runs_held over the carried runs: begun is running, or with an
+        instance queued or running (a cleared run is queued again)."""
+        limits: dict[str, int] = {}
+        runs = []
         for c in self.carried.values():
             record = c.stored.record
             pend = self.pending.get(c.key)
             state = pend.run.get("state", record.state) if pend is not None else record.state
             if c.spec is None or state in RUN_FINISHED or record.run_type == "backfill":
                 continue
-            if state == RunState.RUNNING or any(c.counts[s] for s in ACTIVE):  # a cleared run is queued again
-                begun[c.key.dag_id] += 1
-            else:
-                waiting.setdefault(c.key.dag_id, []).append(c)
-        held: set[RunKey] = set()
-        for dag_id, runs in waiting.items():
-            spec = runs[0].spec
-            assert spec is not None
-            room = max(0, spec.max_active_runs - begun[dag_id])
-            held.update(c.key for c in sorted(runs, key=lambda c: c.order_date)[room:])
-        return held
+            limits[c.key.dag_id] = c.spec.max_active_runs
+            runs.append((c.key, state == RunState.RUNNING or any(c.counts[s] for s in ACTIVE), c.order_date))
+        return runs_held(limits, runs)
 
     def _judge_run(self, carried: Carried, now: datetime) -> None:
         spec = carried.spec
