@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from flowctl.cli.app import (
+    AIRFLOW_PANEL,
     DagArg,
     JsonOpt,
     _err,
@@ -152,23 +153,42 @@ def tasks_list(dag_id: DagArg, as_json: JsonOpt = False) -> None:
 @dags_app.command("next")
 def dags_next(
     dag_id: DagArg,
+    after: Annotated[str | None, typer.Option("--after", metavar="DATE", help="First interval starting at or after this date, in the DAG's zone (default: start_date).", show_default=False)] = None,
+    n: Annotated[int, typer.Option("-n", "--num-executions", metavar="N", help="How many intervals.", min=1)] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """The data intervals of a DAG's schedule, from its start_date or --after
+    (`dags next-execution` starts at the next run the scheduler creates); each
+    logical date is the interval's start, shown in the DAG's zone as you would type it.
+
+    Example: `flowctl dags next user_events_etl --after 2026-12-01 -n 3`
+    """
+    _show_intervals(dag_id, after, n, as_json, from_next_run=False)
+
+
+@dags_app.command("next-execution", rich_help_panel=AIRFLOW_PANEL)
+def dags_next_execution(
+    dag_id: DagArg,
     after: Annotated[str | None, typer.Option("--after", metavar="DATE", help="First interval starting at or after this date, in the DAG's zone (default: the next run the scheduler creates, as `dags list` shows it).", show_default=False)] = None,
     n: Annotated[int, typer.Option("-n", "--num-executions", metavar="N", help="How many intervals.", min=1)] = 5,
     as_json: JsonOpt = False,
 ) -> None:
-    """The next data intervals of a DAG's schedule, from the next run the
-    scheduler creates (Airflow's `dags next-execution`); each logical date is the
-    interval's start, shown in the DAG's zone as you would type it.
+    """Airflow's `dags next-execution`: `flowctl dags next`, from the next run the
+    scheduler creates (as `dags list` shows it) rather than from start_date.
 
-    Example: `flowctl dags next user_events_etl --after 2026-12-01 -n 3`
+    Example: `flowctl dags next-execution user_events_etl -n 3`
     """
+    _show_intervals(dag_id, after, n, as_json, from_next_run=True)
+
+
+def _show_intervals(dag_id: str, after: str | None, n: int, as_json: bool, from_next_run: bool) -> None:
     from flowctl.cli.render import console, print_json, table
     from flowctl.clock import iso
 
     service = _service(dags=True)
     spec = service.dag(dag_id)
     when = read_date(service, after, spec.timezone)
-    if when is None:
+    if when is None and from_next_run:
         upcoming = service.next_run(spec)
         when = upcoming.start if upcoming is not None else None
         if upcoming is None and (spec.schedule is not None or spec.schedule_seconds is not None):
@@ -243,4 +263,3 @@ def _set_paused(dag_id: str, paused: bool, as_json: bool) -> None:
 alias(dags_app, "pause", pause, "pause")
 alias(dags_app, "unpause", unpause, "unpause")
 alias(dags_app, "list-import-errors", dags_errors, "dags errors")
-alias(dags_app, "next-execution", dags_next, "dags next")

@@ -124,6 +124,8 @@ def test_airflow_names_do_the_same_work(flow):
     upcoming = flow("dags", "next-execution", "etl", "-n", "1", "--json").json()  # by default: the next run
     listed = next(d for d in flow("dags", "list", "--json").json() if d["dag_id"] == "etl")
     assert [n["logical_date"] for n in upcoming] == [listed["next_data_interval_start"]]
+    first = flow("dags", "next", "etl", "-n", "1", "--json").json()  # flowctl's own: from start_date
+    assert [n["logical_date"] for n in first] == ["2026-01-01T00:00:00+00:00"] != upcoming
     test = flow("tasks", "test", "etl", "extract", day)
     assert test.code == 0 and "extract: success" in test.out
     run = flow("tasks", "run", "etl", "extract", day)
