@@ -33,7 +33,7 @@ from typing import Any
 from flowctl.dagfolder import find_dag_files as _find
 from flowctl.specs import DagSpec
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 SLOW_NOTICE_AFTER = 5.0
 """Seconds of waiting on a file's import before a command says so on stderr."""
 
@@ -169,7 +169,33 @@ def describe_exception(exc: BaseException, path: str) -> tuple[str, str]:
     else:
         message = f"{type(exc).__name__}: {exc}"
     full = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return message + (f" (line {line})" if line else ""), full
+    return message + (f" (line {line})" if line else "") + _install_hint(exc), full
+
+
+# modules whose package on the index has another name
+_PACKAGE_OF = {"yaml": "PyYAML", "bs4": "beautifulsoup4", "sklearn": "scikit-learn", "PIL": "Pillow",
+               "cv2": "opencv-python", "dateutil": "python-dateutil", "dotenv": "python-dotenv",
+               "psycopg2": "psycopg2-binary",
+               "jwt": "PyJWT", "MySQLdb": "mysqlclient", "Crypto": "pycryptodome", "docx": "python-docx",
+               "magic": "python-magic", "slugify": "python-slugify", "attr": "attrs"}
+
+
+def _install_hint(exc: BaseException) -> str:
+    """For a module that is nowhere (not installed, not in the DAG folder): how to
+    install it where flowctl runs, since a DAG file is imported by flowctl's Python."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return ""
+    top = exc.name.split(".")[0]
+    if top == "airflow" or top in sys.modules:
+        return ""
+    try:
+        if importlib.util.find_spec(top) is not None:
+            return ""  # the package is there and lacks a submodule: nothing to install
+    except (ImportError, ValueError):
+        return ""
+    package = _PACKAGE_OF.get(top, top)
+    return (f"; flowctl imports DAG files with its own Python, which lacks it: install it there with "
+            f"{sys.executable} -m pip install {package}")
 
 
 def _specs_of_file(path: str, default_tz: str) -> dict[str, Any]:
