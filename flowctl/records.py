@@ -146,6 +146,7 @@ class TaskInstance:
     try_number: int = 0
     operator: str | None = None
     max_tries: int | None = None
+    retry_base: int | None = None  # tries before its last clear: its retries count from there, as in Airflow
     queued_at: str | None = None
     start_date: str | None = None
     end_date: str | None = None

@@ -70,7 +70,8 @@ def clear(
     map_index: Annotated[int, typer.Option("--map-index", metavar="N", min=-1, help="Of a mapped task, only instance N (default: all of it, expanded anew).", show_default=False)] = -1,
     as_json: JsonOpt = False,
 ) -> None:
-    """Reset task instances so they run again (their try count goes on) and put
+    """Reset task instances so they run again (their try count goes on, with their
+    retries again) and put
     their runs back to queued. Upstream_failed tasks below them are reset too.
     A mapped task cleared whole expands anew from its upstream values when it runs.
     A scheduler (`flowctl scheduler`, daemon or --until-idle) runs them.

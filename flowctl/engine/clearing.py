@@ -2,7 +2,8 @@
 failure left behind, and writing it in one commit.
 
 A clear resets task instances to no state so the scheduler runs them again;
-their try count goes on and earlier tries' logs stay. Their `upstream_failed`
+their try count goes on, their retries count again from there, and earlier
+tries' logs stay. Their `upstream_failed`
 and failure-skipped descendants are reset with them, so a fixed upstream is
 followed by its downstream without clearing each one (Airflow makes you
 clear those by hand).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flowctl.engine.decisions import counts_for_run_state
@@ -156,7 +158,8 @@ def version_changes(spec: DagSpec | None, version: dict[str, Any]) -> tuple[list
 
 def reset_fields() -> dict[str, Any]:
     return {"state": TaskState.NONE, "next_retry_at": None, "next_poke_at": None, "first_poke_at": None,
-            "end_date": None, "queued_at": None, "reason": None, "skipped_by": None, "error": None}
+            "end_date": None, "queued_at": None, "reason": None, "skipped_by": None, "error": None,
+            "marked": None}
 
 
 def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
@@ -201,9 +204,14 @@ def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
                     count += len(keys)
                     continue
                 key = TaskKey(tid, index)
-                if rf.ti(key) is None:
+                cur = rf.ti(key)
+                if cur is None:
                     continue
-                rf.put_ti(key, **reset_fields())
+                # its retries again from here (Airflow's rule): a flaky task cleared gets them back
+                again = {"retry_base": cur.try_number}
+                if run_spec is not None and tid in run_spec.tasks:
+                    again["max_tries"] = cur.try_number + run_spec.tasks[tid].retries + 1
+                rf.put_ti(key, **reset_fields(), **again)
                 count += 1
             if run_spec is not None:
                 expanded = {k.task_id for k in rf.keys() if k.map_index >= 0}
@@ -250,6 +258,9 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
                state: str, downstream: bool, map_index: int = -1) -> Marked:
     """Set the state; marking success heals the failure leftovers below it.
     With `map_index`, only that instance of a mapped task (its downstream whole)."""
+    from flowctl.clock import utcnow
+
+    now = utcnow()
     with store.transaction() as tx:
         rf = tx.run(dag_id, run_id)
         if rf is None:
@@ -272,7 +283,13 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
         for tid in targets:
             keys = [k for k in instances[tid] if (rf.ti(k) or TaskInstance(tid)).state != state]
             for key in keys:
-                rf.put_ti(key, state=state, marked=True, next_retry_at=None, reason=f"marked {state} by hand")
+                ti = rf.ti(key) or TaskInstance(tid)
+                # a try cut short ends now (Airflow's set_state), a finished one keeps its end
+                ti_end = ti.end_date if ti.state in FINISHED and ti.end_date else now.isoformat()
+                took = ((datetime.fromisoformat(ti_end) - datetime.fromisoformat(ti.start_date)).total_seconds()
+                        if ti.start_date else None)
+                rf.put_ti(key, state=state, marked=True, next_retry_at=None, end_date=ti_end, duration=took,
+                          reason=f"marked {state} by hand at {now.isoformat(timespec='seconds')}")
             if keys:
                 tis[tid]["state"] = summary_state([(rf.ti(k) or TaskInstance(tid)).state for k in instances_all[tid]])
                 marked.append(f"{tid}[{map_index}]" if tid == task_id and map_index >= 0 else tid)
@@ -291,8 +308,6 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
             new_state = "queued" if not any(s not in (TaskState.NONE,) and s not in FINISHED for s in states) else "running"
         ended = None
         if new_state in ("success", "failed"):
-            from flowctl.clock import utcnow
-
-            ended = rf.record.end_date or utcnow().isoformat()
+            ended = rf.record.end_date or now.isoformat()
         rf.update_run(state=str(new_state), end_date=ended)
     return Marked(marked, reset)

@@ -349,7 +349,8 @@ def outcome_of_try(
         return fields
     try_number = int(ti.get("try_number", 1))
     retries = task.retries if task is not None else 0
-    if task is not None and try_number <= retries and not (result or {}).get("no_retry"):
+    since_clear = try_number - int(ti.get("retry_base") or 0)  # a cleared instance has its retries again
+    if task is not None and since_clear <= retries and not (result or {}).get("no_retry"):
         at = next_retry_at(
             now,
             try_number,

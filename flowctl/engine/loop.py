@@ -487,7 +487,8 @@ class Loop:
         if settled.note:
             self._log(key, settled.note)
         seed = f"{key.dag_id}#{key.task_id}#{carried.stored.record.logical_date}"
-        fields = outcome_of_try(task, {"try_number": ti.try_number}, result, datetime.fromisoformat(at), seed=seed)
+        fields = outcome_of_try(task, {"try_number": ti.try_number, "retry_base": ti.retry_base}, result,
+                                datetime.fromisoformat(at), seed=seed)
         fields.update(settled.fields)
         if settled.effects:
             self._pending(carried.key).effects[key.task] = settled.effects

@@ -126,6 +126,8 @@ def _previous_states(service: Service, spec: DagSpec, run: dict[str, Any]) -> di
 def _reason(ti: dict[str, Any], wait: str | None, spec: DagSpec | None, tid: str, waiting: bool) -> str:
     state = ti.get("state", "none")
     n = ti.get("try_number", 0)
+    if ti.get("marked") and state in ("success", "failed"):  # not what its last try did
+        return str(ti.get("reason") or f"marked {state} by hand")
     if state == "success":
         updated = ti.get("assets_updated")
         return f"succeeded on try {n}" + (f"; updated {', '.join(updated)}" if updated else "")

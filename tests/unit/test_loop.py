@@ -174,6 +174,29 @@ def test_retries_wait_their_delay_on_the_clock(home: Path):
         assert timedelta(seconds=60) <= gap < timedelta(seconds=61)
 
 
+def test_a_cleared_task_has_its_retries_again(home: Path):
+    """retries=1: tries 1 and 2 fail, the run fails. Cleared, the try count goes on and the
+    retries come back (Airflow's rule): try 3 fails into up_for_retry, try 4 runs."""
+    store, clock = Store(home), FakeClock(T0)
+    spec = chain(n=1, retries=1, retry_delay=timedelta(seconds=60))
+    key = make_run(store, spec)
+
+    def fails_until_4(job: Job) -> Outcome:
+        assert isinstance(job.key, TryKey)
+        ok = job.key.try_number == 4
+        return Outcome({"state": "success" if ok else "failed", "error": None if ok else "boom", "xcom": {}}, seconds=1)
+
+    assert carry(store, {spec.dag_id: spec}, {key}, InlineExecutor(clock, fails_until_4), clock)[0] == 1
+    assert tis(store, key)["t0"].try_number == 2
+    apply_clear(store, spec, plan_clear(store, spec, key.dag_id, [key.run_id], task_regex=None, upstream=False,
+                                        downstream=False, only_failed=False, changed=False))
+    assert tis(store, key)["t0"].max_tries == 4  # shown as "try 3 of 4"
+    assert carry(store, {spec.dag_id: spec}, {key}, InlineExecutor(clock, fails_until_4), clock)[0] == 0
+    ti = tis(store, key)["t0"]
+    assert ti.state == "success" and ti.try_number == 4
+    assert [t["state"] for t in ti.tries] == ["up_for_retry", "failed", "up_for_retry", "success"]
+
+
 def test_execution_timeout_terminates_the_try_and_fails_it(home: Path):
     """A try that runs past execution_timeout is sent SIGTERM at that time and fails saying so."""
     store, clock = Store(home), FakeClock(T0)
