@@ -149,6 +149,11 @@ class Timetable(ABC):
         ``after`` is the newest existing run's logical date; this is catch-up.
         """
 
+    def iter_complete_intervals(self, now: dt.datetime, after: dt.datetime | None = None) -> Iterator[DataInterval]:
+        """`complete_intervals`, one at a time: catching up years of an hourly
+        schedule takes the first few without making all of them."""
+        return iter(self.complete_intervals(now, after))
+
     @abstractmethod
     def latest_complete(self, now: dt.datetime) -> DataInterval | None:
         """The newest interval with ``end <= now``: the one run ``catchup=False`` creates."""
@@ -293,15 +298,16 @@ class _PeriodicTimetable(Timetable):
         return out
 
     def complete_intervals(self, now, after=None):
+        return list(self.iter_complete_intervals(now, after))
+
+    def iter_complete_intervals(self, now, after=None):
         now = self._in(now)
         after = None if after is None else self._in(after)
-        out = []
         for s, e in self._intervals(self._start if after is None else after):
             if e > now:
-                break
+                return
             if after is None or s > after:
-                out.append(self._interval(s, e))
-        return out
+                yield self._interval(s, e)
 
     def latest_complete(self, now):
         if self._first is None:

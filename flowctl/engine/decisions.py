@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any, NamedTuple
 
 from flowctl.records import RunKey, TaskKey
@@ -445,7 +446,7 @@ class DueRuns:
 
     create: list[Any]  #: DataIntervals to create runs for, oldest first
     skipped: list[Any]  #: complete intervals the catchup=False rule passes over
-    deferred: int  #: due but held back by max_active_runs
+    deferred: int  #: due but held back by max_active_runs (counted for the wake summary only)
 
 
 def due_runs(
@@ -463,24 +464,31 @@ def due_runs(
     backfill run. `last_scheduled`: the latest scheduled run's logical date.
     catchup=True: every complete interval after it; catchup=False: only the
     latest complete one. At most `max_active_runs - active_runs` are created,
-    oldest first; the rest wait for a later tick.
+    oldest first; the rest wait for a later tick. With `want_skipped` (the wake
+    summary), also what catchup=False skipped and how many wait (counted up to
+    DEFERRED_COUNTED).
     """
     from flowctl.clock import iso
 
     skipped: list[Any] = []
-    if spec.catchup:
-        candidates = timetable.complete_intervals(now, after=last_scheduled)
-    else:
-        latest = timetable.latest_complete(now)
-        candidates = [latest] if latest is not None else []
-        if last_scheduled is not None and latest is not None:
-            candidates = [latest] if latest.start.timestamp() > last_scheduled.timestamp() else []
-            if want_skipped:
-                skipped = [i for i in timetable.complete_intervals(now, after=last_scheduled)
-                           if i.start.timestamp() != latest.start.timestamp()][:1000]
-    candidates = [i for i in candidates if iso(i.start) not in existing]
     room = max(0, spec.max_active_runs - active_runs)
+    if spec.catchup:  # lazily: years of intervals behind cost what is made now, not all of them
+        fresh = (i for i in timetable.iter_complete_intervals(now, after=last_scheduled) if iso(i.start) not in existing)
+        create = list(islice(fresh, room))
+        held = sum(1 for _ in islice(fresh, DEFERRED_COUNTED)) if want_skipped else 0
+        return DueRuns(create, skipped, held)
+    latest = timetable.latest_complete(now)
+    candidates = [latest] if latest is not None else []
+    if last_scheduled is not None and latest is not None:
+        candidates = [latest] if latest.start.timestamp() > last_scheduled.timestamp() else []
+        if want_skipped:
+            skipped = list(islice((i for i in timetable.iter_complete_intervals(now, after=last_scheduled)
+                                   if i.start.timestamp() != latest.start.timestamp()), 1000))
+    candidates = [i for i in candidates if iso(i.start) not in existing]
     return DueRuns(candidates[:room], skipped, max(0, len(candidates) - room))
+
+
+DEFERRED_COUNTED = 10_000  #: held-back intervals counted for the wake summary, at most
 
 
 # -- slots ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 from flowctl.clock import iso
 from flowctl.engine.assets import AssetTriggers
 from flowctl.engine.daemon import StatusFile
-from flowctl.engine.decisions import DueRuns, RunView, due_runs, task_verdicts
+from flowctl.engine.decisions import DEFERRED_COUNTED, DueRuns, RunView, due_runs, task_verdicts
 from flowctl.engine.loop import Loop
 from flowctl.engine.runs import new_run, params_problem
 from flowctl.engine.scopes import run_state
@@ -179,7 +179,8 @@ def wake_summary(note: str, reports: list[dict[str, Any]]) -> str:
             shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
             parts.append(f"skipped by catchup=False: {shown}")
         if r.get("deferred"):
-            parts.append(f"{r['deferred']} more wait for max_active_runs")
+            counted = "or more " if r["deferred"] >= DEFERRED_COUNTED else ""
+            parts.append(f"{r['deferred']} {counted}more wait for max_active_runs")
         lines.append(f"  {r['dag_id']}: " + "; ".join(parts))
     if len(lines) == 1:
         lines.append("  nothing was missed")

@@ -14,6 +14,7 @@ import pytest
 from flowctl import DAG, EmptyOperator
 from flowctl.clock import FakeClock, iso
 from flowctl.engine.decisions import (
+    DEFERRED_COUNTED,
     Queue,
     RunView,
     SetRunState,
@@ -112,6 +113,36 @@ def test_catchup_without_any_run_starts_at_start_date():
     assert starts(due.create) == [iso(day(d)) for d in range(1, 10)]
 
 
+class _Counting:
+    """A timetable that counts the intervals pulled from it."""
+
+    def __init__(self, timetable: Any) -> None:
+        self.timetable, self.pulled = timetable, 0
+
+    def iter_complete_intervals(self, now: datetime, after: datetime | None = None) -> Any:
+        for interval in self.timetable.iter_complete_intervals(now, after):
+            self.pulled += 1
+            yield interval
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.timetable, name)
+
+
+def test_catching_up_years_makes_only_what_is_created_now():
+    """An hourly DAG from 2000 with no run: 230,000 intervals are due, max_active_runs=16
+    are created; the rest are not even made (each tick paid for all of them before), and
+    the wake summary counts them up to a bound."""
+    with DAG("hourly", schedule="@hourly", start_date=pendulum.datetime(2000, 1, 1, tz="UTC"), catchup=True) as dag:
+        EmptyOperator(task_id="t")
+    spec = spec_of(dag)
+    tt = _Counting(spec.timetable())
+    due = due_runs(spec, tt, set(), None, 0, NOW)  # type: ignore[arg-type]
+    assert starts(due.create) == [iso(datetime(2000, 1, 1, h, tzinfo=UTC)) for h in range(16)]
+    assert tt.pulled == 16
+    summary = due_runs(spec, tt, set(), None, 0, NOW, want_skipped=True)  # type: ignore[arg-type]
+    assert len(summary.create) == 16 and summary.deferred == DEFERRED_COUNTED
+
+
 def test_no_catchup_creates_only_the_latest_complete_interval():
     """catchup=False: only the newest complete interval (9 March), with or without earlier runs."""
     spec = daily(catchup=False)
@@ -141,10 +172,10 @@ def test_an_existing_backfill_date_is_not_created_again():
 def test_max_active_runs_limits_what_is_created_and_reports_the_rest_deferred():
     """max_active_runs=2 with 1 run active: 1 of the 3 due runs (the oldest) is created, 2 deferred."""
     spec = daily(catchup=True, max_active_runs=2)
-    due = due_runs(spec, spec.timetable(), {iso(day(6))}, day(6), 1, NOW)
+    due = due_runs(spec, spec.timetable(), {iso(day(6))}, day(6), 1, NOW, want_skipped=True)
     assert starts(due.create) == [iso(day(7))]
     assert due.deferred == 2
-    full = due_runs(spec, spec.timetable(), {iso(day(6))}, day(6), 2, NOW)
+    full = due_runs(spec, spec.timetable(), {iso(day(6))}, day(6), 2, NOW, want_skipped=True)
     assert full.create == [] and full.deferred == 3
 
 
