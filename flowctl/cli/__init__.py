@@ -32,9 +32,10 @@ def main(argv: list[str] | None = None) -> None:
     (exit 1). Output goes through a writer that a closed pipe cannot stop."""
     import typer
 
-    from flowctl.cli.render import protect_output, refused_output
+    from flowctl.cli.render import protect_output, refused_output, reopen_closed_streams
     from flowctl.errors import FlowctlError
 
+    reopen_closed_streams()
     protect_output()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args

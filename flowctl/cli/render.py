@@ -77,6 +77,33 @@ class SafeStream:
         return getattr(self._stream, name)
 
 
+def reopen_closed_streams() -> None:
+    """Point a standard stream the caller closed (`<&-`, `>&-`, `2>&-`) at
+    /dev/null before anything else is opened: otherwise the next file, lock or
+    socket takes its number and whatever later takes that number for a stream
+    clobbers it (a task's stdin, a daemon's redirections: Bash tasks failed
+    with EBADF and a lock could be lost). A closed stdin reads as empty (no
+    terminal to confirm on), a closed stderr drops what it is told, and a
+    closed stdout is output that could not be written (`refused_output`)."""
+
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+            closed.append(fd)
+    if 0 in closed or sys.stdin is None:
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115
+    if 2 in closed or sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    if 1 in closed or sys.stdout is None:
+        stream = SafeStream(open(1, "w", closefd=False))  # noqa: SIM115
+        stream.refused = OSError(errno.EBADF, "the standard output is closed")
+        stream.dropped = True
+        sys.stdout = stream  # type: ignore[assignment]
+
+
 def protect_output() -> None:
     """Route sys.stdout and sys.stderr through SafeStream (once, at start-up)."""
     if not isinstance(sys.stdout, SafeStream) and sys.stdout is not None:

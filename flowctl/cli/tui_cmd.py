@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from flowctl.cli.app import _service, app
+from flowctl.errors import UsageError
 
 
 @app.command()
@@ -32,6 +33,12 @@ def tui(
 
         settings = service.settings
         raise typer.Exit(serve_web(settings.home.resolve(), settings.dags_folder.resolve(), host, port))
+    import os
+    import sys
+
+    if "TEXTUAL_DRIVER" not in os.environ and not sys.stdin.isatty():  # a browser tab of --serve has its own
+        raise UsageError("the TUI reads keys from a terminal, and the standard input is not one; "
+                         "for a browser, run flowctl tui --serve")
     from flowctl.tui.app import run_tui
 
     raise typer.Exit(run_tui(service))

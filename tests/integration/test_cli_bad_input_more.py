@@ -180,3 +180,39 @@ def test_variables_export_dash_writes_stdout(flow):
 def test_variables_set_empty_key_is_a_usage_error(flow):
     """An empty key is a wrong command line (exit 2), not a failure."""
     one_line_refusal(flow("variables", "set", "", "v"))
+
+
+def closed(flow, redirect: str, *args: str):
+    """`flowctl ARGS` run with one of its standard streams closed (`<&-`, `>&-`, `2>&-`)."""
+    import subprocess
+    import sys
+
+    script = f'exec "$0" -m flowctl "$@" {redirect}'
+    proc = subprocess.run(["sh", "-c", script, sys.executable, *args], capture_output=True, text=True,
+                          timeout=120, cwd=flow.root, env=flow.env)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_closed_standard_streams_change_nothing_but_the_output(flow):
+    """A closed stdin leaves every task's stdin a readable /dev/null (a Bash task that
+    reads it failed with EBADF, and its log was empty); a closed stdout is output that
+    could not be written (one line, exit 1), not a traceback; a closed stderr is not
+    a failure; the TUI without a terminal to read says so."""
+    flow.write_dag("reads.py", """
+        import pendulum
+        from flowctl import DAG, BashOperator
+        with DAG("reads", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+            BashOperator(task_id="a", bash_command="read x; echo read=[$x]") >> BashOperator(task_id="b", bash_command="true")
+    """)
+    code, out, err = closed(flow, "<&-", "run", "reads")
+    assert code == 0 and "succeeded" in out, (out, err)
+    assert "read=[]" in flow("logs", "reads", flow("runs", "list", "--json").json()[0]["run_id"], "a").out
+    code, out, err = closed(flow, ">&-", "runs", "list", "--json")
+    assert code == 1 and err.strip().splitlines() == [
+        "flowctl: could not write the output (the standard output is closed); it is incomplete, "
+        "but the command itself ran to its end"], err
+    assert closed(flow, "2>&-", "--version")[0] == 0
+    code, _, err = closed(flow, "<&-", "clear", "reads")
+    assert code == 2 and "--yes" in err and "Traceback" not in err
+    code, _, err = closed(flow, "<&-", "tui")
+    assert code == 2 and "flowctl tui --serve" in err
