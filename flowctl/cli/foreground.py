@@ -110,7 +110,7 @@ def run_in_foreground(service: Any, spec: DagSpec, when: Any, conf: dict[str, An
                   f"{plural(service.settings.workers, 'worker slot')}\n")
 
     def announce(kind: str, info: dict[str, Any]) -> None:
-        if kind in ("stopping", "store_stalled", "store_recovered", "store_error"):
+        if kind in ("stopping", "waiting", "store_stalled", "store_recovered", "store_error"):
             sys.stderr.write(f"flowctl: {info.get('message') or _store_line(kind, info)}\n")
             sys.stderr.flush()
         progress = state.get("progress")
@@ -235,7 +235,7 @@ class BackfillProgress:
             self.bar.start()
 
     def announce(self, kind: str, info: dict[str, Any]) -> None:
-        if kind in ("stopping", "store_stalled", "store_recovered", "store_error"):
+        if kind in ("stopping", "waiting", "store_stalled", "store_recovered", "store_error"):
             sys.stderr.write(f"flowctl: {info.get('message') or _store_line(kind, info)}\n")
             sys.stderr.flush()
         elif kind == "task_started":

@@ -21,7 +21,7 @@ from flowctl.cli.app import (
 def scheduler(
     ctx: typer.Context,
     daemon: Annotated[bool, typer.Option("--daemon", "-D", help="Detach; log to scheduler.log in the home folder.")] = False,
-    until_idle: Annotated[bool, typer.Option("--until-idle", help="Create what is due, carry out all pending work, exit (1 if a run cannot go on).")] = False,
+    until_idle: Annotated[bool, typer.Option("--until-idle", help="Create what is due, carry out all pending work, exit (1 if a run it carried out failed or cannot go on).")] = False,
     grace: Annotated[float, typer.Option("--grace", metavar="SECONDS", help="Seconds running tasks get to finish on stop.")] = 30.0,
     executor: ExecutorOpt = None,
     dask_address: DaskAddressOpt = None,

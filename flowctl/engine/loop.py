@@ -35,12 +35,14 @@ from flowctl.engine.decisions import (
     Candidate,
     Lane,
     ReadyQueue,
+    RunView,
     counts_for_run_state,
     descendants,
     judge,
     outcome_of_try,
     run_deadline,
     runs_held,
+    task_verdicts,
     timeout_reason,
 )
 from flowctl.engine.pools import SlotKeeper
@@ -773,6 +775,28 @@ class Loop:
     def _lane_of(self, cand: Candidate) -> Lane:
         carried = self.carried.get(cand.run)
         return SlotKeeper.lane(carried.spec if carried is not None else None, cand.task.task_id)
+
+    def why_waiting(self, key: RunKey, now: datetime) -> str:
+        """Why a carried run does not move on, in words: its ready task instances'
+        pool or limit first (a pool of 0 slots holds them forever), then what
+        its other tasks wait for."""
+        carried = self.carried.get(key)
+        if carried is None or carried.spec is None:
+            return "the DAG is not in the DAG folder (see `flowctl dags errors`)"
+        gate = self.slots.occupancy(self._dag_limits())
+        held: dict[str, list[str]] = {}  # reason -> the task instances it holds back
+        for cand in self.ready.items():
+            if cand.run == key:
+                lane = self._lane_of(cand)
+                why = gate.unrunnable(lane) or gate.blocked(key.dag_id, lane)
+                if why is not None:
+                    held.setdefault(why, []).append(cand.task.label())
+        reasons = [f"{', '.join(sorted(labels))}: {why}" for why, labels in held.items()]
+        stored = carried.stored
+        view = RunView(key.dag_id, key.run_id, stored.run, dict(stored.task_instances))
+        _, _, waits, _ = task_verdicts(carried.spec, view, now, carried.prev_states, explain=True)
+        reasons.extend(f"{w.task_id}: {w.reason}" for w in waits)
+        return "; ".join(reasons[:3]) or "no task can start"
 
     def _dag_limits(self) -> dict[str, int]:
         return {c.key.dag_id: c.spec.max_active_tasks for c in self.carried.values() if c.spec is not None}

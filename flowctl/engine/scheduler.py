@@ -18,7 +18,7 @@ from typing import Any
 from flowctl.clock import iso
 from flowctl.engine.assets import AssetTriggers
 from flowctl.engine.daemon import StatusFile
-from flowctl.engine.decisions import DEFERRED_COUNTED, DueRuns, RunView, due_runs, task_verdicts
+from flowctl.engine.decisions import DEFERRED_COUNTED, DueRuns, due_runs
 from flowctl.engine.loop import Loop
 from flowctl.engine.runs import new_run, params_problem
 from flowctl.engine.scopes import run_state
@@ -214,6 +214,7 @@ class SchedulerScope:
         self._mono_prev = self.clock.monotonic()
         self.stuck: list[str] = []
         self.damaged: list[str] = []
+        self.failed: list[str] = []  #: runs carried out here that failed (--until-idle then exits 1)
         self.status.write({"pid": self.owner["pid"], "started_at": iso(self._started), "heartbeat": iso(self._started)})
 
     def current_specs(self) -> dict[str, DagSpec]:
@@ -303,15 +304,7 @@ class SchedulerScope:
         return False
 
     def _why_stuck(self, loop: Loop, key: RunKey) -> str:
-        carried = loop.carried[key]
-        spec = self.specs.get(key.dag_id)
-        if spec is None:
-            return f"{key.dag_id} {key.run_id}: the DAG is not in the DAG folder (see `flowctl dags errors`)"
-        stored = carried.stored
-        view = RunView(key.dag_id, key.run_id, stored.run, dict(stored.task_instances))
-        _, _, waits, _ = task_verdicts(spec, view, self.clock.now(), carried.prev_states, explain=True)
-        reasons = [f"{w.task_id}: {w.reason}" for w in waits[:3]]
-        return f"{key.dag_id} {key.run_id}: " + ("; ".join(reasons) or "no task can start")
+        return f"{key.dag_id} {key.run_id}: {loop.why_waiting(key, self.clock.now())}"
 
     def exit_code(self, loop: Loop) -> int:
         final = self.status.read()
@@ -328,7 +321,11 @@ class SchedulerScope:
         flags = self.creator.flags_problem
         if flags:
             self.log(f"no scheduled run was made: {flags}")
-        return 1 if (self.stuck or self.damaged or flags) else 0
+        failed = self.failed if self.until_idle else []  # a scheduler stopped by hand did its job
+        if failed:
+            self.log(f"{len(failed)} run(s) failed: " + ", ".join(failed[:5])
+                     + (f" and {len(failed) - 5} more" if len(failed) > 5 else ""))
+        return 1 if (self.stuck or self.damaged or flags or failed) else 0
 
 
 def listen_for_pokes(path: Path) -> list[int]:

@@ -32,6 +32,7 @@ class RunScope:
 
     keys: set[RunKey]
     store: Store
+    said: str | None = None  #: why the run waits, as last said
 
     def runs(self) -> set[RunKey] | None:
         return self.keys
@@ -42,8 +43,19 @@ class RunScope:
     def done(self, loop: Loop) -> bool:
         if loop.busy():
             return False
-        return all(run_state(loop, self.store, k) in RUN_FINISHED | {None, "damaged"}
+        over = all(run_state(loop, self.store, k) in RUN_FINISHED | {None, "damaged"}
                    for k in self.keys | loop.triggered)  # and the runs its tasks triggered
+        if not over and loop.idle_ticks >= 3 and not loop.stopping:
+            self._say_why(loop)
+        return over
+
+    def _say_why(self, loop: Loop) -> None:
+        """Nothing runs and nothing is due: say once why the run waits (a pool of 0
+        slots, say), rather than wait in silence; it goes on when that changes."""
+        why = "; ".join(loop.why_waiting(k, loop.clock.now()) for k in sorted(self.keys) if k in loop.carried)
+        if why and why != self.said:
+            self.said = why
+            loop.announce("waiting", {"message": f"waiting: {why}"})
 
     def exit_code(self, loop: Loop) -> int:
         states = [run_state(loop, self.store, k) for k in self.keys]

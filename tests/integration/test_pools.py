@@ -4,6 +4,7 @@ holds a full pool, and a task whose pool does not exist."""
 
 from __future__ import annotations
 
+import select
 import time
 
 import pytest
@@ -104,3 +105,23 @@ def test_a_task_in_a_pool_that_does_not_exist_fails(flow):
     states = flow("tasks", "states", "pooled", res.json()["run_id"], "--json").json()
     assert states[0]["state"] == "failed"
     assert "pool 'warehouse' does not exist" in flow("explain", "pooled", res.json()["run_id"]).out
+
+
+def test_a_run_held_by_a_pool_of_no_slots_says_so_and_goes_on_when_it_has_some(flow):
+    """`flowctl run` with default_pool at 0 slots waited in silence; it says once why it
+    waits (the pool, and what waits behind it), then runs when the pool has slots."""
+    flow.write_dag("pooled.py", POOLED.replace("{sleep}", "0").replace(', pool="warehouse"', ""))
+    assert flow("pools", "set", "default_pool", "0").code == 0
+    run = flow.popen("run", "pooled")
+    try:
+        said, _, _ = select.select([run.stderr], [], [], 20)
+        assert said, "nothing said on stderr in 20 s"
+        line = run.stderr.readline()  # the first thing it says there
+        assert line.startswith("flowctl: waiting: q0, q1, q2: pool default_pool has 0 slots"), line
+        assert flow("pools", "set", "default_pool", "2").code == 0
+        assert run.wait(timeout=60) == 0, run.stderr.read()
+    finally:
+        if run.poll() is None:
+            run.kill()
+    (only,) = flow("runs", "list", "--json").json()
+    assert [t["state"] for t in flow("tasks", "states", "pooled", only["run_id"], "--json").json()] == ["success"] * 3

@@ -125,6 +125,18 @@ def test_until_idle_catches_up_three_days_and_then_has_nothing_to_do(flow):
     assert len(runs(flow)) == 4
 
 
+def test_until_idle_exits_1_naming_the_runs_it_carried_that_failed(flow):
+    """Exit codes say whether a run failed (CONTRACT): `--until-idle` exited 0 after
+    carrying out a failed run. It names it; a later --until-idle with nothing to do is 0."""
+    flow.write_dag("fails.py", MANUAL.format(dag_id="fails").replace("echo hello from fails", "exit 3"))
+    flow.write_dag("works.py", MANUAL.format(dag_id="works"))
+    bad = flow("trigger", "fails").out.strip()
+    assert flow("trigger", "works").code == 0
+    res = flow("scheduler", "--until-idle", timeout=60)
+    assert res.code == 1 and f"1 run(s) failed: fails {bad}" in res.out, (res.out, res.err)
+    assert flow("scheduler", "--until-idle", timeout=60).code == 0
+
+
 def test_until_idle_catches_up_one_run_at_a_time_under_max_active_runs_1(flow):
     """With max_active_runs=1 the three due intervals are held back behind each other;
     one --until-idle call still makes and runs every one of them, oldest first."""
