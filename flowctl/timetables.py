@@ -149,6 +149,11 @@ class Timetable(ABC):
         ``after`` is the newest existing run's logical date; this is catch-up.
         """
 
+    def iter_intervals_between(self, first: dt.datetime, last: dt.datetime) -> Iterator[DataInterval]:
+        """`intervals_between`, one at a time: a range too long to plan is seen
+        as such without making all of it."""
+        return iter(self.intervals_between(first, last))
+
     def iter_complete_intervals(self, now: dt.datetime, after: dt.datetime | None = None) -> Iterator[DataInterval]:
         """`complete_intervals`, one at a time: catching up years of an hourly
         schedule takes the first few without making all of them."""
@@ -289,13 +294,14 @@ class _PeriodicTimetable(Timetable):
         return [self._interval(s, e) for s, e in islice(self._intervals(t), n)]
 
     def intervals_between(self, first, last):
+        return list(self.iter_intervals_between(first, last))
+
+    def iter_intervals_between(self, first, last):
         last = self._in(last)
-        out = []
         for s, e in self._intervals(self._in(first)):
             if s > last:
-                break
-            out.append(self._interval(s, e))
-        return out
+                return
+            yield self._interval(s, e)
 
     def complete_intervals(self, now, after=None):
         return list(self.iter_complete_intervals(now, after))

@@ -22,17 +22,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from flowctl.clock import iso
 from flowctl.engine.clearing import apply_clear, plan_clear, version_changes
-from flowctl.engine.runs import new_run, run_for_date
+from flowctl.engine.runs import new_run, run_for_date, runs_by_date
 from flowctl.errors import StoreCorrupt, UsageError
 from flowctl.procs import owner_alive
 from flowctl.records import RunKey
 from flowctl.specs import DagSpec
 from flowctl.states import RUN_FINISHED
 from flowctl.store import Store
+
+MAX_INTERVALS = 100_000  #: a backfill plans at most this many intervals (11 years of an hourly DAG)
 
 
 @dataclass(frozen=True)
@@ -59,12 +62,16 @@ def plan_backfill(store: Store, spec: DagSpec, start: datetime, end: datetime, r
     if spec.schedule is None and spec.schedule_seconds is None:
         what = "runs on asset updates only" if spec.asset_condition else "has no schedule"
         raise UsageError(f"{spec.dag_id} {what}, so it has no data intervals to backfill; use `flowctl run`")
-    intervals = spec.timetable().intervals_between(start, end)
+    intervals = list(islice(spec.timetable().iter_intervals_between(start, end), MAX_INTERVALS + 1))
+    if len(intervals) > MAX_INTERVALS:
+        raise UsageError(f"{start.isoformat()} to {end.isoformat()} holds more than {MAX_INTERVALS:,} intervals of "
+                         f"{spec.dag_id} ({spec.schedule_display}); backfill a shorter range at a time")
+    by_date = runs_by_date(store, spec.dag_id)
     items = []
     for interval in intervals:
         stamp = iso(interval.start)
         assert stamp is not None
-        found = run_for_date(store, spec.dag_id, stamp)
+        found = by_date.get(stamp)
         if found is None:
             items.append(PlanItem(interval.start, interval.end, "create", f"backfill__{stamp}", None, "no run yet"))
             continue

@@ -65,6 +65,17 @@ def run_for_date(store: Store, dag_id: str, logical_date_iso: str) -> str | None
     return None
 
 
+def runs_by_date(store: Store, dag_id: str) -> dict[str, str]:
+    """Logical date (UTC ISO) -> run id, for every run of the DAG: one listing
+    of its folder, where asking `run_for_date` per date lists it each time."""
+    out: dict[str, str] = {}
+    for run_id in store.run_ids(dag_id):
+        stamp = logical_stamp(run_id)
+        if stamp is not None:
+            out.setdefault(stamp, run_id)
+    return out
+
+
 def dates_with_runs(store: Store, dag_id: str) -> set[str]:
     """Logical dates (UTC ISO) that have a run of any type."""
     out = set()

@@ -471,3 +471,22 @@ def test_the_scheduler_lets_ended_runs_go(home: Path):
                                         downstream=False, only_failed=False, changed=False))
     assert scheduler().run() == 0
     assert tis(store, RunKey("daily", first))["a"].try_number == 2
+
+
+def test_a_backfill_plan_finds_existing_runs_and_refuses_a_range_too_long_to_plan(home: Path):
+    """The plan knows which dates have runs (one listing of the DAG's runs, not one per
+    interval: 43,825 hourly intervals took 16-88 s); a range of more than
+    MAX_INTERVALS intervals is one clear refusal instead of minutes and gigabytes."""
+    from flowctl.engine.backfill import MAX_INTERVALS, plan_backfill
+    from flowctl.errors import UsageError
+
+    store = Store(home)
+    with DAG("minutely", schedule=timedelta(minutes=1), start_date=pendulum.datetime(2000, 1, 1, tz="UTC")) as dag:
+        EmptyOperator(task_id="t")
+    spec = spec_of(dag)
+    make_run(store, spec, datetime(2026, 1, 1, 0, 1, tzinfo=UTC), run_type="backfill")
+    plan = plan_backfill(store, spec, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 0, 2, tzinfo=UTC),
+                         "none", False)
+    assert [i.action for i in plan] == ["create", "follow", "create"]  # this live process owns that run
+    with pytest.raises(UsageError, match=f"more than {MAX_INTERVALS:,} intervals of minutely"):
+        plan_backfill(store, spec, datetime(2000, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC), "none", False)
