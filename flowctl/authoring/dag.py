@@ -391,6 +391,20 @@ class AirflowDAG(DAG):
     def task_group_dict(self) -> dict[str, Any]:
         return {}
 
+    @property
+    def schedule_interval(self) -> Any:
+        """Airflow 2's name for the schedule (a cron string, preset, timedelta or None)."""
+        return self.schedule
+
+    @property
+    def timetable(self) -> Any:
+        """The schedule's timetable, with Airflow's `summary` (the schedule as written)."""
+        from flowctl.timetables import make_timetable
+
+        made = make_timetable(self.schedule, self.start_date, self.end_date, default_tz="UTC")
+        made.summary = "None" if self.schedule is None else str(self.schedule)
+        return made
+
 
 class Dependable:
     """`a >> b`, `a << b` and their reflections (lists on either side), for

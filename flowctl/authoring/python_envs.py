@@ -267,6 +267,12 @@ def package_index_url(conn_id: str) -> str:
 _venv_lock = threading.Lock()
 
 
+def is_venv_installed() -> bool:
+    """Airflow's check before using PythonVirtualenvOperator. flowctl makes its
+    virtualenvs with the standard library's `venv`, so they can always be made."""
+    return True
+
+
 def venv_key(base: str, requirements: list[str], system_site_packages: bool, options: list[str],
              index_urls: list[str]) -> str:
     doc = {"python": os.path.realpath(base), "requirements": sorted(requirements), "system": system_site_packages,

@@ -549,6 +549,10 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+_CALLBACK_STATES = {"on_success_callback": "success", "on_failure_callback": "failed",
+                    "on_retry_callback": "up_for_retry", "on_skipped_callback": "skipped"}
+
+
 def run_callback(dag: Any, payload: dict[str, Any], home: str | None) -> dict[str, Any]:
     """Call a task or DAG callback once, with the context (and the error for
     failures). A callback that raises is logged and changes nothing."""
@@ -578,6 +582,13 @@ def run_callback(dag: Any, payload: dict[str, Any], home: str | None) -> dict[st
                                 timezone=payload["timezone"], prev_success=payload.get("prev_success"))
     if task is not None:
         ti.attach(task, context)
+    # what the callback is about has happened: Airflow sets the state before calling it
+    outcome = _CALLBACK_STATES.get(name)
+    if outcome is not None:
+        if task is not None:
+            ti.state = outcome
+        elif outcome in ("success", "failed"):
+            context["dag_run"].state = outcome
     if payload.get("error"):
         context["exception"] = failure_exception(payload["error"], [fn, getattr(task, "python_callable", None)])
     context["reason"] = payload.get("reason")

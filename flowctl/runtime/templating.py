@@ -280,11 +280,17 @@ def build_context(
     prev_success: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The template context for one try. Dates are aware pendulum values in
-    the DAG's zone; `ds` is the logical date's day in that zone. Params are
-    the task's, overridden by the run's conf, and checked against their Params.
-    The dates and helpers are made when first read (see `Context`)."""
+    the DAG's zone; `ds` is the logical date's day in that zone. In a DAG made
+    through the `airflow` layer they are in UTC, as Airflow renders them (a
+    07:00 Seoul run has yesterday's `ds`): an unchanged DAG writes the same
+    partitions. Params are the task's, overridden by the run's conf, and
+    checked against their Params. The dates and helpers are made when first
+    read (see `Context`)."""
     from flowctl import masking
     from flowctl.authoring.params import check_params
+
+    if getattr(dag, "airflow_layer", False):
+        timezone = "UTC"
 
     conf = run.get("conf") or {}
     params = check_params(dict(getattr(task, "params", None) or getattr(dag, "params", {}) or {}),

@@ -141,3 +141,39 @@ def test_conf_answers_airflows_options(flow):
     assert f"logs True {flow.home.resolve() / 'logs'}" in log
     assert "level DEBUG DEBUG" in log and "concurrency 7" in log and "fallback fb" in log
     assert "error section/key [core/no_such_key] not found in config" in log
+
+
+def test_names_real_dag_files_use_and_the_dates_and_states_they_see(flow):
+    """From a real corpus: `from airflow import Dataset, XComArg, Asset`,
+    `is_venv_installed`, `dag.schedule_interval` and `dag.timetable.summary` load; a
+    template's dates are UTC in a DAG made through `airflow`, as Airflow renders them (a
+    07:00 Seoul run has yesterday's `ds`); a callback sees the state its event set."""
+    write(flow.dags / "corpus.py", """
+        import pendulum
+        from airflow import DAG, Asset, Dataset, XComArg
+        from airflow.operators.bash import BashOperator
+        from airflow.operators.python import PythonOperator, is_venv_installed
+
+        def cb(context):
+            print("SEEN", context["task_instance"].state if context.get("task") else "-", context["dag_run"].state)
+
+        def boom():
+            raise ValueError("no")
+
+        with DAG("seoul", start_date=pendulum.datetime(2023, 2, 1, tz="Asia/Seoul"), schedule_interval="0 7 * * *",
+                 on_failure_callback=cb) as dag:
+            assert (dag.schedule_interval, dag.timetable.summary) == ("0 7 * * *", "0 7 * * *")
+            assert is_venv_installed() and Asset and XComArg
+            BashOperator(task_id="day", bash_command="echo DS={{ ds }} TS={{ ts }}", outlets=[Dataset("s3://x")])
+            PythonOperator(task_id="ok", python_callable=lambda: 1, on_success_callback=cb)
+            PythonOperator(task_id="bad", python_callable=boom, on_failure_callback=cb)
+    """)
+    assert flow("dags", "errors").code == 0
+    res, doc, states = run_json(flow, "seoul", "--logical-date", "2026-11-20 07:00")
+    assert states == {"day": "success", "ok": "success", "bad": "failed"}, res.err
+    run_id = doc["run_id"]
+    assert "DS=2026-11-19 TS=2026-11-19T22:00:00+00:00" in flow("logs", "seoul", run_id, "day").out
+    assert "SEEN success running" in flow("logs", "seoul", run_id, "ok").out
+    assert "SEEN failed running" in flow("logs", "seoul", run_id, "bad").out
+    dag_log = "".join(p.read_text() for p in flow.home.rglob("*callback*.log"))
+    assert "SEEN - failed" in dag_log, dag_log

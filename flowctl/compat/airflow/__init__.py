@@ -14,10 +14,22 @@ from airflow.exceptions import AirflowException  # noqa: F401
 from flowctl.authoring.dag import AirflowDAG as DAG  # noqa: F401
 
 _moved.install()
-__getattr__ = submodule_getattr(__name__)
-"""`airflow.utils.dates.days_ago(1)` after a bare `import airflow`, as in Airflow 2."""
+_submodule = submodule_getattr(__name__)
+
+#: names Airflow's own `airflow/__init__.py` gives lazily (2.4+: Dataset, XComArg; 3: Asset)
+_TOP_LEVEL = {"Dataset": "airflow.datasets", "XComArg": "airflow.models.xcom_arg", "Asset": "airflow.sdk"}
+
+
+def __getattr__(name: str) -> object:
+    """`from airflow import Dataset`, and `airflow.utils.dates.days_ago(1)` after a
+    bare `import airflow`, as in Airflow 2."""
+    if name in _TOP_LEVEL:
+        import importlib
+
+        return getattr(importlib.import_module(_TOP_LEVEL[name]), name)
+    return _submodule(name)
 
 __version__ = "2.10.5"
 """The Airflow API level DAG files may assume (Airflow 3's airflow.sdk is here too)."""
 
-__all__ = ['DAG', 'AirflowException', '__version__']
+__all__ = ['DAG', 'AirflowException', 'Dataset', 'XComArg', 'Asset', '__version__']

@@ -18,4 +18,4 @@ def _refused_class(name: str, why: str) -> type:
     return type(name, (), {"__init__": __init__, "__doc__": f"Refused by flowctl: {why}."})
 
 
-SubDagOperator = _refused_class("SubDagOperator", "SubDAGs are gone in Airflow 2.x and 3; use a TaskGroup")
+SubDagOperator = _refused_class("SubDagOperator", "SubDAGs were deprecated in Airflow 2 and removed in 3; flowctl runs none: use a TaskGroup")

@@ -28,4 +28,12 @@ from flowctl.variables import Variable  # noqa: F401
 
 Context = dict[str, Any]
 
-__all__ = ['DAG', 'dag', 'task', 'task_group', 'TaskGroup', 'Label', 'EdgeModifier', 'chain', 'chain_linear', 'cross_downstream', 'BaseOperator', 'BaseSensorOperator', 'PokeReturnValue', 'XComArg', 'Param', 'ParamsDict', 'Variable', 'Connection', 'BaseHook', 'get_current_context', 'Asset', 'AssetAlias', 'AssetAll', 'AssetAny', 'Metadata', 'Context', 'TriggerRule', 'setup', 'teardown']
+
+def asset(*args: Any, **kwargs: Any) -> Any:
+    """Airflow 3's `@asset` (a DAG of one task per asset): refused with its reason."""
+    from airflow._refused import refuse
+
+    refuse("@asset", "asset-centric DAGs are not supported yet; write a DAG whose task has "
+                     "outlets=[Asset(...)], which flowctl runs")
+
+__all__ = ['DAG', 'dag', 'task', 'task_group', 'TaskGroup', 'Label', 'EdgeModifier', 'chain', 'chain_linear', 'cross_downstream', 'BaseOperator', 'BaseSensorOperator', 'PokeReturnValue', 'XComArg', 'Param', 'ParamsDict', 'Variable', 'Connection', 'BaseHook', 'get_current_context', 'Asset', 'AssetAlias', 'AssetAll', 'AssetAny', 'Metadata', 'Context', 'TriggerRule', 'setup', 'teardown', 'asset']

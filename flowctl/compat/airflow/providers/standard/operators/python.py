@@ -8,7 +8,8 @@ from flowctl.authoring.python_envs import (  # noqa: F401
     BranchPythonVirtualenvOperator,
     ExternalPythonOperator,
     PythonVirtualenvOperator,
+    is_venv_installed,
 )
 from flowctl.runtime.context import get_current_context  # noqa: F401
 
-__all__ = ['PythonOperator', 'BranchPythonOperator', 'ShortCircuitOperator', 'PythonVirtualenvOperator', 'ExternalPythonOperator', 'BranchPythonVirtualenvOperator', 'BranchExternalPythonOperator', 'get_current_context']
+__all__ = ['PythonOperator', 'BranchPythonOperator', 'ShortCircuitOperator', 'PythonVirtualenvOperator', 'ExternalPythonOperator', 'BranchPythonVirtualenvOperator', 'BranchExternalPythonOperator', 'get_current_context', 'is_venv_installed']
