@@ -58,6 +58,11 @@ def _notifier(settings: Settings) -> Callable[[dict[str, Any]], None]:
     return send
 
 
+STOP_GRACE = 30.0
+"""Seconds a foreground `run` or `backfill` stopped by Ctrl-C or SIGTERM waits for its running
+tries before it kills them (they run again later): a poking sensor would otherwise hold it forever."""
+
+
 def _payload_extra(settings: Settings) -> Callable[[Any, Any, Any], dict[str, Any]]:
     """What every try's payload carries from the settings."""
     extra = {"max_xcom_bytes": getattr(settings, "max_xcom_bytes", 1 << 20), "dags_folder": str(settings.dags_folder)}
@@ -78,7 +83,7 @@ def carry_out_runs(store: Store, settings: Settings, executor: Any, specs: Mappi
     fixed = dict(specs)
     driver = Driver(store=store, executor=executor, specs=lambda: fixed, workers=settings.workers, owner=owner,
                     clock=SystemClock(), scope=RunScope(set(keys), store), announce=announce,
-                    notify=_notifier(settings), payload_extra=_payload_extra(settings),
+                    notify=_notifier(settings), payload_extra=_payload_extra(settings), grace=STOP_GRACE,
                     max_map_length=settings.max_map_length)
     try:
         return driver.run()
@@ -106,7 +111,7 @@ def backfill(store: Store, settings: Settings, spec: DagSpec, plan: list[PlanIte
                     store=store, on_finish=finished)
         driver = Driver(store=store, executor=executor, specs=lambda: specs, workers=settings.workers,
                         owner=owner, clock=SystemClock(), scope=feed, announce=announce, notify=_notifier(settings),
-                        payload_extra=_payload_extra(settings),
+                        payload_extra=_payload_extra(settings), grace=STOP_GRACE,
                         max_map_length=settings.max_map_length)
     try:
         driver.run()
