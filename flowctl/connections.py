@@ -180,8 +180,14 @@ def stored(home: str | os.PathLike[str] | None = None) -> dict[str, Connection]:
 
 def find(conn_id: str, home: str | os.PathLike[str] | None = None) -> Connection | None:
     """The connection (the environment's first), or None; its secrets get registered."""
-    env = os.environ.get(ENV_PREFIX + conn_id.upper())
-    conn = Connection.from_env_value(conn_id, env) if env else stored(home).get(conn_id)
+    name = ENV_PREFIX + conn_id.upper()
+    env = os.environ.get(name)
+    try:
+        conn = Connection.from_env_value(conn_id, env) if env else stored(home).get(conn_id)
+    except ValueError as exc:  # JSON's errors are ValueErrors too
+        from flowctl.errors import UsageError
+
+        raise UsageError(f"the environment variable {name} is not a connection: {exc}") from None
     if conn is not None:
         conn.register_secrets()
     return conn

@@ -75,11 +75,15 @@ def variables_set(
         raise UsageError(f"a Variable key must be 1 to 250 characters, not {key!r}")
     if serialize_json:
         try:
-            value = json.dumps(json.loads(value), indent=2)
+            value = json.dumps(json.loads(value, parse_constant=_no_constant), indent=2)
         except ValueError as exc:
             raise UsageError(f"--serialize-json: VALUE is not JSON ({exc})") from None
     variables.set_value(key, value, description, home=_home())
     print(f"Variable {key} created")
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 @variables_app.command("get")
@@ -260,6 +264,8 @@ def connections_add(
     from flowctl import connections
     from flowctl.errors import UsageError
 
+    if not conn_id.strip() or len(conn_id) > 250:
+        raise UsageError(f"a connection id must be 1 to 250 characters, not {conn_id!r}")
     fields = (conn_type, conn_host, conn_login, conn_password, conn_schema, conn_port, conn_extra)
     given = sum(x is not None for x in (conn_uri, conn_json)) + (1 if any(f is not None for f in fields) else 0)
     if given != 1:

@@ -58,7 +58,7 @@ class _TakesNegativeNumbers(Command):
 @pools_app.command("set", cls=_TakesNegativeNumbers)
 def pools_set(
     name: PoolArg,
-    slots: Annotated[int, typer.Argument(metavar="SLOTS", min=-1, show_default=False,
+    slots: Annotated[int, typer.Argument(metavar="SLOTS", min=-1, max=1_000_000, show_default=False,
                                          help="How many slots its tasks may hold at once (-1: no limit; 0: hold them).")],
     description: Annotated[str | None, typer.Argument(metavar="DESCRIPTION", show_default=False,
                                                       help="What the pool is for.")] = None,

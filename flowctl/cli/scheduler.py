@@ -15,6 +15,7 @@ from flowctl.cli.app import (
     scheduler_app,
     use_executor,
 )
+from flowctl.errors import UsageError
 
 
 @scheduler_app.callback(invoke_without_command=True)
@@ -22,7 +23,7 @@ def scheduler(
     ctx: typer.Context,
     daemon: Annotated[bool, typer.Option("--daemon", "-D", help="Detach; log to scheduler.log in the home folder.")] = False,
     until_idle: Annotated[bool, typer.Option("--until-idle", help="Create what is due, carry out all pending work, exit (1 if a run it carried out failed or cannot go on).")] = False,
-    grace: Annotated[float, typer.Option("--grace", metavar="SECONDS", help="Seconds running tasks get to finish on stop.")] = 30.0,
+    grace: Annotated[float, typer.Option("--grace", metavar="SECONDS", min=0, max=86_400, help="Seconds running tasks get to finish on stop.")] = 30.0,
     executor: ExecutorOpt = None,
     dask_address: DaskAddressOpt = None,
 ) -> None:
@@ -34,6 +35,8 @@ def scheduler(
     Example: `flowctl scheduler --daemon`, then `flowctl scheduler status`
     """
     use_executor(executor, dask_address)
+    if grace != grace:  # NaN passes the range check
+        raise UsageError("--grace must be a number of seconds, not nan")
     if ctx.invoked_subcommand is not None:
         return
     from flowctl.engine import daemon as d

@@ -216,3 +216,18 @@ def test_closed_standard_streams_change_nothing_but_the_output(flow):
     assert code == 2 and "--yes" in err and "Traceback" not in err
     code, _, err = closed(flow, "<&-", "tui")
     assert code == 2 and "flowctl tui --serve" in err
+
+
+@pytest.mark.parametrize("args, env, words", [
+    (["pools", "set", "p", "99999999999999999999999"], {}, "it must be at most 1000000"),
+    (["connections", "get", "envc"], {"AIRFLOW_CONN_ENVC": "garbage!!"}, "AIRFLOW_CONN_ENVC is not a connection"),
+    (["connections", "get", "envc"], {"AIRFLOW_CONN_ENVC": '{"conn_type":'}, "AIRFLOW_CONN_ENVC is not a connection"),
+    (["scheduler", "--grace", "nan", "--until-idle"], {}, "--grace must be a number of seconds"),
+    (["connections", "add", "", "--conn-uri", "http://h"], {}, "a connection id must be 1 to 250 characters"),
+    (["variables", "set", "j", '{"a": NaN}', "-j"], {}, "NaN is not JSON"),
+], ids=["pool-too-big", "env-conn-uri", "env-conn-json", "grace-nan", "conn-id-empty", "variable-nan"])
+def test_more_careless_values_are_one_line_refusals(flow, args, env, words):
+    """Each was `internal error` or accepted: now one `flowctl:` line naming the value, exit 2."""
+    res = flow(*args, env=env)
+    one_line_refusal(res)
+    assert words in res.err, res.err
