@@ -92,16 +92,21 @@ def read_pid(home: Path) -> dict[str, Any]:
 
 
 def is_running(home: Path) -> bool:
-    from filelock import Timeout
+    """Whether a process holds the scheduler lock. Asked through a read-only
+    descriptor (flock needs no write access), so listings work on a home they
+    may not write (a read-only mount, a backup)."""
+    import fcntl
 
-    if not (home / "scheduler.lock").exists():
-        return False
-    lock = _lock(home)
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
+        fd = os.open(home / "scheduler.lock", os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         return True
-    lock.release()
+    finally:
+        os.close(fd)  # closing it lets go of a lock this probe took
     return False
 
 

@@ -231,3 +231,26 @@ def test_more_careless_values_are_one_line_refusals(flow, args, env, words):
     res = flow(*args, env=env)
     one_line_refusal(res)
     assert words in res.err, res.err
+
+
+def test_listings_read_a_home_on_a_read_only_mount(flow):
+    """`runs list` and `scheduler status` on a home they cannot write (a read-only mount,
+    a backup) list and answer; they refused, unable to create the scheduler's lock."""
+    import subprocess
+    import sys
+
+    flow.write_dag("ams.py", AMSTERDAM)
+    assert flow("run", "ams", "--logical-date", "2026-01-05").code == 0
+    assert flow("scheduler", "--until-idle").code == 0
+    assert (flow.home / "scheduler.lock").exists()  # what a scheduler leaves: listings opened it to write
+    home = shlex.quote(str(flow.home))
+    script = (f"mount --bind {home} {home} && mount -o remount,bind,ro {home} && touch {home}/x 2>/dev/null; "
+              f"test ! -e {home}/x || exit 99; "
+              f"{shlex.quote(sys.executable)} -m flowctl runs list --json && "
+              f"{shlex.quote(sys.executable)} -m flowctl scheduler status; echo status=$?")
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=60,
+                          env=flow.env, cwd=flow.root)
+    if proc.returncode == 99 or "unshare" in proc.stderr or "mount" in proc.stderr:
+        pytest.skip(f"no read-only mount here: {proc.stderr.strip()[:200]}")
+    assert json.loads(proc.stdout[:proc.stdout.rindex("]") + 1])[0]["dag_id"] == "ams", proc.stderr
+    assert proc.stdout.rstrip().endswith("status=3"), proc.stdout + proc.stderr
