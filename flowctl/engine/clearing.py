@@ -219,9 +219,10 @@ def apply_clear(store: Store, spec: DagSpec | None, plan: list[dict[str, Any]],
                     if tid not in expanded and rf.ti(TaskKey(tid)) is None:
                         rf.put_ti(TaskKey(tid), **fresh_ti(run_spec, tid).to_doc())
                 rf.set_dag_version(run_spec.version_doc())
-            rf.update_run(state="queued", end_date=None)
+            # its clock starts again when it does (Airflow's rule): its duration is this go's
+            rf.update_run(state="queued", end_date=None, start_date=None)
             if rf.record.extra.get("timed_out"):  # its dagrun_timeout counts anew from its next start
-                rf.update_run(timed_out=None, reason=None, start_date=None)
+                rf.update_run(timed_out=None, reason=None)
     return count
 
 

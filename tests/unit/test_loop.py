@@ -191,7 +191,10 @@ def test_a_cleared_task_has_its_retries_again(home: Path):
     apply_clear(store, spec, plan_clear(store, spec, key.dag_id, [key.run_id], task_regex=None, upstream=False,
                                         downstream=False, only_failed=False, changed=False))
     assert tis(store, key)["t0"].max_tries == 4  # shown as "try 3 of 4"
+    assert store.read_run(*key).record.start_date is None  # its clock starts again with it
+    clock.advance(3600)
     assert carry(store, {spec.dag_id: spec}, {key}, InlineExecutor(clock, fails_until_4), clock)[0] == 0
+    assert datetime.fromisoformat(store.read_run(*key).record.start_date) >= T0 + timedelta(hours=1)
     ti = tis(store, key)["t0"]
     assert ti.state == "success" and ti.try_number == 4
     assert [t["state"] for t in ti.tries] == ["up_for_retry", "failed", "up_for_retry", "success"]
