@@ -253,15 +253,35 @@ def _command(settings: Any) -> list[str]:
             "--dags-folder", str(settings.dags_folder), "scheduler"]
 
 
+def _environment() -> dict[str, str]:
+    """The FLOWCTL_ settings of the shell that installs the service (workers, time
+    zone, notices): a service manager starts it without them."""
+    skip = {"FLOWCTL_HOME", "FLOWCTL_DAGS_FOLDER"}  # on its command line
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("FLOWCTL_") and k not in skip}
+
+
+def _systemd(text: str) -> str:
+    """A value as systemd reads it back: `%` starts a specifier there."""
+    return text.replace("%", "%%")
+
+
+def _xml(text: str) -> str:
+    from xml.sax.saxutils import escape
+
+    return escape(text)
+
+
 def service_file(settings: Any) -> tuple[Path, str]:
     """The unit (Linux) or agent (macOS) that runs the scheduler at login and
     restarts it if it dies. It runs in the foreground: the service manager
     is the daemon keeper."""
     cmd = _command(settings)
     workdir = settings.config_file.parent if settings.config_file else Path.cwd()
+    env = _environment()
     if sys.platform == "darwin":
         path = Path.home() / "Library" / "LaunchAgents" / f"{AGENT_LABEL}.plist"
-        args = "\n".join(f"    <string>{a}</string>" for a in cmd)
+        args = "\n".join(f"    <string>{_xml(a)}</string>" for a in cmd)
+        pairs = "".join(f"\n    <key>{_xml(k)}</key><string>{_xml(v)}</string>" for k, v in env.items())
         text = f"""<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
 <plist version="1.0">
@@ -271,25 +291,30 @@ def service_file(settings: Any) -> tuple[Path, str]:
   <array>
 {args}
   </array>
-  <key>WorkingDirectory</key><string>{workdir}</string>
+  <key>EnvironmentVariables</key>
+  <dict>{pairs}
+  </dict>
+  <key>WorkingDirectory</key><string>{_xml(str(workdir))}</string>
   <key>RunAtLoad</key><true/>
   <key>KeepAlive</key><true/>
-  <key>StandardOutPath</key><string>{log_path(settings.home)}</string>
-  <key>StandardErrorPath</key><string>{log_path(settings.home)}</string>
+  <key>StandardOutPath</key><string>{_xml(str(log_path(settings.home)))}</string>
+  <key>StandardErrorPath</key><string>{_xml(str(log_path(settings.home)))}</string>
 </dict>
 </plist>
 """
         return path, text
     config = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
     path = config / "systemd" / "user" / UNIT_NAME
+    quoted = {k: v.replace("\\", "\\\\").replace('"', '\\"') for k, v in env.items()}
+    lines = "".join(f'Environment="{k}={_systemd(v)}"\n' for k, v in quoted.items())
     text = f"""[Unit]
-Description=flowctl scheduler ({settings.home})
+Description=flowctl scheduler ({_systemd(str(settings.home))})
 After=default.target
 
 [Service]
 Type=simple
-WorkingDirectory={workdir}
-ExecStart={shlex.join(cmd)}
+WorkingDirectory={_systemd(str(workdir))}
+{lines}ExecStart={_systemd(shlex.join(cmd))}
 Restart=on-failure
 RestartSec=5
 KillSignal=SIGTERM
@@ -301,11 +326,39 @@ WantedBy=default.target
     return path, text
 
 
+def _installed_for(path: Path) -> str | None:
+    """The home whose scheduler an installed service file runs, if it names one."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    import re
+
+    found = re.search(r"flowctl scheduler \((.*)\)$", text, flags=re.M)  # systemd's Description
+    if found is None:
+        found = re.search(r"<string>--home</string>\s*<string>(.*?)</string>", text)  # launchd's arguments
+    return found.group(1).replace("%%", "%") if found else None
+
+
+def _check_ours(path: Path, settings: Any, doing: str) -> None:
+    """One login service per user: never replace or remove another home's."""
+    from xml.sax.saxutils import unescape
+
+    other = _installed_for(path)
+    if other is not None and unescape(other) != str(settings.home):
+        raise FlowctlError(f"the login service at {path} runs the scheduler of another home, {unescape(other)}; "
+                           f"it is not {doing} (that home's own uninstall removes it: "
+                           f"FLOWCTL_HOME={shlex.quote(unescape(other))} flowctl scheduler uninstall)")
+
+
 def install(settings: Any) -> tuple[Path, list[str]]:
     """Write the service file; returns it and the commands that start it."""
     path, text = service_file(settings)
+    _check_ours(path, settings, "replaced")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it may hold a webhook's secret
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
     if sys.platform == "darwin":
         return path, [f"launchctl load -w {path}"]
     return path, ["systemctl --user daemon-reload", f"systemctl --user enable --now {UNIT_NAME}"]
@@ -315,6 +368,7 @@ def uninstall(settings: Any) -> tuple[Path | None, list[str]]:
     path, _ = service_file(settings)
     if not path.exists():
         return None, []
+    _check_ours(path, settings, "removed")
     if sys.platform == "darwin":
         hints = [f"launchctl unload -w {path}"]
     else:

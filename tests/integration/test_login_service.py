@@ -28,3 +28,27 @@ def test_install_writes_a_unit_systemd_accepts_and_uninstall_removes_it(flow, tm
         assert check.returncode == 0, check.stderr
     assert flow("scheduler", "uninstall", env=env).code == 0 and not unit.exists()
     assert "no login service" in flow("scheduler", "uninstall", env=env).out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the systemd unit is the Linux service")
+def test_the_unit_keeps_the_settings_and_another_homes_unit_is_left_alone(flow, tmp_path):
+    """The unit carries the installing shell's FLOWCTL_ settings (its workers, its
+    webhook) with `%` and quotes escaped for systemd, is private (a webhook may hold a
+    token), and neither install nor uninstall from another home touches it."""
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "FLOWCTL_WORKERS": "3",
+           "FLOWCTL_NOTIFY_WEBHOOK": 'http://127.0.0.1:9/"x"%y'}
+    unit = tmp_path / "config" / "systemd" / "user" / "flowctl-scheduler.service"
+    assert flow("scheduler", "install", env=env).code == 0
+    text = unit.read_text()
+    assert 'Environment="FLOWCTL_WORKERS=3"' in text
+    assert 'Environment="FLOWCTL_NOTIFY_WEBHOOK=http://127.0.0.1:9/\\"x\\"%%y"' in text
+    assert unit.stat().st_mode & 0o777 == 0o600
+    other = {**env, "FLOWCTL_HOME": str(tmp_path / "other")}
+    for command in ("install", "uninstall"):
+        res = flow("scheduler", command, env=other)
+        assert res.code == 1 and f"runs the scheduler of another home, {flow.home}" in res.err, res.err
+        assert unit.read_text() == text
+    if shutil.which("systemd-analyze"):
+        check = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+    assert flow("scheduler", "uninstall", env=env).code == 0 and not unit.exists()
