@@ -14,6 +14,7 @@ A second one kills them; they run again later (an interruption, not a failure).
 from __future__ import annotations
 
 import signal
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -101,8 +102,10 @@ class Driver:
             self.interrupted = True
             running = loop.running_tries()
             if running:
-                names = ", ".join(f"{k.dag_id}.{k.task_id}" for k in running[:5])
-                more = f" and {len(running) - 5} more" if len(running) > 5 else ""
+                counts = Counter(f"{k.dag_id}.{k.task_id}" for k in running)  # one task in several runs: once
+                shown = [name + (f" (in {n} runs)" if n > 1 else "") for name, n in list(counts.items())[:5]]
+                names = ", ".join(shown)
+                more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
                 within = f" (up to {self.grace:g} s)" if self.grace is not None else ""
                 self.say("stopping", {"message": f"stopping: nothing new starts; waiting for {len(running)} "
                                                  f"running task(s) to finish{within}: {names}{more}. "

@@ -273,6 +273,29 @@ def test_the_first_ctrl_c_says_at_once_what_it_waits_for(flow):
     assert got["a"]["state"] == "success" and got["b"]["state"] == "none"
 
 
+def test_the_stop_line_names_a_task_running_in_several_runs_once(flow):
+    """The scheduler stopping while one task runs in two runs says `slow.a (in 2 runs)`,
+    not `slow.a, slow.a`."""
+    flow.write_dag("slow.py", """
+        from flowctl import DAG, BashOperator
+        with DAG("slow", schedule=None) as dag:
+            BashOperator(task_id="a", bash_command="sleep 2")
+    """)
+    for day in ("2026-01-01", "2026-01-02"):
+        assert flow("trigger", "slow", "--logical-date", day).code == 0
+    proc = flow.popen("scheduler")
+    try:
+        wait_for("both tries to run", lambda: sum(
+            states(flow, "slow", r["run_id"])["a"]["state"] == "running" for r in flow("runs", "list", "--json").json()
+        ) == 2)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert "waiting for 2 running task(s) to finish (up to 30 s): slow.a (in 2 runs)." in out, out
+
+
 def test_a_closed_pipe_does_not_abandon_the_run(flow):
     """`flowctl run X | head -1`: the run is carried out to the end and the command
     exits with the run's code, without a traceback."""
