@@ -135,6 +135,19 @@ EndOpt = Annotated[str, typer.Option(
     "--end", "-e", "--end-date", metavar="DATE", help="Last logical date, included.", show_default=False)]
 
 
+def _warn_unended(plan: list[Any], tz: str) -> None:
+    """A run of an interval that has not ended reads data that is not all there yet:
+    say so (the range is still the user's to choose, as the contract has it)."""
+    from flowctl.cli.render import logical_date, plural
+    from flowctl.clock import utcnow
+
+    now = utcnow()
+    early = [p for p in plan if p.action != "skip" and p.data_interval_end > now]
+    if early:
+        _err(f"note: {plural(len(early), 'interval')} from {logical_date(iso_of(early[0].logical_date), tz)} on "
+             f"{'has' if len(early) == 1 else 'have'} not ended yet; a run of one reads its data before all of it is there")
+
+
 @app.command()
 def backfill(
     dag_id: DagArg,
@@ -171,6 +184,7 @@ def backfill(
     last = read_date(service, end, spec.timezone)
     plan = service.plan_backfill(spec, first, last, reprocess, run_backwards)
     gap = service.backfill_gap(spec, first, last) if not plan else None
+    _warn_unended(plan, spec.timezone)
     if dry_run:
         if as_json:
             print_json({"dag_id": dag_id, "dry_run": True, "intervals": [p.to_doc() for p in plan],

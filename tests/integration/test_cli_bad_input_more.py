@@ -254,3 +254,17 @@ def test_listings_read_a_home_on_a_read_only_mount(flow):
         pytest.skip(f"no read-only mount here: {proc.stderr.strip()[:200]}")
     assert json.loads(proc.stdout[:proc.stdout.rindex("]") + 1])[0]["dag_id"] == "ams", proc.stderr
     assert proc.stdout.rstrip().endswith("status=3"), proc.stdout + proc.stderr
+
+
+def test_a_backfill_into_intervals_not_ended_says_so(ams):
+    """A backfill whose range reaches intervals that have not ended plans them (the
+    contract's range) and notes on stderr that their data is not all there yet."""
+    import pendulum
+
+    today = pendulum.now("Europe/Amsterdam").start_of("day")
+    res = ams("backfill", "ams", "--start", today.subtract(days=2).to_date_string(),
+              "--end", today.add(days=2).to_date_string(), "--dry-run", "--json")
+    assert res.code == 0 and len(res.json()["intervals"]) == 5, res.err
+    assert f"note: 3 intervals from {today.to_date_string()} 00:00 on have not ended yet" in res.err, res.err
+    past = ams("backfill", "ams", "--start", "2026-01-01", "--end", "2026-01-03", "--dry-run", "--json")
+    assert past.code == 0 and past.err == ""
