@@ -82,7 +82,7 @@ RUN_STATES = ("queued", "running", "success", "failed", "damaged")
 @runs_app.command("list")
 def runs_list(
     dag_id: Annotated[str | None, typer.Option("--dag", "-d", "--dag-id", metavar="DAG_ID", help="Only this DAG's runs.", show_default=False, autocompletion=complete.dag_ids)] = None,
-    state: Annotated[str | None, typer.Option("--state", metavar="STATE", help="Only runs in this state (queued, running, success, failed, damaged).", show_default=False)] = None,
+    state: Annotated[str | None, typer.Option("--state", metavar="STATE", help="Only runs in this state (queued, running, success, failed, damaged), or waiting (queued or running, with no process carrying it out).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """DAG runs, newest first. A logical date is shown in its DAG's zone, as
@@ -109,12 +109,17 @@ def _runs_list(dag_id: str | None, state: str | None, as_json: bool) -> None:
         zone_note,
     )
 
-    if state is not None and state not in RUN_STATES:
-        raise typer.BadParameter(f"{state!r} is not a run state ({', '.join(RUN_STATES)})", param_hint="--state")
+    if state is not None and state not in (*RUN_STATES, "waiting"):
+        raise typer.BadParameter(f"{state!r} is not a run state ({', '.join(RUN_STATES)}, or waiting: queued or "
+                                 f"running with no process carrying it out)", param_hint="--state")
     service = _service()
     if dag_id is not None:
         _dag_tz(service, dag_id)
-    runs = service.list_runs(dag_id, state)
+    if state == "waiting":  # what the table shows as waiting
+        runs = [r for r in service.list_runs(dag_id, None)
+                if r.get("state") in ("queued", "running") and service.carrier(r) is None]
+    else:
+        runs = service.list_runs(dag_id, state)
     for warning in service.warnings:
         _err(warning)
     if as_json:
@@ -160,7 +165,7 @@ def _runs_list(dag_id: str | None, state: str | None, as_json: bool) -> None:
                *([local_time(r.get("start_date"), local, with_seconds=False)] if show["started"] else []),
                *([duration(took)] if show["took"] else []), r["run_id"]]
         t.add_row(*row)
-    out.print(t if runs else "No runs yet.")
+    out.print(t if runs else (f"No {state} runs." if state else "No runs yet."))
     if idle:
         out.print("waiting: queued or running, but no process carries it out; `flowctl scheduler --until-idle` "
                   "(or --daemon) carries it on")

@@ -497,9 +497,12 @@ def test_runs_list_says_waiting_for_a_run_nobody_carries_out(flow):
     assert " waiting " in row and "queued" not in row, out
     assert "no process carries it out; `flowctl scheduler --until-idle`" in out
     assert [d["state"] for d in flow("runs", "list", "--json").json()] == ["queued"]
+    assert [d["state"] for d in flow("runs", "list", "--state", "waiting", "--json").json()] == ["queued"]
     assert flow("scheduler", "--until-idle").code == 0
     out = flow("runs", "list").out
     assert " success " in out and "waiting" not in out, out
+    assert flow("runs", "list", "--state", "waiting", "--json").json() == []
+    assert flow("runs", "list", "--state", "failed").out.strip() == "No failed runs."
 
 
 def test_a_backfill_dry_run_before_start_date_says_why(flow):
