@@ -16,7 +16,11 @@ configured for), removed at the end. The work, on 2 workers:
   DAG of `bench_backfill.py`), each round in a fresh home;
 - `fanout`: `flowctl run` of start -> 200 no-op tasks -> join (the DAG of
   `bench_vs_luigi.py`), each version in one home, one untimed run first;
-- `one`: `flowctl run` of a one-task DAG, the same way.
+- `one`: `flowctl run` of a one-task DAG, the same way;
+- `plan`: `flowctl backfill --dry-run --json` of five years of an hourly DAG
+  (43,800 intervals), the plan only;
+- `list`: `flowctl dags list` beside an hourly `catchup=True` DAG that starts
+  in 2020 and has no run (its next run is computed from what is due).
 
 Run: .venv/bin/python bench/bench_before_after.py --before REV [--work backfill] [--rounds 5]
 """
@@ -40,12 +44,22 @@ from bench_vs_luigi import FLOWCTL_DAGS
 
 ROOT = Path(__file__).resolve().parent.parent
 
-DAGS = {"year.py": BACKFILL_DAG, **FLOWCTL_DAGS}  # the same DAGs as bench_backfill.py and bench_vs_luigi.py
+BEHIND = """
+    import pendulum
+    from flowctl import DAG, EmptyOperator
+
+    with DAG("behind", schedule="@hourly", start_date=pendulum.datetime(2020, 1, 1, tz="UTC"), catchup=True) as dag:
+        EmptyOperator(task_id="t")
+"""
+
+DAGS = {"year.py": BACKFILL_DAG, **FLOWCTL_DAGS, "behind.py": BEHIND}  # bench_backfill's and bench_vs_luigi's, and one years behind
 
 WORK = {
     "backfill": ["backfill", "year", "--start", "2025-01-01", "--end", "2025-12-31", "--json"],
     "fanout": ["run", "fanout", "--json"],
     "one": ["run", "one", "--json"],
+    "plan": ["backfill", "behind", "--start", "2021-01-01", "--end", "2025-12-31", "--dry-run", "--json"],
+    "list": ["dags", "list", "--json"],
 }
 
 

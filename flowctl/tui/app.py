@@ -35,6 +35,7 @@ from flowctl.tui.screens.errors import ErrorsScreen
 from flowctl.tui.screens.main import MainScreen
 from flowctl.tui.screens.modals import HelpScreen
 from flowctl.tui.screens.task import TaskScreen
+from flowctl.tui.text import clean
 from flowctl.tui.views import Snapshot
 from flowctl.tui.widgets.vim import HELP as VIM_HELP
 
@@ -81,8 +82,9 @@ class FlowctlApp(Controls, App[int]):
 
     def notify(self, message: str, *, title: str = "", severity: Any = "information",
                timeout: float | None = None, markup: bool = True) -> None:
-        """Notifications carry ids, paths and error text, never markup: `[Errno 2]` stays as it is."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+        """Notifications carry ids, paths and error text, never markup: `[Errno 2]` stays as it is,
+        and an escape sequence in an error's text is dropped."""
+        super().notify(clean(message), title=clean(title), severity=severity, timeout=timeout, markup=False)
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
@@ -214,6 +216,14 @@ class FlowctlApp(Controls, App[int]):
 
     async def action_quit(self) -> None:
         self.exit(0)
+
+    def action_help_quit(self) -> None:
+        """Ctrl+C does not quit (in a text box it copies): say which keys do.
+        Textual's own notice is markup, and notifications here are plain text."""
+        keys = sorted((key for key, active in self.active_bindings.items()
+                       if active.binding.action in ("quit", "app.quit")), key=len)
+        if keys:
+            self.notify(f"Press {' or '.join(keys)} to quit.", title="Do you want to quit?")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's commands (less its own "Keys", which `?` replaces), ours,

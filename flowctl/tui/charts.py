@@ -12,6 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from rich.cells import cell_len
+
+from flowctl.tui.text import cells, fit, pad
 from flowctl.tui.views import (
     Line,
     RunInfo,
@@ -103,7 +106,7 @@ def graph_lines(order: Sequence[str], upstream: Mapping[str, Sequence[str]],
     def label(node: Any) -> str:
         return f"[{state_letter(states.get(node[1]))}] {node[1]}" if node[0] == "t" else ""
 
-    widths = [max([len(label(n)) for n in layer] + [1]) for layer in layers]
+    widths = [max([cell_len(label(n)) for n in layer] + [1]) for layer in layers]
     lanes = [[n for n in layers[lv] if succ.get(n)] for lv in range(depth)]
     gaps = [3 + 2 * len(lanes[lv]) for lv in range(depth)]
     xs: list[int] = []
@@ -135,7 +138,7 @@ def graph_lines(order: Sequence[str], upstream: Mapping[str, Sequence[str]],
             if node[0] == "t":
                 name = label(node)
                 style = state_style(states.get(node[1]))
-                for i, ch in enumerate(name):
+                for i, ch in enumerate(cells(name)):  # a wide character takes two
                     text[y][x0 + i] = (ch, style)
             else:
                 hline(y, x0, x0 + widths[lv] - 1)
@@ -145,7 +148,7 @@ def graph_lines(order: Sequence[str], upstream: Mapping[str, Sequence[str]],
         for k, node in enumerate(lanes[lv]):
             lane = start + 1 + 2 * k
             y0 = row[node]
-            x_from = xs[lv] + (len(label(node)) if node[0] == "t" else widths[lv] - 1)
+            x_from = xs[lv] + (cell_len(label(node)) if node[0] == "t" else widths[lv] - 1)
             hline(y0, x_from, lane)
             targets = succ[node]
             for t in targets:
@@ -176,9 +179,19 @@ def graph_lines(order: Sequence[str], upstream: Mapping[str, Sequence[str]],
 # -- the gantt chart ---------------------------------------------------------------------------
 
 
+GANTT_NAME = 28
+"""The gantt's task column at its widest, in cells."""
+GANTT_TOOK = (11, 16)
+"""The gantt's last column, narrowest and widest: how long the try took
+(`1h02m05s`), or the state of a task that has not run (`upstream_failed`)."""
+GANTT_BAR = 10
+"""The narrowest time axis."""
+
+
 def gantt_lines(info: RunInfo, now: datetime, tz: str, width: int) -> list[Line]:
     """The run's task instances as bars on one time axis: earlier tries ▒,
-    the latest █, a running one up to now."""
+    the latest █, a running one up to now. One line per task, none wider
+    than `width` cells (from 29 on): the names give way before the axis does."""
     spans: list[tuple[str, str, list[tuple[datetime, datetime, bool]], str]] = []
     t0: datetime | None = None
     t1: datetime | None = None
@@ -201,20 +214,21 @@ def gantt_lines(info: RunInfo, now: datetime, tz: str, width: int) -> list[Line]
             t0 = b[0] if t0 is None or b[0] < t0 else t0
             t1 = b[1] if t1 is None or b[1] > t1 else t1
         spans.append((tid, state, bars, took))
-    name_len = min(28, max([len(s[0]) for s in spans] + [4]))
+    took_w = min(GANTT_TOOK[1], max([GANTT_TOOK[0]] + [len(took or state) + 1 for _, state, _, took in spans]))
+    room = max(4, width - 3 - took_w - 1 - GANTT_BAR)
+    name_len = min(GANTT_NAME, room, max([cell_len(s[0]) for s in spans] + [4]))
     name_w = name_len + 3  # letter, space, name, space
-    took_w = 11
-    bar_w = max(10, width - name_w - took_w - 1)
+    bar_w = max(GANTT_BAR, width - name_w - took_w - 1)
     if t0 is None or t1 is None:
         return [[("no task of this run has started yet", "dim")]] + [
-            [state_cell(st), (f" {tid}", "")] for tid, st, _, _ in spans]
+            [state_cell(st), (" " + fit(tid, width - 2), "")] for tid, st, _, _ in spans]
     span = max((t1 - t0).total_seconds(), 1e-6)
     left = fmt_time(t0, tz, "%H:%M:%S")
     right = fmt_time(t1, tz, "%H:%M:%S")
-    axis_pad = max(1, bar_w - len(left) - len(right))
+    axis = left + " " * max(1, bar_w - len(left) - len(right)) + right
     lines: list[Line] = [
-        [(" " * name_w, ""), (left + " " * axis_pad + right, "dim"),
-         (f" {fmt_duration(span)}".rjust(took_w), "dim")],
+        [(" " * name_w, ""), (axis if len(axis) <= bar_w else left.ljust(bar_w), "dim"),
+         (fit(f" {fmt_duration(span)}", took_w).rjust(took_w), "dim")],
         [(" " * name_w, ""), ("├" + "─" * (bar_w - 2) + "┤", EDGE_STYLE)],
     ]
     for tid, state, bars, took in spans:
@@ -228,13 +242,12 @@ def gantt_lines(info: RunInfo, now: datetime, tz: str, width: int) -> list[Line]
             for i in range(a, b):
                 cells[i] = "█" if latest else "▒"
                 styles[i] = state_style(state, bold=False) if latest else state_style("up_for_retry", bold=False)
-        name = tid if len(tid) <= name_len else tid[: name_len - 1] + "…"
-        segs: Line = [state_cell(state), (" " + name.ljust(name_len) + " ", "")]
+        segs: Line = [state_cell(state), (" " + pad(tid, name_len) + " ", "")]
         for ch, st in zip(cells, styles, strict=True):
             if segs and segs[-1][1] == st and len(segs) > 2:
                 segs[-1] = (segs[-1][0] + ch, st)
             else:
                 segs.append((ch, st))
-        segs.append(((took or state).rjust(took_w), "dim"))
+        segs.append((fit(took or state, took_w - 1).rjust(took_w), "dim"))
         lines.append(segs)
     return lines

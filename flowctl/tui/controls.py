@@ -3,20 +3,21 @@
 Each asks first in a modal that shows what it changes, then calls the same
 service function as the CLI in a worker thread (a commit may wait for the
 store's lock), reports the outcome as a notification, and refreshes. A
-change that needs a scheduler, made while none runs, says so and offers to
-start one.
+change that leaves a run queued or running with no live process to carry it
+out (no scheduler, and not its own foreground `run` or `backfill`: see
+`data.carrier_of`) says so and offers to start a scheduler.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowctl.tui.data import scheduler_status
+from flowctl.tui.data import any_waiting
 from flowctl.tui.screens.modals import (
     BackfillScreen,
     ClearScreen,
@@ -45,8 +46,10 @@ class Controls:
         return spec
 
     def _run_action(self: FlowctlApp, fn: Callable[[], Any], done: Callable[[Any], str], *,
-                    needs_scheduler: str | None = None) -> None:
-        """Call the service off the UI thread; notify; maybe offer a scheduler."""
+                    needs_scheduler: str | None = None,
+                    runs: Callable[[Any], Iterable[tuple[str, str]]] = lambda _: ()) -> None:
+        """Call the service off the UI thread; notify; offer a scheduler (saying
+        `needs_scheduler`) when one of the `runs` it changed now waits for one."""
 
         def work() -> None:
             try:
@@ -54,10 +57,8 @@ class Controls:
             except Exception as exc:  # noqa: BLE001 - the user sees it; nothing changed
                 self.call_from_thread(self.notify, str(exc), title="Failed", severity="error", timeout=10)
                 return
-            running = True
-            if needs_scheduler:
-                running = bool(scheduler_status(self.service.settings.home).get("running"))
-            self.call_from_thread(self._action_done, done(value), None if running else needs_scheduler)
+            waits = bool(needs_scheduler) and any_waiting(self.service, runs(value))
+            self.call_from_thread(self._action_done, done(value), needs_scheduler if waits else None)
 
         self.run_worker(work, thread=True, group="actions", exit_on_error=False)
 
@@ -83,6 +84,7 @@ class Controls:
                 lambda: self.service.trigger(dag_id, result["conf"], result["logical_date"]),
                 lambda run_id: f"Triggered {dag_id}: run {run_id} is queued.{note}",
                 needs_scheduler="the new run waits until a scheduler carries it out",
+                runs=lambda run_id: [(dag_id, run_id)],
             )
 
         self.push_screen(TriggerScreen(dag_id, spec.order, dict(spec.params), spec.timezone, Service.parse_date,
@@ -122,6 +124,7 @@ class Controls:
                 lambda: self.service.clear(plan),
                 lambda n: f"Cleared {n} task instance{'s' if n != 1 else ''} of {dag_id}; they run again.",
                 needs_scheduler="the cleared task instances wait until a scheduler runs them",
+                runs=lambda _: sorted({(dag_id, str(item["run_id"])) for item in plan}),
             )
 
         self.push_screen(ClearScreen(dag_id, run_id, task_id, tz, self.service.plan_clear, map_index), chosen)
@@ -153,6 +156,7 @@ class Controls:
                                           map_index=map_index),
                 done,
                 needs_scheduler="the tasks after it wait until a scheduler runs them" if state == "success" else None,
+                runs=lambda _: [(dag_id, run_id)],
             )
 
         self.push_screen(MarkScreen(info, upstream, task_id, state, map_index), chosen)

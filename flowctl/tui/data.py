@@ -167,6 +167,21 @@ def carrier_of(info: RunInfo, scheduler: Mapping[str, Any]) -> str | None:
     return None
 
 
+def any_waiting(service: Any, runs: Iterable[tuple[str, str]]) -> bool:
+    """Whether one of these (DAG id, run id) is queued or running and no live
+    process carries it out: a finished run needs nobody, and a run whose own
+    foreground `run` or `backfill` still lives needs no scheduler."""
+    scheduler = scheduler_status(service.settings.home)
+    for dag_id, run_id in runs:
+        try:
+            info = read_run_info(service.store, dag_id, run_id, scheduler)
+        except Exception:  # noqa: BLE001 - unreadable now: it waits unless a scheduler runs
+            return not scheduler.get("running")
+        if info is not None and info.waiting:
+            return True
+    return False
+
+
 def command_kind(pid: Any) -> str:
     """For an owner that does not say its kind: `run`, `backfill` or
     `scheduler` from the owner's command line (a `flowctl` command of this

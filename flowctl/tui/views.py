@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rich.cells import cell_len
+
 from flowctl.masking import mask_doc
 from flowctl.states import STATE_COLOURS
+from flowctl.tui.text import fit
 
 Seg = tuple[str, str]
 Line = list[Seg]
@@ -326,10 +329,27 @@ class DagRow:
     tags: tuple[str, ...] = ()
     broken: bool = False  #: runs exist but the DAG is not in the folder
     last_run: tuple[str, str] | None = None  #: (state as shown, MM-DD HH:MM) of the newest run
+    zone: str = ""  #: the DAG's zone, when it is not yours (`schedule` ends with it)
+
+    @property
+    def bare_schedule(self) -> str:
+        return self.schedule.removesuffix(f" ({self.zone})") if self.zone else self.schedule
 
 
 DAG_COLUMNS = ("DAG", "schedule", "paused", "last run", "next run", "running", "failed")
 """The recent runs as letters are in the tree beside the table (and in the grid)."""
+COMPACT_COLUMNS = ("DAG", "schedule", "last run", "next run", "tasks")
+"""A narrow table's: no zone after the schedule, `paused` in place of the next
+run (there is none while paused), and running and failed counts as `2R 1F`."""
+DAG_ID_WIDTH = 40
+"""The DAG column's and the tree's widest: a longer id is cut with an
+ellipsis (the DAG's own screen shows it whole)."""
+DAG_ID_ROOM = 20
+"""The room the wide columns must leave the DAG column, else it goes compact."""
+SCHEDULE_WIDTH = 12
+"""A compact schedule's widest (`*/15 * * * *`)."""
+CELL_PADDING = 2
+"""A table cell's padding, both sides together."""
 
 
 def dag_zone(snap: Snapshot, dag_id: str) -> str:
@@ -351,8 +371,10 @@ def dag_rows(snap: Snapshot, text: str = "") -> list[DagRow]:
                       for ti in r.tis if ti.get("state") in ("running", "queued"))
         failed = sum(1 for r in recent for ti in r.tis if ti.get("state") == "failed")
         schedule = (spec.schedule_display or "manual") if spec is not None else "?"
+        zone = ""
         if spec is not None and spec.timezone != snap.tz:  # its dates are in its zone: say which
-            schedule += f" ({spec.timezone})"
+            zone = spec.timezone
+            schedule += f" ({zone})"
         nxt = snap.next_runs.get(dag_id)
         rows.append(DagRow(
             dag_id=dag_id,
@@ -364,18 +386,25 @@ def dag_rows(snap: Snapshot, text: str = "") -> list[DagRow]:
             failed=failed,
             tags=tuple(spec.tags) if spec is not None else (),
             broken=spec is None,
+            zone=zone,
         ))
     return rows
 
 
-def dag_cells(row: DagRow) -> list[Line]:
-    """The DAG table's cells, one line each, in `DAG_COLUMNS` order."""
+def dag_cells(row: DagRow, compact: bool = False, id_width: int = DAG_ID_WIDTH) -> list[Line]:
+    """The DAG table's cells, one line each, in `DAG_COLUMNS` order (or
+    `COMPACT_COLUMNS`'), the id cut to `id_width` cells."""
     last: Line = [("never", "dim")]
     if row.last_run is not None:
         state, when = row.last_run
         last = [(state, state_style(state, bold=False)), (f" {when}", "")]
+    name: Line = [(fit(row.dag_id, id_width), "bold red" if row.broken else "bold")]
+    if compact:
+        schedule = fit(row.bare_schedule, SCHEDULE_WIDTH)
+        return [name, [(schedule, "dim" if schedule == "manual" else "")], last,
+                [("paused", "bold yellow")] if row.paused else [(row.next_run, "")], task_counts(row)]
     return [
-        [(row.dag_id, "bold red" if row.broken else "bold")],
+        name,
         [(row.schedule, "dim" if row.schedule == "manual" else "")],
         [("paused", "bold yellow")] if row.paused else [("no", "dim")],
         last,
@@ -383,6 +412,37 @@ def dag_cells(row: DagRow) -> list[Line]:
         [(str(row.running), state_style("running"))] if row.running else [("0", "dim")],
         [(str(row.failed), state_style("failed"))] if row.failed else [("0", "dim")],
     ]
+
+
+def task_counts(row: DagRow) -> Line:
+    """`2R 1F`: running and failed task instances in state letters; `-` for none."""
+    line: Line = []
+    for n, state in ((row.running, "running"), (row.failed, "failed")):
+        if n:
+            line += [(" ", "")] if line else []
+            line.append((f"{n}{state_letter(state)}", state_style(state)))
+    return line or [("-", "dim")]
+
+
+def dag_layout(rows: Sequence[DagRow], width: int) -> tuple[bool, int]:
+    """(compact, the DAG column's width) for a table `width` cells wide: the
+    wide columns while they leave the ids room, else the compact ones; ids
+    never wider than `DAG_ID_WIDTH`. Below what the compact columns need, the
+    table scrolls sideways (its DAG column stays)."""
+    def room(compact: bool) -> int:
+        """What the columns after the DAG column leave it."""
+        headers = COMPACT_COLUMNS if compact else DAG_COLUMNS
+        widths = [cell_len(h) for h in headers[1:]]
+        for row in rows:
+            cells = dag_cells(row, compact, 1)[1:]
+            widths = [max(w, sum(cell_len(t) for t, _ in c)) for w, c in zip(widths, cells, strict=True)]
+        return width - sum(widths) - CELL_PADDING * len(headers)
+
+    longest = max([cell_len(r.dag_id) for r in rows] + [3])
+    wide = room(False)
+    if wide >= min(longest, DAG_ID_ROOM):
+        return False, min(longest, DAG_ID_WIDTH, wide)
+    return True, max(min(longest, DAG_ID_WIDTH, room(True)), min(longest, DAG_ID_ROOM // 2))
 
 
 # -- the tree ---------------------------------------------------------------------------
@@ -443,7 +503,7 @@ def _dag_node(snap: Snapshot, group: str, dag_id: str, expanded: Collection[str]
               deep: bool = True) -> Node:
     runs = snap.runs.get(dag_id, ())[:TREE_RUNS]
     key = f"d:{group}:{dag_id}"
-    label: Line = [(dag_id, "bold")]
+    label: Line = [(fit(dag_id, DAG_ID_WIDTH), "bold")]
     if snap.paused(dag_id):
         label.append(("  paused", "yellow"))
     if runs:
@@ -678,8 +738,51 @@ def run_detail_line(info: RunInfo, tz: str, now: datetime | None = None) -> Line
     if run.get("conf"):
         import json
 
-        line += [("  conf ", "dim"), (json.dumps(mask_doc(run["conf"]))[:60], "")]  # secrets as ***
+        line += [("  conf ", "dim"), (fit(json.dumps(mask_doc(run["conf"])), 60), "")]  # secrets as ***
     return line
+
+
+def log_bar(shown: int | None, latest: int, follow: bool, skipped_kb: int = 0,
+            search: tuple[str, int, int] | None = None, width: int = 200) -> Line:
+    """`log try 2 of 3  [ ] switch  following (f stops)  /error  match 4 of 9 (n N; Esc clears)`.
+
+    `search` is (query, matches, current; -1 before the first `n`). In `width`
+    cells the hints give way first, then what the search looks for: the
+    match count always shows."""
+    label = "dim"
+    parts: list[tuple[int, Line]] = [(0, [("log ", label)])]  # (how soon it gives way, segments)
+    if not shown:
+        parts.append((0, [("no try yet", "")]))
+    else:
+        parts += [(0, [(f"try {shown} of {latest}", "bold")]), (3, [("  [ ] switch", label)])]
+        if follow:
+            parts += [(0, [("  following", "bold green")]), (2, [(" (f stops)", label)])]
+        else:
+            parts += [(0, [("  not following", "bold yellow")]), (2, [(" (f follows)", label)])]
+        if skipped_kb:
+            parts.append((1, [(f"  (the first {skipped_kb} KB are not shown)", "yellow")]))
+    if search is not None:
+        query, n, current = search
+        parts.append((0, [("  /", label), (query, "bold")]))
+        if not n:
+            parts.append((0, [("  no match", "bold red")]))
+        else:
+            at = f"match {current + 1} of {n}" if current >= 0 else f"{n} match{'es' if n != 1 else ''}"
+            parts += [(0, [(f"  {at}", "bold")]), (2, [(" (n N; Esc clears)", label)])]
+    for level in (3, 2, 1):  # the last hint of a level gives way first
+        for i in reversed(range(len(parts))):
+            if parts[i][0] == level and _line_width([s for _, segs in parts for s in segs]) > width:
+                del parts[i]
+    line = [s for _, segs in parts for s in segs]
+    over = _line_width(line) - width
+    if over > 0 and search is not None:  # a long query: cut it, keep the count
+        i = next(i for i, (text, _) in enumerate(line) if text == "  /") + 1
+        line[i] = (fit(line[i][0], max(1, cell_len(line[i][0]) - over)), line[i][1])
+    return line
+
+
+def _line_width(line: Line) -> int:
+    return sum(cell_len(text) for text, _ in line)
 
 
 # -- affected sets for the confirmations -------------------------------------------------------

@@ -19,7 +19,7 @@ from flowctl.store import process_start_time
 from flowctl.tui.app import FlowctlApp
 from flowctl.tui.screens.dag import DagScreen
 from flowctl.tui.screens.errors import ErrorsScreen
-from flowctl.tui.screens.modals import ClearScreen, MarkScreen
+from flowctl.tui.screens.modals import ClearScreen, ConfirmScreen, MarkScreen
 from flowctl.tui.screens.task import TaskScreen
 from flowctl.tui.widgets.dag_table import DagTable
 from flowctl.tui.widgets.grid import GridTable
@@ -79,6 +79,23 @@ async def test_a_new_dag_file_and_a_broken_one_show_within_two_seconds(flow):
         banner = app.screen.query_one("#banner")
         await settle(pilot, lambda: banner.display and "broken.py" in str(banner.render()), timeout=5)
         assert time.monotonic() - written < 2.0
+
+
+@run_async
+async def test_the_errors_screen_says_when_the_last_error_is_fixed(flow):
+    """Once the broken file is fixed, the open errors screen says there are
+    none, without the hint on how to fix one."""
+    flow.write_dag("etl.py", ETL_DAG)
+    flow.write_dag("broken.py", "import nonexistent_module_xyz  # a broken dag file\n")
+    app = FlowctlApp(make_service(flow))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        assert isinstance(app.screen, ErrorsScreen)
+        assert "Fix the file and save it" in text_of(app, "#errortext")
+        flow.write_dag("broken.py", FLAKY_DAG)
+        await settle(pilot, lambda: "No import errors" in text_of(app, "#errortext"), timeout=5)
+        assert text_of(app, "#errortext") == "No import errors: every DAG file loads."
 
 
 @run_async
@@ -164,6 +181,59 @@ async def test_a_foreground_run_carries_its_run_until_it_dies(flow):
             await settle(pilot, lambda: "w waiting" in text_of(app, "#runline"), timeout=6)
             assert time.monotonic() - killed < 3.0
             assert "1 run waiting" in header(app)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+async def mark_success(pilot, run_id: str, task_id: str) -> None:
+    """In the open grid: the task's cell in the run, `s`, `y`; then wait for the notice of what changed."""
+    app = pilot.app
+    app._notifications.clear()
+    app.screen.query_one(GridTable).select(task_id, run_id)
+    await settle(pilot, lambda: (app.screen.current_run(), app.screen.current_task()) == (run_id, task_id))
+    await pilot.press("s")
+    await settle(pilot, lambda: isinstance(app.screen, MarkScreen))
+    await pilot.press("y")
+    await settle(pilot, lambda: any(n.title == "Done" for n in app._notifications))
+    await settle(pilot)
+
+
+def scheduler_offered(app) -> bool:
+    return isinstance(app.screen, ConfirmScreen) or any("No scheduler" in n.message for n in app._notifications)
+
+
+@run_async
+async def test_a_mark_offers_no_scheduler_for_a_run_that_is_over_or_carried(flow):
+    """Marking success offers a scheduler only when the run is left waiting:
+    not when the mark finishes the run, nor while its own foreground `run`
+    lives to carry it out; it does once that process is gone and the run
+    still has a task to run."""
+    flow.write_dag("etl.py", ETL_DAG)
+    service = make_service(flow)
+    ran = DAY + timedelta(days=1)
+    done = {"state": "success", "start": ran, "end": ran + timedelta(minutes=1)}
+    put_run(service, "etl", DAY - timedelta(days=1), "failed", {
+        "extract": done, "transform": done, "load": {**done, "state": "failed"}})
+    proc = subprocess.Popen(["sleep", "60"])
+    try:
+        carried = running_run(service, owner_of(proc, "run"))
+        app = FlowctlApp(service, clock=FakeClock(NOW))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            finished = service.store.run_ids("etl")[0]
+            app.open_dag("etl", finished)
+            await settle(pilot, lambda: isinstance(app.screen, DagScreen) and app.screen.current_run() == finished)
+            await mark_success(pilot, finished, "load")
+            assert service.run_doc("etl", finished)["state"] == "success"
+            assert not scheduler_offered(app)
+            await mark_success(pilot, carried, "transform")
+            assert service.run_doc("etl", carried)["state"] in ("queued", "running")  # load is still to run
+            assert not scheduler_offered(app)
+            proc.kill()
+            proc.wait()
+            await mark_success(pilot, carried, "extract")  # load still to run, and nobody to run it
+            await settle(pilot, lambda: scheduler_offered(app))
     finally:
         proc.kill()
         proc.wait()

@@ -272,6 +272,20 @@ async def test_q_quits_with_exit_code_0(etl):
 
 
 @run_async
+async def test_ctrl_c_says_in_plain_words_which_keys_quit(flow):
+    """Ctrl+C does not quit; its notice names the keys that do, with no markup showing."""
+    flow.write_dag("etl.py", ETL_DAG)
+    app = FlowctlApp(make_service(flow))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        note = list(app._notifications)[-1]
+        assert (note.title, note.message) == ("Do you want to quit?", "Press q or ctrl+q to quit.")
+        assert app.is_running
+
+
+@run_async
 async def test_help_lists_the_keys(etl):
     """`?` shows the keys of the current screen."""
     app = FlowctlApp(etl)
@@ -315,6 +329,40 @@ async def test_filter_narrows_the_dags(flow):
         assert table.row_count == 1 and table.selected_dag == "flaky"
         await pilot.press("escape")
         assert table.row_count == 2
+
+
+@run_async
+async def test_a_filter_that_matches_nothing_says_so_and_esc_restores_the_tree(flow):
+    """A filter no DAG matches says so instead of showing empty panes; Esc
+    brings the tree back as it was, what was expanded still expanded and
+    the cursor where it was."""
+    from datetime import UTC, datetime
+
+    from tui_support import put_run
+
+    flow.write_dag("etl.py", ETL_DAG)
+    flow.write_dag("flaky.py", FLAKY_DAG)
+    service = make_service(flow)
+    day = datetime(2026, 3, 1, tzinfo=UTC)
+    put_run(service, "etl", day, "success", {"extract": {"state": "success", "start": day, "end": day}})
+    app = FlowctlApp(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(DagTree)
+        await pilot.press("down", "right")
+        expanded = tree.expanded_keys()
+        assert {"g:/", "d:/:etl"} <= expanded
+        note = app.screen.query_one("#nomatch")
+        assert not note.display
+        await pilot.press("slash", *"zzz")
+        await settle(pilot)
+        assert not tree.root.children and app.screen.query_one(DagTable).row_count == 0
+        assert note.display and "No DAG matches 'zzz'" in str(note.render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert tree.expanded_keys() == expanded and not note.display
+        assert app.screen.query_one(DagTable).row_count == 2
+        assert tree.selected.key == "d:/:etl"
 
 
 @run_async

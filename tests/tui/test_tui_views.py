@@ -191,6 +191,32 @@ def test_last_run_cell_says_the_state_in_words_and_when():
     assert "".join(t for t, _ in dag_cells(never)[3]) == "never"
 
 
+def test_a_narrow_dag_table_has_compact_columns_and_ids_are_cut_in_cells():
+    """Where the wide columns leave the ids too little room, the table goes
+    compact: no zone after the schedule, `paused` in place of the next run,
+    running and failed as `1R 1F`; an id never takes more than 40 cells."""
+    from flowctl.tui.views import COMPACT_COLUMNS, DAG_COLUMNS, dag_layout
+
+    ams = spec()
+    ams.timezone = "Europe/Amsterdam"
+    active = run("etl", 9, "running", three(("success", "running", "none")))
+    failed = run("etl", 8, "failed", three(("success", "failed", "upstream_failed")))
+    snap = snapshot(dags={"etl": ams}, runs={"etl": (active, failed)}, flags={"etl": {"paused": True}},
+                    next_runs={"etl": "2026-03-10T00:00:00+00:00"})
+    (row,) = dag_rows(snap)
+    assert dag_layout([row], 200) == (False, 3)
+    compact, width = dag_layout([row], 76)
+    assert compact and width == 3
+    cells = ["".join(t for t, _ in c) for c in dag_cells(row, compact=True)]
+    assert dict(zip(COMPACT_COLUMNS, cells, strict=True)) == {
+        "DAG": "etl", "schedule": "@daily", "last run": "running 03-09 01:00", "next run": "paused",
+        "tasks": "1R 1F"}
+    assert len(dag_cells(row)) == len(DAG_COLUMNS)
+    long = dag_rows(snapshot(dags={"x" * 200: spec("x" * 200)}))
+    assert dag_layout(long, 200) == (False, 40)
+    assert "".join(t for t, _ in dag_cells(long[0], False, 40)[0]) == "x" * 39 + "…"
+
+
 def test_a_run_nobody_carries_out_shows_as_waiting_everywhere():
     """A running run with no live owner and no scheduler reads `waiting`: in
     the DAG table, the tree, the grid's run row and the run's header."""

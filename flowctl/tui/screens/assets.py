@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from flowctl.tui.screens.base import COMMON_BINDINGS, FlowctlScreen
 from flowctl.tui.views import Snapshot, asset_lines
+from flowctl.tui.widgets.lines import plain
 from flowctl.tui.widgets.status import StatusBar
 
 
@@ -57,7 +58,7 @@ class AssetsScreen(FlowctlScreen):
         table.clear()
         for row, cells in zip(rows, asset_lines(rows, self.flowctl.service.settings.default_timezone,
                                                 self.flowctl.now()), strict=True):
-            table.add_row(*cells, key=row["uri"])
+            table.add_row(*(plain(cell) for cell in cells), key=row["uri"])
         if rows:
             table.move_cursor(row=min(where, len(rows) - 1))
         note = "No assets: no task has outlets and no DAG is scheduled on assets." if not rows else \

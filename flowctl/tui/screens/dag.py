@@ -278,12 +278,14 @@ class DagScreen(FlowctlScreen):
 
     @work(thread=True, exit_on_error=False, group="source")
     def _load_source(self, spec: Any) -> None:
+        from rich.cells import cell_len
         from rich.syntax import Syntax
 
         from flowctl.tui.data import dag_source
+        from flowctl.tui.text import clean
 
-        code = dag_source(spec)
-        width = max((len(line) for line in code.splitlines()), default=0) + 8  # scroll, do not cut
+        code = clean(dag_source(spec))
+        width = max((cell_len(line) for line in code.splitlines()), default=0) + 8  # scroll, do not cut
         syntax = Syntax(code, "python", line_numbers=True, word_wrap=False, theme="ansi_dark", code_width=width)
         self.app.call_from_thread(self.query_one("#source", Static).update, syntax)
 

@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, Static
 
 from flowctl.tui.screens.base import COMMON_BINDINGS, FlowctlScreen
+from flowctl.tui.text import clean
 from flowctl.tui.views import Snapshot
 from flowctl.tui.widgets.status import StatusBar
 from flowctl.tui.widgets.vim import VimVerticalScroll
@@ -33,14 +34,16 @@ class ErrorsScreen(FlowctlScreen):
         return "import errors"
 
     def show_snapshot(self, snap: Snapshot) -> None:
-        text = Text()
+        """Each error, then how to fix it; once none is left, only that."""
         if not snap.errors:
-            text.append("No import errors: every DAG file loads.", "green")
+            self.query_one("#errortext", Static).update(Text("No import errors: every DAG file loads.", "green"))
+            return
+        text = Text()
         for err in snap.errors:
-            text.append(f"{err.fileloc}\n", "bold")
-            text.append(f"  {err.error}\n", "red")
+            text.append(clean(f"{err.fileloc}\n"), "bold")
+            text.append(clean(f"  {err.error}\n"), "red")
             if err.traceback:
-                text.append(err.traceback.rstrip() + "\n", "dim")
+                text.append(clean(err.traceback.rstrip() + "\n"), "dim")
             text.append("\n")
         text.append("Fix the file and save it: the DAG list follows within two seconds.", "dim")
         self.query_one("#errortext", Static).update(text)

@@ -8,12 +8,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
-from textual.widgets import DataTable, Footer, Input, Tree
+from textual.widgets import DataTable, Footer, Input, Static, Tree
 
 from flowctl.tui.screens.base import COMMON_BINDINGS, FlowctlScreen
 from flowctl.tui.views import Node, Snapshot, dag_rows, error_banner, node_children, tree_nodes
 from flowctl.tui.widgets.dag_table import DagTable
 from flowctl.tui.widgets.dag_tree import DagTree
+from flowctl.tui.widgets.lines import plain
 from flowctl.tui.widgets.status import ErrorBanner, StatusBar
 
 NARROW = 110
@@ -56,11 +57,13 @@ class MainScreen(FlowctlScreen):
         self.filter_text = ""
         self.group_by = "folder"
         self._focus_tree = True
+        self._key_before_filter: str | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield ErrorBanner(id="banner")
         yield Input(placeholder="filter DAGs by id, tag or file (Esc clears)", id="filter")
+        yield Static(id="nomatch")
         with Horizontal(id="body"):
             yield DagTree(id="tree")
             yield DagTable(id="dags")
@@ -68,6 +71,7 @@ class MainScreen(FlowctlScreen):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
+        self.query_one("#nomatch").display = False
         self.query_one(ErrorBanner).display = False
         self.set_focus(self.query_one(DagTree))
         snap = self.flowctl.snapshot
@@ -85,11 +89,21 @@ class MainScreen(FlowctlScreen):
             banner = f"No DAG files in {snap.dags_folder}: add one (R reloads now)"
         self.query_one(ErrorBanner).show(banner)
         self.query_one(ErrorBanner).set_class(not snap.errors, "-info")
-        self.query_one(DagTable).show(dag_rows(snap, self.filter_text))
+        rows = dag_rows(snap, self.filter_text)
+        self.query_one(DagTable).show(rows)
+        self._say_no_match(bool(self.filter_text and snap.dag_ids() and not rows))
         tree = self.query_one(DagTree)
         tree.children_for = lambda node: node_children(snap, node)
         tree.show(tree_nodes(snap, self.group_by, self.filter_text, tree.expanded_keys()))
         self.selection_changed()
+
+    def _say_no_match(self, none: bool) -> None:
+        """A filter that leaves no DAG says so, rather than show empty panes."""
+        note = self.query_one("#nomatch", Static)
+        if none:
+            note.update(plain(f"No DAG matches {self.filter_text!r} (by id, tag or file name): "
+                              "Esc clears the filter."))
+        note.display = none
 
     def _redraw(self) -> None:
         snap = self.flowctl.snapshot
@@ -178,6 +192,9 @@ class MainScreen(FlowctlScreen):
         if box.has_focus:  # a `/` typed into the filter itself
             box.insert_text_at_cursor("/")
             return
+        if not box.display:
+            selected = self.query_one(DagTree).selected
+            self._key_before_filter = selected.key if selected is not None else None
         box.display = True
         self.set_focus(box)
 
@@ -188,7 +205,10 @@ class MainScreen(FlowctlScreen):
             box.display = False
             self.filter_text = ""
             self._redraw()
-            self.set_focus(self.query_one(DagTree))
+            tree = self.query_one(DagTree)
+            self.set_focus(tree)
+            if self._key_before_filter is not None:  # back where the filter found it
+                tree.select_key(self._key_before_filter)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,6 +17,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from flowctl.tui.text import clean
 from flowctl.tui.views import (
     Line,
     RunInfo,
@@ -27,7 +27,7 @@ from flowctl.tui.views import (
     state_cell,
     state_word,
 )
-from flowctl.tui.widgets.lines import lines_to_text
+from flowctl.tui.widgets.lines import lines_to_text, plain
 from flowctl.tui.widgets.vim import VimTable
 
 
@@ -68,7 +68,7 @@ class ConfirmScreen(Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.title_text, id="title")
+            yield Label(plain(self.title_text), id="title")
             with VerticalScroll(id="body"):
                 yield Static(lines_to_text(self.body, wrap=True))
             yield self.buttons(self.ok_label, "error" if self.danger else "primary")
@@ -123,7 +123,7 @@ class ClearScreen(Dialog):
         instance = f"[{self.map_index}]" if self.task_id and self.map_index >= 0 else ""
         what = f"{self.dag_id}.{self.task_id}{instance}" if self.task_id else f"every task of {self.dag_id}"
         with Vertical(id="dialog"):
-            yield Label(f"Clear {what} in {self.run_id}?", id="title")
+            yield Label(plain(f"Clear {what} in {self.run_id}?"), id="title")
             with Horizontal(classes="options"):
                 for name in TOGGLES:
                     yield Checkbox(toggle_label(name, False), id=name)
@@ -172,7 +172,7 @@ class ClearScreen(Dialog):
         self.plan = plan
         body = self.query_one("#plan", Static)
         if error:
-            body.update(Text(error, style="red"))
+            body.update(plain(error, "red"))
         elif not plan:
             body.update("Nothing to clear with these options.")
         else:
@@ -209,7 +209,7 @@ class MarkScreen(Dialog):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             instance = f"[{self.map_index}]" if self.map_index >= 0 else ""
-            yield Label(f"Mark {self.info.dag_id}.{self.task_id}{instance} {self.state} in {self.info.run_id}?",
+            yield Label(plain(f"Mark {self.info.dag_id}.{self.task_id}{instance} {self.state} in {self.info.run_id}?"),
                         id="title")
             with Horizontal(classes="options"):
                 yield Checkbox(toggle_label("downstream", False), id="downstream")
@@ -263,14 +263,16 @@ class TriggerScreen(Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"Trigger a manual run of {self.dag_id}", id="title")
+            yield Label(plain(f"Trigger a manual run of {self.dag_id}"), id="title")
             shown = ", ".join(self.tasks[:8]) + (" …" if len(self.tasks) > 8 else "")
-            yield Static(f"Queues a run of {len(self.tasks)} tasks ({shown}); a scheduler carries it out.",
+            n = len(self.tasks)
+            yield Static(plain(f"Queues a run of {n} task{'s' if n != 1 else ''} ({shown}); "
+                               "a scheduler carries it out."),
                          classes="hint")
             if self.form:
                 with VerticalScroll(id="body", classes="params"):
                     for i, row in enumerate(self.form):
-                        yield Label(param_label(row))
+                        yield Label(plain(param_label(row)))
                         yield Input(param_text(row.get("default")) if row.get("has_default", True) else "",
                                     placeholder="required" if not row.get("has_default", True) else "",
                                     id=f"param-{i}")
@@ -283,7 +285,9 @@ class TriggerScreen(Dialog):
             yield self.buttons("Trigger [Enter]", cancel="Cancel [Esc]")
 
     def on_mount(self) -> None:
-        self.set_focus(self.query_one("#param-0" if self.form else "#conf", Input))
+        """The first field takes the keys, the form shown from its top: scrolled
+        to the field, a short terminal would hide its label and the hint above."""
+        self.set_focus(self.query_one("#param-0" if self.form else "#conf", Input), scroll_visible=False)
 
     def form_conf(self) -> dict[str, Any]:
         """The form's values that differ from their defaults (the rest are the defaults)."""
@@ -302,7 +306,7 @@ class TriggerScreen(Dialog):
         """Say what is wrong under the fields, scrolled into view (a short
         terminal shows only some of the fields at a time)."""
         error = self.query_one("#error", Static)
-        error.update(Text(problem, style="red"))
+        error.update(plain(problem, "red"))
         self.call_after_refresh(error.scroll_visible)
 
     @on(Input.Submitted)
@@ -354,10 +358,11 @@ def param_label(row: dict[str, Any]) -> str:
 
 
 def param_text(value: Any) -> str:
-    """A value as the form shows it: a string as it is, anything else as JSON."""
+    """A value as the form shows it: a string as it is (less escape sequences),
+    anything else as JSON."""
     if value is None:
         return ""
-    return value if isinstance(value, str) else json.dumps(value)
+    return clean(value) if isinstance(value, str) else json.dumps(value)
 
 
 def param_value(text: str, schema: dict[str, Any], default: Any) -> Any:
@@ -387,10 +392,10 @@ class BackfillScreen(Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"Backfill {self.dag_id}", id="title")
-            yield Static(f"Runs every data interval whose logical date lies in [start, end] (zone {self.tz}); "
-                         "intervals that already have a run are left alone. It runs in the background; "
-                         "its progress goes to a log file.", classes="hint")
+            yield Label(plain(f"Backfill {self.dag_id}"), id="title")
+            yield Static(plain(f"Runs every data interval whose logical date lies in [start, end] (zone {self.tz}); "
+                               "intervals that already have a run are left alone. It runs in the background; "
+                               "its progress goes to a log file."), classes="hint")
             with Horizontal(classes="options"):
                 yield Input(self.start, placeholder="start", id="start")
                 yield Input(self.end, placeholder="end", id="end")

@@ -10,12 +10,13 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.events import Resize
 from textual.widgets import Footer, Input, Static
 
 from flowctl.tui.data import read_from, read_run_info, read_tail
 from flowctl.tui.screens.base import COMMON_BINDINGS, FlowctlScreen
-from flowctl.tui.views import Line, RunInfo, Snapshot, ti_detail_lines
-from flowctl.tui.widgets.lines import lines_to_text, to_text
+from flowctl.tui.views import RunInfo, Snapshot, log_bar, ti_detail_lines
+from flowctl.tui.widgets.lines import lines_to_text, plain, to_text
 from flowctl.tui.widgets.log import SearchLog
 from flowctl.tui.widgets.status import StatusBar
 
@@ -86,6 +87,9 @@ class TaskScreen(FlowctlScreen):
 
     def on_unmount(self) -> None:
         self.flowctl.unwatch_dag(self.dag_id)
+
+    def on_resize(self, event: Resize) -> None:  # FlowctlScreen's runs too
+        self._show_trybar()
 
     def where(self) -> str:
         return f"{self.dag_id}.{self.task_id}" + (f"[{self.map_index}]" if self.map_index >= 0 else "")
@@ -171,7 +175,7 @@ class TaskScreen(FlowctlScreen):
     def _show_details(self) -> None:
         snap = self.flowctl.snapshot
         if self.info is None or snap is None:
-            self.query_one("#details", Static).update(f"{self.dag_id}.{self.task_id} in {self.run_id}: reading…")
+            self.query_one("#details", Static).update(plain(f"{self.dag_id}.{self.task_id} in {self.run_id}: reading…"))
             return
         ex = self.explained or {}
         reason = next((t["reason"] for t in ex.get("tasks", []) if t["task_id"] == self.task_id
@@ -184,29 +188,12 @@ class TaskScreen(FlowctlScreen):
         self._show_trybar()
 
     def _show_trybar(self) -> None:
-        latest = self.latest_try()
-        shown = self._log_try
-        line: Line = [("log ", "dim")]
-        if not shown:
-            line.append(("no try yet", ""))
-        else:
-            line += [(f"try {shown} of {latest}", "bold"), ("  [ ] switch", "dim")]
-            if self.follow:
-                line += [("  following", "bold green"), (" (f stops)", "dim")]
-            else:
-                line += [("  not following", "bold yellow"), (" (f follows)", "dim")]
-            if self._skipped:
-                line.append((f"  (the first {self._skipped // 1024} KB are not shown)", "yellow"))
         log = self.query_one(SearchLog)
-        if log.pattern is not None:
-            n = len(log.matches)
-            line += [("  /", "dim"), (log.query_text, "bold")]
-            if not n:
-                line.append(("  no match", "bold red"))
-            else:
-                at = f"match {log.current + 1} of {n}" if log.current >= 0 else f"{n} match{'es' if n != 1 else ''}"
-                line += [(f"  {at}", "bold"), (" (n N; Esc clears)", "dim")]
-        self.query_one("#trybar", Static).update(to_text(line))
+        search = (log.query_text, len(log.matches), log.current) if log.pattern is not None else None
+        bar = self.query_one("#trybar", Static)
+        width = bar.content_region.width or self.app.size.width - 2
+        bar.update(to_text(log_bar(self._log_try, self.latest_try(), self.follow, self._skipped // 1024, search,
+                                   width)))
 
     # -- the log ------------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The live DAG tree: groups -> DAGs -> recent runs -> task instances.
 
 Updated in place from `views.tree_nodes`: labels change, new runs appear,
-and what the user expanded stays expanded. Children are only built for
-expanded nodes, so 50 DAGs with their runs cost a few dozen tree nodes.
+and what the user expanded stays expanded, also through a filter that hid
+it for a while. Children are only built for expanded nodes, so 50 DAGs with
+their runs cost a few dozen tree nodes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class DagTree(VimTree, Tree[Node]):
         self.auto_expand = False
         self.guide_depth = 2
         self._first = True
+        #: keys of expanded nodes a filter hides: expanded again when they are back
+        self._hidden_expanded: set[str] = set()
         #: builds a node's children when it is expanded (set by the screen)
         self.children_for: Callable[[Node], tuple[Node, ...]] = lambda node: node.children
 
@@ -48,7 +51,27 @@ class DagTree(VimTree, Tree[Node]):
                 stack.extend(node.children)
         return keys
 
+    def shown_keys(self) -> set[str]:
+        return {node.data.key for node in self._walk() if node.data is not None}
+
+    def _walk(self) -> list[TreeNode[Node]]:
+        found: list[TreeNode[Node]] = []
+        stack = list(self.root.children)
+        while stack:
+            node = stack.pop()
+            found.append(node)
+            stack.extend(node.children)
+        return found
+
+    def select_key(self, key: str) -> None:
+        """Put the cursor back on the node of `key`, if it is shown (once the
+        tree has laid out the nodes just added: a node has no line before)."""
+        node = next((n for n in self._walk() if n.data is not None and n.data.key == key), None)
+        if node is not None:
+            self.call_after_refresh(self.move_cursor, node)
+
     def show(self, nodes: list[Node]) -> None:
+        self._hidden_expanded = (self._hidden_expanded - self.shown_keys()) | self.expanded_keys()
         self._sync(self.root, nodes, expand_new=self._first)
         if self._first and nodes:
             self.cursor_line = 0
@@ -69,7 +92,8 @@ class DagTree(VimTree, Tree[Node]):
             if node is None:
                 node = parent.add(to_text(model.label), data=model, before=index if index < len(parent.children) else None,
                                   allow_expand=model.expandable,
-                                  expand=expand_new and model.kind == "group")
+                                  expand=(expand_new and model.kind == "group")
+                                  or (model.expandable and model.key in self._hidden_expanded))
             else:
                 if node.data is None or node.data.label != model.label:
                     node.set_label(to_text(model.label))

@@ -3,13 +3,18 @@ state letter in its colour. Updated cell by cell while the shape holds."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 
+from flowctl.tui.text import fit
 from flowctl.tui.views import GridModel, GridRow, GridRun, state_letter, state_style
+from flowctl.tui.widgets.lines import plain
 from flowctl.tui.widgets.vim import SIDEWAYS, VimTable
 
 TASK_COLUMN = "__task__"
 CELL_WIDTH = 5
+LABEL_WIDTH = 30
+"""The task column's widest, in terminal cells: a longer task id ends in `…`."""
 
 
 def _cell(state: str | None) -> Text:
@@ -46,8 +51,8 @@ class GridTable(VimTable):
         fresh = not self._shape[1]
         self._shape = shape
         self.clear(columns=True)
-        width = max([len(r.label) for r in model.rows] + [8])
-        self.add_column(Text("task\n", style="bold"), key=TASK_COLUMN, width=min(width, 30))
+        width = max([cell_len(r.label) for r in model.rows] + [8])
+        self.add_column(Text("task\n", style="bold"), key=TASK_COLUMN, width=min(width, LABEL_WIDTH))
         for run in model.runs:
             self.add_column(Text(f"{run.day}\n{run.time}", style="dim"), key=run.run_id, width=CELL_WIDTH)
         for row in model.rows:
@@ -64,12 +69,19 @@ class GridTable(VimTable):
             row_key, run_id = (model.rows[1].key if len(model.rows) > 1 else model.rows[0].key), model.runs[-1].run_id
         self.select(row_key, run_id)
 
+    def on_resize(self) -> None:
+        """The details under the grid grow or shrink with what the cursor is
+        on, after the jump that moved it (G, page keys) scrolled: scroll
+        again, so the cursor's row stays in view."""
+        if self.row_count:
+            self.move_cursor(row=self.cursor_row, column=self.cursor_column, animate=False)
+
     def _label(self, model: GridModel, row: GridRow) -> Text:
         if row.kind == "run":
             return Text("run", style="bold")
         if row.kind == "group":
-            return Text(row.label, style="bold cyan")
-        return Text(row.label, style="dim strike" if row.removed else "")
+            return plain(fit(row.label, LABEL_WIDTH), "bold cyan")
+        return plain(fit(row.label, LABEL_WIDTH), "dim strike" if row.removed else "")
 
     def select(self, row_key: str, run_id: str | None) -> None:
         model = self.model

@@ -1,4 +1,4 @@
-"""`views` lines -> Rich Text."""
+"""`views` lines -> Rich Text, every segment cleaned of escape sequences."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from collections.abc import Iterable, Sequence
 
 from rich.text import Text
 
+from flowctl.tui.text import clean
 from flowctl.tui.views import Seg
 
 
 def to_text(line: Iterable[Seg]) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     for chunk, style in line:
-        text.append(chunk, style or None)
+        text.append(clean(chunk), style or None)
     return text
 
 
@@ -22,5 +23,10 @@ def lines_to_text(lines: Sequence[Iterable[Seg]], wrap: bool = False) -> Text:
         if i:
             text.append("\n")
         for chunk, style in line:
-            text.append(chunk, style or None)
+            text.append(clean(chunk), style or None)
     return text
+
+
+def plain(value: object, style: str = "") -> Text:
+    """Text from a task, a file or an error, drawn as it is: no markup, no escapes."""
+    return Text(clean(str(value)), style=style)

@@ -4,13 +4,17 @@ Search is plain text, case-insensitive unless the query has a capital
 letter (vim's smartcase). Every match is highlighted, the current one
 brighter; `next_match`/`previous_match` move between them and wrap.
 Following keeps the view at the end as lines arrive; moving up stops it
-(as `less +F`), and the screen says so.
+(as `less +F`), and the screen says so. What a try wrote is cleaned before
+it is kept (`text.clean`): its escape sequences never reach the terminal,
+and search finds what is shown.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
+from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.text import Text
 from textual.events import MouseScrollUp
@@ -18,6 +22,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widgets import Log
 
+from flowctl.tui.text import clean
 from flowctl.tui.widgets.vim import SIDEWAYS, VERTICAL, scroll_pane
 
 MATCH_STYLE = "#000000 on #ffd75f"
@@ -84,6 +89,12 @@ class SearchLog(Log):
         if self.pattern is not None:
             self._find()
         self._repaint()
+
+    def write(self, data: str, scroll_end: bool | None = None) -> SearchLog:
+        return super().write(clean(data), scroll_end)
+
+    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> SearchLog:
+        return super().write_lines([clean(line) for line in lines], scroll_end)
 
     def refresh_lines(self, y_start: int, line_count: int = 1) -> None:
         if not self._bulk:
@@ -156,9 +167,24 @@ class SearchLog(Log):
             self.current = (self.current + step) % len(self.matches)
         self._moved_up()
         line = self.matches[self.current][0]
-        self.scroll_to(y=max(0, line - self.size.height // 2), animate=False, immediate=True)
+        self.scroll_to(x=self._match_x(self.current), y=max(0, line - self.size.height // 2), animate=False,
+                       immediate=True)
         self._repaint()
         return self.current
+
+    def _match_x(self, index: int) -> float:
+        """Where to scroll sideways so that match `index` is in view: where the
+        view is if it already shows it whole, else a little left of it."""
+        assert self.pattern is not None
+        y, k = self.matches[index]
+        text = self.lines[y]
+        found = next(m for i, m in enumerate(self.pattern.finditer(text)) if i == k)
+        start = cell_len(text[:found.start()].expandtabs())
+        end = cell_len(text[:found.end()].expandtabs())
+        x, width = int(self.scroll_x), self.scrollable_content_region.width
+        if x <= start and end <= x + width:
+            return x
+        return max(0, start - 4)
 
     def _repaint(self) -> None:
         self.notify_style_update()  # drops the rendered-line cache

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
 from flowctl.tui.views import Line
-from flowctl.tui.widgets.lines import lines_to_text
+from flowctl.tui.widgets.lines import lines_to_text, plain
 
 
 class StatusBar(Static):
@@ -41,7 +40,7 @@ class ErrorBanner(Static, can_focus=True):
         """The user asked to read the import errors."""
 
     def show(self, text: str) -> None:
-        self.update(Text(text))
+        self.update(plain(text))
         self.display = bool(text)
 
     def action_open(self) -> None:
