@@ -75,6 +75,8 @@ def read_json_file(path: Path, what: str) -> dict[str, Any]:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
+    except (NotADirectoryError, PermissionError, IsADirectoryError):
+        raise  # the home or the file is in the way, not damaged: the command's OS-error line says which
     except (OSError, ValueError) as exc:
         raise FlowctlError(f"{path}: cannot read the {what} ({exc}); fix or move the file aside") from None
     if not isinstance(doc, dict):

@@ -363,7 +363,8 @@ def test_history_still_reads_without_the_dags_folder(flow):
 
 
 @pytest.mark.parametrize("command", [["runs", "list"], ["trigger", "etl"], ["run", "etl"], ["doctor"],
-                                     ["scheduler", "--until-idle"], ["scheduler", "--daemon"]])
+                                     ["scheduler", "--until-idle"], ["scheduler", "--daemon"],
+                                     ["variables", "list"], ["connections", "list"]])
 def test_a_file_where_the_home_should_be(flow, command):
     """`--home /etc/passwd` (or any file): one line naming the file and what to do, exit 1."""
     flow.write_dag("etl.py", chain())
