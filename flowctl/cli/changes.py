@@ -92,6 +92,8 @@ def clear(
         raise UsageError(f"--start {start} is after --end {end}")
     plan = service.plan_clear(dag_id, run_id=run, start=first, end=last, task_regex=task, upstream=upstream,
                               downstream=downstream, only_failed=only_failed, changed=changed, map_index=map_index)
+    for warning in service.warnings:  # a damaged run left out
+        _err(f"warning: {warning}")
     notes = _version_notes(service, dag_id, plan)
     if as_json and (dry_run or not plan):
         print_json({"dag_id": dag_id, "dry_run": dry_run, "cleared": 0, "task_instances": plan, "notes": notes})

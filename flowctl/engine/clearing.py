@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from flowctl.engine.decisions import counts_for_run_state
-from flowctl.errors import NotFound, UsageError
+from flowctl.errors import NotFound, StoreCorrupt, UsageError
 from flowctl.records import TaskInstance, TaskKey
 from flowctl.specs import DagSpec
 from flowctl.states import FAILED_STATES, FINISHED, TaskState, run_state_of, summary_state
@@ -64,17 +64,25 @@ def failure_leftovers(tis: dict[str, dict[str, Any]], down: dict[str, set[str]],
 def plan_clear(
     store: Store, spec: DagSpec | None, dag_id: str, run_ids: list[str], *, task_regex: str | None,
     upstream: bool, downstream: bool, only_failed: bool, changed: bool, map_index: int = -1,
+    damaged: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The instances a clear resets, each with why. With `map_index`, a selected
     mapped task contributes only that instance (a task without it is not selected);
-    tasks taken in by --upstream/--downstream come whole."""
+    tasks taken in by --upstream/--downstream come whole. With `damaged`, a run
+    that cannot be read is left out and said there, instead of stopping the plan."""
     try:
         pattern = re.compile(task_regex) if task_regex else None
     except re.error as exc:
         raise UsageError(f"--task is not a valid regular expression: {exc}") from None
     plan: list[dict[str, Any]] = []
     for run_id in run_ids:
-        data = store.read_run(dag_id, run_id)
+        try:
+            data = store.read_run(dag_id, run_id)
+        except StoreCorrupt as exc:
+            if damaged is None:
+                raise
+            damaged.append(f"{exc}; it is left out of this clear")
+            continue
         if data is None:
             continue
         tis = data.task_instances

@@ -381,8 +381,11 @@ class Service:
         if spec is None and not self.store.run_ids(dag_id):
             self.dag(dag_id)  # raises NotFound
         runs = self.select_runs(dag_id, run_id, start, end)
+        damaged: list[str] = []
         plan = plan_clear(self.store, spec, dag_id, runs, task_regex=task_regex, upstream=upstream,
-                          downstream=downstream, only_failed=only_failed, changed=changed, map_index=map_index)
+                          downstream=downstream, only_failed=only_failed, changed=changed, map_index=map_index,
+                          damaged=damaged)
+        self.warnings.extend(damaged)
         from flowctl.engine.crossdag import follow_markers
 
         return plan + follow_markers(self.store, self.dagbag().dags, plan)  # through ExternalTaskMarkers

@@ -162,6 +162,22 @@ def test_an_unreadable_run_file_is_damaged_and_the_rest_of_the_home_works(flow):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+def test_a_clear_over_many_runs_leaves_a_damaged_one_out_and_says_so(flow):
+    """`clear -y` over every run when one run file is garbage: the others are cleared,
+    the damaged one is named on stderr and left as it is (the whole clear stopped)."""
+    flow.write_dag("q.py", "from flowctl import DAG, EmptyOperator\nwith DAG('q', schedule=None):\n"
+                           "    EmptyOperator(task_id='a')\n")
+    for day in ("2026-01-01", "2026-01-02"):
+        assert flow("run", "q", "--logical-date", day).code == 0
+    bad = flow.home / "state" / "runs" / "q" / "manual__2026-01-01T00:00:00+00:00.json"
+    bad.write_bytes(b"\x00garbage{")
+    res = flow("clear", "q", "-y")
+    assert res.code == 0, res.err
+    assert "warning: " in res.err and str(bad) in res.err and "left out of this clear" in res.err, res.err
+    assert bad.read_bytes() == b"\x00garbage{"
+    assert flow("tasks", "states", "q", "2026-01-02", "--json").json()[0]["state"] == "none"
+
+
 def test_a_garbage_index_is_rebuilt_by_the_scheduler_and_by_doctor_fix(flow):
     """index.json overwritten with garbage: the scheduler moves it aside, rebuilds it
     from the run files and carries the run out; so does `doctor --fix`."""
