@@ -182,12 +182,15 @@ def find(conn_id: str, home: str | os.PathLike[str] | None = None) -> Connection
     """The connection (the environment's first), or None; its secrets get registered."""
     name = ENV_PREFIX + conn_id.upper()
     env = os.environ.get(name)
-    try:
-        conn = Connection.from_env_value(conn_id, env) if env else stored(home).get(conn_id)
-    except ValueError as exc:  # JSON's errors are ValueErrors too
-        from flowctl.errors import UsageError
+    if not env:
+        conn = stored(home).get(conn_id)
+    else:
+        try:
+            conn = Connection.from_env_value(conn_id, env)
+        except ValueError as exc:  # JSON's errors are ValueErrors too
+            from flowctl.errors import UsageError
 
-        raise UsageError(f"the environment variable {name} is not a connection: {exc}") from None
+            raise UsageError(f"the environment variable {name} is not a connection: {exc}") from None
     if conn is not None:
         conn.register_secrets()
     return conn

@@ -193,9 +193,12 @@ def _install_hint(exc: BaseException) -> str:
             return ""  # the package is there and lacks a submodule: nothing to install
     except (ImportError, ValueError):
         return ""
-    package = _PACKAGE_OF.get(top, top)
-    return (f"; flowctl imports DAG files with its own Python, which lacks it: install it there with "
-            f"{sys.executable} -m pip install {package}")
+    if top in _PACKAGE_OF:
+        return (f"; flowctl imports DAG files with its own Python, which lacks it: install it there with "
+                f"{sys.executable} -m pip install {_PACKAGE_OF[top]}")
+    return (f"; if it is a package from the Python Package Index, install it into flowctl's own Python "
+            f"({sys.executable} -m pip install {top}, if that is its name there); a module of yours belongs "
+            f"in the DAG folder or plugins/")
 
 
 def _specs_of_file(path: str, default_tz: str) -> dict[str, Any]:

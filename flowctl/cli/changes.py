@@ -92,16 +92,18 @@ def clear(
         raise UsageError(f"--start {start} is after --end {end}")
     plan = service.plan_clear(dag_id, run_id=run, start=first, end=last, task_regex=task, upstream=upstream,
                               downstream=downstream, only_failed=only_failed, changed=changed, map_index=map_index)
-    for warning in service.warnings:  # a damaged run left out
+    left_out = list(service.warnings)  # damaged runs: the rest is cleared, and the command exits 1
+    for warning in left_out:
         _err(f"warning: {warning}")
     notes = _version_notes(service, dag_id, plan)
     if as_json and (dry_run or not plan):
         print_json({"dag_id": dag_id, "dry_run": dry_run, "cleared": 0, "task_instances": plan, "notes": notes})
-        return
+        raise typer.Exit(1 if left_out else 0)
     out = console(stderr=as_json)
     if not plan:
-        out.print("Nothing matches: no task instance would be cleared.")
-        return
+        if not left_out:
+            out.print("Nothing matches: no task instance would be cleared.")
+        raise typer.Exit(1 if left_out else 0)
     elsewhere = [p for p in plan if p["dag_id"] != dag_id]  # brought in by ExternalTaskMarkers
     title = f"{plural(len(plan), 'task instance')} of {dag_id}" + (
         f" ({len(elsewhere)} of other DAGs, through ExternalTaskMarkers)" if elsewhere else "")
@@ -129,6 +131,8 @@ def clear(
     else:
         write(f"Cleared {plural(count, 'task instance')}.\n")
     _hint_scheduler(service)
+    if left_out:
+        raise typer.Exit(1)
 
 
 def _version_notes(service: Any, dag_id: str, plan: list[dict[str, Any]]) -> list[str]:

@@ -144,7 +144,8 @@ def _warn_unended(plan: list[Any], tz: str) -> None:
     now = utcnow()
     early = [p for p in plan if p.action != "skip" and p.data_interval_end > now]
     if early:
-        _err(f"note: {plural(len(early), 'interval')} from {logical_date(iso_of(early[0].logical_date), tz)} on "
+        first = min(p.logical_date for p in early)  # the plan may run backwards
+        _err(f"note: {plural(len(early), 'interval')} from {logical_date(iso_of(first), tz)} on "
              f"{'has' if len(early) == 1 else 'have'} not ended yet; a run of one reads its data before all of it is there")
 
 

@@ -81,7 +81,7 @@ def plan_clear(
         except StoreCorrupt as exc:
             if damaged is None:
                 raise
-            damaged.append(f"{exc}; it is left out of this clear")
+            damaged.append(f"{exc}; this clear leaves that run out")
             continue
         if data is None:
             continue
@@ -252,6 +252,17 @@ def _by_task(rf: Any) -> tuple[dict[str, dict[str, Any]], dict[str, list[TaskKey
     return docs, instances
 
 
+def _mark_times(ti: TaskInstance | None, now: datetime) -> dict[str, Any]:
+    """A mark's end and duration: a try it cuts short ends now (Airflow's set_state);
+    an instance with no try since its clear has none; any other keeps its last try's."""
+    if ti is None or ti.state in (TaskState.NONE, TaskState.SCHEDULED):
+        return {"end_date": None, "duration": None}
+    if ti.state in (TaskState.RUNNING, TaskState.QUEUED):
+        took = (now - datetime.fromisoformat(ti.start_date)).total_seconds() if ti.start_date else None
+        return {"end_date": now.isoformat(), "duration": took}
+    return {}
+
+
 class Marked(list):
     """What a mark changed: as a list, every changed task id (marked first);
     `marked` the ids set to the state, `reset` the failure leftovers below
@@ -292,12 +303,7 @@ def apply_mark(store: Store, spec: DagSpec | None, dag_id: str, run_id: str, tas
         for tid in targets:
             keys = [k for k in instances[tid] if (rf.ti(k) or TaskInstance(tid)).state != state]
             for key in keys:
-                ti = rf.ti(key) or TaskInstance(tid)
-                # a try cut short ends now (Airflow's set_state), a finished one keeps its end
-                ti_end = ti.end_date if ti.state in FINISHED and ti.end_date else now.isoformat()
-                took = ((datetime.fromisoformat(ti_end) - datetime.fromisoformat(ti.start_date)).total_seconds()
-                        if ti.start_date else None)
-                rf.put_ti(key, state=state, marked=True, next_retry_at=None, end_date=ti_end, duration=took,
+                rf.put_ti(key, state=state, marked=True, next_retry_at=None, **_mark_times(rf.ti(key), now),
                           reason=f"marked {state} by hand at {now.isoformat(timespec='seconds')}")
             if keys:
                 tis[tid]["state"] = summary_state([(rf.ti(k) or TaskInstance(tid)).state for k in instances_all[tid]])

@@ -253,11 +253,17 @@ def _command(settings: Any) -> list[str]:
             "--dags-folder", str(settings.dags_folder), "scheduler"]
 
 
+#: the settings a service keeps from the shell that installs it (home and DAG folder are on its command line)
+SERVICE_SETTINGS = ("FLOWCTL_WORKERS", "FLOWCTL_EXECUTOR", "FLOWCTL_DASK_ADDRESS", "FLOWCTL_TIMEZONE",
+                    "FLOWCTL_DAG_FILE_TIMEOUT", "FLOWCTL_DAG_DISCOVERY_SAFE_MODE", "FLOWCTL_DAG_IGNORE_FILE_SYNTAX",
+                    "FLOWCTL_MAX_MAP_LENGTH", "FLOWCTL_MAX_XCOM_BYTES", "FLOWCTL_NOTIFY_COMMAND",
+                    "FLOWCTL_NOTIFY_DESKTOP", "FLOWCTL_NOTIFY_WEBHOOK")
+
+
 def _environment() -> dict[str, str]:
-    """The FLOWCTL_ settings of the shell that installs the service (workers, time
-    zone, notices): a service manager starts it without them."""
-    skip = {"FLOWCTL_HOME", "FLOWCTL_DAGS_FOLDER"}  # on its command line
-    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("FLOWCTL_") and k not in skip}
+    """The settings of the shell that installs the service (workers, time zone,
+    notices): a service manager starts it without them."""
+    return {k: os.environ[k] for k in SERVICE_SETTINGS if k in os.environ}
 
 
 def _systemd(text: str) -> str:
@@ -305,7 +311,9 @@ def service_file(settings: Any) -> tuple[Path, str]:
         return path, text
     config = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
     path = config / "systemd" / "user" / UNIT_NAME
-    quoted = {k: v.replace("\\", "\\\\").replace('"', '\\"') for k, v in env.items()}
+    # C escapes inside the quotes: a newline in a value must not start a directive of its own
+    quoted = {k: v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+              for k, v in env.items()}
     lines = "".join(f'Environment="{k}={_systemd(v)}"\n' for k, v in quoted.items())
     text = f"""[Unit]
 Description=flowctl scheduler ({_systemd(str(settings.home))})
@@ -357,6 +365,7 @@ def install(settings: Any) -> tuple[Path, list[str]]:
     _check_ours(path, settings, "replaced")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it may hold a webhook's secret
+    os.fchmod(fd, 0o600)  # a file an earlier install left keeps its mode otherwise
     with os.fdopen(fd, "w") as out:
         out.write(text)
     if sys.platform == "darwin":

@@ -61,6 +61,22 @@ class SafeAnnounce:
             self.broken = True
 
 
+def _running_names(running: list[Any]) -> tuple[str, str]:
+    """The running tries as the stop line names them: a task once, with how many
+    runs (or mapped instances) it runs in, at most five tasks."""
+    tries: Counter[str] = Counter()
+    runs: dict[str, set[str]] = {}
+    for k in running:
+        name = f"{k.dag_id}.{k.task_id}"
+        tries[name] += 1
+        runs.setdefault(name, set()).add(k.run_id)
+    shown = []
+    for name, n in list(tries.items())[:5]:
+        in_runs = len(runs[name])
+        shown.append(name + (f" (in {in_runs} runs)" if in_runs > 1 else f" ({n} instances)" if n > 1 else ""))
+    return ", ".join(shown), (f" and {len(tries) - 5} more" if len(tries) > 5 else "")
+
+
 class Driver:
     def __init__(
         self,
@@ -102,10 +118,7 @@ class Driver:
             self.interrupted = True
             running = loop.running_tries()
             if running:
-                counts = Counter(f"{k.dag_id}.{k.task_id}" for k in running)  # one task in several runs: once
-                shown = [name + (f" (in {n} runs)" if n > 1 else "") for name, n in list(counts.items())[:5]]
-                names = ", ".join(shown)
-                more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
+                names, more = _running_names(running)
                 within = f" (up to {self.grace:g} s)" if self.grace is not None else ""
                 self.say("stopping", {"message": f"stopping: nothing new starts; waiting for {len(running)} "
                                                  f"running task(s) to finish{within}: {names}{more}. "

@@ -831,7 +831,7 @@ class Loop:
             "state": TaskState.QUEUED, "try_number": n, "queued_at": now.isoformat(),
             "start_date": None, "end_date": None, "duration": None, "exit_code": None,
             "pid": None, "error": None, "next_retry_at": None, "next_poke_at": None,
-            "fingerprint": task.fingerprint,
+            "fingerprint": task.fingerprint, "marked": None,  # a try runs: what it does is no mark
         }
         if not poke_again:
             fields["first_poke_at"] = None
@@ -839,6 +839,7 @@ class Loop:
         fields.update(self.slots.reserve(carried.key, key, spec))
         self._set(carried, tk, fields)
         payload = self._payload(carried, tk, n, ti.first_poke_at if poke_again else None)
+        payload["retry_base"] = ti.retry_base or 0  # ti.max_tries as Airflow counts it after a clear
         self._pending(carried.key).jobs.append(Job(key, spec.fileloc, spec.fingerprint, payload))
 
     def _payload(self, carried: Carried, tk: TaskKey, n: int, first_poke_at: str | None) -> dict[str, Any]:

@@ -169,7 +169,7 @@ def serve(store: Store, settings: Settings, dags: Callable[[], Any], *, until_id
             log(f"{elapsed:9.2f}s    {name} {info['run_id']} {info['state']}{extra}")
         elif kind == "run_finished":
             log(f"{elapsed:9.2f}s == {info['dag_id']} {info['run_id']} {info['state']}")
-            if info["state"] == "failed":
+            if info["state"] == "failed" and until_idle:  # a daemon's failures are its log's, not its exit code's
                 scope.failed.append(f"{info['dag_id']} {info['run_id']}")
         elif kind == "store_error":
             log(f"skipping a damaged run ({info['error']})")

@@ -78,12 +78,7 @@ def runs_by_date(store: Store, dag_id: str) -> dict[str, str]:
 
 def dates_with_runs(store: Store, dag_id: str) -> set[str]:
     """Logical dates (UTC ISO) that have a run of any type."""
-    out = set()
-    for run_id in store.run_ids(dag_id):
-        stamp = logical_stamp(run_id)
-        if stamp is not None:
-            out.add(stamp)
-    return out
+    return set(runs_by_date(store, dag_id))
 
 
 def new_run(

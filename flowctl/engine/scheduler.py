@@ -179,8 +179,8 @@ def wake_summary(note: str, reports: list[dict[str, Any]]) -> str:
             shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
             parts.append(f"skipped by catchup=False: {shown}")
         if r.get("deferred"):
-            counted = "or more " if r["deferred"] >= DEFERRED_COUNTED else ""
-            parts.append(f"{r['deferred']} {counted}more wait for max_active_runs")
+            counted = "+" if r["deferred"] >= DEFERRED_COUNTED else ""
+            parts.append(f"{r['deferred']}{counted} more wait for max_active_runs")
         lines.append(f"  {r['dag_id']}: " + "; ".join(parts))
     if len(lines) == 1:
         lines.append("  nothing was missed")

@@ -38,6 +38,7 @@ class TaskInstanceHandle:
         self.run_id = payload["run_id"]
         self.task_id = payload["task_id"]
         self.try_number = payload["try_number"]
+        self.retry_base = int(payload.get("retry_base") or 0)  # tries before its last clear
         self.map_index = int(payload.get("map_index", -1))
         self.state = "running"
         self.hostname = socket.gethostname()
@@ -73,7 +74,7 @@ class TaskInstanceHandle:
         import pendulum
 
         self.task = task
-        self.max_tries = getattr(task, "retries", 0)
+        self.max_tries = getattr(task, "retries", 0) + self.retry_base  # Airflow's: try_number + retries after a clear
         self.operator = type(task).__name__
         self.pool = getattr(task, "pool", None) or "default_pool"
         self.queue = getattr(task, "queue", "default")

@@ -385,7 +385,7 @@ class Service:
         plan = plan_clear(self.store, spec, dag_id, runs, task_regex=task_regex, upstream=upstream,
                           downstream=downstream, only_failed=only_failed, changed=changed, map_index=map_index,
                           damaged=damaged)
-        self.warnings.extend(damaged)
+        self.warnings = damaged
         from flowctl.engine.crossdag import follow_markers
 
         return plan + follow_markers(self.store, self.dagbag().dags, plan)  # through ExternalTaskMarkers

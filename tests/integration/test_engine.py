@@ -275,11 +275,11 @@ def test_the_first_ctrl_c_says_at_once_what_it_waits_for(flow):
 
 def test_the_stop_line_names_a_task_running_in_several_runs_once(flow):
     """The scheduler stopping while one task runs in two runs says `slow.a (in 2 runs)`,
-    not `slow.a, slow.a`."""
+    not `slow.a, slow.a`; a second Ctrl-C ends the tries."""
     flow.write_dag("slow.py", """
         from flowctl import DAG, BashOperator
         with DAG("slow", schedule=None) as dag:
-            BashOperator(task_id="a", bash_command="sleep 2")
+            BashOperator(task_id="a", bash_command="sleep 60")
     """)
     for day in ("2026-01-01", "2026-01-02"):
         assert flow("trigger", "slow", "--logical-date", day).code == 0
@@ -289,11 +289,17 @@ def test_the_stop_line_names_a_task_running_in_several_runs_once(flow):
             states(flow, "slow", r["run_id"])["a"]["state"] == "running" for r in flow("runs", "list", "--json").json()
         ) == 2)
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        assert proc.stdout is not None
+        line = ""
+        while "stopping" not in line:
+            line = proc.stdout.readline()
+            assert line, "the scheduler ended without a stop line"
+        proc.send_signal(signal.SIGINT)  # kill the tries: they run again later
+        proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert "waiting for 2 running task(s) to finish (up to 30 s): slow.a (in 2 runs)." in out, out
+    assert "waiting for 2 running task(s) to finish (up to 30 s): slow.a (in 2 runs)." in line, line
 
 
 def test_a_closed_pipe_does_not_abandon_the_run(flow):

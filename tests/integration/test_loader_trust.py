@@ -99,15 +99,18 @@ def test_syntax_and_cycle_errors_name_their_line_once(flow):
 
 
 def test_a_module_that_is_not_installed_says_how_to_install_it(flow):
-    """A DAG file is imported by flowctl's own Python: a package missing there gets the
-    pip command for that Python (with the index's name where it differs from the
-    module's); a missing submodule of a package that is there gets no such advice."""
+    """A DAG file is imported by flowctl's own Python: a well-known package missing there
+    gets the pip command for that Python, by the index's name where it differs from the
+    module's; another name gets it only as a maybe, beside where a module of one's own
+    goes (a helper not on the path is no package); a missing submodule of a package that
+    is there gets no such advice."""
     flow.write_dag("needs_pkg.py", "import flowctl_absent_pkg  # dag\n")
     flow.write_dag("needs_mysql.py", "import MySQLdb  # dag\n")
     flow.write_dag("needs_sub.py", "import json.absent_part  # dag\n")
     errors = errors_by_file(flow)
     assert errors["needs_pkg.py"].startswith("ModuleNotFoundError: No module named 'flowctl_absent_pkg' (line 1); ")
-    assert errors["needs_pkg.py"].endswith(" -m pip install flowctl_absent_pkg")
+    assert " -m pip install flowctl_absent_pkg, if that is its name there); a module of yours belongs in the DAG " \
+           "folder or plugins/" in errors["needs_pkg.py"]
     assert errors["needs_mysql.py"].endswith(" -m pip install mysqlclient")
     assert errors["needs_sub.py"] == "ModuleNotFoundError: No module named 'json.absent_part' (line 1)"
 

@@ -36,12 +36,18 @@ def test_the_unit_keeps_the_settings_and_another_homes_unit_is_left_alone(flow, 
     webhook) with `%` and quotes escaped for systemd, is private (a webhook may hold a
     token), and neither install nor uninstall from another home touches it."""
     env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "FLOWCTL_WORKERS": "3",
-           "FLOWCTL_NOTIFY_WEBHOOK": 'http://127.0.0.1:9/"x"%y'}
+           "FLOWCTL_NOTIFY_WEBHOOK": 'http://127.0.0.1:9/"x"%y', "FLOWCTL_NOTIFY_COMMAND": "echo a\nExecStartPre=/x",
+           "FLOWCTL_DAG_ID": "not-a-setting"}
     unit = tmp_path / "config" / "systemd" / "user" / "flowctl-scheduler.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text("left by an earlier install")
+    unit.chmod(0o644)
     assert flow("scheduler", "install", env=env).code == 0
     text = unit.read_text()
     assert 'Environment="FLOWCTL_WORKERS=3"' in text
     assert 'Environment="FLOWCTL_NOTIFY_WEBHOOK=http://127.0.0.1:9/\\"x\\"%%y"' in text
+    assert 'Environment="FLOWCTL_NOTIFY_COMMAND=echo a\\nExecStartPre=/x"' in text  # no directive of its own
+    assert "\nExecStartPre" not in text and "FLOWCTL_DAG_ID" not in text
     assert unit.stat().st_mode & 0o777 == 0o600
     other = {**env, "FLOWCTL_HOME": str(tmp_path / "other")}
     for command in ("install", "uninstall"):

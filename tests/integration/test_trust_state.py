@@ -164,7 +164,8 @@ def test_an_unreadable_run_file_is_damaged_and_the_rest_of_the_home_works(flow):
 
 def test_a_clear_over_many_runs_leaves_a_damaged_one_out_and_says_so(flow):
     """`clear -y` over every run when one run file is garbage: the others are cleared,
-    the damaged one is named on stderr and left as it is (the whole clear stopped)."""
+    the damaged one is named on stderr and left as it is (the whole clear stopped), and
+    the command exits 1; a clear of that run alone is no "Nothing matches"."""
     flow.write_dag("q.py", "from flowctl import DAG, EmptyOperator\nwith DAG('q', schedule=None):\n"
                            "    EmptyOperator(task_id='a')\n")
     for day in ("2026-01-01", "2026-01-02"):
@@ -172,10 +173,12 @@ def test_a_clear_over_many_runs_leaves_a_damaged_one_out_and_says_so(flow):
     bad = flow.home / "state" / "runs" / "q" / "manual__2026-01-01T00:00:00+00:00.json"
     bad.write_bytes(b"\x00garbage{")
     res = flow("clear", "q", "-y")
-    assert res.code == 0, res.err
-    assert "warning: " in res.err and str(bad) in res.err and "left out of this clear" in res.err, res.err
+    assert res.code == 1, res.err  # the rest is cleared; what was left out is an error to see
+    assert "warning: " in res.err and str(bad) in res.err and "this clear leaves that run out" in res.err, res.err
     assert bad.read_bytes() == b"\x00garbage{"
     assert flow("tasks", "states", "q", "2026-01-02", "--json").json()[0]["state"] == "none"
+    named = flow("clear", "q", "--run", "manual__2026-01-01T00:00:00+00:00", "-y")
+    assert named.code == 1 and "Nothing matches" not in named.out, named.out
 
 
 def test_a_garbage_index_is_rebuilt_by_the_scheduler_and_by_doctor_fix(flow):

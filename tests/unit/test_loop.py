@@ -181,8 +181,11 @@ def test_a_cleared_task_has_its_retries_again(home: Path):
     spec = chain(n=1, retries=1, retry_delay=timedelta(seconds=60))
     key = make_run(store, spec)
 
+    bases = []
+
     def fails_until_4(job: Job) -> Outcome:
         assert isinstance(job.key, TryKey)
+        bases.append(job.payload["retry_base"])  # the try's ti.max_tries is retries + this
         ok = job.key.try_number == 4
         return Outcome({"state": "success" if ok else "failed", "error": None if ok else "boom", "xcom": {}}, seconds=1)
 
@@ -198,6 +201,7 @@ def test_a_cleared_task_has_its_retries_again(home: Path):
     ti = tis(store, key)["t0"]
     assert ti.state == "success" and ti.try_number == 4
     assert [t["state"] for t in ti.tries] == ["up_for_retry", "failed", "up_for_retry", "success"]
+    assert bases == [0, 0, 2, 2]
 
 
 def test_execution_timeout_terminates_the_try_and_fails_it(home: Path):
@@ -493,3 +497,45 @@ def test_a_backfill_plan_finds_existing_runs_and_refuses_a_range_too_long_to_pla
     assert [i.action for i in plan] == ["create", "follow", "create"]  # this live process owns that run
     with pytest.raises(UsageError, match=f"more than {MAX_INTERVALS:,} intervals of minutely"):
         plan_backfill(store, spec, datetime(2000, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC), "none", False)
+
+
+def test_the_stop_line_names_each_running_task_once():
+    """A task in two runs reads `d.a (in 2 runs)`, three mapped instances in one run
+    `d.m (3 instances)` (not "in 3 runs"), and past five tasks the rest are counted."""
+    from flowctl.engine.drive import _running_names
+
+    tries = [TryKey("d", "r1", "a", -1, 1), TryKey("d", "r2", "a", -1, 1),
+             *(TryKey("d", "r1", "m", i, 1) for i in range(3)), TryKey("d", "r1", "b", -1, 2)]
+    assert _running_names(tries) == ("d.a (in 2 runs), d.m (3 instances), d.b", "")
+    many = [TryKey("d", "r", f"t{i}", -1, 1) for i in range(7)]
+    assert _running_names(many) == ("d.t0, d.t1, d.t2, d.t3, d.t4", " and 2 more")
+
+
+def test_a_try_that_runs_is_no_longer_a_mark(home: Path):
+    """An instance a mark left `marked` (an earlier version's clear kept the flag) runs
+    a try: what it did is the try's, and explain must not call it a hand mark."""
+    store, clock = Store(home), FakeClock(T0)
+    spec = chain(n=1)
+    key = make_run(store, spec)
+    with store.transaction() as tx:
+        run = tx.run(*key)
+        assert run is not None
+        run.put_ti(TaskKey("t0"), marked=True)
+    assert carry(store, {spec.dag_id: spec}, {key}, InlineExecutor(clock), clock)[0] == 0
+    ti = tis(store, key)["t0"]
+    assert ti.state == "success" and ti.marked is None
+
+
+def test_a_mark_ends_only_a_try_it_cuts_short():
+    """Running since 06:00 and marked at 06:01: it ends then, 60 s. Never run since its
+    clear: no end, no duration (not the time since an old try's start). Up for retry or
+    finished: its last try's end stays."""
+    from flowctl.engine.clearing import _mark_times
+
+    running = TaskInstance("t", state="running", start_date=T0.isoformat())
+    assert _mark_times(running, T0 + timedelta(minutes=1)) == {"end_date": (T0 + timedelta(minutes=1)).isoformat(),
+                                                               "duration": 60.0}
+    cleared = TaskInstance("t", state="none", start_date=T0.isoformat(), duration=5.0)
+    assert _mark_times(cleared, T0 + timedelta(minutes=1)) == {"end_date": None, "duration": None}
+    waiting = TaskInstance("t", state="up_for_retry", start_date=T0.isoformat(), end_date=T0.isoformat())
+    assert _mark_times(waiting, T0 + timedelta(minutes=1)) == {}
