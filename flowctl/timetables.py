@@ -503,6 +503,8 @@ def make_timetable(
             f"invalid schedule {schedule!r}: expected a cron string, a preset, a timedelta or None"
         )
     expr = schedule.strip()
+    if expr.startswith("@"):
+        expr = expr.lower()  # croniter, which Airflow hands the string to, reads "@Daily" as "@daily"
     if expr == "@once":
         return _OnceTimetable(tz, start, end)
     if expr.startswith("@"):

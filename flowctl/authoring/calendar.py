@@ -130,9 +130,10 @@ class DayOfWeekSensor(BaseSensorOperator):
     """Done on one of `week_day` (names, WeekDay members, or a set of them):
     today in UTC, or the run's logical date with `use_task_logical_date`."""
 
-    def __init__(self, task_id: str, week_day: Any, use_task_logical_date: bool = False, **kwargs: Any) -> None:
+    def __init__(self, task_id: str, week_day: Any, use_task_logical_date: bool = False, use_task_execution_day: bool = False,
+                 **kwargs: Any) -> None:
         self.week_day = week_day
-        self.use_task_logical_date = use_task_logical_date
+        self.use_task_logical_date = use_task_logical_date or use_task_execution_day  # Airflow 2's old name
         try:
             self._week_day_num = WeekDay.validate_week_day(week_day)
         except (AttributeError, TypeError) as exc:
@@ -157,7 +158,8 @@ class BranchDateTimeOperator(BaseBranchOperator):
 
     def __init__(self, task_id: str, follow_task_ids_if_true: str | Iterable[str],
                  follow_task_ids_if_false: str | Iterable[str], target_lower: Any = None,
-                 target_upper: Any = None, use_task_logical_date: bool = False, **kwargs: Any) -> None:
+                 target_upper: Any = None, use_task_logical_date: bool = False, use_task_execution_day: bool = False,
+                 **kwargs: Any) -> None:
         if target_lower is None and target_upper is None:
             raise DagDefinitionError(
                 f"task {task_id!r}: target_lower and target_upper cannot both be None"
@@ -166,7 +168,7 @@ class BranchDateTimeOperator(BaseBranchOperator):
         self.follow_task_ids_if_false = _as_list(follow_task_ids_if_false)
         self.target_lower = target_lower
         self.target_upper = target_upper
-        self.use_task_logical_date = use_task_logical_date
+        self.use_task_logical_date = use_task_logical_date or use_task_execution_day  # Airflow 2's old name
         super().__init__(task_id=task_id, **kwargs)
 
     def choose_branch(self, context: dict[str, Any]) -> list[str]:
@@ -200,11 +202,12 @@ class BranchDayOfWeekOperator(BaseBranchOperator):
 
     def __init__(self, task_id: str, follow_task_ids_if_true: str | Iterable[str],
                  follow_task_ids_if_false: str | Iterable[str], week_day: Any,
-                 use_task_logical_date: bool = False, **kwargs: Any) -> None:
+                 use_task_logical_date: bool = False, use_task_execution_day: bool = False,
+                 **kwargs: Any) -> None:
         self.follow_task_ids_if_true = _as_list(follow_task_ids_if_true)
         self.follow_task_ids_if_false = _as_list(follow_task_ids_if_false)
         self.week_day = week_day
-        self.use_task_logical_date = use_task_logical_date
+        self.use_task_logical_date = use_task_logical_date or use_task_execution_day  # Airflow 2's old name
         try:
             self._week_day_num = WeekDay.validate_week_day(week_day)
         except (AttributeError, TypeError) as exc:

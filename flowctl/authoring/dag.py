@@ -674,6 +674,9 @@ def make_dag_decorator(dag_class: type[DAG]) -> Callable[..., Any]:
             @functools.wraps(fn)
             def build(*args: Any, **kwargs: Any) -> DAG:
                 kw = dict(dag_kwargs)
+                positional = list(dag_args)
+                if positional and isinstance(positional[0], str):  # `@dag("my_id", ...)`, Airflow's first argument
+                    kw.setdefault("dag_id", positional.pop(0))
                 kw.setdefault("dag_id", fn.__name__)
                 if fn.__doc__ and "doc_md" not in kw:
                     kw["doc_md"] = inspect.cleandoc(fn.__doc__)
@@ -688,7 +691,7 @@ def make_dag_decorator(dag_class: type[DAG]) -> Callable[..., Any]:
                     if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                         continue
                     params.setdefault(name, value)
-                built = dag_class(*dag_args, params=params, **kw)
+                built = dag_class(*positional, params=params, **kw)
                 with built:
                     fn(**{name: DagParam(name) for name in bound.arguments
                           if signature.parameters[name].kind not in (inspect.Parameter.VAR_POSITIONAL,

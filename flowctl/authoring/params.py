@@ -126,6 +126,6 @@ def resolve_params(params: dict[str, Any], owner: str) -> tuple[dict[str, Any], 
 def check_params(values: dict[str, Any], specs: dict[str, Param], conf: dict[str, Any]) -> dict[str, Any]:
     """The params a task sees: the values, overridden by the run's conf, each checked."""
     merged = {**values, **conf}
-    for name, spec in specs.items():
-        merged[name] = spec.resolve(conf[name] if name in conf else spec.value, name)
+    for name, spec in specs.items():  # a task's own value for a DAG's Param wins over its default, as in Airflow
+        merged[name] = spec.resolve(conf[name] if name in conf else values.get(name, spec.value), name)
     return merged

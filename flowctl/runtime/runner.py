@@ -446,6 +446,7 @@ def _execute(dag: Any, payload: dict[str, Any], home: str | None, build_context:
         result["state"] = "skipped"
         log_line(f"skipped: {exc}" if str(exc) else "skipped")
         if getattr(task, "on_skipped_callback", None):
+            ti.state = "skipped"  # as Airflow sets it before the callback
             try:
                 _call_all(task.on_skipped_callback, context)
             except Exception as cb_exc:  # noqa: BLE001

@@ -177,3 +177,50 @@ def test_names_real_dag_files_use_and_the_dates_and_states_they_see(flow):
     assert "SEEN failed running" in flow("logs", "seoul", run_id, "bad").out
     dag_log = "".join(p.read_text() for p in flow.home.rglob("*callback*.log"))
     assert "SEEN - failed" in dag_log, dag_log
+
+
+def test_more_idioms_real_dag_files_use(flow):
+    """From a second corpus: `@dag("id", ...)` with the id first, `"@Daily"` (croniter
+    reads presets in any case), `WeekDay` from airflow.operators.weekday and Airflow 2's
+    `use_task_execution_day`, a task's own value for a DAG-level Param, and the state an
+    on_skipped_callback sees."""
+    write(flow.dags / "idioms.py", """
+        import pendulum
+        from airflow.decorators import dag, task
+        from airflow.exceptions import AirflowSkipException
+        from airflow.models.param import Param
+        from airflow.operators.python import PythonOperator
+        from airflow.operators.weekday import BranchDayOfWeekOperator, WeekDay
+
+        def seen(context):
+            print("SKIPPED-STATE", context["ti"].state)
+
+        def skip():
+            raise AirflowSkipException("not today")
+
+        @dag("first_arg_id", start_date=pendulum.datetime(2026, 1, 1), schedule="@Daily",
+             params={"x": Param(5, type="integer")})
+        def idioms():
+            @task
+            def show(**context):
+                print("X", context["params"]["x"])
+
+            branch = BranchDayOfWeekOperator(task_id="day", follow_task_ids_if_true=["s"],
+                                             follow_task_ids_if_false=["s"], week_day={WeekDay.MONDAY},
+                                             use_task_execution_day=True)
+            s = PythonOperator(task_id="s", python_callable=skip, on_skipped_callback=seen)
+            own = PythonOperator(task_id="own", python_callable=lambda params: print("OWN", params["x"]),
+                                 params={"x": 10})
+            branch >> s
+            show() >> own
+
+        idioms()
+    """)
+    assert flow("dags", "errors").code == 0
+    assert [d["schedule"] for d in flow("dags", "list", "--json").json()] == ["@Daily"]
+    res, doc, states = run_json(flow, "first_arg_id")
+    assert states == {"show": "success", "own": "success", "day": "success", "s": "skipped"}, res.err
+    run_id = doc["run_id"]
+    assert "X 5" in flow("logs", "first_arg_id", run_id, "show").out
+    assert "OWN 10" in flow("logs", "first_arg_id", run_id, "own").out
+    assert "SKIPPED-STATE skipped" in flow("logs", "first_arg_id", run_id, "s").out

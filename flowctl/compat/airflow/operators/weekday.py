@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from flowctl.authoring.calendar import BranchDayOfWeekOperator  # noqa: F401
+from flowctl.authoring.calendar import BranchDayOfWeekOperator, WeekDay  # noqa: F401
 
-__all__ = ['BranchDayOfWeekOperator']
+__all__ = ['BranchDayOfWeekOperator', 'WeekDay']
