@@ -33,7 +33,7 @@ from typing import Any
 from flowctl.dagfolder import find_dag_files as _find
 from flowctl.specs import DagSpec
 
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 SLOW_NOTICE_AFTER = 5.0
 """Seconds of waiting on a file's import before a command says so on stderr."""
 
@@ -227,7 +227,7 @@ def _helpers_of(path: str, before: set[str], failed: Iterable[str] = ()) -> dict
     while none of them changed."""
     roots = tuple(entry.rstrip(os.sep) + os.sep for entry in _import_path(path, None)[1:])
     files = {getattr(sys.modules.get(name), "__file__", None) for name in set(sys.modules) - before}
-    deps: dict[str, list[int]] = {}
+    deps: dict[str, list[int]] = _store_files_read()
     for file in files | set(failed):
         if not file or file == path or not file.startswith(roots) or "site-packages" in file:
             continue
@@ -239,6 +239,26 @@ def _helpers_of(path: str, before: set[str], failed: Iterable[str] = ()) -> dict
     return deps
 
 
+ABSENT = [-1, -1]
+"""The stamp of a file that was not there: it holds while the file stays away."""
+
+
+def _store_files_read() -> dict[str, list[int]]:
+    """The Variables and Connections files the import read (`Variable.get` at the
+    top of a DAG file), each with its stamp: a set or deleted Variable is a changed
+    DAG file, as Airflow's re-parsing would make it."""
+    variables = sys.modules.get("flowctl.variables")
+    out: dict[str, list[int]] = {}
+    for file in getattr(variables, "FILES_READ", ()):
+        try:
+            st = os.stat(file)
+        except OSError:
+            out[file] = ABSENT
+            continue
+        out[file] = [st.st_mtime_ns, st.st_size]
+    return out
+
+
 def _start_child(path: str, default_tz: str) -> tuple[int, int]:
     """Fork a child that imports `path` and writes its specs as JSON to a pipe."""
     read_fd, write_fd = os.pipe()
@@ -246,6 +266,9 @@ def _start_child(path: str, default_tz: str) -> tuple[int, int]:
     if pid == 0:  # child
         try:
             os.close(read_fd)
+            variables = sys.modules.get("flowctl.variables")
+            if variables is not None:
+                variables.FILES_READ.clear()  # what this import reads, not what the command read before
             devnull = os.open(os.devnull, os.O_RDWR)
             os.dup2(devnull, 0)
             os.dup2(devnull, 1)
@@ -481,6 +504,8 @@ class Loader:
             try:
                 st = os.stat(file)
             except OSError:
+                if stamp == ABSENT:
+                    continue  # still not there
                 return False
             if [st.st_mtime_ns, st.st_size] != stamp:
                 return False

@@ -68,9 +68,15 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+FILES_READ: set[str] = set()
+"""The Variables and Connections files this process read: a DAG file that reads them
+while it is imported depends on them as on its helper modules (loader.py)."""
+
+
 def read_json_file(path: Path, what: str) -> dict[str, Any]:
     from flowctl.errors import FlowctlError
 
+    FILES_READ.add(str(path))
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:

@@ -167,3 +167,25 @@ def test_tasks_test_before_any_run_explains_a_missing_upstream_value(flow):
     assert res.code == 1
     assert "Traceback" not in res.out + res.err and "TypeError" not in res.out
     assert "the value of upstream task 'extract' (XCom 'return_value') is not there" in res.out
+
+
+def test_a_dag_file_that_reads_a_variable_is_read_again_when_it_changes(flow):
+    """`Variable.get` at the top of a DAG file: its import error while the Variable is
+    missing, and the tasks it makes from the value, follow `variables set` (the cached
+    import of the unchanged file kept the old answer until the cache was deleted)."""
+    flow.write_dag("v.py", """
+        import pendulum
+        from airflow import DAG
+        from airflow.models import Variable
+        from airflow.operators.empty import EmptyOperator
+        cfg = Variable.get("cfg", deserialize_json=True)
+        with DAG("vdag", start_date=pendulum.datetime(2026, 1, 1), schedule=None):
+            for name in cfg["tasks"]:
+                EmptyOperator(task_id=name)
+    """)
+    assert "Variable cfg does not exist" in errors_by_file(flow)["v.py"]
+    assert flow("variables", "set", "cfg", '{"tasks": ["a", "b"]}', "-j").code == 0
+    assert errors_by_file(flow) == {}
+    assert sorted(t["task_id"] for t in flow("tasks", "list", "vdag", "--json").json()) == ["a", "b"]
+    assert flow("variables", "set", "cfg", '{"tasks": ["a", "b", "c"]}', "-j").code == 0
+    assert sorted(t["task_id"] for t in flow("tasks", "list", "vdag", "--json").json()) == ["a", "b", "c"]
