@@ -524,7 +524,8 @@ def set_callable(op: Any, task_id: str, fn: Any, op_args: list[Any] | None, op_k
     if not callable(fn):
         raise DagDefinitionError(f"task {task_id!r}: python_callable must be callable")
     op.python_callable = fn
-    op.op_args = list(op_args or [])
+    # a template or an XComArg stands for the whole list: it is rendered or pulled when the try runs
+    op.op_args = list(op_args or []) if op_args is None or isinstance(op_args, list | tuple) else op_args
     op.op_kwargs = dict(op_kwargs or {})
 
 
@@ -620,7 +621,7 @@ class PythonOperator(BaseOperator):
 
     def execute_callable(self, context: dict[str, Any]) -> Any:
         context["templates_dict"] = self.templates_dict  # (not a copy: the context makes its values when read)
-        return call_with_context(self.python_callable, self.op_args, self.op_kwargs, context)
+        return call_with_context(self.python_callable, list(self.op_args), self.op_kwargs, context)
 
     def execute(self, context: dict[str, Any]) -> Any:
         value = self.execute_callable(context)

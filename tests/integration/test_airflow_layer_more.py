@@ -224,3 +224,37 @@ def test_more_idioms_real_dag_files_use(flow):
     assert "X 5" in flow("logs", "first_arg_id", run_id, "show").out
     assert "OWN 10" in flow("logs", "first_arg_id", run_id, "own").out
     assert "SKIPPED-STATE skipped" in flow("logs", "first_arg_id", run_id, "s").out
+
+
+def test_op_args_given_as_a_template_or_an_xcom_stand_for_the_whole_list(flow):
+    """`op_args="{{ dag_run.conf['numbers'] }}"` with native rendering, `op_args=xs()` and
+    `op_args=xs().zip(ys())` are rendered or pulled whole when the try runs (a string
+    was split into characters at load, and the others failed to load)."""
+    write(flow.dags / "opargs.py", """
+        import pendulum
+        from airflow import DAG
+        from airflow.decorators import task
+        from airflow.operators.python import PythonOperator
+
+        def add(*nums):
+            print("ARGS", nums)
+
+        with DAG("opargs", start_date=pendulum.datetime(2026, 1, 1), schedule=None, render_template_as_native_obj=True):
+            PythonOperator(task_id="t", python_callable=add, op_args="{{ dag_run.conf['numbers'] }}")
+
+            @task
+            def xs():
+                return [1, 2]
+
+            @task
+            def ys():
+                return [3, 4]
+
+            PythonOperator(task_id="x", python_callable=add, op_args=xs())
+            PythonOperator(task_id="z", python_callable=add, op_args=xs().zip(ys()))
+    """)
+    assert flow("dags", "errors").code == 0
+    res, doc, states = run_json(flow, "opargs", "--conf", '{"numbers": [5, 6]}')
+    assert set(states.values()) == {"success"}, res.err
+    logs = {t: flow("logs", "opargs", doc["run_id"], t).out for t in ("t", "x", "z")}
+    assert "ARGS (5, 6)" in logs["t"] and "ARGS (1, 2)" in logs["x"] and "ARGS ((1, 3), (2, 4))" in logs["z"], logs
