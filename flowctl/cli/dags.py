@@ -150,11 +150,15 @@ def tasks_list(dag_id: DagArg, as_json: JsonOpt = False) -> None:
     console().print(t)
 
 
+CountOpt = Annotated[int, typer.Option("-n", "--num-executions", metavar="N", help="How many intervals (at most 10,000).",
+                                       min=1, max=10_000)]
+
+
 @dags_app.command("next")
 def dags_next(
     dag_id: DagArg,
     after: Annotated[str | None, typer.Option("--after", metavar="DATE", help="First interval starting at or after this date, in the DAG's zone (default: start_date).", show_default=False)] = None,
-    n: Annotated[int, typer.Option("-n", "--num-executions", metavar="N", help="How many intervals (at most 10,000).", min=1, max=10_000)] = 5,
+    n: CountOpt = 5,
     as_json: JsonOpt = False,
 ) -> None:
     """The data intervals of a DAG's schedule, from its start_date or --after
@@ -170,7 +174,7 @@ def dags_next(
 def dags_next_execution(
     dag_id: DagArg,
     after: Annotated[str | None, typer.Option("--after", metavar="DATE", help="First interval starting at or after this date, in the DAG's zone (default: the next run the scheduler creates, as `dags list` shows it).", show_default=False)] = None,
-    n: Annotated[int, typer.Option("-n", "--num-executions", metavar="N", help="How many intervals (at most 10,000).", min=1, max=10_000)] = 5,
+    n: CountOpt = 5,
     as_json: JsonOpt = False,
 ) -> None:
     """Airflow's `dags next-execution`: `flowctl dags next`, from the next run the

@@ -44,7 +44,8 @@ def run(
     dask_address: DaskAddressOpt = None,
 ) -> None:
     """Run a DAG now, in the foreground, with live progress. Exit 0 if the run
-    succeeded, 1 if not. A closed pipe (`| head`) never stops the run.
+    succeeded, 1 if not. A closed pipe (`| head`) never stops the run. Ctrl-C (or
+    SIGTERM) gives running tasks 30 s to finish; a second Ctrl-C kills them (they run again later).
 
     Example: `flowctl run user_events_etl --logical-date 2026-11-20 --conf '{"events_per_day": 10}'`
     """
@@ -163,7 +164,8 @@ def backfill(
     dask_address: DaskAddressOpt = None,
 ) -> None:
     """Run a DAG over past data intervals, in the foreground with a progress bar.
-    Exit 0 if every run it carried out succeeded. Ctrl-C stops (exit 1); run it again to resume.
+    Exit 0 if every run it carried out succeeded. Ctrl-C stops (exit 1; running tasks get 30 s,
+    a second Ctrl-C kills them); run it again to resume.
 
     Example: `flowctl backfill user_events_etl --start 2026-11-01 --end 2026-11-07 --dry-run`
     """

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tui_support import ETL_DAG, make_service, run_async, settle
+from tui_support import ETL_DAG, make_service, on_screen, run_async, settle
 
 from flowctl.tui.app import FlowctlApp
 from flowctl.tui.widgets.dag_table import DagTable
@@ -90,18 +90,6 @@ with DAG("reports", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="
                  "a": Param(1), "b": Param(2), "c": Param(3)}):
     BashOperator(task_id="report", bash_command="echo {{ params.limit }}")
 """
-
-
-def on_screen(widget) -> bool:
-    """Whether a widget is drawn in full on its screen (not scrolled out of view)."""
-    from textual.errors import NoWidget
-
-    try:
-        where = widget.screen.find_widget(widget)
-    except NoWidget:
-        return False
-    return where.region.height > 0 and where.clip.contains_region(where.region) \
-        and widget.screen.region.contains_region(where.region)
 
 
 @run_async

@@ -8,7 +8,7 @@ import time
 import pytest
 from textual import events
 from textual.widgets import DataTable, Input, Log
-from tui_support import ETL_DAG, FLAKY_DAG, make_service, run_async, settle
+from tui_support import ETL_DAG, FLAKY_DAG, make_service, on_screen, run_async, settle
 
 from flowctl.tui.app import FlowctlApp
 from flowctl.tui.screens.assets import AssetsScreen
@@ -715,18 +715,6 @@ async def test_trigger_shows_the_params_as_a_form_and_refuses_what_their_schema_
         await settle(pilot, lambda: len(service.store.run_ids("reports")) == 1)
     [run] = service.list_runs("reports")
     assert run["conf"] == {"limit": 25}
-
-
-def on_screen(widget) -> bool:
-    """Whether a widget is drawn in full on its screen (not clipped by a scroll)."""
-    from textual.errors import NoWidget
-
-    try:
-        where = widget.screen.find_widget(widget)
-    except NoWidget:
-        return False
-    return where.region.height > 0 and where.clip.contains_region(where.region) \
-        and widget.screen.region.contains_region(where.region)
 
 
 @run_async

@@ -104,6 +104,18 @@ def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
 
 
+def on_screen(widget: Any) -> bool:
+    """Whether a widget is drawn in full on its screen (not clipped by a scroll)."""
+    from textual.errors import NoWidget
+
+    try:
+        where = widget.screen.find_widget(widget)
+    except NoWidget:
+        return False
+    return where.region.height > 0 and where.clip.contains_region(where.region) \
+        and widget.screen.region.contains_region(where.region)
+
+
 def run_async(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run an async test in its own event loop (no pytest asyncio plugin needed)."""
     import functools
